@@ -1,0 +1,77 @@
+//! One error type for the whole crate: what went wrong, in which file, at which byte.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// What kind of failure this is; the Python layer maps kinds to exception classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The operating system refused a read or an open.
+    Io,
+    /// The first bytes are not a pcap or pcapng header.
+    NotACapture,
+    /// The file ends inside a record or block (a capture killed while writing).
+    Truncated,
+    /// A length or field that cannot be right: the file is damaged.
+    Corrupt,
+    /// The caller asked for something that does not exist (an unknown protocol name).
+    InvalidArgument,
+}
+
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// The file being read, when there is one.
+    pub path: Option<PathBuf>,
+    /// Byte offset in the (decompressed) capture stream where the problem starts.
+    pub offset: Option<u64>,
+    pub message: String,
+    pub source: Option<io::Error>,
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, path: None, offset: None, message: message.into(), source: None }
+    }
+
+    pub fn at(kind: ErrorKind, offset: u64, message: impl Into<String>) -> Self {
+        Error { offset: Some(offset), ..Error::new(kind, message) }
+    }
+
+    pub fn io(err: io::Error, offset: Option<u64>) -> Self {
+        Error { kind: ErrorKind::Io, path: None, offset, message: err.to_string(), source: Some(err) }
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+
+    /// Attach the file name, unless an inner layer already did.
+    pub fn in_file(mut self, path: impl Into<PathBuf>) -> Self {
+        if self.path.is_none() {
+            self.path = Some(path.into());
+        }
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(path) = &self.path {
+            write!(f, "{}: ", path.display())?;
+        }
+        if let Some(offset) = self.offset {
+            write!(f, "at byte offset {offset}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}

@@ -1,0 +1,106 @@
+//! Classic libpcap files: microsecond and nanosecond magic, both byte orders, and the
+//! "modified" (Kuznetzov) variant whose record headers carry 8 extra bytes.
+
+use super::{fill_or_truncated, Endian, Found, MAX_CAPLEN};
+use crate::error::{Error, ErrorKind, Result};
+use crate::input::ByteWindow;
+
+pub const FILE_HEADER_LEN: usize = 24;
+
+const MAGIC_USEC: u32 = 0xa1b2_c3d4;
+const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
+const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
+
+/// libpcap's usual ceiling for a record; a larger snaplen in the header raises it.
+const LIBPCAP_MAX_SNAPLEN: u32 = 262_144;
+
+#[derive(Debug)]
+pub struct PcapFormat {
+    endian: Endian,
+    /// Multiplier from the fractional field to nanoseconds.
+    frac_to_ns: i64,
+    record_header_len: usize,
+    link_type: u32,
+    max_caplen: u32,
+    modified: bool,
+}
+
+impl PcapFormat {
+    /// `Ok(None)` when `head` does not start with a pcap magic number.
+    pub fn detect(head: &[u8]) -> Result<Option<Self>> {
+        if head.len() < 4 {
+            return Ok(None);
+        }
+        let le = Endian::Little.u32(head, 0);
+        let be = Endian::Big.u32(head, 0);
+        let (endian, magic) = match (le, be) {
+            (m, _) if matches!(m, MAGIC_USEC | MAGIC_NSEC | MAGIC_MODIFIED) => (Endian::Little, m),
+            (_, m) if matches!(m, MAGIC_USEC | MAGIC_NSEC | MAGIC_MODIFIED) => (Endian::Big, m),
+            _ => return Ok(None),
+        };
+        if head.len() < FILE_HEADER_LEN {
+            return Err(Error::at(
+                ErrorKind::Truncated,
+                0,
+                format!("the file ends inside the 24-byte pcap file header ({} bytes present)", head.len()),
+            ));
+        }
+        let snaplen = endian.u32(head, 16);
+        // The upper bits of the link-type field carry FCS information, not the type.
+        let link_type = endian.u32(head, 20) & 0xffff;
+        Ok(Some(PcapFormat {
+            endian,
+            frac_to_ns: if magic == MAGIC_NSEC { 1 } else { 1_000 },
+            record_header_len: if magic == MAGIC_MODIFIED { 24 } else { 16 },
+            link_type,
+            max_caplen: snaplen.clamp(LIBPCAP_MAX_SNAPLEN, MAX_CAPLEN),
+            modified: magic == MAGIC_MODIFIED,
+        }))
+    }
+
+    pub fn name(&self) -> &'static str {
+        match (self.modified, self.frac_to_ns) {
+            (true, _) => "pcap (modified, microseconds)",
+            (false, 1) => "pcap (nanoseconds)",
+            _ => "pcap (microseconds)",
+        }
+    }
+
+    pub(super) fn next(&mut self, window: &mut ByteWindow) -> Result<Option<Found>> {
+        let hlen = self.record_header_len;
+        if !fill_or_truncated(window, hlen, || "a pcap record header".into())? {
+            return Ok(None);
+        }
+        let offset = window.offset();
+        let h = window.available();
+        let e = self.endian;
+        let secs = e.u32(h, 0) as i64;
+        let frac = e.u32(h, 4) as i64;
+        let caplen = e.u32(h, 8);
+        let wire_len = e.u32(h, 12);
+        if caplen > self.max_caplen {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!(
+                    "pcap record claims {caplen} captured bytes, more than the limit of {} \
+                     for this file: the file is damaged here",
+                    self.max_caplen
+                ),
+            ));
+        }
+        let total = hlen + caplen as usize;
+        if !fill_or_truncated(window, total, || format!("a pcap record of {caplen} captured bytes"))? {
+            return Ok(None);
+        }
+        Ok(Some(Found {
+            record_len: total,
+            data: hlen..total,
+            // u32 seconds * 1e9 + frac stays far below i64::MAX.
+            timestamp_ns: Some(secs * 1_000_000_000 + frac * self.frac_to_ns),
+            wire_len,
+            link_type: self.link_type,
+            interface: 0,
+        }))
+    }
+}

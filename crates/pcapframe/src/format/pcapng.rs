@@ -1,0 +1,319 @@
+//! pcapng: sections (each with its own byte order), interfaces (each with its own link type,
+//! time resolution and offset), and the three packet blocks: EPB, SPB and the obsolete PB.
+//! Every other block is skipped after its framing is checked.
+
+use super::{fill_or_truncated, Endian, Found, MAX_CAPLEN};
+use crate::error::{Error, ErrorKind, Result};
+use crate::input::ByteWindow;
+
+const SHB: u32 = 0x0A0D_0D0A;
+const IDB: u32 = 0x0000_0001;
+const PB: u32 = 0x0000_0002;
+const SPB: u32 = 0x0000_0003;
+const EPB: u32 = 0x0000_0006;
+const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+
+/// A block larger than this is damage, not data: the largest packet plus generous options.
+const MAX_BLOCK_LEN: u32 = MAX_CAPLEN + (1 << 20);
+
+const OPT_ENDOFOPT: u16 = 0;
+const OPT_IF_NAME: u16 = 2;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+
+pub fn is_pcapng(head: &[u8]) -> bool {
+    head.len() >= 4 && head[..4] == SHB.to_be_bytes()
+}
+
+/// Units of a timestamp: 10^-n or 2^-n seconds (`if_tsresol`, default 10^-6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsResolution {
+    PowerOfTen(u8),
+    PowerOfTwo(u8),
+}
+
+impl TsResolution {
+    fn from_option(byte: u8) -> Self {
+        if byte & 0x80 == 0 {
+            TsResolution::PowerOfTen(byte)
+        } else {
+            TsResolution::PowerOfTwo(byte & 0x7f)
+        }
+    }
+
+    /// Exact nanoseconds (floored, as Wireshark does) plus an offset in seconds;
+    /// `None` beyond what i64 nanoseconds hold.
+    pub fn to_ns(self, units: u64, offset_secs: i64) -> Option<i64> {
+        let units = units as i128;
+        let ns: i128 = match self {
+            TsResolution::PowerOfTen(n) if n <= 9 => units * 10i128.pow(9 - n as u32),
+            TsResolution::PowerOfTen(n) => match 10i128.checked_pow(n as u32 - 9) {
+                Some(div) => units / div,
+                None => 0,
+            },
+            TsResolution::PowerOfTwo(n) if n < 127 => (units * 1_000_000_000) >> n,
+            TsResolution::PowerOfTwo(_) => 0,
+        };
+        i64::try_from(ns + offset_secs as i128 * 1_000_000_000).ok()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Interface {
+    pub link_type: u32,
+    pub snaplen: u32,
+    pub resolution: TsResolution,
+    pub offset_secs: i64,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct PcapngFormat {
+    endian: Endian,
+    interfaces: Vec<Interface>,
+    /// 0-based count of Section Header Blocks seen, minus one.
+    pub section: u32,
+    seen_section: bool,
+}
+
+impl PcapngFormat {
+    pub(super) fn next(&mut self, window: &mut ByteWindow) -> Result<Option<Found>> {
+        loop {
+            if !fill_or_truncated(window, 12, || "a pcapng block header".into())? {
+                return Ok(None);
+            }
+            let offset = window.offset();
+            let head = window.available();
+            let raw_type = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            if raw_type == SHB {
+                // The byte-order magic decides how to read this section, its length included.
+                self.endian = match Endian::Little.u32(head, 8) {
+                    BYTE_ORDER_MAGIC => Endian::Little,
+                    m if m.swap_bytes() == BYTE_ORDER_MAGIC => Endian::Big,
+                    m => {
+                        return Err(Error::at(
+                            ErrorKind::Corrupt,
+                            offset,
+                            format!("pcapng section header has byte-order magic {m:#010x}, not 0x1a2b3c4d"),
+                        ))
+                    }
+                };
+            } else if !self.seen_section {
+                return Err(Error::at(ErrorKind::Corrupt, offset, "pcapng file does not start with a section header block"));
+            }
+            let e = self.endian;
+            let block_type = e.u32(head, 0);
+            let total = e.u32(head, 4);
+            if total < 12 || total % 4 != 0 || total > MAX_BLOCK_LEN {
+                return Err(Error::at(
+                    ErrorKind::Corrupt,
+                    offset,
+                    format!(
+                        "pcapng block of type {block_type:#x} claims a length of {total} bytes \
+                         (it must be a multiple of 4 between 12 and {MAX_BLOCK_LEN}): the file is damaged here"
+                    ),
+                ));
+            }
+            let total = total as usize;
+            if !fill_or_truncated(window, total, || format!("a pcapng block of type {block_type:#x} and {total} bytes"))? {
+                return Ok(None);
+            }
+            let block = &window.available()[..total];
+            let trailer = e.u32(block, total - 4) as usize;
+            if trailer != total {
+                return Err(Error::at(
+                    ErrorKind::Corrupt,
+                    offset,
+                    format!("pcapng block of type {block_type:#x} starts with length {total} but ends with {trailer}: the file is damaged here"),
+                ));
+            }
+            let body = &block[8..total - 4];
+            let found = match block_type {
+                SHB => {
+                    self.read_section_header(body, offset)?;
+                    None
+                }
+                IDB => {
+                    self.interfaces.push(read_interface(e, body, offset)?);
+                    None
+                }
+                EPB => Some(self.enhanced_packet(body, offset)?),
+                SPB => Some(self.simple_packet(body, offset)?),
+                PB => Some(self.obsolete_packet(body, offset)?),
+                _ => None,
+            };
+            match found {
+                Some(mut f) => {
+                    f.record_len = total;
+                    f.data = f.data.start + 8..f.data.end + 8;
+                    return Ok(Some(f));
+                }
+                None => window.consume(total),
+            }
+        }
+    }
+
+    fn read_section_header(&mut self, body: &[u8], offset: u64) -> Result<()> {
+        if body.len() < 16 {
+            return Err(Error::at(ErrorKind::Corrupt, offset, "pcapng section header block is too short"));
+        }
+        let major = self.endian.u16(body, 4);
+        if major != 1 {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!("pcapng section header has major version {major}; only version 1 exists"),
+            ));
+        }
+        self.interfaces.clear();
+        if self.seen_section {
+            self.section += 1;
+        }
+        self.seen_section = true;
+        Ok(())
+    }
+
+    fn interface(&self, id: u32, offset: u64) -> Result<&Interface> {
+        self.interfaces.get(id as usize).ok_or_else(|| {
+            Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!(
+                    "packet block names interface {id}, but this section describes {} interface(s)",
+                    self.interfaces.len()
+                ),
+            )
+        })
+    }
+
+    fn enhanced_packet(&self, body: &[u8], offset: u64) -> Result<Found> {
+        let e = self.endian;
+        if body.len() < 20 {
+            return Err(too_short("enhanced packet block", offset));
+        }
+        let id = e.u32(body, 0);
+        let units = (e.u32(body, 4) as u64) << 32 | e.u32(body, 8) as u64;
+        self.timed_packet(id, units, e.u32(body, 12), e.u32(body, 16), 20, body.len(), offset)
+    }
+
+    fn obsolete_packet(&self, body: &[u8], offset: u64) -> Result<Found> {
+        let e = self.endian;
+        if body.len() < 20 {
+            return Err(too_short("packet block", offset));
+        }
+        let id = e.u16(body, 0) as u32;
+        let units = (e.u32(body, 4) as u64) << 32 | e.u32(body, 8) as u64;
+        self.timed_packet(id, units, e.u32(body, 12), e.u32(body, 16), 20, body.len(), offset)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn timed_packet(
+        &self,
+        id: u32,
+        units: u64,
+        caplen: u32,
+        wire_len: u32,
+        data_at: usize,
+        body_len: usize,
+        offset: u64,
+    ) -> Result<Found> {
+        let iface = self.interface(id, offset)?;
+        if caplen as usize > body_len - data_at {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!(
+                    "packet block claims {caplen} captured bytes but only {} fit in the block: the file is damaged here",
+                    body_len - data_at
+                ),
+            ));
+        }
+        Ok(Found {
+            record_len: 0,
+            data: data_at..data_at + caplen as usize,
+            timestamp_ns: iface.resolution.to_ns(units, iface.offset_secs),
+            wire_len,
+            link_type: iface.link_type,
+            interface: id,
+        })
+    }
+
+    fn simple_packet(&self, body: &[u8], offset: u64) -> Result<Found> {
+        if body.len() < 4 {
+            return Err(too_short("simple packet block", offset));
+        }
+        let iface = self.interface(0, offset)?;
+        let wire_len = self.endian.u32(body, 0);
+        // An SPB does not store its captured length: it is bounded by the snaplen and the block.
+        let mut caplen = (wire_len as usize).min(body.len() - 4);
+        if iface.snaplen != 0 {
+            caplen = caplen.min(iface.snaplen as usize);
+        }
+        Ok(Found {
+            record_len: 0,
+            data: 4..4 + caplen,
+            timestamp_ns: None,
+            wire_len,
+            link_type: iface.link_type,
+            interface: 0,
+        })
+    }
+}
+
+fn too_short(what: &str, offset: u64) -> Error {
+    Error::at(ErrorKind::Corrupt, offset, format!("pcapng {what} is too short for its fixed fields"))
+}
+
+fn read_interface(e: Endian, body: &[u8], offset: u64) -> Result<Interface> {
+    if body.len() < 8 {
+        return Err(too_short("interface description block", offset));
+    }
+    let mut iface = Interface {
+        link_type: e.u16(body, 0) as u32,
+        snaplen: e.u32(body, 4),
+        resolution: TsResolution::PowerOfTen(6),
+        offset_secs: 0,
+        name: None,
+    };
+    // Options: code, length, value padded to 4 bytes. A malformed option list ends the
+    // options (as Wireshark does) rather than the file: the packets are still readable.
+    let mut at = 8;
+    while at + 4 <= body.len() {
+        let code = e.u16(body, at);
+        let len = e.u16(body, at + 2) as usize;
+        let value = match body.get(at + 4..at + 4 + len) {
+            Some(v) => v,
+            None => break,
+        };
+        match (code, len) {
+            (OPT_ENDOFOPT, _) => break,
+            (OPT_IF_TSRESOL, 1) => iface.resolution = TsResolution::from_option(value[0]),
+            (OPT_IF_TSOFFSET, 8) => iface.offset_secs = e.u64(value, 0) as i64,
+            (OPT_IF_NAME, _) => {
+                let text = value.split(|&b| b == 0).next().unwrap_or(&[]);
+                iface.name = Some(String::from_utf8_lossy(text).into_owned());
+            }
+            _ => {}
+        }
+        at += 4 + (len + 3) / 4 * 4;
+    }
+    Ok(iface)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsResolution::*;
+
+    #[test]
+    fn timestamps_convert_exactly_for_every_resolution() {
+        assert_eq!(PowerOfTen(6).to_ns(1_500_000, 0), Some(1_500_000_000));
+        assert_eq!(PowerOfTen(9).to_ns(7, 0), Some(7));
+        assert_eq!(PowerOfTen(12).to_ns(1_999, 0), Some(1));
+        // 2^-10 s units: 1024 units = 1 s; 1 unit = 976562.5 ns, floored.
+        assert_eq!(PowerOfTwo(10).to_ns(1024, 0), Some(1_000_000_000));
+        assert_eq!(PowerOfTwo(10).to_ns(1, 0), Some(976_562));
+        assert_eq!(PowerOfTen(6).to_ns(0, 100), Some(100_000_000_000));
+        assert_eq!(PowerOfTen(0).to_ns(u64::MAX, 0), None);
+        assert_eq!(PowerOfTwo(127).to_ns(u64::MAX, 0), Some(0));
+    }
+}

@@ -1,0 +1,17 @@
+//! pcapframe: packet captures into Arrow record batches.
+//!
+//! The data path, one module per step:
+//! [`input`] (bytes, gzip) -> [`format`] (pcap/pcapng records) -> [`link`] (link layers)
+//! -> [`ip`] (IP chain, ports, payload) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
+
+pub mod batch;
+pub mod error;
+pub mod format;
+pub mod input;
+pub mod ip;
+pub mod link;
+pub mod protocol;
+pub mod reader;
+
+pub use error::{Error, ErrorKind, Result};
+pub use reader::{PacketReader, ReadOptions, ReadStats, TruncationPolicy};

@@ -1,0 +1,405 @@
+//! Link layers: from a record's bytes to the start of its outermost IP header.
+//! Each function reads only what the captured bytes hold; anything else is "not IP".
+
+/// LINKTYPE_* values (tcpdump.org/linktypes.html) we decode.
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    pub const PPP: u32 = 9;
+    /// DLT_RAW as some systems write it into files (12 on most, 14 on OpenBSD).
+    pub const RAW_DLT12: u32 = 12;
+    pub const RAW_DLT14: u32 = 14;
+    pub const PPP_HDLC: u32 = 50;
+    pub const PPP_ETHER: u32 = 51;
+    pub const RAW: u32 = 101;
+    pub const IEEE802_11: u32 = 105;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IEEE802_11_RADIOTAP: u32 = 127;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const NFLOG: u32 = 239;
+    pub const LINUX_SLL2: u32 = 276;
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: u16 = 0x8100;
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpVersion {
+    V4,
+    V6,
+}
+
+/// Where the outermost IP header starts, and what the link layer said about the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub version: IpVersion,
+    pub ip_offset: usize,
+    /// Offset of the Ethernet header (destination MAC first), when the frame has one.
+    pub ethernet_offset: Option<usize>,
+    /// Outermost VLAN id, when the frame is tagged.
+    pub vlan: Option<u16>,
+}
+
+/// Result of a link-layer decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Ip(LinkInfo),
+    /// A frame of a known link type that does not carry IP (ARP, IPX, STP, ...).
+    NotIp,
+    /// A link type this crate does not decode.
+    Unsupported,
+}
+
+pub fn is_supported(link_type: u32) -> bool {
+    use linktype::*;
+    matches!(
+        link_type,
+        NULL | ETHERNET
+            | PPP
+            | RAW_DLT12
+            | RAW_DLT14
+            | PPP_HDLC
+            | PPP_ETHER
+            | RAW
+            | IEEE802_11
+            | LOOP
+            | LINUX_SLL
+            | IEEE802_11_RADIOTAP
+            | IPV4
+            | IPV6
+            | NFLOG
+            | LINUX_SLL2
+    )
+}
+
+#[inline]
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+#[inline]
+fn ip(version: IpVersion, ip_offset: usize) -> Link {
+    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan: None })
+}
+
+/// Decode the link layer of one record.
+pub fn decode(link_type: u32, d: &[u8]) -> Link {
+    use linktype::*;
+    match link_type {
+        ETHERNET => ethernet(d, 0),
+        RAW | RAW_DLT12 | RAW_DLT14 => by_version_nibble(d, 0),
+        IPV4 => ip(IpVersion::V4, 0),
+        IPV6 => ip(IpVersion::V6, 0),
+        NULL | LOOP => null_loopback(d),
+        LINUX_SLL => match (be16(d, 2), be16(d, 14)) {
+            (Some(hatype), Some(proto)) => sll_payload(d, 16, hatype, proto),
+            _ => Link::NotIp,
+        },
+        LINUX_SLL2 => match (be16(d, 8), be16(d, 0)) {
+            (Some(hatype), Some(proto)) if d.len() >= 20 => sll_payload(d, 20, hatype, proto),
+            _ => Link::NotIp,
+        },
+        PPP | PPP_HDLC => ppp(d, 0),
+        PPP_ETHER => pppoe_session(d, 0),
+        NFLOG => nflog(d),
+        IEEE802_11 => ieee80211(d, 0, false),
+        IEEE802_11_RADIOTAP => radiotap(d),
+        _ => Link::Unsupported,
+    }
+}
+
+/// Raw IP: the version nibble says which.
+fn by_version_nibble(d: &[u8], at: usize) -> Link {
+    match d.get(at).map(|b| b >> 4) {
+        Some(4) => ip(IpVersion::V4, at),
+        Some(6) => ip(IpVersion::V6, at),
+        _ => Link::NotIp,
+    }
+}
+
+fn ethernet(d: &[u8], at: usize) -> Link {
+    match be16(d, at + 12) {
+        Some(ethertype) => {
+            let link = ethertype_chain(d, at + 14, ethertype, 0);
+            match link {
+                Link::Ip(mut info) => {
+                    info.ethernet_offset.get_or_insert(at);
+                    Link::Ip(info)
+                }
+                other => other,
+            }
+        }
+        None => Link::NotIp,
+    }
+}
+
+/// Follow an EtherType through VLAN tags, MPLS labels, PPPoE and LLC/SNAP to IP.
+/// `depth` bounds recursion through MPLS pseudowires carrying Ethernet.
+fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Link {
+    let mut vlan = None;
+    loop {
+        match ethertype {
+            ETHERTYPE_IPV4 => return tagged(IpVersion::V4, at, vlan),
+            ETHERTYPE_IPV6 => return tagged(IpVersion::V6, at, vlan),
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+                let (Some(tci), Some(next)) = (be16(d, at), be16(d, at + 2)) else { return Link::NotIp };
+                vlan.get_or_insert(tci & 0x0fff);
+                ethertype = next;
+                at += 4;
+            }
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(d, at, vlan, depth),
+            ETHERTYPE_PPPOE_SESSION => {
+                return match pppoe_session(d, at) {
+                    Link::Ip(info) => tagged(info.version, info.ip_offset, vlan),
+                    other => other,
+                }
+            }
+            // An 802.3 length field: LLC follows; only SNAP carries an EtherType.
+            len if len <= 1500 => match d.get(at..at + 8) {
+                Some([0xaa, 0xaa, 0x03, _, _, _, hi, lo]) => {
+                    ethertype = u16::from_be_bytes([*hi, *lo]);
+                    at += 8;
+                }
+                _ => return Link::NotIp,
+            },
+            _ => return Link::NotIp,
+        }
+    }
+}
+
+fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
+    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan })
+}
+
+/// MPLS: labels until the bottom-of-stack bit, then IP by its version nibble, or an
+/// Ethernet pseudowire after a zero control word (as Wireshark guesses).
+fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
+    loop {
+        let Some(label) = d.get(at..at + 4) else { return Link::NotIp };
+        at += 4;
+        if label[2] & 0x01 != 0 {
+            break;
+        }
+    }
+    match d.get(at).map(|b| b >> 4) {
+        Some(4) => tagged(IpVersion::V4, at, vlan),
+        Some(6) => tagged(IpVersion::V6, at, vlan),
+        Some(0) if depth < 4 => match ethernet(d, at + 4) {
+            Link::Ip(mut info) => {
+                info.vlan = vlan.or(info.vlan);
+                Link::Ip(info)
+            }
+            other => other,
+        },
+        _ => Link::NotIp,
+    }
+}
+
+/// PPPoE session header (6 bytes) then a PPP protocol number.
+fn pppoe_session(d: &[u8], at: usize) -> Link {
+    match be16(d, at + 6) {
+        Some(0x0021) => ip(IpVersion::V4, at + 8),
+        Some(0x0057) => ip(IpVersion::V6, at + 8),
+        _ => Link::NotIp,
+    }
+}
+
+/// PPP in HDLC-like framing: optional ff 03, then a 1- or 2-byte protocol field.
+fn ppp(d: &[u8], mut at: usize) -> Link {
+    if d.get(at..at + 2) == Some(&[0xff, 0x03]) {
+        at += 2;
+    }
+    let Some(&first) = d.get(at) else { return Link::NotIp };
+    // Protocol-field compression: an odd first byte is the whole protocol number.
+    let (proto, len) = if first & 1 == 1 {
+        (first as u16, 1)
+    } else {
+        match be16(d, at) {
+            Some(p) => (p, 2),
+            None => return Link::NotIp,
+        }
+    };
+    match proto {
+        0x0021 => ip(IpVersion::V4, at + len),
+        0x0057 => ip(IpVersion::V6, at + len),
+        _ => Link::NotIp,
+    }
+}
+
+/// BSD loopback: a 4-byte address family in the capturing host's byte order (NULL) or
+/// network order (LOOP); both are accepted either way round.
+fn null_loopback(d: &[u8]) -> Link {
+    let Some(raw) = d.get(0..4) else { return Link::NotIp };
+    let mut family = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if family & 0xffff_0000 != 0 && family & 0xffff == 0 {
+        family = family.swap_bytes();
+    }
+    match family {
+        2 => ip(IpVersion::V4, 4),
+        // AF_INET6 on NetBSD/OpenBSD, FreeBSD and Darwin.
+        24 | 28 | 30 => ip(IpVersion::V6, 4),
+        _ => Link::NotIp,
+    }
+}
+
+const ARPHRD_NETLINK: u16 = 824;
+const LINUX_PROTO_802_3: u16 = 0x0001;
+const LINUX_PROTO_802_2: u16 = 0x0004;
+
+/// Linux cooked capture (SLL and SLL2): the protocol field is an EtherType unless the
+/// frame is 802.2 LLC or netlink.
+fn sll_payload(d: &[u8], at: usize, hatype: u16, proto: u16) -> Link {
+    if hatype == ARPHRD_NETLINK {
+        return Link::NotIp;
+    }
+    match proto {
+        LINUX_PROTO_802_2 => ethertype_chain(d, at, 0, 0),
+        LINUX_PROTO_802_3 => Link::NotIp,
+        ethertype => ethertype_chain(d, at, ethertype, 0),
+    }
+}
+
+const NFULA_PAYLOAD: u16 = 9;
+
+/// NFLOG: a 4-byte header (family, version, resource id), then TLVs whose length and type
+/// are in the capturing host's byte order; the payload TLV holds the IP packet.
+fn nflog(d: &[u8]) -> Link {
+    let Some(&family) = d.first() else { return Link::NotIp };
+    // Guess the TLV byte order from the first TLV's length: it must be at least 4.
+    let first = match d.get(4..6) {
+        Some(b) => [b[0], b[1]],
+        None => return Link::NotIp,
+    };
+    let le = u16::from_le_bytes(first);
+    let big_endian = !(4..=d.len() as u16).contains(&le) && u16::from_be_bytes(first) >= 4;
+    let read16 = |at: usize| -> Option<u16> {
+        let b = d.get(at..at + 2)?;
+        Some(if big_endian { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+    };
+    let mut at = 4;
+    while let (Some(len), Some(kind)) = (read16(at), read16(at + 2)) {
+        let len = len as usize;
+        if len < 4 {
+            return Link::NotIp;
+        }
+        if kind & 0x3fff == NFULA_PAYLOAD {
+            return match family {
+                2 => ip(IpVersion::V4, at + 4),
+                10 => ip(IpVersion::V6, at + 4),
+                _ => by_version_nibble(d, at + 4),
+            };
+        }
+        at += (len + 3) & !3;
+    }
+    Link::NotIp
+}
+
+/// Radiotap: skip its self-described length; read the Flags field for data padding.
+fn radiotap(d: &[u8]) -> Link {
+    let Some(len) = d.get(2..4).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize) else { return Link::NotIp };
+    if len < 8 || len > d.len() {
+        return Link::NotIp;
+    }
+    // Present bitmaps chain through bit 31; fields start after the last one.
+    let mut at = 4;
+    let mut present0 = None;
+    loop {
+        let Some(word) = d.get(at..at + 4) else { return Link::NotIp };
+        let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        present0.get_or_insert(word);
+        at += 4;
+        if word & (1 << 31) == 0 {
+            break;
+        }
+    }
+    let present0 = present0.unwrap_or(0);
+    let mut flags = 0u8;
+    if present0 & 0b10 != 0 {
+        // Field 0 (TSFT) is 8 bytes aligned to 8, then field 1 (Flags) is one byte.
+        if present0 & 1 != 0 {
+            at = (at + 7) & !7;
+            at += 8;
+        }
+        flags = d.get(at).copied().unwrap_or(0);
+    }
+    const DATA_PAD: u8 = 0x20;
+    ieee80211(d, len, flags & DATA_PAD != 0)
+}
+
+/// 802.11 data frames carrying LLC/SNAP; management, control, null and protected frames
+/// do not carry readable IP.
+fn ieee80211(d: &[u8], at: usize, data_pad: bool) -> Link {
+    let (Some(&fc0), Some(&fc1)) = (d.get(at), d.get(at + 1)) else { return Link::NotIp };
+    let frame_type = (fc0 >> 2) & 0x3;
+    let subtype = fc0 >> 4;
+    if frame_type != 2 || subtype & 0x4 != 0 || fc1 & 0x40 != 0 {
+        return Link::NotIp;
+    }
+    let mut hdr = 24;
+    if fc1 & 0x03 == 0x03 {
+        hdr += 6;
+    }
+    if subtype & 0x8 != 0 {
+        // QoS control; its A-MSDU bit marks aggregated subframes, which are not decoded.
+        if d.get(at + hdr).is_some_and(|b| b & 0x80 != 0) {
+            return Link::NotIp;
+        }
+        hdr += 2;
+        if fc1 & 0x80 != 0 {
+            hdr += 4;
+        }
+    }
+    if data_pad {
+        hdr = (hdr + 3) & !3;
+    }
+    ethertype_chain(d, at + hdr, 0, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eth(ethertype: &[u8], rest: &[u8]) -> Vec<u8> {
+        let mut v = vec![0u8; 12];
+        v.extend_from_slice(ethertype);
+        v.extend_from_slice(rest);
+        v
+    }
+
+    #[test]
+    fn ethernet_tags_are_followed_and_the_outer_vlan_kept() {
+        let f = eth(&[0x88, 0xa8], &[0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00, 0x45]);
+        match decode(linktype::ETHERNET, &f) {
+            Link::Ip(info) => {
+                assert_eq!(info.ip_offset, 22);
+                assert_eq!(info.vlan, Some(100));
+                assert_eq!(info.ethernet_offset, Some(0));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_or_foreign_frames_are_not_ip() {
+        assert_eq!(decode(linktype::ETHERNET, &[0u8; 5]), Link::NotIp);
+        assert_eq!(decode(linktype::ETHERNET, &eth(&[0x08, 0x06], &[])), Link::NotIp);
+        assert_eq!(decode(linktype::NULL, &[2, 0]), Link::NotIp);
+        assert_eq!(decode(147, &[0u8; 40]), Link::Unsupported);
+        // An MPLS stack that never reaches bottom-of-stack within the frame.
+        assert_eq!(decode(linktype::ETHERNET, &eth(&[0x88, 0x47], &[0, 0, 0, 0])), Link::NotIp);
+    }
+
+    #[test]
+    fn null_family_reads_in_either_byte_order() {
+        assert_eq!(decode(linktype::NULL, &[2, 0, 0, 0, 0x45]), ip(IpVersion::V4, 4));
+        assert_eq!(decode(linktype::LOOP, &[0, 0, 0, 30, 0x60]), ip(IpVersion::V6, 4));
+    }
+}

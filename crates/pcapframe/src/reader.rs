@@ -1,0 +1,194 @@
+//! The whole path for one capture: records -> link layer -> IP -> filter -> Arrow batches,
+//! with the caller's policy for a file that ends mid-record.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::batch::{BatchBuilder, DEFAULT_BATCH_ROWS};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::RecordReader;
+use crate::input::ByteWindow;
+use crate::link::{self, Link};
+use crate::{ip, protocol};
+
+/// What to do when a capture ends inside a record (a capture killed while writing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TruncationPolicy {
+    /// Stop with an error.
+    Raise,
+    /// Keep every complete packet and report the truncation in `ReadStats`.
+    #[default]
+    Warn,
+    /// Keep every complete packet and report nothing (still counted in `ReadStats`).
+    Ignore,
+}
+
+impl TruncationPolicy {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "raise" => Ok(TruncationPolicy::Raise),
+            "warn" => Ok(TruncationPolicy::Warn),
+            "ignore" => Ok(TruncationPolicy::Ignore),
+            other => Err(Error::invalid_argument(format!(
+                "errors={other:?} is not one of 'raise', 'warn', 'ignore'"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Keep only packets whose IP header chain contains this protocol number.
+    pub protocol: Option<u8>,
+    pub payload: bool,
+    pub batch_rows: usize,
+    pub errors: TruncationPolicy,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions { protocol: None, payload: false, batch_rows: DEFAULT_BATCH_ROWS, errors: TruncationPolicy::Warn }
+    }
+}
+
+impl ReadOptions {
+    /// Set `protocol` from a name as the `protocol` column writes it (or an alias, or a number).
+    pub fn with_protocol_name(mut self, name: Option<&str>) -> Result<Self> {
+        self.protocol = match name {
+            None => None,
+            Some(n) => Some(protocol::number(n).ok_or_else(|| {
+                Error::invalid_argument(format!(
+                    "unknown protocol {n:?}; valid names are: {} (or a protocol number 0-255)",
+                    protocol::valid_names().join(", ")
+                ))
+            })?),
+        };
+        Ok(self)
+    }
+}
+
+/// Counts of what a read saw and skipped, for warnings and `discover()`.
+#[derive(Debug, Clone, Default)]
+pub struct ReadStats {
+    /// Packet records read.
+    pub packets: u64,
+    /// Rows produced.
+    pub rows: u64,
+    /// Packets whose outermost network layer is not IP (ARP, STP, ...) or whose IP header
+    /// was not captured far enough to name both addresses.
+    pub not_ip: u64,
+    /// Packets dropped by `protocol=`.
+    pub filtered: u64,
+    /// Packets skipped because their link type is not decoded, by link type.
+    pub unsupported_link_types: BTreeMap<u32, u64>,
+    /// Set when the file ended inside a record and the policy kept going.
+    pub truncated: Option<String>,
+}
+
+pub struct PacketReader {
+    records: RecordReader,
+    options: ReadOptions,
+    builder: BatchBuilder,
+    stats: ReadStats,
+    done: bool,
+}
+
+/// Cut a batch early when its payload bytes pass this, to bound memory on jumbo payloads.
+const MAX_BATCH_PAYLOAD: usize = 256 << 20;
+
+impl PacketReader {
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        Ok(Self::from_records(RecordReader::open(path)?, options))
+    }
+
+    /// Read from any byte source (already decompressed, or not: gzip is not detected here).
+    pub fn from_window(window: ByteWindow, options: ReadOptions) -> Result<Self> {
+        Ok(Self::from_records(RecordReader::new(window, None)?, options))
+    }
+
+    fn from_records(records: RecordReader, options: ReadOptions) -> Self {
+        let builder = BatchBuilder::new(options.payload, options.batch_rows.min(DEFAULT_BATCH_ROWS * 16));
+        PacketReader { records, options, builder, stats: ReadStats::default(), done: false }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.builder.schema()
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    pub fn format_name(&self) -> &'static str {
+        self.records.format_name()
+    }
+
+    /// The next batch of at most `batch_rows` rows; `Ok(None)` once the file is done.
+    /// Never returns an empty batch.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        if self.done {
+            return Ok(None);
+        }
+        let limit = self.options.batch_rows.max(1);
+        while self.builder.len() < limit {
+            let record = match self.records.next_record() {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    self.done = true;
+                    break;
+                }
+                Err(e) if e.kind == ErrorKind::Truncated && self.options.errors != TruncationPolicy::Raise => {
+                    self.stats.truncated = Some(e.to_string());
+                    self.done = true;
+                    break;
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Err(e);
+                }
+            };
+            self.stats.packets += 1;
+            let info = match link::decode(record.link_type, record.data) {
+                Link::Ip(info) => info,
+                Link::NotIp => {
+                    self.stats.not_ip += 1;
+                    continue;
+                }
+                Link::Unsupported => {
+                    *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
+                    continue;
+                }
+            };
+            let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
+                self.stats.not_ip += 1;
+                continue;
+            };
+            if let Some(p) = self.options.protocol {
+                if !packet.chain.contains(p) {
+                    self.stats.filtered += 1;
+                    continue;
+                }
+            }
+            self.builder.push(record.timestamp_ns, record.data, &packet);
+            if self.builder.payload_bytes() > MAX_BATCH_PAYLOAD {
+                break;
+            }
+        }
+        if self.builder.is_empty() {
+            return Ok(None);
+        }
+        self.stats.rows += self.builder.len() as u64;
+        Ok(Some(self.builder.finish()))
+    }
+}
+
+impl Iterator for PacketReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
