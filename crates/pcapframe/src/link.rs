@@ -94,7 +94,7 @@ fn ip(version: IpVersion, ip_offset: usize) -> Link {
 pub fn decode(link_type: u32, d: &[u8]) -> Link {
     use linktype::*;
     match link_type {
-        ETHERNET => ethernet(d, 0),
+        ETHERNET => ethernet(d, 0, 0),
         RAW | RAW_DLT12 | RAW_DLT14 => by_version_nibble(d, 0),
         IPV4 => ip(IpVersion::V4, 0),
         IPV6 => ip(IpVersion::V6, 0),
@@ -125,10 +125,10 @@ fn by_version_nibble(d: &[u8], at: usize) -> Link {
     }
 }
 
-fn ethernet(d: &[u8], at: usize) -> Link {
+fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
     match be16(d, at + 12) {
         Some(ethertype) => {
-            let link = ethertype_chain(d, at + 14, ethertype, 0);
+            let link = ethertype_chain(d, at + 14, ethertype, depth);
             match link {
                 Link::Ip(mut info) => {
                     info.ethernet_offset.get_or_insert(at);
@@ -192,7 +192,7 @@ fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     match d.get(at).map(|b| b >> 4) {
         Some(4) => tagged(IpVersion::V4, at, vlan),
         Some(6) => tagged(IpVersion::V6, at, vlan),
-        Some(0) if depth < 4 => match ethernet(d, at + 4) {
+        Some(0) if depth < 4 => match ethernet(d, at + 4, depth + 1) {
             Link::Ip(mut info) => {
                 info.vlan = vlan.or(info.vlan);
                 Link::Ip(info)

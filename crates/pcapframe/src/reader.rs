@@ -126,13 +126,23 @@ impl PacketReader {
         self.records.format_name()
     }
 
+    /// Change the protocol filter for the packets not read yet.
+    pub fn set_protocol(&mut self, protocol: Option<u8>) {
+        self.options.protocol = protocol;
+    }
+
     /// The next batch of at most `batch_rows` rows; `Ok(None)` once the file is done.
     /// Never returns an empty batch.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        self.next_batch_of(self.options.batch_rows)
+    }
+
+    /// The next batch of at most `max_rows` rows (at least one); `Ok(None)` at the end.
+    pub fn next_batch_of(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
         if self.done {
             return Ok(None);
         }
-        let limit = self.options.batch_rows.max(1);
+        let limit = max_rows.max(1);
         while self.builder.len() < limit {
             let record = match self.records.next_record() {
                 Ok(Some(r)) => r,

@@ -1,0 +1,299 @@
+//! `intake_pcap._native`: the Rust reader as Python objects. Batches leave through the
+//! Arrow PyCapsule interface (`__arrow_c_array__`), so pyarrow takes the buffers without a
+//! copy. Every entry point runs inside `guard`, so a Rust panic becomes a Python exception
+//! instead of crossing the boundary.
+
+use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
+use arrow_array::{Array, RecordBatch, StructArray};
+use arrow_schema::SchemaRef;
+use pcapframe::link::{self, Link};
+use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
+use pcapframe::{ip, protocol, Error, ErrorKind};
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyTuple};
+
+create_exception!(_native, CaptureError, PyException, "A capture file could not be read.");
+create_exception!(_native, NotACaptureError, CaptureError, "The file is not a pcap or pcapng capture.");
+create_exception!(_native, TruncatedCaptureError, CaptureError, "The capture ends inside a record.");
+create_exception!(_native, CorruptCaptureError, CaptureError, "The capture holds an impossible length or field.");
+
+fn to_py_err(e: Error) -> PyErr {
+    let text = e.to_string();
+    match e.kind {
+        ErrorKind::Io => match e.source.as_ref().map(|s| s.kind()) {
+            Some(std::io::ErrorKind::NotFound) => PyFileNotFoundError::new_err(text),
+            _ => PyOSError::new_err(text),
+        },
+        ErrorKind::NotACapture => NotACaptureError::new_err(text),
+        ErrorKind::Truncated => TruncatedCaptureError::new_err(text),
+        ErrorKind::Corrupt => CorruptCaptureError::new_err(text),
+        ErrorKind::InvalidArgument => PyValueError::new_err(text),
+    }
+}
+
+/// Run `f`, turning a panic into a `CaptureError` that asks for a bug report.
+fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(CaptureError::new_err(format!("internal error in {what} (a bug in intake-pcap, please report it): {detail}")))
+    })
+}
+
+const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
+const ARRAY_CAPSULE: &CStr = c"arrow_array";
+
+fn schema_capsule<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'py, PyCapsule>> {
+    let ffi = FFI_ArrowSchema::try_from(schema.as_ref()).map_err(|e| CaptureError::new_err(e.to_string()))?;
+    PyCapsule::new_with_value(py, ffi, SCHEMA_CAPSULE)
+}
+
+/// An Arrow schema, readable by `pyarrow.schema(obj)`.
+#[pyclass(module = "intake_pcap._native", frozen)]
+struct ArrowSchema {
+    schema: SchemaRef,
+}
+
+#[pymethods]
+impl ArrowSchema {
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        schema_capsule(py, &self.schema)
+    }
+}
+
+/// One record batch, readable by `pyarrow.record_batch(obj)` without copying.
+#[pyclass(module = "intake_pcap._native", frozen)]
+struct ArrowBatch {
+    batch: RecordBatch,
+}
+
+#[pymethods]
+impl ArrowBatch {
+    #[getter]
+    fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        // We always export our own schema; pyarrow casts afterwards if it asked for another.
+        let _ = requested_schema;
+        let data = StructArray::from(self.batch.clone()).into_data();
+        let (array, schema) = to_ffi(&data).map_err(|e| CaptureError::new_err(e.to_string()))?;
+        let schema = PyCapsule::new_with_value(py, schema, SCHEMA_CAPSULE)?;
+        let array = PyCapsule::new_with_value(py, array, ARRAY_CAPSULE)?;
+        PyTuple::new(py, [schema.into_any(), array.into_any()])
+    }
+}
+
+/// Reads one capture file into Arrow batches: `for batch in CaptureReader(path): ...`.
+#[pyclass(module = "intake_pcap._native")]
+struct CaptureReader {
+    reader: Mutex<Option<PacketReader>>,
+    schema: SchemaRef,
+    path: PathBuf,
+    format: &'static str,
+}
+
+#[pymethods]
+impl CaptureReader {
+    #[new]
+    #[pyo3(signature = (path, protocol=None, payload=false, errors="warn", batch_rows=65536))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        protocol: Option<&str>,
+        payload: bool,
+        errors: &str,
+        batch_rows: usize,
+    ) -> PyResult<Self> {
+        guard("opening a capture", || {
+            let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
+            let options = ReadOptions { payload, batch_rows: batch_rows.max(1), errors, ..ReadOptions::default() }
+                .with_protocol_name(protocol)
+                .map_err(to_py_err)?;
+            let reader = py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?;
+            Ok(CaptureReader {
+                schema: reader.schema(),
+                format: reader.format_name(),
+                reader: Mutex::new(Some(reader)),
+                path,
+            })
+        })
+    }
+
+    #[getter]
+    fn schema(&self) -> ArrowSchema {
+        ArrowSchema { schema: self.schema.clone() }
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// "pcap (microseconds)", "pcap (nanoseconds)", "pcapng", ...
+    #[getter]
+    fn format(&self) -> &'static str {
+        self.format
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ArrowBatch>> {
+        self.read_batch(py, None)
+    }
+
+    /// The next batch of at most `max_rows` rows (the reader's batch size by default);
+    /// `None` at the end of the file.
+    #[pyo3(signature = (max_rows=None))]
+    fn read_batch(&self, py: Python<'_>, max_rows: Option<usize>) -> PyResult<Option<ArrowBatch>> {
+        guard("reading a capture", || {
+            let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let Some(reader) = slot.as_mut() else { return Ok(None) };
+            // Decoding needs no Python objects: let other threads run meanwhile.
+            let step = py.detach(|| {
+                catch_unwind(AssertUnwindSafe(|| match max_rows {
+                    Some(n) => reader.next_batch_of(n),
+                    None => reader.next_batch(),
+                }))
+            });
+            match step {
+                Ok(Ok(Some(batch))) => Ok(Some(ArrowBatch { batch })),
+                Ok(Ok(None)) => Ok(None),
+                Ok(Err(e)) => Err(to_py_err(e)),
+                Err(panic) => {
+                    *slot = None;
+                    std::panic::resume_unwind(panic)
+                }
+            }
+        })
+    }
+
+    /// Keep only packets whose IP header chain holds `protocol` (a name or number), from
+    /// the next batch on; `None` keeps every IP packet.
+    #[pyo3(signature = (protocol=None))]
+    fn set_protocol(&self, protocol: Option<&str>) -> PyResult<()> {
+        let number = ReadOptions::default().with_protocol_name(protocol).map_err(to_py_err)?.protocol;
+        let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(reader) = slot.as_mut() {
+            reader.set_protocol(number);
+        }
+        Ok(())
+    }
+
+    /// What the read has seen so far: packets, rows, skipped packets, truncation.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        let slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(reader) = slot.as_ref() {
+            let s = reader.stats();
+            out.set_item("packets", s.packets)?;
+            out.set_item("rows", s.rows)?;
+            out.set_item("not_ip", s.not_ip)?;
+            out.set_item("filtered", s.filtered)?;
+            out.set_item("unsupported_link_types", s.unsupported_link_types.clone())?;
+            out.set_item("truncated", s.truncated.clone())?;
+        }
+        Ok(out)
+    }
+
+    /// Release the file now rather than when the object is collected.
+    fn close(&self) {
+        let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *slot = None;
+    }
+}
+
+/// The Arrow schema of a read, without opening a file.
+#[pyfunction]
+#[pyo3(signature = (payload=false))]
+fn capture_schema(payload: bool) -> ArrowSchema {
+    ArrowSchema { schema: pcapframe::batch::schema(payload) }
+}
+
+/// The names `protocol=` accepts (documented ones first), besides numbers 0-255.
+#[pyfunction]
+fn protocol_names() -> Vec<&'static str> {
+    protocol::valid_names()
+}
+
+/// Decode one frame the way a read does; `None` when it carries no IP packet.
+/// Gives link-layer facts too (MAC addresses, EtherType) for `IPPacket`.
+#[pyfunction]
+#[pyo3(signature = (data, link_type=1))]
+fn decode_packet<'py>(py: Python<'py>, data: &[u8], link_type: u32) -> PyResult<Bound<'py, PyDict>> {
+    guard("decoding a packet", || {
+        let out = PyDict::new(py);
+        let mac = |at: usize| data.get(at..at + 6).map(format_mac);
+        if link_type == link::linktype::ETHERNET {
+            out.set_item("destination_mac_address", mac(0))?;
+            out.set_item("source_mac_address", mac(6))?;
+        }
+        out.set_item("ethernet_protocol", outer_ethertype(link_type, data))?;
+        let Link::Ip(info) = link::decode(link_type, data) else { return Ok(out) };
+        if let Some(p) = ip::decode(data, &info, data.len() as u32) {
+            out.set_item("ip_version", if p.version == link::IpVersion::V4 { 4 } else { 6 })?;
+            out.set_item("source_ip_address", p.src.to_string())?;
+            out.set_item("destination_ip_address", p.dst.to_string())?;
+            out.set_item("source_ip_port", p.src_port)?;
+            out.set_item("destination_ip_port", p.dst_port)?;
+            out.set_item("ip_protocol", protocol::name(p.protocol).into_owned())?;
+            out.set_item("payload_offset", p.payload.start)?;
+            out.set_item("payload_end", p.payload.end)?;
+        }
+        Ok(out)
+    })
+}
+
+fn format_mac(b: &[u8]) -> String {
+    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+}
+
+/// An Ethernet frame's EtherType after any VLAN tags, as the old plugin reported it.
+fn outer_ethertype(link_type: u32, data: &[u8]) -> Option<u16> {
+    if link_type != link::linktype::ETHERNET {
+        return None;
+    }
+    let mut at = 12;
+    loop {
+        let b = data.get(at..at + 2)?;
+        let value = u16::from_be_bytes([b[0], b[1]]);
+        if !matches!(value, 0x8100 | 0x88a8 | 0x9100) {
+            return Some(value);
+        }
+        at += 4;
+    }
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<CaptureReader>()?;
+    m.add_class::<ArrowBatch>()?;
+    m.add_class::<ArrowSchema>()?;
+    m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(protocol_names, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
+    m.add("CaptureError", py.get_type::<CaptureError>())?;
+    m.add("NotACaptureError", py.get_type::<NotACaptureError>())?;
+    m.add("TruncatedCaptureError", py.get_type::<TruncatedCaptureError>())?;
+    m.add("CorruptCaptureError", py.get_type::<CorruptCaptureError>())?;
+    Ok(())
+}

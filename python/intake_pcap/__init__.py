@@ -1,0 +1,37 @@
+"""Packet captures (pcap, pcapng) as pandas DataFrames through Intake, decoded in Rust.
+
+>>> import intake
+>>> df = intake.open_pcap("capture.pcap", protocol="tcp").read()
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
+from .source import PCAPSource
+
+try:
+    __version__ = version("intake-pcap")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "PCAPSource",
+    "Plugin",
+    "CaptureError",
+    "CaptureWarning",
+    "CorruptCaptureError",
+    "NotACaptureError",
+    "TruncatedCaptureError",
+]
+
+
+class Plugin:
+    """The Intake 1 plugin object the old documentation names; Intake 2 uses the
+    ``intake.drivers`` entry point instead, so this only builds sources."""
+
+    name = "pcap"
+    container = "dataframe"
+
+    def open(self, urlpath, **kwargs):
+        """Open ``urlpath`` (a path or glob) as a :class:`PCAPSource`."""
+        return PCAPSource(urlpath, **kwargs)

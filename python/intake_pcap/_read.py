@@ -1,0 +1,90 @@
+"""Reading captures: the native reader's Arrow batches into tables and pandas frames.
+
+Hosts and protocol arrive dictionary-encoded and become pandas categoricals: one small
+array of distinct strings, a code per row, and no Python object per row. Ports become
+nullable ``UInt16`` (missing where a packet has no TCP/UDP ports), time ``datetime64[ns]``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pyarrow as pa
+
+from . import _native
+from .errors import CaptureWarning
+
+_PANDAS_TYPES = {
+    pa.uint16(): pd.UInt16Dtype(),
+    pa.large_binary(): pd.ArrowDtype(pa.large_binary()),
+}
+
+
+def arrow_schema(payload: bool = False) -> pa.Schema:
+    return pa.schema(_native.capture_schema(payload))
+
+
+def to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Convert a capture table; dictionaries of several batches are unified on the way."""
+    frame = table.to_pandas(
+        types_mapper=_PANDAS_TYPES.get,
+        split_blocks=True,
+        coerce_temporal_nanoseconds=True,
+    )
+    # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
+    if "time" in frame and frame["time"].dtype != "datetime64[ns]":
+        frame["time"] = frame["time"].astype("datetime64[ns]")
+    return frame
+
+
+def empty_frame(payload: bool = False) -> pd.DataFrame:
+    """A zero-row frame with the exact dtypes of a read (dask's ``meta``)."""
+    return to_pandas(arrow_schema(payload).empty_table())
+
+
+def read_table(reader: _native.CaptureReader, max_rows: int | None = None) -> pa.Table:
+    """Drain ``reader`` (or take up to ``max_rows`` rows of it) into one table."""
+    schema = pa.schema(reader.schema)
+    batches = []
+    remaining = max_rows
+    while remaining is None or remaining > 0:
+        batch = reader.read_batch(remaining)
+        if batch is None:
+            break
+        batches.append(pa.record_batch(batch))
+        if remaining is not None:
+            remaining -= batch.num_rows
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536):
+    """The native reader for one local capture file."""
+    return _native.CaptureReader(str(path), protocol, payload, errors, batch_rows)
+
+
+def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
+    """Tell the user what a finished read skipped, unless they asked for silence."""
+    if errors != "warn":
+        return
+    stats = reader.stats()
+    if stats.get("truncated"):
+        warnings.warn(f"{stats['truncated']}; every complete packet before it was read", CaptureWarning, stacklevel=3)
+    for link_type, count in (stats.get("unsupported_link_types") or {}).items():
+        warnings.warn(
+            f"{reader.path}: {count} packet(s) of link type {link_type} were skipped: "
+            "this link type is not decoded",
+            CaptureWarning,
+            stacklevel=3,
+        )
+
+
+def read_file(path, protocol=None, payload=False, errors="warn") -> pa.Table:
+    """One whole capture file as a table."""
+    reader = open_reader(path, protocol, payload, errors)
+    try:
+        table = read_table(reader)
+        warn_incomplete(reader, errors)
+    finally:
+        reader.close()
+    return table
