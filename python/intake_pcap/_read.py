@@ -43,6 +43,11 @@ def empty_frame(payload: bool = False) -> pd.DataFrame:
     return to_pandas(arrow_schema(payload).empty_table())
 
 
+def dtypes(payload: bool = False) -> dict[str, str]:
+    """Column name to dtype name (``"category"`` for hosts and protocol), in column order."""
+    return {name: str(dtype) for name, dtype in empty_frame(payload).dtypes.items()}
+
+
 def read_table(reader: _native.CaptureReader, max_rows: int | None = None) -> pa.Table:
     """Drain ``reader`` (or take up to ``max_rows`` rows of it) into one table."""
     schema = pa.schema(reader.schema)

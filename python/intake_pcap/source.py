@@ -84,7 +84,7 @@ class PCAPSource(DataSource):
             from .stream import live_capture_unavailable
 
             live_capture_unavailable(self.interface)
-        from ._read import empty_frame, open_reader
+        from ._read import dtypes, open_reader
 
         self._files = _expand(self.urlpath)
         # Opening the first file checks early that it is a capture, and names its format.
@@ -93,10 +93,10 @@ class PCAPSource(DataSource):
             file_format = first.format
         finally:
             first.close()
-        meta = empty_frame(self.payload)
+        dtype = dtypes(self.payload)
         return Schema(
-            dtype=meta.dtypes.to_dict(),
-            shape=(None, len(meta.columns)),
+            dtype=dtype,
+            shape=(None, len(dtype)),
             npartitions=len(self._files),
             extra_metadata={"files": list(self._files), "format": file_format},
         )

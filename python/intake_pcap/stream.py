@@ -51,10 +51,10 @@ class PacketStream:
 
     @property
     def dtype(self):
-        """Column name to pandas dtype, in column order."""
-        from ._read import empty_frame
+        """Column name to pandas dtype name, in column order."""
+        from ._read import dtypes
 
-        return empty_frame(self._payload).dtypes.to_dict()
+        return dtypes(self._payload)
 
     def set_filter(self, protocol):
         """Filters all IP traffic except packets matching given protocol.

@@ -1,0 +1,18 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = Path(os.environ.get("INTAKE_PCAP_CORPUS", REPO.parent / "shared" / "corpus"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    assert CORPUS.is_dir(), f"the shared capture corpus is missing at {CORPUS}"
+    return CORPUS
+
+
+def oracle_files():
+    """Every capture that has a tshark oracle beside it."""
+    return sorted(p.name[: -len(".expected.csv")] for p in CORPUS.glob("*.expected.csv"))

@@ -1,0 +1,65 @@
+"""The documented stream and packet classes."""
+
+import dpkt
+import pandas as pd
+import pytest
+
+from intake_pcap.packet import IPPacket
+from intake_pcap.stream import OfflineStream, PacketStream
+
+from conftest import CORPUS
+
+HTTP = str(CORPUS / "intake_pcap_tests_http.pcap")
+
+
+def test_offline_stream_reads_on_from_where_it_stopped():
+    stream = OfflineStream(HTTP)
+    assert isinstance(stream, PacketStream)
+    first = stream.to_dataframe(10)
+    rest = stream.to_dataframe()
+    assert (len(first), len(rest)) == (10, 33)
+    assert len(stream.to_dataframe()) == 0
+    whole = OfflineStream(HTTP).to_dataframe()
+    joined = pd.concat([first, rest], ignore_index=True)
+    assert (joined.time == whole.time).all()
+
+
+def test_offline_stream_filter_and_dtype():
+    stream = OfflineStream(HTTP, protocol="udp", payload=True)
+    assert list(stream.dtype) == ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol", "payload"]
+    assert str(stream.dtype["time"]) == "datetime64[ns]"
+    df = stream.to_dataframe()
+    assert len(df) == 2 and (df.protocol == "udp").all()
+    stream = OfflineStream(HTTP)
+    stream.set_filter("tcp")
+    assert len(stream.to_dataframe()) == 41
+    with pytest.raises(ValueError, match="valid names"):
+        stream.set_filter("bogus")
+
+
+def test_ip_packet_attributes_match_dpkt():
+    with open(HTTP, "rb") as f:
+        frames = [frame for _, frame in dpkt.pcap.Reader(f)]
+    checked = 0
+    for frame in frames:
+        eth = dpkt.ethernet.Ethernet(frame)
+        packet = IPPacket(frame)
+        assert packet.source_mac_address == ":".join(f"{b:02x}" for b in eth.src)
+        assert packet.destination_mac_address == ":".join(f"{b:02x}" for b in eth.dst)
+        assert packet.ethernet_protocol == eth.type == 0x0800
+        ip = eth.data
+        assert packet.source_ip_address == ".".join(str(b) for b in ip.src)
+        assert packet.destination_ip_address == ".".join(str(b) for b in ip.dst)
+        assert packet.ip_protocol == {6: "tcp", 17: "udp"}[ip.p]
+        assert packet.source_ip_port == ip.data.sport
+        assert packet.destination_ip_port == ip.data.dport
+        assert packet.payload == bytes(ip.data.data)
+        checked += 1
+    assert checked == 43
+
+
+def test_ip_packet_of_a_non_ip_frame():
+    arp = bytes(12) + b"\x08\x06" + bytes(28)
+    packet = IPPacket(arp)
+    assert packet.ethernet_protocol == 0x0806
+    assert packet.source_ip_address is None and packet.source_ip_port is None and packet.ip_protocol is None
