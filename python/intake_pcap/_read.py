@@ -84,9 +84,14 @@ def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
         )
 
 
+# A whole file as one batch: one dictionary for its hosts (nothing to unify in pandas) and
+# buffers that grow in place; measured faster and lighter than 64K-row batches.
+_WHOLE_FILE = 1 << 62
+
+
 def read_file(path, protocol=None, payload=False, errors="warn") -> pa.Table:
-    """One whole capture file as a table."""
-    reader = open_reader(path, protocol, payload, errors)
+    """One whole capture file as a table (one batch unless payloads pass 256 MiB)."""
+    reader = open_reader(path, protocol, payload, errors, batch_rows=_WHOLE_FILE)
     try:
         table = read_table(reader)
         warn_incomplete(reader, errors)
