@@ -104,7 +104,7 @@ impl PcapngFormat {
             let e = self.endian;
             let block_type = e.u32(head, 0);
             let total = e.u32(head, 4);
-            if total < 12 || total % 4 != 0 || total > MAX_BLOCK_LEN {
+            if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK_LEN {
                 return Err(Error::at(
                     ErrorKind::Corrupt,
                     offset,
@@ -295,7 +295,7 @@ fn read_interface(e: Endian, body: &[u8], offset: u64) -> Result<Interface> {
             }
             _ => {}
         }
-        at += 4 + (len + 3) / 4 * 4;
+        at += 4 + len.div_ceil(4) * 4;
     }
     Ok(iface)
 }
