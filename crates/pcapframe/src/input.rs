@@ -85,7 +85,8 @@ impl ByteWindow {
             self.start = 0;
         }
         if need > self.buf.len() {
-            self.buf.resize(need.next_power_of_two(), 0);
+            // Exactly what is asked: a length read from the file may be a lie, so no rounding up.
+            self.buf.resize(need, 0);
         }
         while self.end < need && !self.eof {
             match self.inner.read(&mut self.buf[self.end..]) {
