@@ -63,9 +63,9 @@ def read_table(reader: _native.CaptureReader, max_rows: int | None = None) -> pa
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536):
+def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None):
     """The native reader for one local capture file."""
-    return _native.CaptureReader(str(path), protocol, payload, errors, batch_rows)
+    return _native.CaptureReader(str(path), protocol, payload, errors, batch_rows, filter)
 
 
 def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
@@ -89,12 +89,39 @@ def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
 _WHOLE_FILE = 1 << 62
 
 
-def read_file(path, protocol=None, payload=False, errors="warn") -> pa.Table:
+def read_file(path, protocol=None, payload=False, errors="warn", filter=None) -> pa.Table:
     """One whole capture file as a table (one batch unless payloads pass 256 MiB)."""
-    reader = open_reader(path, protocol, payload, errors, batch_rows=_WHOLE_FILE)
+    reader = open_reader(path, protocol, payload, errors, batch_rows=_WHOLE_FILE, filter=filter)
     try:
         table = read_table(reader)
         warn_incomplete(reader, errors)
     finally:
         reader.close()
     return table
+
+
+def live_rows(reader: _native.LiveReader, rows: int, timeout_ms: int) -> pa.Table:
+    """The next ``rows`` IP packets of a live capture, waiting as long as it takes (the wait
+    is cut into ``timeout_ms`` slices, so Ctrl-C works); fewer only if the capture ends."""
+    schema = pa.schema(reader.schema)
+    batches = []
+    remaining = rows
+    while remaining > 0:
+        batch = reader.read_batch(remaining, timeout_ms)
+        if batch is not None:
+            batches.append(pa.record_batch(batch))
+            remaining -= batch.num_rows
+        elif reader.finished:
+            break
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def live_chunk(reader: _native.LiveReader, rows: int, timeout_ms: int) -> pa.Table | None:
+    """What arrives within one ``timeout_ms`` (at most ``rows`` rows, waiting on until at
+    least one arrives); ``None`` once the capture has ended."""
+    while True:
+        batch = reader.read_batch(rows, timeout_ms)
+        if batch is not None:
+            return pa.Table.from_batches([pa.record_batch(batch)])
+        if reader.finished:
+            return None

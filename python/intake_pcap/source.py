@@ -28,14 +28,29 @@ class PCAPSource(DataSource):
         other name the ``protocol`` column uses, or a protocol number.
     payload : bool
         Add a ``payload`` column: the bytes after the transport header.
+    filter : str, optional
+        A tcpdump filter expression (``"tcp port 443 and not host 10.0.0.1"``), compiled by
+        libpcap; both it and ``protocol`` must hold. On a live interface it runs in the kernel.
     chunksize : int, optional
         Rows per DataFrame from ``read_chunked()`` (default 65536); for a live
-        interface, packets per read.
+        interface, the IP packets each ``read()`` returns (default 100).
     errors : {"warn", "raise", "ignore"}
         A file that ends inside a record (a capture killed while writing): keep every
         complete packet and warn (default), raise, or keep them silently.
     interface : str, optional
-        Network interface for live capture (``urlpath=None``).
+        Network interface for live capture (``urlpath=None``). Capture starts at the first
+        ``discover()`` or read and runs until ``close()``; packets arriving between reads
+        are kept in a bounded queue.
+    timeout : int
+        Live: milliseconds ``read_chunked()`` waits before yielding what arrived.
+    max_packet : int
+        Live: snap length, the most bytes kept of each packet.
+    promisc : bool
+        Live: put the interface in promiscuous mode (default True).
+    limit : int, optional
+        Live: stop after this many rows in all.
+    duration : float, optional
+        Live: ``read_chunked()`` stops after this many seconds.
     metadata : dict, optional
         Intake metadata.
     """
@@ -49,16 +64,23 @@ class PCAPSource(DataSource):
         urlpath,
         protocol=None,
         payload=False,
+        filter=None,
         chunksize=None,
         errors="warn",
         interface=None,
+        timeout=1000,
+        max_packet=65536,
+        promisc=True,
+        limit=None,
+        duration=None,
         metadata=None,
         **kwargs,
     ):
         if kwargs:
             raise TypeError(
-                f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, "
-                "protocol, payload, chunksize, errors, interface and metadata"
+                f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
+                "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
+                "duration and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -68,27 +90,49 @@ class PCAPSource(DataSource):
             from .stream import check_protocol
 
             check_protocol(protocol)
+        if filter is not None:
+            from ._native import check_filter
+
+            check_filter(filter)
         self.urlpath = urlpath
         self.protocol = protocol
         self.payload = bool(payload)
+        self.filter = filter
         self.chunksize = chunksize
         self.errors = errors
         self.interface = interface
+        self.timeout = int(timeout)
+        self.max_packet = int(max_packet)
+        self.promisc = bool(promisc)
+        self.limit = limit
+        self.duration = duration
         self._files = None
+        self._live = None
+        self._live_rows = 0
         super().__init__(metadata=metadata)
+
+    @property
+    def is_live(self):
+        """Whether this source reads a network interface rather than files."""
+        return self.urlpath is None
 
     # -- Intake's protocol -------------------------------------------------------------
 
     def _get_schema(self):
-        if self.urlpath is None:
-            from .stream import live_capture_unavailable
-
-            live_capture_unavailable(self.interface)
         from ._read import dtypes, open_reader
 
+        if self.is_live:
+            reader = self._live_reader()
+            dtype = dtypes(self.payload)
+            return Schema(
+                dtype=dtype,
+                shape=(None, len(dtype)),
+                npartitions=1,
+                extra_metadata={"interface": self.interface, "link_type": reader.link_type},
+            )
         self._files = _expand(self.urlpath)
         # Opening the first file checks early that it is a capture, and names its format.
-        first = open_reader(self._files[0], errors=self.errors)
+        first = open_reader(self._files[0], errors=self.errors, filter=self.filter)
         try:
             file_format = first.format
         finally:
@@ -103,24 +147,32 @@ class PCAPSource(DataSource):
 
     def _get_partition(self, i):
         self._load_metadata()
-        return _read_partition(self._files[i], self.protocol, self.payload, self.errors)
+        if self.is_live:
+            return self.read()
+        return _read_partition(self._files[i], self.protocol, self.payload, self.errors, self.filter)
 
     def read(self):
-        """All partitions as one DataFrame, in file order, with a fresh index."""
+        """All partitions as one DataFrame, in file order, with a fresh index. Live: the
+        next ``chunksize`` IP packets (100 by default), waiting for them."""
         from ._read import to_pandas
 
         return to_pandas(self.to_arrow())
 
     def read_chunked(self):
-        """DataFrames of at most ``chunksize`` rows (65536 by default), file after file."""
+        """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
+        Live: one per ``chunksize`` packets or per ``timeout`` with what arrived (never
+        empty), until ``close()``, ``limit`` or ``duration``."""
         import pyarrow as pa
 
         from ._read import open_reader, to_pandas, warn_incomplete
 
         self._load_metadata()
+        if self.is_live:
+            yield from self._live_chunks()
+            return
         rows = self.chunksize or 65536
         for path in self._files:
-            reader = open_reader(path, self.protocol, self.payload, self.errors, rows)
+            reader = open_reader(path, self.protocol, self.payload, self.errors, rows, self.filter)
             try:
                 for batch in reader:
                     yield to_pandas(pa.Table.from_batches([pa.record_batch(batch)]))
@@ -135,6 +187,8 @@ class PCAPSource(DataSource):
 
         from ._read import empty_frame
 
+        if self.is_live:
+            raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload))
         return dd.from_map(
@@ -143,6 +197,7 @@ class PCAPSource(DataSource):
             protocol=self.protocol,
             payload=self.payload,
             errors=self.errors,
+            filter=self.filter,
             meta=meta,
             enforce_metadata=False,
         )
@@ -151,10 +206,15 @@ class PCAPSource(DataSource):
         """All partitions as one pyarrow Table (hosts and protocol dictionary-encoded)."""
         import pyarrow as pa
 
-        from ._read import read_file
+        from ._read import live_rows, read_file
 
         self._load_metadata()
-        return pa.concat_tables([read_file(p, self.protocol, self.payload, self.errors) for p in self._files])
+        if self.is_live:
+            table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100), self.timeout)
+            self._live_rows += table.num_rows
+            return table
+        tables = [read_file(p, self.protocol, self.payload, self.errors, self.filter) for p in self._files]
+        return pa.concat_tables(tables)
 
     @property
     def plot(self):
@@ -165,16 +225,72 @@ class PCAPSource(DataSource):
             raise ImportError("PCAPSource.plot needs hvplot; install it with `pip install hvplot`") from err
         return self.read().hvplot
 
+    def stats(self):
+        """Live: libpcap's counters (``received``, ``dropped`` by the kernel, ``if_dropped``
+        by the interface), packets ``captured`` and ``rows`` made so far."""
+        if not self.is_live:
+            raise TypeError("stats() is for live sources; a file source reads what the file holds")
+        return self._live_reader().stats()
+
+    # -- live capture --------------------------------------------------------------------
+
+    def _live_reader(self):
+        if self._live is None:
+            from ._native import LiveReader
+
+            self._live = LiveReader(
+                self.interface,
+                self.protocol,
+                self.payload,
+                self.filter,
+                self.max_packet,
+                self.promisc,
+                self.timeout,
+            )
+        return self._live
+
+    def _live_quota(self, rows):
+        """``rows``, cut to what ``limit`` still allows."""
+        if self.limit is None:
+            return rows
+        return max(0, min(rows, int(self.limit) - self._live_rows))
+
+    def _live_chunks(self):
+        import time
+
+        import pyarrow as pa
+
+        from ._read import to_pandas
+
+        reader = self._live_reader()
+        end = None if self.duration is None else time.monotonic() + float(self.duration)
+        while True:
+            rows = self._live_quota(self.chunksize or 100)
+            if rows == 0 or (end is not None and time.monotonic() >= end):
+                return
+            timeout = self.timeout
+            if end is not None:
+                timeout = max(1, min(timeout, int((end - time.monotonic()) * 1000)))
+            batch = reader.read_batch(rows, timeout)
+            if batch is not None:
+                self._live_rows += batch.num_rows
+                yield to_pandas(pa.Table.from_batches([pa.record_batch(batch)]))
+            elif reader.finished:
+                return
+
     def _close(self):
+        if self._live is not None:
+            self._live.close()
+            self._live = None
         self._files = None
         self._schema = None
 
 
-def _read_partition(path, protocol=None, payload=False, errors="warn"):
+def _read_partition(path, protocol=None, payload=False, errors="warn", filter=None):
     """One file as a DataFrame; module-level so that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, protocol, payload, errors))
+    return to_pandas(read_file(path, protocol, payload, errors, filter))
 
 
 def _expand(urlpath) -> list[str]:

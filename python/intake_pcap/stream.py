@@ -21,13 +21,6 @@ def check_protocol(protocol):
     )
 
 
-def live_capture_unavailable(interface):
-    raise RuntimeError(
-        f"live capture (interface={interface!r}) is not available in this version of "
-        "intake-pcap: read capture files, or record one with tcpdump -w"
-    )
-
-
 class PacketStream:
     """Rows from a packet reader.
 
@@ -72,11 +65,20 @@ class PacketStream:
 
     def to_dataframe(self, n=-1):
         """The next ``n`` IP packets as a DataFrame (all that remain when ``n < 0``)."""
-        from ._read import read_table, to_pandas, warn_incomplete
+        from ._read import to_pandas
 
-        table = read_table(self._reader, None if n is None or n < 0 else int(n))
+        return to_pandas(self._next_table(None if n is None or n < 0 else int(n)))
+
+    def _next_table(self, n):
+        from ._read import read_table, warn_incomplete
+
+        table = read_table(self._reader, n)
         warn_incomplete(self._reader, self._errors)
-        return to_pandas(table)
+        return table
+
+    def close(self):
+        """Release the file or the interface."""
+        self._reader.close()
 
 
 class OfflineStream(PacketStream):
@@ -92,25 +94,26 @@ class OfflineStream(PacketStream):
         Include the ``payload`` column.
     errors : {"warn", "raise", "ignore"}
         What to do when the file ends inside a record.
+    filter : str, optional
+        A tcpdump filter expression, compiled by libpcap; both it and ``protocol`` must hold.
     """
 
-    def __init__(self, path, protocol=None, payload=False, errors="warn"):
+    def __init__(self, path, protocol=None, payload=False, errors="warn", filter=None):
         from ._read import open_reader
 
-        super().__init__(open_reader(path, None, payload, errors), protocol, payload, errors)
-
-    def close(self):
-        """Release the file."""
-        self._reader.close()
+        super().__init__(open_reader(path, None, payload, errors, filter=filter), protocol, payload, errors)
 
 
 class LiveStream(PacketStream):
-    """Packets from a network interface (not available in this version).
+    """Packets from a network interface, captured by libpcap in a background thread.
+
+    Capture starts here and runs until :meth:`close`; packets that arrive between reads wait
+    in a bounded queue. Needs root or the CAP_NET_RAW capability.
 
     Parameters
     ----------
     interface : str
-        Network interface from which to capture packets.
+        Network interface from which to capture packets (``lo``, ``eth0``, ``any``, ...).
     protocol : str, optional
         Keep only packets of this protocol.
     payload : bool
@@ -118,8 +121,38 @@ class LiveStream(PacketStream):
     max_packet : int
         Snap length: the most bytes kept of each packet.
     timeout : int
-        Read timeout in milliseconds.
+        Read timeout in milliseconds: ``to_dataframe()`` with no count returns what
+        arrived within it.
+    promisc : bool
+        Put the interface in promiscuous mode.
+    filter : str, optional
+        A tcpdump filter expression, run in the kernel.
     """
 
-    def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000):
-        live_capture_unavailable(interface)
+    def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000, promisc=True, filter=None):
+        reader = _native.LiveReader(interface, None, payload, filter, int(max_packet), bool(promisc), int(timeout))
+        self._timeout = int(timeout)
+        super().__init__(reader, protocol, payload)
+
+    def to_dataframe(self, n=-1):
+        """The next ``n`` IP packets, waiting for them; with ``n < 0``, what arrives within
+        one ``timeout`` (waiting on until at least one packet has come)."""
+        return super().to_dataframe(n)
+
+    def _next_table(self, n):
+        from ._read import arrow_schema, live_chunk, live_rows
+
+        if n is not None:
+            return live_rows(self._reader, n, self._timeout)
+        table = live_chunk(self._reader, 1 << 20, self._timeout)
+        return table if table is not None else arrow_schema(self._payload).empty_table()
+
+    def stats(self):
+        """libpcap's counters (``received``, ``dropped``, ``if_dropped``), packets
+        ``captured`` and ``rows`` made so far."""
+        return self._reader.stats()
+
+    def dump(self, path, limit):
+        """Write the next ``limit`` captured packets (all that pass ``filter``, IP or not) to a
+        pcap file; returns how many were written."""
+        return self._reader.dump(str(path), int(limit))

@@ -7,15 +7,18 @@ use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
 use pcapframe::link::{self, Link};
+use pcapframe::live::LiveOptions;
 use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
+use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
@@ -35,6 +38,8 @@ fn to_py_err(e: Error) -> PyErr {
         ErrorKind::Truncated => TruncatedCaptureError::new_err(text),
         ErrorKind::Corrupt => CorruptCaptureError::new_err(text),
         ErrorKind::InvalidArgument => PyValueError::new_err(text),
+        ErrorKind::PermissionDenied => PyPermissionError::new_err(text),
+        ErrorKind::Capture => CaptureError::new_err(text),
     }
 }
 
@@ -112,7 +117,7 @@ struct CaptureReader {
 #[pymethods]
 impl CaptureReader {
     #[new]
-    #[pyo3(signature = (path, protocol=None, payload=false, errors="warn", batch_rows=65536))]
+    #[pyo3(signature = (path, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None))]
     fn new(
         py: Python<'_>,
         path: PathBuf,
@@ -120,10 +125,11 @@ impl CaptureReader {
         payload: bool,
         errors: &str,
         batch_rows: usize,
+        filter: Option<String>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
             let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
-            let options = ReadOptions { payload, batch_rows: batch_rows.max(1), errors, ..ReadOptions::default() }
+            let options = ReadOptions { payload, batch_rows: batch_rows.max(1), errors, filter, ..ReadOptions::default() }
                 .with_protocol_name(protocol)
                 .map_err(to_py_err)?;
             let reader = py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?;
@@ -221,11 +227,210 @@ impl CaptureReader {
     }
 }
 
+/// Live capture on an interface, read in batches: `LiveReader("lo", filter="udp")`.
+#[pyclass(module = "intake_pcap._native")]
+struct LiveReader {
+    reader: Mutex<Option<pcapframe::live::LiveReader>>,
+    schema: SchemaRef,
+    interface: String,
+    link_type: u32,
+}
+
+/// How long the GIL-free waits last before Python gets a chance to handle Ctrl-C.
+const SIGNAL_SLICE: Duration = Duration::from_millis(100);
+
+impl LiveReader {
+    /// Run `step` on the reader without the GIL, in slices until it reports done or the
+    /// deadline passes, checking for Python signals between slices.
+    fn in_slices<T>(
+        &self,
+        py: Python<'_>,
+        deadline: Option<Instant>,
+        mut step: impl FnMut(&mut pcapframe::live::LiveReader, Instant) -> pcapframe::Result<Option<T>> + Send,
+    ) -> PyResult<Option<T>>
+    where
+        T: Send,
+    {
+        loop {
+            let now = Instant::now();
+            let slice_end = match deadline {
+                Some(d) => d.min(now + SIGNAL_SLICE),
+                None => now + SIGNAL_SLICE,
+            };
+            let outcome = {
+                let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                let Some(reader) = slot.as_mut() else {
+                    return Err(CaptureError::new_err(format!("the live capture on {:?} is closed", self.interface)));
+                };
+                let done = py.detach(|| catch_unwind(AssertUnwindSafe(|| step(reader, slice_end))));
+                match done {
+                    Ok(r) => r.map_err(to_py_err)?,
+                    Err(panic) => {
+                        *slot = None;
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+            };
+            if outcome.is_some() {
+                return Ok(outcome);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+#[pymethods]
+impl LiveReader {
+    #[new]
+    #[pyo3(signature = (interface, protocol=None, payload=false, filter=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        interface: String,
+        protocol: Option<&str>,
+        payload: bool,
+        filter: Option<String>,
+        snaplen: u32,
+        promisc: bool,
+        timeout_ms: u32,
+        buffer_bytes: u32,
+    ) -> PyResult<Self> {
+        guard("opening a live capture", || {
+            let read = ReadOptions { payload, filter, ..ReadOptions::default() }
+                .with_protocol_name(protocol)
+                .map_err(to_py_err)?;
+            let live = LiveOptions {
+                interface: interface.clone(),
+                snaplen,
+                promiscuous: promisc,
+                timeout_ms,
+                filter: None,
+                buffer_bytes,
+            };
+            let reader = py.detach(|| pcapframe::live::LiveReader::open(&live, &read)).map_err(to_py_err)?;
+            Ok(LiveReader {
+                schema: reader.schema(),
+                link_type: reader.capture().link_type(),
+                reader: Mutex::new(Some(reader)),
+                interface,
+            })
+        })
+    }
+
+    #[getter]
+    fn schema(&self) -> ArrowSchema {
+        ArrowSchema { schema: self.schema.clone() }
+    }
+
+    #[getter]
+    fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// LINKTYPE_* value of the interface.
+    #[getter]
+    fn link_type(&self) -> u32 {
+        self.link_type
+    }
+
+    /// Up to `max_rows` rows from packets arriving within `timeout_ms`; `None` when none
+    /// came in time. Raises once the capture has failed (after its packets were returned).
+    fn read_batch(&self, py: Python<'_>, max_rows: usize, timeout_ms: u64) -> PyResult<Option<ArrowBatch>> {
+        guard("reading a live capture", || {
+            let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+            let filled = self.in_slices(py, Some(deadline), |reader, until| {
+                let full = reader.fill(max_rows, until)?;
+                Ok((full || reader.is_finished()).then_some(()))
+            });
+            let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+            let batch = slot.as_mut().and_then(|r| r.take_batch()).map(|batch| ArrowBatch { batch });
+            match (filled, batch) {
+                // Rows already taken from the capture are returned before any error.
+                (_, Some(batch)) => Ok(Some(batch)),
+                (Err(e), None) => Err(e),
+                (Ok(_), None) => Ok(None),
+            }
+        })
+    }
+
+    /// Whether the capture has ended (closed, or failed with the error already raised).
+    #[getter]
+    fn finished(&self) -> bool {
+        let slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().is_none_or(|r| r.is_finished())
+    }
+
+    /// Write the next `limit` captured packets (all that pass the filter, IP or not) to a
+    /// pcap file at `path`; returns how many were written.
+    fn dump(&self, py: Python<'_>, path: PathBuf, limit: u64) -> PyResult<u64> {
+        guard("writing a live capture", || {
+            let snaplen = 262_144;
+            let mut writer = PcapWriter::create(&path, self.link_type, snaplen).map_err(to_py_err)?;
+            let writer_slot = Mutex::new(&mut writer);
+            self.in_slices(py, None, |reader, until| {
+                let mut w = writer_slot.lock().unwrap_or_else(|p| p.into_inner());
+                reader.write_packets(&mut w, limit, until)?;
+                Ok((w.packets_written() >= limit || reader.is_finished()).then_some(()))
+            })?;
+            writer.finish().map_err(to_py_err)
+        })
+    }
+
+    /// Keep only packets whose IP header chain holds `protocol`, from now on.
+    #[pyo3(signature = (protocol=None))]
+    fn set_protocol(&self, protocol: Option<&str>) -> PyResult<()> {
+        let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
+        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reader) = slot.as_mut() {
+            reader.set_protocol(number);
+        }
+        Ok(())
+    }
+
+    /// libpcap's counters (received, dropped by the kernel, dropped by the interface),
+    /// packets captured, and rows made.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        let slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reader) = slot.as_ref() {
+            let live = reader.capture().stats();
+            let rows = reader.read_stats();
+            out.set_item("received", live.received)?;
+            out.set_item("dropped", live.dropped)?;
+            out.set_item("if_dropped", live.if_dropped)?;
+            out.set_item("captured", live.captured)?;
+            out.set_item("rows", rows.rows)?;
+            out.set_item("not_ip", rows.not_ip)?;
+            out.set_item("filtered", rows.filtered)?;
+        }
+        Ok(out)
+    }
+
+    /// Stop capturing and release the interface.
+    fn close(&self, py: Python<'_>) {
+        let taken = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(mut reader) = taken {
+            py.detach(move || reader.close());
+        }
+    }
+}
+
 /// The Arrow schema of a read, without opening a file.
 #[pyfunction]
 #[pyo3(signature = (payload=false))]
 fn capture_schema(payload: bool) -> ArrowSchema {
     ArrowSchema { schema: pcapframe::batch::schema(payload) }
+}
+
+/// Raise ValueError (with libpcap's message) unless `expression` is a valid tcpdump filter.
+#[pyfunction]
+fn check_filter(expression: &str) -> PyResult<()> {
+    guard("checking a filter", || {
+        pcapframe::bpf::BpfFilter::new(expression).map(|_| ()).map_err(to_py_err)
+    })
 }
 
 /// The names `protocol=` accepts (documented ones first), besides numbers 0-255.
@@ -286,10 +491,12 @@ fn outer_ethertype(link_type: u32, data: &[u8]) -> Option<u16> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<CaptureReader>()?;
+    m.add_class::<LiveReader>()?;
     m.add_class::<ArrowBatch>()?;
     m.add_class::<ArrowSchema>()?;
     m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(protocol_names, m)?)?;
+    m.add_function(wrap_pyfunction!(check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;
     m.add("NotACaptureError", py.get_type::<NotACaptureError>())?;

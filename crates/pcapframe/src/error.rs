@@ -15,8 +15,13 @@ pub enum ErrorKind {
     Truncated,
     /// A length or field that cannot be right: the file is damaged.
     Corrupt,
-    /// The caller asked for something that does not exist (an unknown protocol name).
+    /// The caller asked for something that does not exist (an unknown protocol name,
+    /// interface, or an invalid filter expression).
     InvalidArgument,
+    /// Live capture was refused: it needs root or CAP_NET_RAW.
+    PermissionDenied,
+    /// libpcap reported a failure during live capture (an interface that went away).
+    Capture,
 }
 
 #[derive(Debug)]

@@ -5,13 +5,16 @@
 //! -> [`ip`] (IP chain, ports, payload) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
 
 pub mod batch;
+pub mod bpf;
 pub mod error;
 pub mod format;
 pub mod input;
 pub mod ip;
 pub mod link;
+pub mod live;
 pub mod protocol;
 pub mod reader;
+pub mod writer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use reader::{PacketReader, ReadOptions, ReadStats, TruncationPolicy};

@@ -8,8 +8,9 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::batch::{BatchBuilder, DEFAULT_BATCH_ROWS};
+use crate::bpf::BpfFilter;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::RecordReader;
+use crate::format::{Record, RecordReader};
 use crate::input::ByteWindow;
 use crate::link::{self, Link};
 use crate::{ip, protocol};
@@ -43,6 +44,8 @@ impl TruncationPolicy {
 pub struct ReadOptions {
     /// Keep only packets whose IP header chain contains this protocol number.
     pub protocol: Option<u8>,
+    /// Keep only packets a tcpdump expression accepts (checked by `ReadOptions::build`).
+    pub filter: Option<String>,
     pub payload: bool,
     pub batch_rows: usize,
     pub errors: TruncationPolicy,
@@ -50,23 +53,34 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { protocol: None, payload: false, batch_rows: DEFAULT_BATCH_ROWS, errors: TruncationPolicy::Warn }
+        ReadOptions {
+            protocol: None,
+            filter: None,
+            payload: false,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            errors: TruncationPolicy::Warn,
+        }
     }
 }
 
 impl ReadOptions {
     /// Set `protocol` from a name as the `protocol` column writes it (or an alias, or a number).
     pub fn with_protocol_name(mut self, name: Option<&str>) -> Result<Self> {
-        self.protocol = match name {
-            None => None,
-            Some(n) => Some(protocol::number(n).ok_or_else(|| {
-                Error::invalid_argument(format!(
-                    "unknown protocol {n:?}; valid names are: {} (or a protocol number 0-255)",
-                    protocol::valid_names().join(", ")
-                ))
-            })?),
-        };
+        self.protocol = parse_protocol(name)?;
         Ok(self)
+    }
+}
+
+/// A protocol name (as the `protocol` column writes it, an alias, or a number) to its number.
+pub fn parse_protocol(name: Option<&str>) -> Result<Option<u8>> {
+    match name {
+        None => Ok(None),
+        Some(n) => protocol::number(n).map(Some).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "unknown protocol {n:?}; valid names are: {} (or a protocol number 0-255)",
+                protocol::valid_names().join(", ")
+            ))
+        }),
     }
 }
 
@@ -80,7 +94,7 @@ pub struct ReadStats {
     /// Packets whose outermost network layer is not IP (ARP, STP, ...) or whose IP header
     /// was not captured far enough to name both addresses.
     pub not_ip: u64,
-    /// Packets dropped by `protocol=`.
+    /// Packets dropped by `protocol=` or `filter=`.
     pub filtered: u64,
     /// Packets skipped because their link type is not decoded, by link type.
     pub unsupported_link_types: BTreeMap<u32, u64>,
@@ -88,30 +102,28 @@ pub struct ReadStats {
     pub truncated: Option<String>,
 }
 
-pub struct PacketReader {
-    records: RecordReader,
-    options: ReadOptions,
-    builder: BatchBuilder,
-    stats: ReadStats,
-    done: bool,
-}
-
 /// Cut a batch early when its payload bytes pass this, to bound memory on jumbo payloads.
 const MAX_BATCH_PAYLOAD: usize = 256 << 20;
 
-impl PacketReader {
-    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
-        Ok(Self::from_records(RecordReader::open(path)?, options))
-    }
+/// Records to rows: filters, link layer, IP, then a row in the batch being built. The one
+/// place that decides what becomes a row, for files and live captures alike.
+pub struct RowBuilder {
+    protocol: Option<u8>,
+    filter: Option<BpfFilter>,
+    builder: BatchBuilder,
+    stats: ReadStats,
+}
 
-    /// Read from any byte source (already decompressed, or not: gzip is not detected here).
-    pub fn from_window(window: ByteWindow, options: ReadOptions) -> Result<Self> {
-        Ok(Self::from_records(RecordReader::new(window, None)?, options))
-    }
-
-    fn from_records(records: RecordReader, options: ReadOptions) -> Self {
-        let builder = BatchBuilder::new(options.payload, options.batch_rows.min(DEFAULT_BATCH_ROWS * 16));
-        PacketReader { records, options, builder, stats: ReadStats::default(), done: false }
+impl RowBuilder {
+    pub fn new(options: &ReadOptions) -> Result<Self> {
+        let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
+        let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
+        Ok(RowBuilder {
+            protocol: options.protocol,
+            filter,
+            builder: BatchBuilder::new(options.payload, capacity),
+            stats: ReadStats::default(),
+        })
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -122,19 +134,121 @@ impl PacketReader {
         &self.stats
     }
 
+    pub fn stats_mut(&mut self) -> &mut ReadStats {
+        &mut self.stats
+    }
+
+    pub fn set_protocol(&mut self, protocol: Option<u8>) {
+        self.protocol = protocol;
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.builder.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.builder.is_empty()
+    }
+
+    /// Whether the batch should be cut now, whatever its row count.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.builder.payload_bytes() > MAX_BATCH_PAYLOAD
+    }
+
+    /// Add the record as a row, or count why not. Fails only when the filter cannot be
+    /// compiled for the record's link type.
+    #[inline]
+    pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
+        self.stats.packets += 1;
+        if let Some(filter) = &mut self.filter {
+            if !filter.matches(record)? {
+                self.stats.filtered += 1;
+                return Ok(());
+            }
+        }
+        let info = match link::decode(record.link_type, record.data) {
+            Link::Ip(info) => info,
+            Link::NotIp => {
+                self.stats.not_ip += 1;
+                return Ok(());
+            }
+            Link::Unsupported => {
+                *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
+                return Ok(());
+            }
+        };
+        let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
+            self.stats.not_ip += 1;
+            return Ok(());
+        };
+        if let Some(p) = self.protocol {
+            if !packet.chain.contains(p) {
+                self.stats.filtered += 1;
+                return Ok(());
+            }
+        }
+        self.builder.push(record.timestamp_ns, record.data, &packet);
+        Ok(())
+    }
+
+    /// The rows so far as a batch; `None` when there are none.
+    pub fn finish(&mut self) -> Option<RecordBatch> {
+        if self.builder.is_empty() {
+            return None;
+        }
+        self.stats.rows += self.builder.len() as u64;
+        Some(self.builder.finish())
+    }
+}
+
+pub struct PacketReader {
+    records: RecordReader,
+    rows: RowBuilder,
+    batch_rows: usize,
+    errors: TruncationPolicy,
+    done: bool,
+}
+
+impl PacketReader {
+    pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
+        let rows = RowBuilder::new(&options)?;
+        Ok(Self::from_records(RecordReader::open(path)?, rows, &options))
+    }
+
+    /// Read from any byte source (already decompressed, or not: gzip is not detected here).
+    pub fn from_window(window: ByteWindow, options: ReadOptions) -> Result<Self> {
+        let rows = RowBuilder::new(&options)?;
+        Ok(Self::from_records(RecordReader::new(window, None)?, rows, &options))
+    }
+
+    fn from_records(records: RecordReader, rows: RowBuilder, options: &ReadOptions) -> Self {
+        PacketReader { records, rows, batch_rows: options.batch_rows, errors: options.errors, done: false }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.rows.schema()
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        self.rows.stats()
+    }
+
     pub fn format_name(&self) -> &'static str {
         self.records.format_name()
     }
 
     /// Change the protocol filter for the packets not read yet.
     pub fn set_protocol(&mut self, protocol: Option<u8>) {
-        self.options.protocol = protocol;
+        self.rows.set_protocol(protocol);
     }
 
     /// The next batch of at most `batch_rows` rows; `Ok(None)` once the file is done.
     /// Never returns an empty batch.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.next_batch_of(self.options.batch_rows)
+        self.next_batch_of(self.batch_rows)
     }
 
     /// The next batch of at most `max_rows` rows (at least one); `Ok(None)` at the end.
@@ -143,55 +257,29 @@ impl PacketReader {
             return Ok(None);
         }
         let limit = max_rows.max(1);
-        while self.builder.len() < limit {
-            let record = match self.records.next_record() {
-                Ok(Some(r)) => r,
+        while self.rows.len() < limit && !self.rows.is_full() {
+            let step = match self.records.next_record() {
+                Ok(Some(record)) => self.rows.push(&record),
                 Ok(None) => {
                     self.done = true;
                     break;
                 }
-                Err(e) if e.kind == ErrorKind::Truncated && self.options.errors != TruncationPolicy::Raise => {
-                    self.stats.truncated = Some(e.to_string());
+                Err(e) if e.kind == ErrorKind::Truncated && self.errors != TruncationPolicy::Raise => {
+                    self.rows.stats_mut().truncated = Some(e.to_string());
                     self.done = true;
                     break;
                 }
-                Err(e) => {
-                    self.done = true;
-                    return Err(e);
-                }
+                Err(e) => Err(e),
             };
-            self.stats.packets += 1;
-            let info = match link::decode(record.link_type, record.data) {
-                Link::Ip(info) => info,
-                Link::NotIp => {
-                    self.stats.not_ip += 1;
-                    continue;
-                }
-                Link::Unsupported => {
-                    *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
-                    continue;
-                }
-            };
-            let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
-                self.stats.not_ip += 1;
-                continue;
-            };
-            if let Some(p) = self.options.protocol {
-                if !packet.chain.contains(p) {
-                    self.stats.filtered += 1;
-                    continue;
-                }
-            }
-            self.builder.push(record.timestamp_ns, record.data, &packet);
-            if self.builder.payload_bytes() > MAX_BATCH_PAYLOAD {
-                break;
+            if let Err(e) = step {
+                self.done = true;
+                return Err(match self.records.path() {
+                    Some(p) => e.in_file(p),
+                    None => e,
+                });
             }
         }
-        if self.builder.is_empty() {
-            return Ok(None);
-        }
-        self.stats.rows += self.builder.len() as u64;
-        Ok(Some(self.builder.finish()))
+        Ok(self.rows.finish())
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Record<'a> {
     pub link_type: u32,
     /// pcapng interface index within its section; 0 for classic pcap.
     pub interface: u32,
+    /// Byte order the file (or pcapng section) was written in: the writing host's, which
+    /// some link-layer headers (BSD NULL) and so libpcap's filters depend on.
+    pub big_endian: bool,
     /// The captured bytes.
     pub data: &'a [u8],
 }
@@ -99,6 +102,10 @@ impl RecordReader {
             Format::Pcap(f) => f.next(&mut self.window),
             Format::Pcapng(f) => f.next(&mut self.window),
         };
+        let big_endian = match &self.format {
+            Format::Pcap(f) => f.big_endian(),
+            Format::Pcapng(f) => f.big_endian(),
+        };
         match step {
             Ok(Some(found)) => {
                 self.pending = found.record_len;
@@ -108,6 +115,7 @@ impl RecordReader {
                     wire_len: found.wire_len,
                     link_type: found.link_type,
                     interface: found.interface,
+                    big_endian,
                     data,
                 }))
             }

@@ -58,6 +58,10 @@ impl PcapFormat {
         }))
     }
 
+    pub fn big_endian(&self) -> bool {
+        self.endian == Endian::Big
+    }
+
     pub fn name(&self) -> &'static str {
         match (self.modified, self.frac_to_ns) {
             (true, _) => "pcap (modified, microseconds)",

@@ -77,6 +77,11 @@ pub struct PcapngFormat {
 }
 
 impl PcapngFormat {
+    /// Byte order of the current section.
+    pub fn big_endian(&self) -> bool {
+        self.endian == Endian::Big
+    }
+
     pub(super) fn next(&mut self, window: &mut ByteWindow) -> Result<Option<Found>> {
         loop {
             if !fill_or_truncated(window, 12, || "a pcapng block header".into())? {
