@@ -2,6 +2,7 @@
 //! them over a bounded queue, so packets that arrive while the caller works on the previous
 //! chunk are kept (until the queue is full; then the kernel drops and counts them).
 
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -74,7 +75,8 @@ const BLOCK_BYTES: usize = 4 << 20;
 const BLOCK_AGE: Duration = Duration::from_millis(20);
 /// Blocks in flight: bounds the queue to about QUEUE_BLOCKS * BLOCK_BYTES.
 const QUEUE_BLOCKS: usize = 64;
-/// libpcap's read timeout inside the thread: how quickly it notices a stop request.
+/// The longest the thread sleeps in poll(): how quickly it notices a stop request, and
+/// libpcap's block timeout (the longest a packet waits in the kernel ring).
 const POLL_MS: u32 = 100;
 
 enum Message {
@@ -94,7 +96,6 @@ pub struct LiveCapture {
     link_type: u32,
     interface: String,
     shared: Arc<Shared>,
-    breaker: Option<pcap::BreakLoop>,
     thread: Option<JoinHandle<()>>,
     failed: Option<Error>,
     finished: bool,
@@ -144,13 +145,13 @@ impl LiveCapture {
         let thread_options = options.clone();
         let thread_shared = shared.clone();
         // libpcap handles are not Send: the capture is opened inside its own thread, which
-        // reports the outcome (link type and a stop handle, or the error) before looping.
+        // reports the outcome (link type, or the error) before looping.
         let thread = std::thread::Builder::new()
             .name(format!("capture {}", options.interface))
             .spawn(move || match open_handle(&thread_options) {
                 Ok(mut cap) => {
                     let link_type = dlt_to_linktype(cap.get_datalink().0);
-                    if ready_tx.send(Ok((link_type, cap.breakloop_handle()))).is_ok() {
+                    if ready_tx.send(Ok(link_type)).is_ok() {
                         capture_loop(&mut cap, &tx, &thread_shared);
                     }
                 }
@@ -159,7 +160,7 @@ impl LiveCapture {
                 }
             })
             .map_err(|e| Error::io(e, None))?;
-        let (link_type, breaker) = match ready_rx.recv() {
+        let link_type = match ready_rx.recv() {
             Ok(Ok(opened)) => opened,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -177,7 +178,6 @@ impl LiveCapture {
             link_type,
             interface: options.interface.clone(),
             shared,
-            breaker: Some(breaker),
             thread: Some(thread),
             failed: None,
             finished: false,
@@ -247,9 +247,6 @@ impl LiveCapture {
     /// Stop capturing: the thread ends, its handle is closed. Packets not read are dropped.
     pub fn close(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
-        if let Some(b) = self.breaker.take() {
-            b.breakloop();
-        }
         // Dropping the receiver unblocks a thread waiting on a full queue.
         self.rx = None;
         if let Some(t) = self.thread.take() {
@@ -267,7 +264,7 @@ impl Drop for LiveCapture {
 
 fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
     let inactive = pcap::Capture::from_device(o.interface.as_str()).map_err(|e| open_error(&o.interface, e))?;
-    let mut cap = inactive
+    let cap = inactive
         .promisc(o.promiscuous)
         .snaplen(o.snaplen.clamp(64, 262_144) as i32)
         .timeout(o.timeout_ms.clamp(1, POLL_MS) as i32)
@@ -275,6 +272,9 @@ fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
         .precision(pcap::Precision::Nano)
         .open()
         .map_err(|e| open_error(&o.interface, e))?;
+    // Non-blocking, with our own poll(): on Linux (TPACKET_V3) a blocking read does not
+    // return on its timeout when no packet comes, so a partly filled block would wait forever.
+    let mut cap = cap.setnonblock().map_err(|e| open_error(&o.interface, e))?;
     if let Some(expression) = &o.filter {
         cap.filter(expression, true).map_err(|e| {
             Error::invalid_argument(format!("invalid filter expression {expression:?}: {e}"))
@@ -313,11 +313,13 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
                     update_stats(cap, shared, captured);
                 }
             }
+            // Non-blocking mode: nothing to read right now.
             Err(pcap::Error::TimeoutExpired) => {
                 if !block.entries.is_empty() && !hand_over(&mut block, tx) {
                     break;
                 }
                 update_stats(cap, shared, captured);
+                wait_readable(cap.as_raw_fd(), POLL_MS);
             }
             Err(e) => {
                 let stopping = shared.stop.load(Ordering::Relaxed);
@@ -332,6 +334,15 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
         }
     }
     update_stats(cap, shared, captured);
+}
+
+/// Sleep until the capture descriptor is readable or `ms` pass.
+fn wait_readable(fd: std::os::fd::RawFd, ms: u32) {
+    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one valid pollfd for the duration of the call. Errors (EINTR) just return early.
+    unsafe {
+        libc::poll(&mut poll, 1, ms as libc::c_int);
+    }
 }
 
 /// Send the block (if any); false when nobody listens any more.
