@@ -100,20 +100,13 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None) ->
     return table
 
 
-def live_rows(reader: _native.LiveReader, rows: int, timeout_ms: int) -> pa.Table:
-    """The next ``rows`` IP packets of a live capture, waiting as long as it takes (the wait
-    is cut into ``timeout_ms`` slices, so Ctrl-C works); fewer only if the capture ends."""
+def live_rows(reader: _native.LiveReader, rows: int) -> pa.Table:
+    """The next ``rows`` IP packets of a live capture, waiting as long as it takes (Ctrl-C
+    interrupts); fewer if the capture ends (or their payloads pass 256 MiB). Packets taken
+    before a capture error come back first; the error comes with the next read."""
     schema = pa.schema(reader.schema)
-    batches = []
-    remaining = rows
-    while remaining > 0:
-        batch = reader.read_batch(remaining, timeout_ms)
-        if batch is not None:
-            batches.append(pa.record_batch(batch))
-            remaining -= batch.num_rows
-        elif reader.finished:
-            break
-    return pa.Table.from_batches(batches, schema=schema)
+    batch = reader.read_batch(rows) if rows > 0 else None
+    return pa.Table.from_batches([] if batch is None else [pa.record_batch(batch)], schema=schema)
 
 
 def live_chunk(reader: _native.LiveReader, rows: int, timeout_ms: int) -> pa.Table | None:

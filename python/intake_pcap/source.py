@@ -210,7 +210,7 @@ class PCAPSource(DataSource):
 
         self._load_metadata()
         if self.is_live:
-            table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100), self.timeout)
+            table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
         tables = [read_file(p, self.protocol, self.payload, self.errors, self.filter) for p in self._files]

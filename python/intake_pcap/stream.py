@@ -143,7 +143,7 @@ class LiveStream(PacketStream):
         from ._read import arrow_schema, live_chunk, live_rows
 
         if n is not None:
-            return live_rows(self._reader, n, self._timeout)
+            return live_rows(self._reader, n)
         table = live_chunk(self._reader, 1 << 20, self._timeout)
         return table if table is not None else arrow_schema(self._payload).empty_table()
 

@@ -55,6 +55,23 @@ fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
     })
 }
 
+/// Lock `slot` and run `f` on what it holds, both without the GIL: a thread that holds the
+/// lock may be waiting for the GIL, so waiting for the lock while holding the GIL deadlocks.
+/// A panic in `f` empties the slot (its reader may be half-updated) and goes on unwinding,
+/// to be turned into an exception by `guard`.
+fn locked<R: Send, T: Send>(py: Python<'_>, slot: &Mutex<Option<R>>, f: impl FnOnce(&mut Option<R>) -> T + Send) -> T {
+    py.detach(|| {
+        let mut held = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match catch_unwind(AssertUnwindSafe(|| f(&mut held))) {
+            Ok(value) => value,
+            Err(panic) => {
+                *held = None;
+                std::panic::resume_unwind(panic)
+            }
+        }
+    })
+}
+
 const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
 const ARRAY_CAPSULE: &CStr = c"arrow_array";
 
@@ -171,59 +188,48 @@ impl CaptureReader {
     #[pyo3(signature = (max_rows=None))]
     fn read_batch(&self, py: Python<'_>, max_rows: Option<usize>) -> PyResult<Option<ArrowBatch>> {
         guard("reading a capture", || {
-            let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let Some(reader) = slot.as_mut() else { return Ok(None) };
             // Decoding needs no Python objects: let other threads run meanwhile.
-            let step = py.detach(|| {
-                catch_unwind(AssertUnwindSafe(|| match max_rows {
+            let step = locked(py, &self.reader, |slot| match slot.as_mut() {
+                None => Ok(None),
+                Some(reader) => match max_rows {
                     Some(n) => reader.next_batch_of(n),
                     None => reader.next_batch(),
-                }))
+                },
             });
-            match step {
-                Ok(Ok(Some(batch))) => Ok(Some(ArrowBatch { batch })),
-                Ok(Ok(None)) => Ok(None),
-                Ok(Err(e)) => Err(to_py_err(e)),
-                Err(panic) => {
-                    *slot = None;
-                    std::panic::resume_unwind(panic)
-                }
-            }
+            Ok(step.map_err(to_py_err)?.map(|batch| ArrowBatch { batch }))
         })
     }
 
     /// Keep only packets whose IP header chain holds `protocol` (a name or number), from
     /// the next batch on; `None` keeps every IP packet.
     #[pyo3(signature = (protocol=None))]
-    fn set_protocol(&self, protocol: Option<&str>) -> PyResult<()> {
-        let number = ReadOptions::default().with_protocol_name(protocol).map_err(to_py_err)?.protocol;
-        let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(reader) = slot.as_mut() {
-            reader.set_protocol(number);
-        }
+    fn set_protocol(&self, py: Python<'_>, protocol: Option<&str>) -> PyResult<()> {
+        let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
+        locked(py, &self.reader, |slot| {
+            if let Some(reader) = slot.as_mut() {
+                reader.set_protocol(number);
+            }
+        });
         Ok(())
     }
 
     /// What the read has seen so far: packets, rows, skipped packets, truncation.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        let slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(reader) = slot.as_ref() {
-            let s = reader.stats();
+        if let Some(s) = locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats().clone())) {
             out.set_item("packets", s.packets)?;
             out.set_item("rows", s.rows)?;
             out.set_item("not_ip", s.not_ip)?;
             out.set_item("filtered", s.filtered)?;
-            out.set_item("unsupported_link_types", s.unsupported_link_types.clone())?;
-            out.set_item("truncated", s.truncated.clone())?;
+            out.set_item("unsupported_link_types", s.unsupported_link_types)?;
+            out.set_item("truncated", s.truncated)?;
         }
         Ok(out)
     }
 
     /// Release the file now rather than when the object is collected.
-    fn close(&self) {
-        let mut slot = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *slot = None;
+    fn close(&self, py: Python<'_>) {
+        locked(py, &self.reader, |slot| *slot = None);
     }
 }
 
@@ -241,38 +247,25 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 
 impl LiveReader {
     /// Run `step` on the reader without the GIL, in slices until it reports done or the
-    /// deadline passes, checking for Python signals between slices.
-    fn in_slices<T>(
+    /// deadline passes (`None`: no deadline), checking for Python signals between slices.
+    /// `Ok(None)` when the deadline passed or the capture is closed.
+    fn in_slices<T: Send>(
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
         mut step: impl FnMut(&mut pcapframe::live::LiveReader, Instant) -> pcapframe::Result<Option<T>> + Send,
-    ) -> PyResult<Option<T>>
-    where
-        T: Send,
-    {
+    ) -> PyResult<Option<T>> {
         loop {
             let now = Instant::now();
-            let slice_end = match deadline {
-                Some(d) => d.min(now + SIGNAL_SLICE),
-                None => now + SIGNAL_SLICE,
-            };
-            let outcome = {
-                let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-                let Some(reader) = slot.as_mut() else {
-                    return Err(CaptureError::new_err(format!("the live capture on {:?} is closed", self.interface)));
-                };
-                let done = py.detach(|| catch_unwind(AssertUnwindSafe(|| step(reader, slice_end))));
-                match done {
-                    Ok(r) => r.map_err(to_py_err)?,
-                    Err(panic) => {
-                        *slot = None;
-                        std::panic::resume_unwind(panic)
-                    }
-                }
-            };
-            if outcome.is_some() {
-                return Ok(outcome);
+            let slice_end = deadline.map_or(now + SIGNAL_SLICE, |d| d.min(now + SIGNAL_SLICE));
+            let outcome = locked(py, &self.reader, |slot| match slot.as_mut() {
+                None => Ok(Err(())),
+                Some(reader) => step(reader, slice_end).map(Ok),
+            });
+            match outcome.map_err(to_py_err)? {
+                Ok(Some(done)) => return Ok(Some(done)),
+                Ok(None) => {}
+                Err(()) => return Ok(None),
             }
             py.check_signals()?;
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -336,20 +329,20 @@ impl LiveReader {
         self.link_type
     }
 
-    /// Up to `max_rows` rows from packets arriving within `timeout_ms`; `None` when none
-    /// came in time. Raises once the capture has failed (after its packets were returned).
-    fn read_batch(&self, py: Python<'_>, max_rows: usize, timeout_ms: u64) -> PyResult<Option<ArrowBatch>> {
+    /// Up to `max_rows` rows from packets arriving within `timeout_ms` (`None`: as long as
+    /// it takes to get `max_rows`); `None` when none came in time or the capture has ended.
+    /// Rows taken from the capture before it failed come back first; the error on the next call.
+    #[pyo3(signature = (max_rows, timeout_ms=None))]
+    fn read_batch(&self, py: Python<'_>, max_rows: usize, timeout_ms: Option<u64>) -> PyResult<Option<ArrowBatch>> {
         guard("reading a live capture", || {
-            let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-            let filled = self.in_slices(py, Some(deadline), |reader, until| {
+            let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+            let filled = self.in_slices(py, deadline, |reader, until| {
                 let full = reader.fill(max_rows, until)?;
                 Ok((full || reader.is_finished()).then_some(()))
             });
-            let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-            let batch = slot.as_mut().and_then(|r| r.take_batch()).map(|batch| ArrowBatch { batch });
+            let batch = locked(py, &self.reader, |slot| slot.as_mut().and_then(|r| r.take_batch()));
             match (filled, batch) {
-                // Rows already taken from the capture are returned before any error.
-                (_, Some(batch)) => Ok(Some(batch)),
+                (_, Some(batch)) => Ok(Some(ArrowBatch { batch })),
                 (Err(e), None) => Err(e),
                 (Ok(_), None) => Ok(None),
             }
@@ -358,9 +351,8 @@ impl LiveReader {
 
     /// Whether the capture has ended (closed, or failed with the error already raised).
     #[getter]
-    fn finished(&self) -> bool {
-        let slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        slot.as_ref().is_none_or(|r| r.is_finished())
+    fn finished(&self, py: Python<'_>) -> bool {
+        locked(py, &self.reader, |slot| slot.as_ref().is_none_or(|r| r.is_finished()))
     }
 
     /// Write the next `limit` captured packets (all that pass the filter, IP or not) to a
@@ -381,12 +373,13 @@ impl LiveReader {
 
     /// Keep only packets whose IP header chain holds `protocol`, from now on.
     #[pyo3(signature = (protocol=None))]
-    fn set_protocol(&self, protocol: Option<&str>) -> PyResult<()> {
+    fn set_protocol(&self, py: Python<'_>, protocol: Option<&str>) -> PyResult<()> {
         let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
-        let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(reader) = slot.as_mut() {
-            reader.set_protocol(number);
-        }
+        locked(py, &self.reader, |slot| {
+            if let Some(reader) = slot.as_mut() {
+                reader.set_protocol(number);
+            }
+        });
         Ok(())
     }
 
@@ -394,10 +387,10 @@ impl LiveReader {
     /// packets captured, and rows made.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        let slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(reader) = slot.as_ref() {
-            let live = reader.capture().stats();
-            let rows = reader.read_stats();
+        let counts = locked(py, &self.reader, |slot| {
+            slot.as_ref().map(|r| (r.capture().stats(), r.read_stats().clone()))
+        });
+        if let Some((live, rows)) = counts {
             out.set_item("received", live.received)?;
             out.set_item("dropped", live.dropped)?;
             out.set_item("if_dropped", live.if_dropped)?;
@@ -409,9 +402,9 @@ impl LiveReader {
         Ok(out)
     }
 
-    /// Stop capturing and release the interface.
+    /// Stop capturing and release the interface. A read waiting in another thread ends.
     fn close(&self, py: Python<'_>) {
-        let taken = self.reader.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let taken = locked(py, &self.reader, |slot| slot.take());
         if let Some(mut reader) = taken {
             py.detach(move || reader.close());
         }
