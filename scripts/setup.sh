@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine: the system packages the build and tests need (libpcap's
-# development files; tcpdump, the oracle of the filter tests), then the Python package.
-# Usage: bash scripts/setup.sh [PIP-TARGET]   (default ".", the package; ".[test]" for tests)
+# Set-up on a fresh machine: the system packages the build needs (libpcap's development
+# files), then the Python package.
+#   bash scripts/setup.sh          the package
+#   bash scripts/setup.sh --test   the package with its test extras, and the tools the tests
+#                                  compare against or drive: tcpdump, tshark, iproute2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 ls /usr/lib/*/libpcap.so /usr/lib/libpcap.so /usr/lib64/libpcap.so >/dev/null 2>&1 || missing+=(libpcap-dev)
-command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+target="."
+if [ "${1:-}" = "--test" ]; then
+    target=".[test]"
+    command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
+    command -v tshark >/dev/null 2>&1 || missing+=(tshark)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
@@ -18,4 +26,4 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check "${1:-.}"
+python3 -m pip install --quiet --disable-pip-version-check "$target"

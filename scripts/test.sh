@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/setup.sh ".[test]"
+bash scripts/setup.sh --test
 cargo test --workspace --exclude intake-pcap-python
 python3 -m pytest tests "$@"
