@@ -58,26 +58,17 @@ pub enum Link {
     Unsupported,
 }
 
-pub fn is_supported(link_type: u32) -> bool {
+/// Every link type `decode` understands.
+pub const SUPPORTED: [u32; 16] = {
     use linktype::*;
-    matches!(
-        link_type,
-        NULL | ETHERNET
-            | PPP
-            | RAW_DLT12
-            | RAW_DLT14
-            | PPP_HDLC
-            | PPP_ETHER
-            | RAW
-            | IEEE802_11
-            | LOOP
-            | LINUX_SLL
-            | IEEE802_11_RADIOTAP
-            | IPV4
-            | IPV6
-            | NFLOG
-            | LINUX_SLL2
-    )
+    [
+        NULL, ETHERNET, PPP, RAW_DLT12, RAW_DLT14, PPP_HDLC, PPP_ETHER, RAW, IEEE802_11, LOOP, LINUX_SLL,
+        IEEE802_11_RADIOTAP, IPV4, IPV6, NFLOG, LINUX_SLL2,
+    ]
+};
+
+pub fn is_supported(link_type: u32) -> bool {
+    SUPPORTED.contains(&link_type)
 }
 
 #[inline]

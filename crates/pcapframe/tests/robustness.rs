@@ -328,24 +328,7 @@ fn obsolete_pb(big: bool, interface: u16, caplen: u32, data: &[u8]) -> Vec<u8> {
     block(big, 2, &body)
 }
 
-const SUPPORTED: [u32; 16] = [
-    linktype::NULL,
-    linktype::ETHERNET,
-    linktype::PPP,
-    linktype::RAW_DLT12,
-    linktype::RAW_DLT14,
-    linktype::PPP_HDLC,
-    linktype::PPP_ETHER,
-    linktype::RAW,
-    linktype::IEEE802_11,
-    linktype::LOOP,
-    linktype::LINUX_SLL,
-    linktype::IEEE802_11_RADIOTAP,
-    linktype::IPV4,
-    linktype::IPV6,
-    linktype::NFLOG,
-    linktype::LINUX_SLL2,
-];
+use pcapframe::link::SUPPORTED;
 
 /// Link types to try: every supported one plus some that are not.
 fn any_link_type() -> impl Strategy<Value = u32> {
