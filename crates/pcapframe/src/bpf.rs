@@ -34,11 +34,8 @@ fn offline_handle(link_type: u32, big_endian: bool) -> std::result::Result<pcap:
     use std::io::Write;
     use std::os::fd::IntoRawFd;
 
-    let (u16b, u32b): (fn(u16) -> [u8; 2], fn(u32) -> [u8; 4]) = if big_endian {
-        (u16::to_be_bytes, u32::to_be_bytes)
-    } else {
-        (u16::to_le_bytes, u32::to_le_bytes)
-    };
+    let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut header = Vec::with_capacity(24);
     header.extend_from_slice(&u32b(0xa1b2_c3d4));
     header.extend_from_slice(&u16b(2));

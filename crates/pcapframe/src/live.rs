@@ -297,6 +297,8 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
                     first_at = Instant::now();
                 }
                 let ts = packet.header.ts;
+                // time_t and suseconds_t are not i64 on every platform.
+                #[allow(clippy::unnecessary_cast)]
                 block.entries.push(Entry {
                     // With nanosecond precision, tv_usec holds nanoseconds.
                     timestamp_ns: ts.tv_sec as i64 * 1_000_000_000 + ts.tv_usec as i64,
