@@ -7,6 +7,7 @@ nullable ``UInt16`` (missing where a packet has no TCP/UDP ports), time ``dateti
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pandas as pd
@@ -63,9 +64,51 @@ def read_table(reader: _native.CaptureReader, max_rows: int | None = None) -> pa
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None):
-    """The native reader for one local capture file."""
-    return _native.CaptureReader(str(path), protocol, payload, errors, batch_rows, filter)
+# Compression by file name, as fsspec names the codecs.
+_SUFFIX_CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".lz4": "lz4"}
+COMPRESSIONS = ("infer", None, "gzip", "bz2", "xz", "zstd", "lz4")
+
+
+def codec_for(path, compression="infer"):
+    """The compression of ``path``: as given, or inferred from its suffix."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression={compression!r} is not one of {COMPRESSIONS}")
+    if compression != "infer":
+        return compression
+    name = str(path).lower()
+    return next((codec for suffix, codec in _SUFFIX_CODECS.items() if name.endswith(suffix)), None)
+
+
+def is_local(path) -> bool:
+    text = str(path)
+    return "://" not in text or text.startswith("file://")
+
+
+def local_path(path) -> str:
+    text = os.fspath(path)
+    return text[len("file://"):] if text.startswith("file://") else os.path.expanduser(text)
+
+
+def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None,
+                storage_options=None, compression="infer"):
+    """The native reader for one capture: local plain or gzip files are read by Rust
+    directly; anything else (other codecs, remote URLs) streams through fsspec in large
+    blocks, never whole in memory."""
+    codec = codec_for(path, compression)
+    if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
+        return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter)
+    import fsspec
+
+    # gzip is left to Rust (flate2, detected by content) even for remote files.
+    python_codec = None if codec == "gzip" else codec
+    try:
+        stream = fsspec.open(str(path), mode="rb", compression=python_codec, **(storage_options or {})).open()
+    except ValueError as err:
+        if python_codec and "not supported" in str(err):
+            package = {"zstd": "zstandard", "lz4": "lz4"}.get(python_codec, python_codec)
+            raise ValueError(f"{path}: reading {python_codec} needs the {package} package (pip install {package})") from err
+        raise
+    return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=str(path))
 
 
 def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
@@ -89,9 +132,10 @@ def warn_incomplete(reader: _native.CaptureReader, errors: str) -> None:
 _WHOLE_FILE = 1 << 62
 
 
-def read_file(path, protocol=None, payload=False, errors="warn", filter=None) -> pa.Table:
+def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
+              compression="infer") -> pa.Table:
     """One whole capture file as a table (one batch unless payloads pass 256 MiB)."""
-    reader = open_reader(path, protocol, payload, errors, batch_rows=_WHOLE_FILE, filter=filter)
+    reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression)
     try:
         table = read_table(reader)
         warn_incomplete(reader, errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 
 from intake.source.base import DataSource, Schema
 
@@ -19,9 +20,10 @@ class PCAPSource(DataSource):
     Parameters
     ----------
     urlpath : str, list of str, or None
-        A capture file, a glob of them (one partition per file, in sorted order), or a
-        list of paths. pcap and pcapng, gzip-compressed or not. ``None`` with
-        ``interface=`` reads a live interface.
+        A capture file, a glob of them, a directory, or a list of these (one partition per
+        file, in sorted order): local paths or any fsspec URL (``http://``, ``s3://``,
+        ``memory://``, ...). pcap and pcapng. ``None`` with ``interface=`` reads a live
+        interface.
     protocol : str, optional
         Keep only packets whose IP header chain contains this protocol: ``tcp``, ``udp``,
         ``icmp``, ``icmp6``, ``igmp``, ``igrp``, ``pim``, ``ah``, ``esp``, ``vrrp``, any
@@ -37,6 +39,11 @@ class PCAPSource(DataSource):
     errors : {"warn", "raise", "ignore"}
         A file that ends inside a record (a capture killed while writing): keep every
         complete packet and warn (default), raise, or keep them silently.
+    compression : str or None
+        ``"infer"`` (default: by file name, ``.gz .bz2 .xz .zst .lz4``; gzip is also
+        recognised by content), ``None``, or one of ``gzip bz2 xz zstd lz4``.
+    storage_options : dict, optional
+        Passed to fsspec for remote URLs (credentials, endpoints, ...).
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
         ``discover()`` or read and runs until ``close()``; packets arriving between reads
@@ -73,6 +80,8 @@ class PCAPSource(DataSource):
         promisc=True,
         limit=None,
         duration=None,
+        compression="infer",
+        storage_options=None,
         metadata=None,
         **kwargs,
     ):
@@ -80,7 +89,7 @@ class PCAPSource(DataSource):
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration and metadata"
+                "duration, compression, storage_options and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -94,6 +103,9 @@ class PCAPSource(DataSource):
             from ._native import check_filter
 
             check_filter(filter)
+        from ._read import codec_for
+
+        codec_for("", compression)  # validates the name
         self.urlpath = urlpath
         self.protocol = protocol
         self.payload = bool(payload)
@@ -106,10 +118,23 @@ class PCAPSource(DataSource):
         self.promisc = bool(promisc)
         self.limit = limit
         self.duration = duration
+        self.compression = compression
         self._files = None
         self._live = None
         self._live_rows = 0
-        super().__init__(metadata=metadata)
+        super().__init__(storage_options=storage_options or {}, metadata=metadata)
+
+    @property
+    def _file_options(self):
+        """How each file is read: what every partition needs, picklable for dask."""
+        return dict(
+            protocol=self.protocol,
+            payload=self.payload,
+            errors=self.errors,
+            filter=self.filter,
+            storage_options=self.storage_options,
+            compression=self.compression,
+        )
 
     @property
     def is_live(self):
@@ -130,9 +155,10 @@ class PCAPSource(DataSource):
                 npartitions=1,
                 extra_metadata={"interface": self.interface, "link_type": reader.link_type},
             )
-        self._files = _expand(self.urlpath)
-        # Opening the first file checks early that it is a capture, and names its format.
-        first = open_reader(self._files[0], errors=self.errors, filter=self.filter)
+        self._files = _expand(self.urlpath, self.storage_options)
+        # Opening the first file checks early that it is a capture, and names its format;
+        # the others are opened only when read (on dask workers, for to_dask()).
+        first = open_reader(self._files[0], **self._file_options)
         try:
             file_format = first.format
         finally:
@@ -149,7 +175,7 @@ class PCAPSource(DataSource):
         self._load_metadata()
         if self.is_live:
             return self.read()
-        return _read_partition(self._files[i], self.protocol, self.payload, self.errors, self.filter)
+        return _read_partition(self._files[i], **self._file_options)
 
     def read(self):
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
@@ -172,7 +198,7 @@ class PCAPSource(DataSource):
             return
         rows = self.chunksize or 65536
         for path in self._files:
-            reader = open_reader(path, self.protocol, self.payload, self.errors, rows, self.filter)
+            reader = open_reader(path, batch_rows=rows, **self._file_options)
             try:
                 for batch in reader:
                     yield to_pandas(pa.Table.from_batches([pa.record_batch(batch)]))
@@ -194,10 +220,7 @@ class PCAPSource(DataSource):
         return dd.from_map(
             _read_partition,
             list(self._files),
-            protocol=self.protocol,
-            payload=self.payload,
-            errors=self.errors,
-            filter=self.filter,
+            **self._file_options,
             meta=meta,
             enforce_metadata=False,
         )
@@ -213,7 +236,7 @@ class PCAPSource(DataSource):
             table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
-        tables = [read_file(p, self.protocol, self.payload, self.errors, self.filter) for p in self._files]
+        tables = [read_file(p, **self._file_options) for p in self._files]
         return pa.concat_tables(tables)
 
     @property
@@ -286,29 +309,61 @@ class PCAPSource(DataSource):
         self._schema = None
 
 
-def _read_partition(path, protocol=None, payload=False, errors="warn", filter=None):
+def _read_partition(path, **options):
     """One file as a DataFrame; module-level so that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, protocol, payload, errors, filter))
+    return to_pandas(read_file(path, **options))
 
 
-def _expand(urlpath) -> list[str]:
-    """Paths, globs or lists of them into a sorted list of files; a pattern that matches
-    nothing is an error naming it."""
+# File names taken from a directory: captures, compressed or not.
+_CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap|dmp|trace)\d*(\.(gz|bz2|xz|zst|lz4))?$", re.IGNORECASE)
+
+
+def _expand(urlpath, storage_options=None) -> list[str]:
+    """Paths, URLs, globs and directories (or a list of them) into the list of files to
+    read, each pattern's matches sorted; a pattern that matches nothing is an error naming it.
+    A directory gives the capture files in it (by name: .pcap, .pcapng, .cap, ...)."""
     patterns = [urlpath] if isinstance(urlpath, (str, os.PathLike)) else list(urlpath)
     files: list[str] = []
     for pattern in patterns:
-        pattern = os.path.expanduser(os.fspath(pattern))
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
-            if not matches:
-                raise FileNotFoundError(f"no capture files match {pattern!r}")
-            files.extend(matches)
-        else:
-            if not os.path.exists(pattern):
-                raise FileNotFoundError(f"capture file not found: {pattern!r}")
-            files.append(pattern)
+        pattern = os.fspath(pattern)
+        found = _expand_local(pattern) if "://" not in pattern else _expand_remote(pattern, storage_options)
+        files.extend(found)
     if not files:
         raise FileNotFoundError("urlpath names no capture files")
     return files
+
+
+def _expand_local(pattern):
+    pattern = os.path.expanduser(pattern)
+    if glob.has_magic(pattern):
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            raise FileNotFoundError(f"no capture files match {pattern!r}")
+        return matches
+    if os.path.isdir(pattern):
+        names = sorted(n for n in os.listdir(pattern) if _CAPTURE_NAME.search(n))
+        if not names:
+            raise FileNotFoundError(f"no capture files (.pcap, .pcapng, ...) in the directory {pattern!r}")
+        return [os.path.join(pattern, n) for n in names]
+    if not os.path.exists(pattern):
+        raise FileNotFoundError(f"capture file not found: {pattern!r}")
+    return [pattern]
+
+
+def _expand_remote(url, storage_options):
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    if glob.has_magic(path):
+        paths = sorted(fs.glob(path))
+    elif fs.isdir(path):
+        paths = sorted(p for p in fs.ls(path, detail=False) if _CAPTURE_NAME.search(p))
+    else:
+        if not fs.exists(path):
+            raise FileNotFoundError(f"capture file not found: {url!r}")
+        return [url]
+    if not paths:
+        raise FileNotFoundError(f"no capture files match {url!r}")
+    return [fs.unstrip_protocol(p) for p in paths]

@@ -96,12 +96,17 @@ class OfflineStream(PacketStream):
         What to do when the file ends inside a record.
     filter : str, optional
         A tcpdump filter expression, compiled by libpcap; both it and ``protocol`` must hold.
+    compression, storage_options
+        As for :class:`intake_pcap.source.PCAPSource` (``path`` may be any fsspec URL).
     """
 
-    def __init__(self, path, protocol=None, payload=False, errors="warn", filter=None):
+    def __init__(self, path, protocol=None, payload=False, errors="warn", filter=None, compression="infer",
+                 storage_options=None):
         from ._read import open_reader
 
-        super().__init__(open_reader(path, None, payload, errors, filter=filter), protocol, payload, errors)
+        reader = open_reader(path, None, payload, errors, filter=filter, storage_options=storage_options,
+                             compression=compression)
+        super().__init__(reader, protocol, payload, errors)
 
 
 class LiveStream(PacketStream):

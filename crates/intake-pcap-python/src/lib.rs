@@ -13,12 +13,13 @@ use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
 use pcapframe::link::{self, Link};
+use pcapframe::input::ByteWindow;
 use pcapframe::live::LiveOptions;
 use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
 use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyValueError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
@@ -80,6 +81,24 @@ fn schema_capsule<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'p
     PyCapsule::new_with_value(py, ffi, SCHEMA_CAPSULE)
 }
 
+/// A Python binary file object as a byte stream: each `read` takes the GIL for one call of
+/// the object's `read(n)` (the window asks for about a megabyte at a time).
+struct PyFileReader {
+    file: Py<PyAny>,
+}
+
+impl std::io::Read for PyFileReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let chunk = self.file.bind(py).call_method1("read", (buf.len(),)).map_err(std::io::Error::other)?;
+            let bytes: &[u8] = chunk.extract().map_err(|e| std::io::Error::other(format!("read() must return bytes: {e}")))?;
+            let n = bytes.len().min(buf.len());
+            buf[..n].copy_from_slice(&bytes[..n]);
+            Ok(n)
+        })
+    }
+}
+
 /// An Arrow schema, readable by `pyarrow.schema(obj)`.
 #[pyclass(module = "intake_pcap._native", frozen)]
 struct ArrowSchema {
@@ -133,23 +152,39 @@ struct CaptureReader {
 
 #[pymethods]
 impl CaptureReader {
+    /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
+    /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (path, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None))]
+    #[pyo3(signature = (source, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None, name=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        path: PathBuf,
+        source: &Bound<'_, PyAny>,
         protocol: Option<&str>,
         payload: bool,
         errors: &str,
         batch_rows: usize,
         filter: Option<String>,
+        name: Option<PathBuf>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
             let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
             let options = ReadOptions { payload, batch_rows: batch_rows.max(1), errors, filter, ..ReadOptions::default() }
                 .with_protocol_name(protocol)
                 .map_err(to_py_err)?;
-            let reader = py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?;
+            let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
+                (py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?, name.unwrap_or(path))
+            } else if source.hasattr("read")? {
+                let label = name.unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
+                let file = PyFileReader { file: source.clone().unbind() };
+                let opened = py.detach(|| {
+                    let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
+                    PacketReader::from_named_window(window, Some(label.clone()), options)
+                });
+                (opened.map_err(to_py_err)?, label)
+            } else {
+                return Err(PyTypeError::new_err("source must be a path or a binary file object with read()"));
+            };
             Ok(CaptureReader {
                 schema: reader.schema(),
                 format: reader.format_name(),

@@ -35,11 +35,16 @@ impl ByteWindow {
     /// Open a file, decompressing gzip transparently (detected by its magic bytes, so a
     /// renamed `.pcap.gz` still reads).
     pub fn open(path: &Path) -> Result<Self> {
-        let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+        let file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+        Self::from_reader(Box::new(file)).map_err(|e| e.in_file(path))
+    }
+
+    /// Read from any byte stream (a Python file object, a decompressor, ...), decompressing
+    /// gzip transparently.
+    pub fn from_reader(mut inner: Box<dyn Read + Send>) -> Result<Self> {
         let mut magic = [0u8; 2];
-        let n = read_fully(&mut file, &mut magic).map_err(|e| Error::io(e, Some(0)).in_file(path))?;
-        let head = io::Cursor::new(magic[..n].to_vec());
-        let chained = head.chain(file);
+        let n = read_fully(&mut inner, &mut magic).map_err(|e| Error::io(e, Some(0)))?;
+        let chained = io::Cursor::new(magic[..n].to_vec()).chain(inner);
         if n == 2 && magic == [0x1f, 0x8b] {
             let decoder = MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, chained));
             Ok(ByteWindow::new(Box::new(decoder)))

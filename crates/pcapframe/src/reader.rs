@@ -220,8 +220,13 @@ impl PacketReader {
 
     /// Read from any byte source (already decompressed, or not: gzip is not detected here).
     pub fn from_window(window: ByteWindow, options: ReadOptions) -> Result<Self> {
+        Self::from_named_window(window, None, options)
+    }
+
+    /// Read from a byte source that has a name for error messages (a URL, say).
+    pub fn from_named_window(window: ByteWindow, name: Option<std::path::PathBuf>, options: ReadOptions) -> Result<Self> {
         let rows = RowBuilder::new(&options)?;
-        Ok(Self::from_records(RecordReader::new(window, None)?, rows, &options))
+        Ok(Self::from_records(RecordReader::new(window, name)?, rows, &options))
     }
 
     fn from_records(records: RecordReader, rows: RowBuilder, options: &ReadOptions) -> Self {
