@@ -44,6 +44,9 @@ class PCAPSource(DataSource):
         recognised by content), ``None``, or one of ``gzip bz2 xz zstd lz4``.
     storage_options : dict, optional
         Passed to fsspec for remote URLs (credentials, endpoints, ...).
+    threads : int, optional
+        Threads that decode one local file (default: every core); the rows are exactly
+        those of a single-threaded read.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
         ``discover()`` or read and runs until ``close()``; packets arriving between reads
@@ -82,6 +85,7 @@ class PCAPSource(DataSource):
         duration=None,
         compression="infer",
         storage_options=None,
+        threads=None,
         metadata=None,
         **kwargs,
     ):
@@ -89,7 +93,7 @@ class PCAPSource(DataSource):
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration, compression, storage_options and metadata"
+                "duration, compression, storage_options, threads and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -119,6 +123,7 @@ class PCAPSource(DataSource):
         self.limit = limit
         self.duration = duration
         self.compression = compression
+        self.threads = threads
         self._files = None
         self._live = None
         self._live_rows = 0
@@ -135,6 +140,10 @@ class PCAPSource(DataSource):
             storage_options=self.storage_options,
             compression=self.compression,
         )
+
+    @property
+    def _whole_file_options(self):
+        return dict(self._file_options, threads=self.threads)
 
     @property
     def is_live(self):
@@ -175,7 +184,7 @@ class PCAPSource(DataSource):
         self._load_metadata()
         if self.is_live:
             return self.read()
-        return _read_partition(self._files[i], **self._file_options)
+        return _read_partition(self._files[i], **self._whole_file_options)
 
     def read(self):
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
@@ -202,7 +211,7 @@ class PCAPSource(DataSource):
             try:
                 for batch in reader:
                     yield to_pandas(pa.Table.from_batches([pa.record_batch(batch)]))
-                warn_incomplete(reader, self.errors)
+                warn_incomplete(reader.stats(), path, self.errors)
             finally:
                 reader.close()
 
@@ -220,7 +229,7 @@ class PCAPSource(DataSource):
         return dd.from_map(
             _read_partition,
             list(self._files),
-            **self._file_options,
+            **self._whole_file_options,
             meta=meta,
             enforce_metadata=False,
         )
@@ -236,7 +245,7 @@ class PCAPSource(DataSource):
             table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
-        tables = [read_file(p, **self._file_options) for p in self._files]
+        tables = [read_file(p, **self._whole_file_options) for p in self._files]
         return pa.concat_tables(tables)
 
     @property
@@ -343,7 +352,9 @@ def _expand_local(pattern):
             raise FileNotFoundError(f"no capture files match {pattern!r}")
         return matches
     if os.path.isdir(pattern):
-        names = sorted(n for n in os.listdir(pattern) if _CAPTURE_NAME.search(n))
+        names = sorted(
+            n for n in os.listdir(pattern) if _CAPTURE_NAME.search(n) and os.path.isfile(os.path.join(pattern, n))
+        )
         if not names:
             raise FileNotFoundError(f"no capture files (.pcap, .pcapng, ...) in the directory {pattern!r}")
         return [os.path.join(pattern, n) for n in names]
@@ -359,7 +370,7 @@ def _expand_remote(url, storage_options):
     if glob.has_magic(path):
         paths = sorted(fs.glob(path))
     elif fs.isdir(path):
-        paths = sorted(p for p in fs.ls(path, detail=False) if _CAPTURE_NAME.search(p))
+        paths = sorted(e["name"] for e in fs.ls(path, detail=True) if e["type"] == "file" and _CAPTURE_NAME.search(e["name"]))
     else:
         if not fs.exists(path):
             raise FileNotFoundError(f"capture file not found: {url!r}")

@@ -73,7 +73,7 @@ class PacketStream:
         from ._read import read_table, warn_incomplete
 
         table = read_table(self._reader, n)
-        warn_incomplete(self._reader, self._errors)
+        warn_incomplete(self._reader.stats(), self._reader.path, self._errors)
         return table
 
     def close(self):

@@ -73,6 +73,18 @@ fn locked<R: Send, T: Send>(py: Python<'_>, slot: &Mutex<Option<R>>, f: impl FnO
     })
 }
 
+/// A file read's counters as a dict.
+fn stats_dict(py: Python<'_>, s: pcapframe::ReadStats) -> PyResult<Bound<'_, PyDict>> {
+    let out = PyDict::new(py);
+    out.set_item("packets", s.packets)?;
+    out.set_item("rows", s.rows)?;
+    out.set_item("not_ip", s.not_ip)?;
+    out.set_item("filtered", s.filtered)?;
+    out.set_item("unsupported_link_types", s.unsupported_link_types)?;
+    out.set_item("truncated", s.truncated)?;
+    Ok(out)
+}
+
 const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
 const ARRAY_CAPSULE: &CStr = c"arrow_array";
 
@@ -250,16 +262,10 @@ impl CaptureReader {
 
     /// What the read has seen so far: packets, rows, skipped packets, truncation.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let out = PyDict::new(py);
-        if let Some(s) = locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats().clone())) {
-            out.set_item("packets", s.packets)?;
-            out.set_item("rows", s.rows)?;
-            out.set_item("not_ip", s.not_ip)?;
-            out.set_item("filtered", s.filtered)?;
-            out.set_item("unsupported_link_types", s.unsupported_link_types)?;
-            out.set_item("truncated", s.truncated)?;
+        match locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats().clone())) {
+            Some(stats) => stats_dict(py, stats),
+            None => Ok(PyDict::new(py)),
         }
-        Ok(out)
     }
 
     /// Release the file now rather than when the object is collected.
@@ -446,6 +452,33 @@ impl LiveReader {
     }
 }
 
+/// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
+/// Exactly the sequential read's rows, in order.
+#[pyfunction]
+#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1))]
+fn read_capture<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    protocol: Option<&str>,
+    payload: bool,
+    errors: &str,
+    filter: Option<String>,
+    threads: usize,
+) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
+    guard("reading a capture", || {
+        let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
+        let options = ReadOptions { payload, batch_rows: usize::MAX, errors, filter, ..ReadOptions::default() }
+            .with_protocol_name(protocol)
+            .map_err(to_py_err)?;
+        let read = py
+            .detach(|| catch_unwind(AssertUnwindSafe(|| pcapframe::parallel::read_file(&path, &options, threads.max(1)))))
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .map_err(to_py_err)?;
+        let stats = stats_dict(py, read.stats)?;
+        Ok((read.batches.into_iter().map(|batch| ArrowBatch { batch }).collect(), stats))
+    })
+}
+
 /// The Arrow schema of a read, without opening a file.
 #[pyfunction]
 #[pyo3(signature = (payload=false))]
@@ -525,6 +558,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(protocol_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;
     m.add("NotACaptureError", py.get_type::<NotACaptureError>())?;

@@ -12,6 +12,7 @@ pub mod input;
 pub mod ip;
 pub mod link;
 pub mod live;
+pub mod parallel;
 pub mod protocol;
 pub mod reader;
 pub mod writer;

@@ -3,7 +3,7 @@
 //! Written here rather than on pcap-parser: we need power-of-two `if_tsresol`, big-endian
 //! classic pcap, a clean end on truncated files and bounded buffers, which it lacks (0.17).
 
-mod pcap;
+pub(crate) mod pcap;
 mod pcapng;
 
 use std::path::{Path, PathBuf};
@@ -72,6 +72,20 @@ impl RecordReader {
             return Err(name(not_a_capture(head)));
         };
         Ok(RecordReader { window, format, path, pending: 0, finished: false })
+    }
+
+    /// The classic pcap layout of this file, if it is one (for byte-range reading).
+    pub(crate) fn pcap_format(&self) -> Option<&pcap::PcapFormat> {
+        match &self.format {
+            Format::Pcap(f) => Some(f),
+            Format::Pcapng(_) => None,
+        }
+    }
+
+    /// Records of a classic pcap file from a record boundary inside it: `window` starts
+    /// there, `format` comes from the file's header.
+    pub(crate) fn resume_pcap(window: ByteWindow, format: pcap::PcapFormat, path: Option<PathBuf>) -> Self {
+        RecordReader { window, format: Format::Pcap(format), path, pending: 0, finished: false }
     }
 
     pub fn path(&self) -> Option<&Path> {

@@ -14,7 +14,7 @@ const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 /// libpcap's usual ceiling for a record; a larger snaplen in the header raises it.
 const LIBPCAP_MAX_SNAPLEN: u32 = 262_144;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PcapFormat {
     endian: Endian,
     /// Multiplier from the fractional field to nanoseconds.
@@ -56,6 +56,23 @@ impl PcapFormat {
             max_caplen: snaplen.clamp(LIBPCAP_MAX_SNAPLEN, MAX_CAPLEN),
             modified: magic == MAGIC_MODIFIED,
         }))
+    }
+
+    /// Bytes of each record header (16, or 24 for the modified format).
+    pub fn record_header_len(&self) -> usize {
+        self.record_header_len
+    }
+
+    /// The captured length of a record header at the start of `h`, if the header could
+    /// be a real one: lengths within bounds, fraction of a second below one second. Used to
+    /// find record boundaries from an arbitrary offset.
+    pub fn plausible_caplen(&self, h: &[u8]) -> Option<u32> {
+        let h = h.get(..self.record_header_len)?;
+        let frac = self.endian.u32(h, 4) as i64;
+        let caplen = self.endian.u32(h, 8);
+        let wire_len = self.endian.u32(h, 12);
+        let frac_ok = frac * self.frac_to_ns < 1_000_000_000;
+        (frac_ok && caplen <= self.max_caplen && caplen <= wire_len && wire_len <= super::MAX_CAPLEN).then_some(caplen)
     }
 
     pub fn big_endian(&self) -> bool {

@@ -1,0 +1,242 @@
+//! One file on every core: the file is cut into byte ranges; each worker finds the first
+//! record boundary in its range by resynchronisation (a run of plausible record headers
+//! that chain into each other), decodes the records that start inside its range, and
+//! notes where the first record after its range starts. A range's start is then checked
+//! against where the previous range really ended; a range whose guess was wrong (a payload
+//! that looks like record headers) is decoded again from the right place. The result is
+//! exactly the sequential read's.
+//!
+//! Classic pcap files only; pcapng and compressed files are read sequentially.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use arrow_array::RecordBatch;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::pcap::PcapFormat;
+use crate::format::RecordReader;
+use crate::input::ByteWindow;
+use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder, TruncationPolicy};
+
+/// Smallest range worth a worker: below this, thread start-up costs more than it saves.
+const MIN_RANGE: u64 = 16 << 20;
+/// Records a candidate boundary must chain through to be believed.
+const CHAIN: usize = 8;
+
+/// What a read of one file gives: its batches in order and its counters.
+#[derive(Default)]
+pub struct FileRead {
+    pub batches: Vec<RecordBatch>,
+    pub stats: ReadStats,
+}
+
+/// Read a whole file with `threads` threads (1: the sequential reader), in ranges of at
+/// least 16 MiB, about four per thread so that uneven ranges even out.
+pub fn read_file(path: &Path, options: &ReadOptions, threads: usize) -> Result<FileRead> {
+    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let range_bytes = MIN_RANGE.max(size / (threads.max(1) as u64 * 4));
+    read_file_in_ranges(path, options, threads, range_bytes)
+}
+
+/// `read_file` with a chosen range size (tests cut small files into many small ranges).
+pub fn read_file_in_ranges(path: &Path, options: &ReadOptions, threads: usize, range_bytes: u64) -> Result<FileRead> {
+    let header = RecordReader::open(path)?;
+    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let format = header.pcap_format().cloned();
+    drop(header);
+    let body = size.saturating_sub(crate::format::pcap::FILE_HEADER_LEN as u64);
+    let ranges = body.div_ceil(range_bytes.max(1)) as usize;
+    match format {
+        Some(format) if threads > 1 && ranges > 1 && !is_gzip(path)? => {
+            read_ranges(path, options, &format, size, ranges, threads)
+        }
+        _ => read_sequential(path, options),
+    }
+}
+
+fn is_gzip(path: &Path) -> Result<bool> {
+    let mut magic = [0u8; 2];
+    let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+    Ok(file.read(&mut magic).map_err(|e| Error::io(e, Some(0)).in_file(path))? == 2 && magic == [0x1f, 0x8b])
+}
+
+fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
+    let mut reader = PacketReader::open(path, options.clone())?;
+    let mut batches = Vec::new();
+    while let Some(batch) = reader.next_batch()? {
+        batches.push(batch);
+    }
+    Ok(FileRead { batches, stats: reader.stats().clone() })
+}
+
+/// One range's outcome.
+struct Range {
+    /// Where decoding started: the resynchronised (or given) first record boundary.
+    start: u64,
+    /// The first record boundary at or after the range's end (where the next range must start).
+    next: u64,
+    outcome: Result<FileRead>,
+}
+
+fn read_ranges(
+    path: &Path,
+    options: &ReadOptions,
+    format: &PcapFormat,
+    size: u64,
+    ranges: usize,
+    threads: usize,
+) -> Result<FileRead> {
+    let first = crate::format::pcap::FILE_HEADER_LEN as u64;
+    let span = (size - first).div_ceil(ranges as u64);
+    let bounds: Vec<(u64, u64)> =
+        (0..ranges as u64).map(|i| (first + i * span, (first + (i + 1) * span).min(size))).collect();
+    let results: Vec<Mutex<Option<Range>>> = (0..ranges).map(|_| Mutex::new(None)).collect();
+    let next_index = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(ranges) {
+            scope.spawn(|| loop {
+                let i = next_index.fetch_add(1, Ordering::Relaxed);
+                if i >= ranges {
+                    break;
+                }
+                let (begin, end) = bounds[i];
+                let range = if i == 0 {
+                    decode_range(path, options, format, begin, end)
+                } else {
+                    match resync(path, format, begin, size) {
+                        Ok(Some(start)) => decode_range(path, options, format, start, end),
+                        // No boundary found: leave it to the check below, which decodes the
+                        // range from where the previous one ended.
+                        Ok(None) | Err(_) => Range { start: u64::MAX, next: u64::MAX, outcome: Ok(FileRead::default()) },
+                    }
+                };
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(range);
+            });
+        }
+    });
+    let mut done: Vec<Range> =
+        results.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every range ran")).collect();
+    // Check each guess against the truth, in order; decode again where it was wrong.
+    for i in 1..done.len() {
+        let truth = done[i - 1].next;
+        if done[i].start != truth {
+            done[i] = decode_range(path, options, format, truth, bounds[i].1);
+        }
+    }
+    let mut out = FileRead::default();
+    for range in done {
+        let part = range.outcome?;
+        out.batches.extend(part.batches);
+        merge(&mut out.stats, part.stats);
+    }
+    Ok(out)
+}
+
+fn merge(total: &mut ReadStats, part: ReadStats) {
+    total.packets += part.packets;
+    total.rows += part.rows;
+    total.not_ip += part.not_ip;
+    total.filtered += part.filtered;
+    for (link, count) in part.unsupported_link_types {
+        *total.unsupported_link_types.entry(link).or_default() += count;
+    }
+    if part.truncated.is_some() {
+        total.truncated = part.truncated;
+    }
+}
+
+fn window_at(path: &Path, offset: u64) -> Result<ByteWindow> {
+    let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+    file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(e, Some(offset)).in_file(path))?;
+    Ok(ByteWindow::new(Box::new(file)))
+}
+
+/// Decode the records that start in [start, end); note the first boundary at or after `end`.
+fn decode_range(path: &Path, options: &ReadOptions, format: &PcapFormat, start: u64, end: u64) -> Range {
+    let mut next = start;
+    let outcome = (|| {
+        let window = window_at(path, start)?;
+        let mut records = RecordReader::resume_pcap(window, format.clone(), Some(path.to_path_buf()));
+        let mut rows = RowBuilder::new(options)?;
+        let mut batches = Vec::new();
+        loop {
+            next = start + records.offset();
+            if next >= end {
+                break;
+            }
+            match records.next_record() {
+                Ok(Some(record)) => rows.push(&record)?,
+                Ok(None) => break,
+                Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+                    rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
+                    break;
+                }
+                Err(e) => return Err(offset_error(e, start)),
+            }
+            if rows.len() >= options.batch_rows || rows.is_full() {
+                batches.extend(rows.finish());
+            }
+        }
+        batches.extend(rows.finish());
+        Ok(FileRead { batches, stats: rows.stats().clone() })
+    })();
+    Range { start, next, outcome }
+}
+
+/// Offsets inside a range's reader count from the range's start; report them from the file's.
+fn offset_error(mut e: Error, start: u64) -> Error {
+    e.offset = e.offset.map(|o| o + start);
+    e
+}
+
+/// The first offset at or after `from` where CHAIN record headers chain into each other
+/// (or reach the end of the file exactly); `None` if there is none within a record's reach.
+fn resync(path: &Path, format: &PcapFormat, from: u64, size: u64) -> Result<Option<u64>> {
+    let hlen = format.record_header_len();
+    let remaining = (size - from) as usize;
+    // A boundary lies within one record of any offset, and a chain spans CHAIN records.
+    let reach = ((crate::format::MAX_CAPLEN as usize + hlen) * (CHAIN + 1)).min(remaining);
+    let mut window = window_at(path, from)?;
+    let mut have = (1usize << 16).min(reach);
+    window.fill(have).map_err(|e| Error::io(e, Some(from)))?;
+    let mut p = 0;
+    while p < reach.min(crate::format::MAX_CAPLEN as usize + hlen) {
+        let mut at = p;
+        let mut verdict = Some(true);
+        for _ in 0..CHAIN {
+            if at == remaining {
+                break;
+            }
+            if at + hlen > window.available().len() {
+                if at + hlen > reach {
+                    verdict = Some(at >= remaining);
+                    break;
+                }
+                // Read further and look at this candidate again.
+                have = (have * 2).max(at + hlen).min(reach);
+                if !window.fill(have).map_err(|e| Error::io(e, Some(from)))? {
+                    return Ok(None); // the file shrank under us: let the check decide
+                }
+                verdict = None;
+                break;
+            }
+            match format.plausible_caplen(&window.available()[at..at + hlen]) {
+                Some(caplen) => at += hlen + caplen as usize,
+                None => {
+                    verdict = Some(false);
+                    break;
+                }
+            }
+        }
+        match verdict {
+            Some(true) => return Ok(Some(from + p as u64)),
+            Some(false) => p += 1,
+            None => {}
+        }
+    }
+    Ok(None)
+}
