@@ -8,6 +8,7 @@ nullable ``UInt16`` (missing where a packet has no TCP/UDP ports), time ``dateti
 from __future__ import annotations
 
 import os
+import urllib.parse
 import warnings
 
 import pandas as pd
@@ -76,6 +77,8 @@ def codec_for(path, compression="infer"):
     if compression != "infer":
         return compression
     name = str(path).lower()
+    if "://" in name:  # a URL's query string (presigned links) is not part of the name
+        name = urllib.parse.urlsplit(name).path
     return next((codec for suffix, codec in _SUFFIX_CODECS.items() if name.endswith(suffix)), None)
 
 
@@ -99,10 +102,13 @@ def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65
         return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter)
     import fsspec
 
-    # gzip is left to Rust (flate2, detected by content) even for remote files.
-    python_codec = None if codec == "gzip" else codec
+    # gzip is left to Rust (flate2, detected by content) even for remote files; zstd to a
+    # reader that notices a stream cut short (fsspec's ends quietly).
+    python_codec = None if codec in ("gzip", "zstd") else codec
     try:
         stream = fsspec.open(str(path), mode="rb", compression=python_codec, **(storage_options or {})).open()
+        if codec == "zstd":
+            stream = ZstdStream(stream)
     except ValueError as err:
         if python_codec and "not supported" in str(err):
             package = {"zstd": "zstandard", "lz4": "lz4"}.get(python_codec, python_codec)
@@ -123,6 +129,46 @@ def warn_incomplete(stats: dict, name, errors: str) -> None:
             CaptureWarning,
             stacklevel=3,
         )
+
+
+class ZstdStream:
+    """zstd decompression of a binary file object, raising EOFError (as bz2 and lzma do)
+    when the compressed stream ends inside a frame."""
+
+    def __init__(self, raw, chunk=1 << 20):
+        try:
+            import zstandard
+        except ImportError as err:
+            raise ValueError("reading zstd needs the zstandard package (pip install zstandard)") from err
+        self._raw = raw
+        self._chunk = chunk
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._d = self._new()
+        self._pending = b""
+
+    def read1(self, n=-1):
+        while not self._pending:
+            data = self._raw.read(self._chunk)
+            if not data:
+                if not self._d.eof and self._started:
+                    raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+                return b""
+            self._started = True
+            self._pending = self._d.decompress(data)
+            # Several frames back to back: start the next one on what is left over.
+            while self._d.eof and self._d.unused_data:
+                rest = self._d.unused_data
+                self._d = self._new()
+                self._pending += self._d.decompress(rest)
+        n = len(self._pending) if n is None or n < 0 else n
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+    read = read1
+    _started = False
+
+    def close(self):
+        self._raw.close()
 
 
 # Streamed (non-local) files are read as one batch: one dictionary for the hosts, nothing

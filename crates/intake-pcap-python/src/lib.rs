@@ -94,15 +94,33 @@ fn schema_capsule<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'p
 }
 
 /// A Python binary file object as a byte stream: each `read` takes the GIL for one call of
-/// the object's `read(n)` (the window asks for about a megabyte at a time).
+/// the object's `read1(n)` (or `read(n)`); the window asks for about a megabyte at a time.
+/// `read1` matters for decompressors: their `read(n)` throws away what it had decompressed
+/// when the stream turns out to be cut short.
 struct PyFileReader {
     file: Py<PyAny>,
+    method: &'static str,
+}
+
+impl PyFileReader {
+    fn new(file: &Bound<'_, PyAny>) -> Self {
+        let method = if file.hasattr("read1").unwrap_or(false) { "read1" } else { "read" };
+        PyFileReader { file: file.clone().unbind(), method }
+    }
 }
 
 impl std::io::Read for PyFileReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::attach(|py| {
-            let chunk = self.file.bind(py).call_method1("read", (buf.len(),)).map_err(std::io::Error::other)?;
+            let chunk = self.file.bind(py).call_method1(self.method, (buf.len(),)).map_err(|e| {
+                // A compressed stream that ends early: a truncated capture, not an I/O failure.
+                let kind = if e.is_instance_of::<pyo3::exceptions::PyEOFError>(py) {
+                    std::io::ErrorKind::UnexpectedEof
+                } else {
+                    std::io::ErrorKind::Other
+                };
+                std::io::Error::new(kind, e.to_string())
+            })?;
             let bytes: &[u8] = chunk.extract().map_err(|e| std::io::Error::other(format!("read() must return bytes: {e}")))?;
             let n = bytes.len().min(buf.len());
             buf[..n].copy_from_slice(&bytes[..n]);
@@ -188,7 +206,7 @@ impl CaptureReader {
                 (py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?, name.unwrap_or(path))
             } else if source.hasattr("read")? {
                 let label = name.unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
-                let file = PyFileReader { file: source.clone().unbind() };
+                let file = PyFileReader::new(source);
                 let opened = py.detach(|| {
                     let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
                     PacketReader::from_named_window(window, Some(label.clone()), options)

@@ -43,7 +43,7 @@ impl ByteWindow {
     /// gzip transparently.
     pub fn from_reader(mut inner: Box<dyn Read + Send>) -> Result<Self> {
         let mut magic = [0u8; 2];
-        let n = read_fully(&mut inner, &mut magic).map_err(|e| Error::io(e, Some(0)))?;
+        let n = read_fully(&mut inner, &mut magic).map_err(|e| read_error(e, 0))?;
         let chained = io::Cursor::new(magic[..n].to_vec()).chain(inner);
         if n == 2 && magic == [0x1f, 0x8b] {
             let decoder = MultiGzDecoder::new(io::BufReader::with_capacity(1 << 16, chained));
@@ -103,6 +103,17 @@ impl ByteWindow {
         }
         Ok(self.end >= need)
     }
+}
+
+/// A read error at `offset`. A compressed stream that stops early (a `.pcap.gz` cut short
+/// while writing) reports `UnexpectedEof`: that is a truncated capture, so the truncation
+/// policy applies to it as to a plain file cut short.
+pub(crate) fn read_error(e: io::Error, offset: u64) -> Error {
+    if e.kind() != io::ErrorKind::UnexpectedEof {
+        return Error::io(e, Some(offset));
+    }
+    let message = format!("the compressed stream ends early ({e}): cut short while writing?");
+    Error { kind: crate::error::ErrorKind::Truncated, message, ..Error::io(e, Some(offset)) }
 }
 
 fn read_fully(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

@@ -9,7 +9,7 @@ mod pcapng;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::input::ByteWindow;
+use crate::input::{read_error, ByteWindow};
 
 /// Largest record we accept. libpcap caps most link types at 256 KiB; we allow more for
 /// odd writers but never allocate beyond this on a length read from the file.
@@ -61,7 +61,7 @@ impl RecordReader {
             Some(p) => e.in_file(p),
             None => e,
         };
-        window.fill(pcap::FILE_HEADER_LEN).map_err(|e| name(fill_error(e, 0)))?;
+        window.fill(pcap::FILE_HEADER_LEN).map_err(|e| name(read_error(e, 0)))?;
         let head = window.available();
         let format = if let Some(f) = pcap::PcapFormat::detect(head).map_err(&name)? {
             window.consume(pcap::FILE_HEADER_LEN);
@@ -176,7 +176,7 @@ fn not_a_capture(head: &[u8]) -> Error {
 /// Fill the window with `need` bytes or explain what was cut short.
 fn fill_or_truncated(window: &mut ByteWindow, need: usize, what: impl FnOnce() -> String) -> Result<bool> {
     let offset = window.offset();
-    if window.fill(need).map_err(|e| fill_error(e, offset))? {
+    if window.fill(need).map_err(|e| read_error(e, offset))? {
         return Ok(true);
     }
     let have = window.available().len();
@@ -188,17 +188,6 @@ fn fill_or_truncated(window: &mut ByteWindow, need: usize, what: impl FnOnce() -
         offset,
         format!("the file ends inside {}: {have} of {need} bytes present (cut short while writing?)", what()),
     ))
-}
-
-/// A read error while filling the window. A compressed stream that stops early (a
-/// `.pcap.gz` cut short while writing) reports `UnexpectedEof`: that is a truncated
-/// capture, so the truncation policy applies to it as to a plain file cut short.
-fn fill_error(e: std::io::Error, offset: u64) -> Error {
-    if e.kind() != std::io::ErrorKind::UnexpectedEof {
-        return Error::io(e, Some(offset));
-    }
-    let message = format!("the compressed stream ends early ({e}): cut short while writing?");
-    Error { kind: ErrorKind::Truncated, message, ..Error::io(e, Some(offset)) }
 }
 
 /// Integer readers in a chosen byte order; every caller has checked the length first.
