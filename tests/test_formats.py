@@ -6,6 +6,9 @@ import struct
 
 import intake
 import pandas as pd
+import pytest
+
+import intake_pcap
 
 # IPv4/UDP 10.0.0.1:1234 -> 10.0.0.2:53 with a 4-byte payload.
 IPV4_UDP = (
@@ -80,3 +83,38 @@ def test_gzip_is_detected_by_content(tmp_path):
     content = gzip.compress(pcap([(1, 0, ETHERNET + IPV4_UDP)] * 5))
     df = read(tmp_path, "renamed.pcap", content, payload=True)
     assert len(df) == 5 and df.payload[0] == b"ping"
+
+
+@pytest.mark.parametrize(
+    "link_type, header",
+    [
+        (104, bytes([0x0F, 0x00, 0x08, 0x00])),  # Cisco HDLC
+        (9, bytes([0x0F, 0x00, 0x08, 0x00])),  # PPP link carrying Cisco HDLC
+        (9, bytes([0xFF, 0x03, 0x02, 0x81, 0x00, 0x01, 0x01, 0x40])),  # PPP -> MPLS (bottom of stack) -> IPv4
+        (107, bytes([0x18, 0x41, 0x03, 0xCC])),  # Frame Relay, NLPID IPv4
+        (107, bytes([0x18, 0x41, 0x08, 0x00])),  # Frame Relay, Cisco encapsulation
+        (226, bytes([1, 2]) + bytes(22)),  # Solaris ipnet, family 2
+    ],
+    ids=["c_hdlc", "ppp_chdlc", "ppp_mpls", "frelay_nlpid", "frelay_cisco", "ipnet"],
+)
+def test_wan_and_solaris_link_types(tmp_path, link_type, header):
+    df = read(tmp_path, "wan.pcap", pcap([(1, 0, header + IPV4_UDP)], link_type=link_type))
+    assert list(df.dst_port) == [53] and list(df.src_host) == ["10.0.0.1"]
+
+
+def test_unsupported_file_versions_are_refused(tmp_path):
+    content = bytearray(pcap([(1, 0, ETHERNET + IPV4_UDP)]))
+    content[4:6] = (1).to_bytes(2, "little")  # version 1.4: "archaic" to libpcap
+    with pytest.raises(intake_pcap.NotACaptureError, match="version 1.4"):
+        read(tmp_path, "old.pcap", bytes(content))
+    ng = bytearray(pcapng(1, b"", 0, ETHERNET + IPV4_UDP))
+    ng[14:16] = (1).to_bytes(2, "little")  # section version 1.1
+    with pytest.raises(intake_pcap.NotACaptureError, match="version 1.1"):
+        read(tmp_path, "new.pcapng", bytes(ng))
+
+
+def test_a_cut_ipv6_fragment_header_is_not_followed(tmp_path):
+    ipv6 = bytes([0x60, 0, 0, 0, 0, 16, 44, 64]) + bytes(15) + b"\x01" + bytes(15) + b"\x02"
+    frag = bytes([17, 0, 0, 0, 0, 0])  # 6 of its 8 bytes captured
+    df = read(tmp_path, "frag.pcap", pcap([(1, 0, bytes(12) + b"\x86\xdd" + ipv6 + frag)]))
+    assert list(df.protocol) == ["ipv6-frag"]

@@ -13,8 +13,12 @@ use pcapframe::link::{self, Link};
 use pcapframe::{ip, PacketReader, ReadOptions, TruncationPolicy};
 
 /// Link types `decode_packet` tries: every supported one, then some that are not.
-pub const LINK_TYPES: [u32; 20] = {
-    let mut all = [2, 147, 0xffff, u32::MAX, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+pub const LINK_TYPES: [u32; link::SUPPORTED.len() + 4] = {
+    let mut all = [0; link::SUPPORTED.len() + 4];
+    all[0] = 2;
+    all[1] = 147;
+    all[2] = 0xffff;
+    all[3] = u32::MAX;
     let mut i = 0;
     while i < link::SUPPORTED.len() {
         all[4 + i] = link::SUPPORTED[i];

@@ -181,6 +181,10 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
             break;
         }
         if header == PROTO_FRAGMENT {
+            // Followed only when all 8 bytes were captured, as Wireshark does.
+            if d.len() < t + 8 {
+                break;
+            }
             let Some(off) = be16(d, t + 2) else { break };
             p.fragment_offset = off & 0xfff8;
             p.more_fragments = off & 1 != 0;

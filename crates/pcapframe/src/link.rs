@@ -12,12 +12,15 @@ pub mod linktype {
     pub const PPP_HDLC: u32 = 50;
     pub const PPP_ETHER: u32 = 51;
     pub const RAW: u32 = 101;
+    pub const C_HDLC: u32 = 104;
     pub const IEEE802_11: u32 = 105;
+    pub const FRELAY: u32 = 107;
     pub const LOOP: u32 = 108;
     pub const LINUX_SLL: u32 = 113;
     pub const IEEE802_11_RADIOTAP: u32 = 127;
     pub const IPV4: u32 = 228;
     pub const IPV6: u32 = 229;
+    pub const IPNET: u32 = 226;
     pub const NFLOG: u32 = 239;
     pub const LINUX_SLL2: u32 = 276;
 }
@@ -59,11 +62,11 @@ pub enum Link {
 }
 
 /// Every link type `decode` understands.
-pub const SUPPORTED: [u32; 16] = {
+pub const SUPPORTED: [u32; 19] = {
     use linktype::*;
     [
-        NULL, ETHERNET, PPP, RAW_DLT12, RAW_DLT14, PPP_HDLC, PPP_ETHER, RAW, IEEE802_11, LOOP, LINUX_SLL,
-        IEEE802_11_RADIOTAP, IPV4, IPV6, NFLOG, LINUX_SLL2,
+        NULL, ETHERNET, PPP, RAW_DLT12, RAW_DLT14, PPP_HDLC, PPP_ETHER, RAW, C_HDLC, IEEE802_11, FRELAY, LOOP,
+        LINUX_SLL, IEEE802_11_RADIOTAP, IPV4, IPV6, IPNET, NFLOG, LINUX_SLL2,
     ]
 };
 
@@ -99,6 +102,9 @@ pub fn decode(link_type: u32, d: &[u8]) -> Link {
             _ => Link::NotIp,
         },
         PPP | PPP_HDLC => ppp(d, 0),
+        C_HDLC => cisco_hdlc(d, 0),
+        FRELAY => frame_relay(d),
+        IPNET => ipnet(d),
         PPP_ETHER => pppoe_session(d, 0),
         NFLOG => nflog(d),
         IEEE802_11 => ieee80211(d, 0, false),
@@ -203,8 +209,12 @@ fn pppoe_session(d: &[u8], at: usize) -> Link {
     }
 }
 
-/// PPP in HDLC-like framing: optional ff 03, then a 1- or 2-byte protocol field.
+/// PPP in HDLC-like framing: optional ff 03, then a 1- or 2-byte protocol field. Links
+/// that say PPP sometimes carry Cisco HDLC (address 0x0f or 0x8f), as Wireshark notices.
 fn ppp(d: &[u8], mut at: usize) -> Link {
+    if matches!(d.get(at), Some(0x0f | 0x8f)) {
+        return cisco_hdlc(d, at);
+    }
     if d.get(at..at + 2) == Some(&[0xff, 0x03]) {
         at += 2;
     }
@@ -221,6 +231,59 @@ fn ppp(d: &[u8], mut at: usize) -> Link {
     match proto {
         0x0021 => ip(IpVersion::V4, at + len),
         0x0057 => ip(IpVersion::V6, at + len),
+        0x0281 | 0x0283 => mpls(d, at + len, None, 0),
+        _ => Link::NotIp,
+    }
+}
+
+/// Cisco HDLC: address, control, then an EtherType.
+fn cisco_hdlc(d: &[u8], at: usize) -> Link {
+    match be16(d, at + 2) {
+        Some(ethertype) => ethertype_chain(d, at + 4, ethertype, 0),
+        None => Link::NotIp,
+    }
+}
+
+/// Frame Relay (RFC 2427): a 2-byte Q.922 address (longer when its EA bit is clear), UI
+/// control 0x03, then an NLPID: 0xcc IPv4, 0x8e IPv6, or 0x80 and a SNAP header; or, in
+/// Cisco's encapsulation, an EtherType right after the address.
+fn frame_relay(d: &[u8]) -> Link {
+    let mut at = 0;
+    while at < 4 {
+        let Some(&b) = d.get(at) else { return Link::NotIp };
+        at += 1;
+        if b & 0x01 != 0 {
+            break;
+        }
+    }
+    if d.get(at) != Some(&0x03) {
+        // Cisco's encapsulation: the address is followed by an EtherType.
+        return match be16(d, at) {
+            Some(ethertype) if ethertype > 1500 => ethertype_chain(d, at + 2, ethertype, 0),
+            _ => Link::NotIp,
+        };
+    }
+    // An optional pad byte (0x00) may come before the NLPID.
+    let mut nlpid_at = at + 1;
+    if d.get(nlpid_at) == Some(&0x00) {
+        nlpid_at += 1;
+    }
+    match d.get(nlpid_at) {
+        Some(0xcc) => ip(IpVersion::V4, nlpid_at + 1),
+        Some(0x8e) => ip(IpVersion::V6, nlpid_at + 1),
+        Some(0x80) => match (d.get(nlpid_at + 1..nlpid_at + 4), be16(d, nlpid_at + 4)) {
+            (Some([0, 0, 0]), Some(ethertype)) => ethertype_chain(d, nlpid_at + 6, ethertype, 0),
+            _ => Link::NotIp,
+        },
+        _ => Link::NotIp,
+    }
+}
+
+/// Solaris ipnet: a 24-byte header whose second byte is the address family (2 or 26).
+fn ipnet(d: &[u8]) -> Link {
+    match d.get(1) {
+        Some(2) if d.len() >= 24 => ip(IpVersion::V4, 24),
+        Some(26) if d.len() >= 24 => ip(IpVersion::V6, 24),
         _ => Link::NotIp,
     }
 }

@@ -45,6 +45,15 @@ impl PcapFormat {
                 format!("the file ends inside the 24-byte pcap file header ({} bytes present)", head.len()),
             ));
         }
+        // libpcap reads versions 2.0-2.4 (and 543.0, DG/UX tcpdump); so does Wireshark.
+        let (major, minor) = (endian.u16(head, 4), endian.u16(head, 6));
+        if !((major == 2 && minor <= 4) || (major == 543 && minor == 0)) {
+            return Err(Error::at(
+                ErrorKind::NotACapture,
+                4,
+                format!("unsupported pcap file format version {major}.{minor} (libpcap and Wireshark read 2.0 to 2.4)"),
+            ));
+        }
         let snaplen = endian.u32(head, 16);
         // The upper bits of the link-type field carry FCS information, not the type.
         let link_type = endian.u32(head, 20) & 0xffff;

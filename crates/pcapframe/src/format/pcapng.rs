@@ -162,12 +162,13 @@ impl PcapngFormat {
         if body.len() < 16 {
             return Err(Error::at(ErrorKind::Corrupt, offset, "pcapng section header block is too short"));
         }
-        let major = self.endian.u16(body, 4);
-        if major != 1 {
+        let (major, minor) = (self.endian.u16(body, 4), self.endian.u16(body, 6));
+        // Version 1.0, and 1.2 which some writers put (libpcap accepts both; so does Wireshark).
+        if major != 1 || !(minor == 0 || minor == 2) {
             return Err(Error::at(
-                ErrorKind::Corrupt,
+                ErrorKind::NotACapture,
                 offset,
-                format!("pcapng section header has major version {major}; only version 1 exists"),
+                format!("unsupported pcapng version {major}.{minor} (libpcap and Wireshark read 1.0)"),
             ));
         }
         self.interfaces.clear();
