@@ -84,10 +84,12 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 /// below the header): such packets have no row, as in Wireshark.
 pub fn decode(d: &[u8], link: &LinkInfo, wire_len: u32) -> Option<IpPacket> {
     let at = link.ip_offset;
-    // The version nibble decides, as Wireshark's IP dissector does for either EtherType.
+    // The version nibble must agree with what the link layer announced: a frame that says
+    // IPv4 but holds a version-6 header (or the reverse) is a bogus IP header to Wireshark,
+    // which names no addresses for it, so it has no row.
     match (d.get(at)? >> 4, link.version) {
-        (4, _) => decode_v4(d, at, wire_len),
-        (6, _) => decode_v6(d, at, wire_len),
+        (4, IpVersion::V4) => decode_v4(d, at, wire_len),
+        (6, IpVersion::V6) => decode_v6(d, at, wire_len),
         _ => None,
     }
 }
