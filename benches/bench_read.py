@@ -55,17 +55,18 @@ class Timing:
 
 # --- the capture ----------------------------------------------------------------------
 
-def capture_path(packets: int) -> Path:
+def capture_path(packets: int, seed: int = SEED) -> Path:
     """The cached capture of ``packets`` packets, written first if missing."""
-    path = DATA_DIR / f"synth-v{synthcap.VERSION}-{packets}-seed{SEED}.pcap"
+    path = DATA_DIR / f"synth-v{synthcap.VERSION}-{packets}-seed{seed}.pcap"
     if not path.exists():
         DATA_DIR.mkdir(exist_ok=True)
         partial = path.with_suffix(".partial")
         print(f"writing {path.relative_to(REPO)} ({packets:,} packets) ...", flush=True)
         started = time.perf_counter()
-        synthcap.write_capture(partial, packets, seed=SEED)
+        synthcap.write_capture(partial, packets, seed=seed)
         partial.rename(path)
-        print(f"  done in {time.perf_counter() - started:.1f} s", flush=True)
+        size = path.stat().st_size
+        print(f"  done in {time.perf_counter() - started:.1f} s, {size:,} bytes", flush=True)
     return path
 
 

@@ -48,7 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import bench_read  # noqa: E402  (read_dpkt, compare, time_cat, cores, versions; it puts tools/ on sys.path)
-from bench_read import DATA_DIR, REPO, synthcap  # noqa: E402
+from bench_read import DATA_DIR, REPO, capture_path, synthcap  # noqa: E402
 
 MIB = 1 << 20
 PACKETS = 2_000_000
@@ -90,19 +90,6 @@ class Row:
 
 # --- captures -------------------------------------------------------------------------
 
-def capture_path(packets: int, seed: int = 1) -> Path:
-    """The cached capture (bench_read.py's name and format), written first if missing."""
-    path = DATA_DIR / f"synth-v{synthcap.VERSION}-{packets}-seed{seed}.pcap"
-    if not path.exists():
-        DATA_DIR.mkdir(exist_ok=True)
-        partial = path.with_suffix(".partial")
-        print(f"writing {path.relative_to(REPO)} ({packets:,} packets) ...", flush=True)
-        started = time.perf_counter()
-        synthcap.write_capture(partial, packets, seed=seed)
-        partial.rename(path)
-        size = path.stat().st_size
-        print(f"  done in {time.perf_counter() - started:.1f} s, {size:,} bytes", flush=True)
-    return path
 
 
 def huge_capture() -> Path | str:
