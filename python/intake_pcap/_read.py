@@ -177,16 +177,20 @@ _WHOLE_FILE = 1 << 62
 
 
 def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
-              compression="infer", threads=None) -> pa.Table:
+              compression="infer", threads=None, byte_range=None) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
-    (default: every core) with exactly the sequential result; others stream through fsspec."""
+    (default: every core) with exactly the sequential result; others stream through fsspec.
+    ``byte_range=(start, end)``: only the records that start there (a partition of a local
+    classic pcap file)."""
     codec = codec_for(path, compression)
     if is_local(path) and codec in (None, "gzip"):
         batches, stats = _native.read_capture(
-            local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1
+            local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range
         )
         warn_incomplete(stats, path, errors)
         return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload))
+    if byte_range is not None:
+        raise ValueError(f"{path}: byte ranges are read from local uncompressed files only")
     reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression)
     try:
         table = read_table(reader)

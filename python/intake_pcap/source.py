@@ -47,6 +47,12 @@ class PCAPSource(DataSource):
     threads : int, optional
         Threads that decode one local file (default: every core); the rows are exactly
         those of a single-threaded read.
+    blocksize : int or None
+        Local uncompressed classic pcap files larger than this (default 256 MiB) are split
+        into byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
+        first record by resynchronisation and holds the records that start inside it.
+        Other files are one partition each; ``discover()``'s metadata says which and why.
+        ``None``: one partition per file.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
         ``discover()`` or read and runs until ``close()``; packets arriving between reads
@@ -86,6 +92,7 @@ class PCAPSource(DataSource):
         compression="infer",
         storage_options=None,
         threads=None,
+        blocksize=256 * 2**20,
         metadata=None,
         **kwargs,
     ):
@@ -93,7 +100,7 @@ class PCAPSource(DataSource):
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration, compression, storage_options, threads and metadata"
+                "duration, compression, storage_options, threads, blocksize and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -124,7 +131,9 @@ class PCAPSource(DataSource):
         self.duration = duration
         self.compression = compression
         self.threads = threads
+        self.blocksize = blocksize
         self._files = None
+        self._partitions = None
         self._live = None
         self._live_rows = 0
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
@@ -172,19 +181,26 @@ class PCAPSource(DataSource):
             file_format = first.format
         finally:
             first.close()
+        self._partitions, not_split = _plan_partitions(self._files, self.blocksize, self.compression)
         dtype = dtypes(self.payload)
         return Schema(
             dtype=dtype,
             shape=(None, len(dtype)),
-            npartitions=len(self._files),
-            extra_metadata={"files": list(self._files), "format": file_format},
+            npartitions=len(self._partitions),
+            extra_metadata={
+                "files": list(self._files),
+                "format": file_format,
+                "partitions": [{"path": p, "byte_range": r} for p, r in self._partitions],
+                "not_split": not_split,
+            },
         )
 
     def _get_partition(self, i):
         self._load_metadata()
         if self.is_live:
             return self.read()
-        return _read_partition(self._files[i], **self._whole_file_options)
+        path, byte_range = self._partitions[i]
+        return _read_partition(path, byte_range=byte_range, **self._whole_file_options)
 
     def read(self):
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
@@ -226,9 +242,12 @@ class PCAPSource(DataSource):
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload))
+        paths = [p for p, _ in self._partitions]
+        ranges = [r for _, r in self._partitions]
         return dd.from_map(
             _read_partition,
-            list(self._files),
+            paths,
+            ranges,
             **self._whole_file_options,
             meta=meta,
             enforce_metadata=False,
@@ -315,14 +334,39 @@ class PCAPSource(DataSource):
             self._live.close()
             self._live = None
         self._files = None
+        self._partitions = None
         self._schema = None
 
 
-def _read_partition(path, **options):
-    """One file as a DataFrame; module-level so that dask can pickle it to workers."""
+def _read_partition(path, byte_range=None, **options):
+    """One partition (a file, or a byte range of one) as a DataFrame; module-level so
+    that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, **options))
+    return to_pandas(read_file(path, byte_range=byte_range, **options))
+
+
+def _plan_partitions(files, blocksize, compression):
+    """(path, byte range or None) for each partition, and why big files were not split.
+    Sizes come from the file system; no file is opened."""
+    from ._read import codec_for, is_local, local_path
+
+    partitions, not_split = [], {}
+    for path in files:
+        size = os.path.getsize(local_path(path)) if is_local(path) else None
+        if not blocksize or size is None or size <= blocksize:
+            partitions.append((path, None))
+            continue
+        if codec_for(path, compression) is not None:
+            not_split[path] = "compressed: a byte range cannot be decompressed on its own"
+        elif str(path).lower().endswith(".pcapng"):
+            not_split[path] = "pcapng: split by byte range for classic pcap only"
+        else:
+            starts = range(0, size, int(blocksize))
+            partitions.extend((path, (start, min(start + int(blocksize), size))) for start in starts)
+            continue
+        partitions.append((path, None))
+    return partitions, not_split
 
 
 # File names taken from a directory: captures, compressed or not.

@@ -472,8 +472,10 @@ impl LiveReader {
 
 /// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
 /// Exactly the sequential read's rows, in order.
+/// With `byte_range=(start, end)`: only the records that start in that range (a partition).
 #[pyfunction]
-#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1))]
+#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None))]
+#[allow(clippy::too_many_arguments)]
 fn read_capture<'py>(
     py: Python<'py>,
     path: PathBuf,
@@ -482,6 +484,7 @@ fn read_capture<'py>(
     errors: &str,
     filter: Option<String>,
     threads: usize,
+    byte_range: Option<(u64, u64)>,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
         let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
@@ -489,7 +492,12 @@ fn read_capture<'py>(
             .with_protocol_name(protocol)
             .map_err(to_py_err)?;
         let read = py
-            .detach(|| catch_unwind(AssertUnwindSafe(|| pcapframe::parallel::read_file(&path, &options, threads.max(1)))))
+            .detach(|| {
+                catch_unwind(AssertUnwindSafe(|| match byte_range {
+                    Some((start, end)) => pcapframe::parallel::read_byte_range(&path, &options, start, end),
+                    None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
+                }))
+            })
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             .map_err(to_py_err)?;
         let stats = stats_dict(py, read.stats)?;

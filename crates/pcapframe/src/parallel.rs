@@ -22,6 +22,10 @@ use crate::format::RecordReader;
 use crate::input::ByteWindow;
 use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder, TruncationPolicy};
 
+/// How far before a byte range's start its reader resynchronises, so that a chain of fake
+/// headers inside one payload has run into the real chain before the range begins.
+const LOOKBACK: u64 = 4 * (crate::format::MAX_CAPLEN as u64 / 64);
+
 /// Smallest range worth a worker: below this, thread start-up costs more than it saves.
 const MIN_RANGE: u64 = 16 << 20;
 /// Records a candidate boundary must chain through to be believed.
@@ -55,6 +59,86 @@ pub fn read_file_in_ranges(path: &Path, options: &ReadOptions, threads: usize, r
             read_ranges(path, options, &format, size, ranges, threads)
         }
         _ => read_sequential(path, options),
+    }
+}
+
+/// The records of a classic pcap file that start in `[start, end)`, read without the rest
+/// of the file (a dask partition): the reader resynchronises `LOOKBACK` bytes before
+/// `start` and follows the record chain up to it. A file that is not classic pcap (or
+/// compressed) is not split: the range holding offset 0 reads it whole, the others are empty.
+pub fn read_byte_range(path: &Path, options: &ReadOptions, start: u64, end: u64) -> Result<FileRead> {
+    let header = RecordReader::open(path)?;
+    let format = header.pcap_format().cloned();
+    drop(header);
+    let first = crate::format::pcap::FILE_HEADER_LEN as u64;
+    let format = match format {
+        Some(f) if !is_gzip(path)? => f,
+        _ if start == 0 => return read_sequential(path, options),
+        _ => return Ok(FileRead::default()),
+    };
+    if start <= first {
+        return decode_range(path, options, &format, first, end).outcome;
+    }
+    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    if start >= size {
+        return Ok(FileRead::default());
+    }
+    let from = start.saturating_sub(LOOKBACK).max(first);
+    let boundary = match boundary_near(path, &format, from, start, size)? {
+        Some(b) => b,
+        // No chain reaches `start` from the look-back window: walk from the first record.
+        None => first_boundary_from(path, &format, first, start)?,
+    };
+    if boundary >= end {
+        return Ok(FileRead::default());
+    }
+    decode_range(path, options, &format, boundary, end).outcome
+}
+
+/// The first record boundary at or after `target`, found from the bytes `[from, target +
+/// one record)`: the first offset from which plausible record headers chain all the way
+/// to `target` (a chain of fake headers inside a payload dies on a real header, or merges
+/// into the real chain, before it gets there). `None` if no offset does.
+fn boundary_near(path: &Path, format: &PcapFormat, from: u64, target: u64, size: u64) -> Result<Option<u64>> {
+    let hlen = format.record_header_len();
+    let span = ((target - from) as usize + hlen + format.max_caplen() as usize).min((size - from) as usize);
+    let mut window = window_at(path, from)?;
+    window.fill(span).map_err(|e| Error::io(e, Some(from)))?;
+    let bytes = window.available();
+    let goal = (target - from) as usize;
+    let file_end = (size - from) as usize;
+    'candidates: for p in 0..goal.min(bytes.len()) {
+        let mut at = p;
+        let mut links = 0;
+        while at < goal {
+            let Some(caplen) = bytes.get(at..at + hlen).and_then(|h| format.plausible_caplen(h)) else {
+                continue 'candidates;
+            };
+            at += hlen + caplen as usize;
+            links += 1;
+        }
+        // The chain must be long enough to be believed, unless it starts at the file's start.
+        if (links >= CHAIN || from == crate::format::pcap::FILE_HEADER_LEN as u64 && p == 0) && at <= file_end {
+            return Ok(Some(from + at as u64));
+        }
+    }
+    Ok(None)
+}
+
+/// Follow record headers from the boundary `from` to the first boundary at or after `target`.
+fn first_boundary_from(path: &Path, format: &PcapFormat, from: u64, target: u64) -> Result<u64> {
+    let mut records = RecordReader::resume_pcap(window_at(path, from)?, format.clone(), Some(path.to_path_buf()));
+    loop {
+        let at = from + records.offset();
+        if at >= target {
+            return Ok(at);
+        }
+        match records.next_record() {
+            Ok(Some(_)) => {}
+            Ok(None) => return Ok(from + records.offset()),
+            // Damage before `target` belongs to (and is reported by) an earlier range.
+            Err(_) => return Ok(u64::MAX),
+        }
     }
 }
 

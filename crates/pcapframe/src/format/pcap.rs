@@ -67,6 +67,11 @@ impl PcapFormat {
         }))
     }
 
+    /// The largest captured length a record of this file may have.
+    pub fn max_caplen(&self) -> u32 {
+        self.max_caplen
+    }
+
     /// Bytes of each record header (16, or 24 for the modified format).
     pub fn record_header_len(&self) -> usize {
         self.record_header_len
