@@ -673,8 +673,7 @@ class Veth:
 def veth():
     """A namespace with one end of a veth pair (10.200.0.2/30); the other end stays here
     (10.200.0.1/30). Both are removed afterwards, whatever the test did to them."""
-    if shutil.which("ip") is None:
-        pytest.skip("needs iproute2 (ip) for the network namespace")
+    assert shutil.which("ip"), "needs iproute2 (ip) for the network namespace: bash scripts/setup.sh --test installs it"
     tag = f"{os.getpid() % 100000}{next(_names)}"
     v = Veth(namespace=f"intake-pcap-test-{tag}", host_if=f"ipch{tag}"[:15], peer_if=f"ipcn{tag}"[:15])
     try:

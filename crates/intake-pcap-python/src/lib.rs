@@ -85,6 +85,34 @@ fn stats_dict(py: Python<'_>, s: pcapframe::ReadStats) -> PyResult<Bound<'_, PyD
     Ok(out)
 }
 
+/// The readers whose protocol filter can change between batches.
+trait ProtocolFilter: Send {
+    fn set_protocol(&mut self, protocol: Option<u8>);
+}
+
+impl ProtocolFilter for PacketReader {
+    fn set_protocol(&mut self, protocol: Option<u8>) {
+        PacketReader::set_protocol(self, protocol);
+    }
+}
+
+impl ProtocolFilter for pcapframe::live::LiveReader {
+    fn set_protocol(&mut self, protocol: Option<u8>) {
+        pcapframe::live::LiveReader::set_protocol(self, protocol);
+    }
+}
+
+/// `set_protocol` of both Python reader classes: check the name, then apply it.
+fn set_protocol_in<R: ProtocolFilter>(py: Python<'_>, slot: &Mutex<Option<R>>, protocol: Option<&str>) -> PyResult<()> {
+    let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
+    locked(py, slot, |held| {
+        if let Some(reader) = held.as_mut() {
+            reader.set_protocol(number);
+        }
+    });
+    Ok(())
+}
+
 const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
 const ARRAY_CAPSULE: &CStr = c"arrow_array";
 
@@ -269,13 +297,7 @@ impl CaptureReader {
     /// the next batch on; `None` keeps every IP packet.
     #[pyo3(signature = (protocol=None))]
     fn set_protocol(&self, py: Python<'_>, protocol: Option<&str>) -> PyResult<()> {
-        let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
-        locked(py, &self.reader, |slot| {
-            if let Some(reader) = slot.as_mut() {
-                reader.set_protocol(number);
-            }
-        });
-        Ok(())
+        set_protocol_in(py, &self.reader, protocol)
     }
 
     /// What the read has seen so far: packets, rows, skipped packets, truncation.
@@ -433,13 +455,7 @@ impl LiveReader {
     /// Keep only packets whose IP header chain holds `protocol`, from now on.
     #[pyo3(signature = (protocol=None))]
     fn set_protocol(&self, py: Python<'_>, protocol: Option<&str>) -> PyResult<()> {
-        let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
-        locked(py, &self.reader, |slot| {
-            if let Some(reader) = slot.as_mut() {
-                reader.set_protocol(number);
-            }
-        });
-        Ok(())
+        set_protocol_in(py, &self.reader, protocol)
     }
 
     /// libpcap's counters (received, dropped by the kernel, dropped by the interface),
