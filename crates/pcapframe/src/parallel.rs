@@ -83,8 +83,7 @@ pub fn read_byte_range(path: &Path, options: &ReadOptions, start: u64, end: u64)
     if start >= size {
         return Ok(FileRead::default());
     }
-    let from = start.saturating_sub(LOOKBACK).max(first);
-    let boundary = match boundary_near(path, &format, from, start, size)? {
+    let boundary = match boundary_at_or_after(path, &format, start, size)? {
         Some(b) => b,
         // No chain reaches `start` from the look-back window: walk from the first record.
         None => first_boundary_from(path, &format, first, start)?,
@@ -93,6 +92,13 @@ pub fn read_byte_range(path: &Path, options: &ReadOptions, start: u64, end: u64)
         return Ok(FileRead::default());
     }
     decode_range(path, options, &format, boundary, end).outcome
+}
+
+/// The first record boundary at or after `target` (past the file header), looking back
+/// `LOOKBACK` bytes for a chain that reaches it; `None` if none does.
+fn boundary_at_or_after(path: &Path, format: &PcapFormat, target: u64, size: u64) -> Result<Option<u64>> {
+    let from = target.saturating_sub(LOOKBACK).max(crate::format::pcap::FILE_HEADER_LEN as u64);
+    boundary_near(path, format, from, target, size)
 }
 
 /// The first record boundary at or after `target`, found from the bytes `[from, target +
@@ -191,7 +197,7 @@ fn read_ranges(
                 let range = if i == 0 {
                     decode_range(path, options, format, begin, end)
                 } else {
-                    match resync(path, format, begin, size) {
+                    match boundary_at_or_after(path, format, begin, size) {
                         Ok(Some(start)) => decode_range(path, options, format, start, end),
                         // No boundary found: leave it to the check below, which decodes the
                         // range from where the previous one ended.
@@ -275,52 +281,4 @@ fn decode_range(path: &Path, options: &ReadOptions, format: &PcapFormat, start: 
 fn offset_error(mut e: Error, start: u64) -> Error {
     e.offset = e.offset.map(|o| o + start);
     e
-}
-
-/// The first offset at or after `from` where CHAIN record headers chain into each other
-/// (or reach the end of the file exactly); `None` if there is none within a record's reach.
-fn resync(path: &Path, format: &PcapFormat, from: u64, size: u64) -> Result<Option<u64>> {
-    let hlen = format.record_header_len();
-    let remaining = (size - from) as usize;
-    // A boundary lies within one record of any offset, and a chain spans CHAIN records.
-    let reach = ((crate::format::MAX_CAPLEN as usize + hlen) * (CHAIN + 1)).min(remaining);
-    let mut window = window_at(path, from)?;
-    let mut have = (1usize << 16).min(reach);
-    window.fill(have).map_err(|e| Error::io(e, Some(from)))?;
-    let mut p = 0;
-    while p < reach.min(crate::format::MAX_CAPLEN as usize + hlen) {
-        let mut at = p;
-        let mut verdict = Some(true);
-        for _ in 0..CHAIN {
-            if at == remaining {
-                break;
-            }
-            if at + hlen > window.available().len() {
-                if at + hlen > reach {
-                    verdict = Some(at >= remaining);
-                    break;
-                }
-                // Read further and look at this candidate again.
-                have = (have * 2).max(at + hlen).min(reach);
-                if !window.fill(have).map_err(|e| Error::io(e, Some(from)))? {
-                    return Ok(None); // the file shrank under us: let the check decide
-                }
-                verdict = None;
-                break;
-            }
-            match format.plausible_caplen(&window.available()[at..at + hlen]) {
-                Some(caplen) => at += hlen + caplen as usize,
-                None => {
-                    verdict = Some(false);
-                    break;
-                }
-            }
-        }
-        match verdict {
-            Some(true) => return Ok(Some(from + p as u64)),
-            Some(false) => p += 1,
-            None => {}
-        }
-    }
-    Ok(None)
 }
