@@ -128,6 +128,11 @@ def read_dpkt(path: Path) -> pd.DataFrame:
             dst.append(d)
             p = ip.p
             proto.append(names.get(p) or str(p))
+    return peer_frame(time_us, src, sport, dst, dport, proto)
+
+
+def peer_frame(time_us, src, sport, dst, dport, proto) -> pd.DataFrame:
+    """The columns a peer's Python loop collected, as intake's DataFrame types them."""
     return pd.DataFrame({
         "time": pd.to_datetime(pd.Series(time_us, dtype="int64"), unit="us").astype("datetime64[ns]"),
         "src_host": src,

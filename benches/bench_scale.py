@@ -265,7 +265,6 @@ def probe_tshark(path: str, head_out: str) -> dict:
 
 def scapy_frame(path: str):
     """The same DataFrame built with scapy's PcapReader (the first IP layer; non-IP skipped)."""
-    import pandas as pd
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.utils import PcapReader
@@ -293,14 +292,7 @@ def scapy_frame(path: str):
             src.append(ip.src)
             dst.append(ip.dst)
             proto.append(names.get(p) or str(p))
-    return pd.DataFrame({
-        "time": pd.to_datetime(pd.Series(time_us, dtype="int64"), unit="us").astype("datetime64[ns]"),
-        "src_host": src,
-        "src_port": pd.array(sport, dtype="UInt16"),
-        "dst_host": dst,
-        "dst_port": pd.array(dport, dtype="UInt16"),
-        "protocol": proto,
-    })
+    return bench_read.peer_frame(time_us, src, sport, dst, dport, proto)
 
 
 def probe_scapy(path: str, warmup: str, head_out: str) -> dict:

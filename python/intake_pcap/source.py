@@ -107,9 +107,9 @@ class PCAPSource(DataSource):
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
         if protocol is not None:
-            from .stream import check_protocol
+            from ._native import check_protocol
 
-            check_protocol(protocol)
+            check_protocol(str(protocol))
         if filter is not None:
             from ._native import check_filter
 

@@ -8,19 +8,6 @@ from . import _native
 __all__ = ["PacketStream", "OfflineStream", "LiveStream"]
 
 
-def check_protocol(protocol):
-    """Raise ValueError, listing the valid names, unless ``protocol`` is one (or None)."""
-    if protocol is None:
-        return
-    names = _native.protocol_names()
-    text = str(protocol).strip().lower()
-    if text in names or (text.isdigit() and int(text) <= 255):
-        return
-    raise ValueError(
-        f"unknown protocol {protocol!r}; valid names are: {', '.join(names)} (or a protocol number 0-255)"
-    )
-
-
 class PacketStream:
     """Rows from a packet reader.
 
@@ -59,8 +46,7 @@ class PacketStream:
             vrrp, udp, tcp, or any other name of the ``protocol`` column. If None, all
             traffic is shown.
         """
-        check_protocol(protocol)
-        self._protocol = protocol
+        # The native reader checks the name (ValueError listing the valid ones).
         self._reader.set_protocol(None if protocol is None else str(protocol))
 
     def to_dataframe(self, n=-1):

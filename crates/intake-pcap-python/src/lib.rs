@@ -536,6 +536,12 @@ fn check_filter(expression: &str) -> PyResult<()> {
     })
 }
 
+/// Raise ValueError (listing the valid names) unless `name` is a protocol `protocol=` accepts.
+#[pyfunction]
+fn check_protocol(name: &str) -> PyResult<()> {
+    pcapframe::reader::parse_protocol(Some(name)).map(|_| ()).map_err(to_py_err)
+}
+
 /// The names `protocol=` accepts (documented ones first), besides numbers 0-255.
 #[pyfunction]
 fn protocol_names() -> Vec<&'static str> {
@@ -600,6 +606,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(protocol_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_filter, m)?)?;
+    m.add_function(wrap_pyfunction!(check_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;
