@@ -1,12 +1,15 @@
 """threads=: one file decoded on several cores gives exactly the single-threaded DataFrame."""
 
+import subprocess
 import sys
 
 import intake
 import pandas as pd
 import pytest
 
+import intake_pcap
 from conftest import REPO
+
 
 sys.path.insert(0, str(REPO / "tools"))
 import synthcap  # noqa: E402
@@ -63,3 +66,60 @@ def test_files_that_cannot_be_split_say_why(tmp_path, big_capture):
     assert "compressed" in source.metadata["not_split"][str(compressed)]
     assert info["npartitions"] > 2
     assert source.metadata["partitions"][-1] == {"path": str(compressed), "byte_range": None}
+
+
+@pytest.fixture(scope="module")
+def big_pcapng(tmp_path_factory, big_capture):
+    """The same packets as a pcapng file written by Wireshark's editcap."""
+    path = tmp_path_factory.mktemp("threads-ng") / "big.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", big_capture, str(path)], check=True)
+    return str(path)
+
+
+def test_pcapng_reads_the_same_on_every_core_and_in_partitions(big_capture, big_pcapng):
+    want = intake.open_pcap(big_capture, threads=1, payload=True).read()
+    pd.testing.assert_frame_equal(intake.open_pcap(big_pcapng, threads=2, payload=True).read(), want)
+    source = intake.open_pcap(big_pcapng, blocksize=2_999_999, payload=True)
+    info = source.discover()
+    assert info["npartitions"] > 10 and source.metadata["not_split"] == {}
+    joined = pd.concat([source.read_partition(i) for i in range(info["npartitions"])], ignore_index=True)
+    assert_same_rows(joined, want)
+    assert_same_rows(source.to_dask().compute().reset_index(drop=True), want)
+
+
+def assert_same_rows(got, want):
+    """Equal values row for row (partitions' categoricals have their own categories)."""
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    for column in want.columns:
+        pd.testing.assert_series_equal(got[column].astype(object), want[column].astype(object))
+
+
+def test_pcapng_with_an_interface_described_late_is_refused_in_ranges_not_in_threads(tmp_path, big_pcapng):
+    """An interface description block in the middle (as a capture that adds an interface
+    while running writes): byte ranges past it cannot be read alone."""
+    data = open(big_pcapng, "rb").read()
+    at = 0
+    while at < len(data) // 2:  # walk the blocks to one past the middle
+        at += int.from_bytes(data[at + 4 : at + 8], "little")
+    idb = (1).to_bytes(4, "little") + (20).to_bytes(4, "little") + (101).to_bytes(2, "little")
+    idb += bytes(2) + (65535).to_bytes(4, "little") + (20).to_bytes(4, "little")
+    path = tmp_path / "late.pcapng"
+    path.write_bytes(data[:at] + idb + data[at:])
+    whole = intake.open_pcap(str(path), threads=1).read()
+    pd.testing.assert_frame_equal(whole, intake.open_pcap(big_pcapng, threads=1).read())
+    pd.testing.assert_frame_equal(intake.open_pcap(str(path), threads=2).read(), whole)
+    source = intake.open_pcap(str(path), blocksize=3_000_000)
+    with pytest.raises(intake_pcap.CaptureError, match=rf"at byte offset {at}: .*interface .*blocksize=None"):
+        source.to_dask().compute()
+    assert len(intake.open_pcap(str(path), blocksize=None).to_dask().compute()) == len(whole)
+
+
+def test_pcapng_whose_section_header_announces_more_sections_is_one_partition(tmp_path, big_pcapng):
+    data = bytearray(open(big_pcapng, "rb").read())
+    assert data[:4] == b"\x0a\x0d\x0d\x0a" and data[8:12] == b"\x4d\x3c\x2b\x1a"
+    data[16:24] = (1000).to_bytes(8, "little")  # section length: the section ends early
+    path = tmp_path / "sections.pcapng"
+    path.write_bytes(bytes(data))
+    source = intake.open_pcap(str(path), blocksize=1_000_000)
+    assert source.discover()["npartitions"] == 1
+    assert "several sections" in source.metadata["not_split"][str(path)]

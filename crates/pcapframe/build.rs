@@ -8,16 +8,23 @@ fn main() {
     if std::env::var_os("LIBPCAP_LIBDIR").is_some() || std::env::var("CARGO_CFG_UNIX").is_err() {
         return;
     }
-    let mut dirs: Vec<std::path::PathBuf> =
-        ["/usr/lib", "/usr/lib64", "/usr/local/lib", "/opt/homebrew/lib", "/usr/local/opt/libpcap/lib"]
-            .iter()
-            .map(Into::into)
-            .collect();
+    let mut dirs: Vec<std::path::PathBuf> = [
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/local/lib",
+        "/opt/homebrew/lib",
+        "/usr/local/opt/libpcap/lib",
+    ]
+    .iter()
+    .map(Into::into)
+    .collect();
     if let Ok(entries) = std::fs::read_dir("/usr/lib") {
         dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
     let found = dirs.iter().any(|d| {
-        ["libpcap.so", "libpcap.dylib", "libpcap.a", "libpcap.tbd"].iter().any(|f| d.join(f).exists())
+        ["libpcap.so", "libpcap.dylib", "libpcap.a", "libpcap.tbd"]
+            .iter()
+            .any(|f| d.join(f).exists())
     }) || Path::new("/Library/Developer/CommandLineTools/SDKs").exists();
     if !found {
         eprintln!(

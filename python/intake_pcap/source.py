@@ -48,10 +48,14 @@ class PCAPSource(DataSource):
         Threads that decode one local file (default: every core); the rows are exactly
         those of a single-threaded read.
     blocksize : int or None
-        Local uncompressed classic pcap files larger than this (default 256 MiB) are split
-        into byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
+        Local uncompressed files larger than this (default 256 MiB) are split into
+        byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
         first record by resynchronisation and holds the records that start inside it.
-        Other files are one partition each; ``discover()``'s metadata says which and why.
+        pcapng files are split after the blocks before their first packet have been read;
+        one that describes another section or interface later on makes the partition
+        holding that block raise ``CaptureError`` (read it with ``blocksize=None``).
+        Compressed files, and pcapng files whose first section header says more sections
+        follow, are one partition each; ``discover()``'s metadata says which and why.
         ``None``: one partition per file.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
@@ -348,7 +352,9 @@ def _read_partition(path, byte_range=None, **options):
 
 def _plan_partitions(files, blocksize, compression):
     """(path, byte range or None) for each partition, and why big files were not split.
-    Sizes come from the file system; no file is opened."""
+    Sizes come from the file system; only files larger than ``blocksize`` are opened, to
+    read their header."""
+    from ._native import why_not_splittable
     from ._read import codec_for, is_local, local_path
 
     partitions, not_split = [], {}
@@ -358,14 +364,15 @@ def _plan_partitions(files, blocksize, compression):
             partitions.append((path, None))
             continue
         if codec_for(path, compression) is not None:
-            not_split[path] = "compressed: a byte range cannot be decompressed on its own"
-        elif str(path).lower().endswith(".pcapng"):
-            not_split[path] = "pcapng: split by byte range for classic pcap only"
+            reason = "compressed: a byte range cannot be decompressed on its own"
         else:
+            reason = why_not_splittable(local_path(path))
+        if reason is None:
             starts = range(0, size, int(blocksize))
             partitions.extend((path, (start, min(start + int(blocksize), size))) for start in starts)
-            continue
-        partitions.append((path, None))
+        else:
+            not_split[path] = reason
+            partitions.append((path, None))
     return partitions, not_split
 
 

@@ -12,21 +12,43 @@ use std::time::{Duration, Instant};
 use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
-use pcapframe::link::{self, Link};
 use pcapframe::input::ByteWindow;
+use pcapframe::link::{self, Link};
 use pcapframe::live::LiveOptions;
 use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
 use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
-create_exception!(_native, CaptureError, PyException, "A capture file could not be read.");
-create_exception!(_native, NotACaptureError, CaptureError, "The file is not a pcap or pcapng capture.");
-create_exception!(_native, TruncatedCaptureError, CaptureError, "The capture ends inside a record.");
-create_exception!(_native, CorruptCaptureError, CaptureError, "The capture holds an impossible length or field.");
+create_exception!(
+    _native,
+    CaptureError,
+    PyException,
+    "A capture file could not be read."
+);
+create_exception!(
+    _native,
+    NotACaptureError,
+    CaptureError,
+    "The file is not a pcap or pcapng capture."
+);
+create_exception!(
+    _native,
+    TruncatedCaptureError,
+    CaptureError,
+    "The capture ends inside a record."
+);
+create_exception!(
+    _native,
+    CorruptCaptureError,
+    CaptureError,
+    "The capture holds an impossible length or field."
+);
 
 fn to_py_err(e: Error) -> PyErr {
     let text = e.to_string();
@@ -40,7 +62,7 @@ fn to_py_err(e: Error) -> PyErr {
         ErrorKind::Corrupt => CorruptCaptureError::new_err(text),
         ErrorKind::InvalidArgument => PyValueError::new_err(text),
         ErrorKind::PermissionDenied => PyPermissionError::new_err(text),
-        ErrorKind::Capture => CaptureError::new_err(text),
+        ErrorKind::Capture | ErrorKind::NotSplittable => CaptureError::new_err(text),
     }
 }
 
@@ -52,7 +74,9 @@ fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
             .map(|s| s.to_string())
             .or_else(|| panic.downcast_ref::<String>().cloned())
             .unwrap_or_default();
-        Err(CaptureError::new_err(format!("internal error in {what} (a bug in intake-pcap, please report it): {detail}")))
+        Err(CaptureError::new_err(format!(
+            "internal error in {what} (a bug in intake-pcap, please report it): {detail}"
+        )))
     })
 }
 
@@ -60,7 +84,11 @@ fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
 /// lock may be waiting for the GIL, so waiting for the lock while holding the GIL deadlocks.
 /// A panic in `f` empties the slot (its reader may be half-updated) and goes on unwinding,
 /// to be turned into an exception by `guard`.
-fn locked<R: Send, T: Send>(py: Python<'_>, slot: &Mutex<Option<R>>, f: impl FnOnce(&mut Option<R>) -> T + Send) -> T {
+fn locked<R: Send, T: Send>(
+    py: Python<'_>,
+    slot: &Mutex<Option<R>>,
+    f: impl FnOnce(&mut Option<R>) -> T + Send,
+) -> T {
     py.detach(|| {
         let mut held = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match catch_unwind(AssertUnwindSafe(|| f(&mut held))) {
@@ -103,7 +131,11 @@ impl ProtocolFilter for pcapframe::live::LiveReader {
 }
 
 /// `set_protocol` of both Python reader classes: check the name, then apply it.
-fn set_protocol_in<R: ProtocolFilter>(py: Python<'_>, slot: &Mutex<Option<R>>, protocol: Option<&str>) -> PyResult<()> {
+fn set_protocol_in<R: ProtocolFilter>(
+    py: Python<'_>,
+    slot: &Mutex<Option<R>>,
+    protocol: Option<&str>,
+) -> PyResult<()> {
     let number = pcapframe::reader::parse_protocol(protocol).map_err(to_py_err)?;
     locked(py, slot, |held| {
         if let Some(reader) = held.as_mut() {
@@ -117,7 +149,8 @@ const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
 const ARRAY_CAPSULE: &CStr = c"arrow_array";
 
 fn schema_capsule<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'py, PyCapsule>> {
-    let ffi = FFI_ArrowSchema::try_from(schema.as_ref()).map_err(|e| CaptureError::new_err(e.to_string()))?;
+    let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
+        .map_err(|e| CaptureError::new_err(e.to_string()))?;
     PyCapsule::new_with_value(py, ffi, SCHEMA_CAPSULE)
 }
 
@@ -132,24 +165,37 @@ struct PyFileReader {
 
 impl PyFileReader {
     fn new(file: &Bound<'_, PyAny>) -> Self {
-        let method = if file.hasattr("read1").unwrap_or(false) { "read1" } else { "read" };
-        PyFileReader { file: file.clone().unbind(), method }
+        let method = if file.hasattr("read1").unwrap_or(false) {
+            "read1"
+        } else {
+            "read"
+        };
+        PyFileReader {
+            file: file.clone().unbind(),
+            method,
+        }
     }
 }
 
 impl std::io::Read for PyFileReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::attach(|py| {
-            let chunk = self.file.bind(py).call_method1(self.method, (buf.len(),)).map_err(|e| {
-                // A compressed stream that ends early: a truncated capture, not an I/O failure.
-                let kind = if e.is_instance_of::<pyo3::exceptions::PyEOFError>(py) {
-                    std::io::ErrorKind::UnexpectedEof
-                } else {
-                    std::io::ErrorKind::Other
-                };
-                std::io::Error::new(kind, e.to_string())
-            })?;
-            let bytes: &[u8] = chunk.extract().map_err(|e| std::io::Error::other(format!("read() must return bytes: {e}")))?;
+            let chunk = self
+                .file
+                .bind(py)
+                .call_method1(self.method, (buf.len(),))
+                .map_err(|e| {
+                    // A compressed stream that ends early: a truncated capture, not an I/O failure.
+                    let kind = if e.is_instance_of::<pyo3::exceptions::PyEOFError>(py) {
+                        std::io::ErrorKind::UnexpectedEof
+                    } else {
+                        std::io::ErrorKind::Other
+                    };
+                    std::io::Error::new(kind, e.to_string())
+                })?;
+            let bytes: &[u8] = chunk
+                .extract()
+                .map_err(|e| std::io::Error::other(format!("read() must return bytes: {e}")))?;
             let n = bytes.len().min(buf.len());
             buf[..n].copy_from_slice(&bytes[..n]);
             Ok(n)
@@ -227,21 +273,36 @@ impl CaptureReader {
     ) -> PyResult<Self> {
         guard("opening a capture", || {
             let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
-            let options = ReadOptions { payload, batch_rows: batch_rows.max(1), errors, filter, ..ReadOptions::default() }
-                .with_protocol_name(protocol)
-                .map_err(to_py_err)?;
+            let options = ReadOptions {
+                payload,
+                batch_rows: batch_rows.max(1),
+                errors,
+                filter,
+                ..ReadOptions::default()
+            }
+            .with_protocol_name(protocol)
+            .map_err(to_py_err)?;
             let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
-                (py.detach(|| PacketReader::open(&path, options)).map_err(to_py_err)?, name.unwrap_or(path))
+                (
+                    py.detach(|| PacketReader::open(&path, options))
+                        .map_err(to_py_err)?,
+                    name.unwrap_or(path),
+                )
             } else if source.hasattr("read")? {
-                let label = name.unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
+                let label = name.unwrap_or_else(|| {
+                    PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default())
+                });
                 let file = PyFileReader::new(source);
                 let opened = py.detach(|| {
-                    let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
+                    let window =
+                        ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
                     PacketReader::from_named_window(window, Some(label.clone()), options)
                 });
                 (opened.map_err(to_py_err)?, label)
             } else {
-                return Err(PyTypeError::new_err("source must be a path or a binary file object with read()"));
+                return Err(PyTypeError::new_err(
+                    "source must be a path or a binary file object with read()",
+                ));
             };
             Ok(CaptureReader {
                 schema: reader.schema(),
@@ -254,7 +315,9 @@ impl CaptureReader {
 
     #[getter]
     fn schema(&self) -> ArrowSchema {
-        ArrowSchema { schema: self.schema.clone() }
+        ArrowSchema {
+            schema: self.schema.clone(),
+        }
     }
 
     #[getter]
@@ -302,7 +365,9 @@ impl CaptureReader {
 
     /// What the read has seen so far: packets, rows, skipped packets, truncation.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        match locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats().clone())) {
+        match locked(py, &self.reader, |slot| {
+            slot.as_ref().map(|r| r.stats().clone())
+        }) {
             Some(stats) => stats_dict(py, stats),
             None => Ok(PyDict::new(py)),
         }
@@ -334,7 +399,8 @@ impl LiveReader {
         &self,
         py: Python<'_>,
         deadline: Option<Instant>,
-        mut step: impl FnMut(&mut pcapframe::live::LiveReader, Instant) -> pcapframe::Result<Option<T>> + Send,
+        mut step: impl FnMut(&mut pcapframe::live::LiveReader, Instant) -> pcapframe::Result<Option<T>>
+            + Send,
     ) -> PyResult<Option<T>> {
         loop {
             let now = Instant::now();
@@ -373,9 +439,13 @@ impl LiveReader {
         buffer_bytes: u32,
     ) -> PyResult<Self> {
         guard("opening a live capture", || {
-            let read = ReadOptions { payload, filter, ..ReadOptions::default() }
-                .with_protocol_name(protocol)
-                .map_err(to_py_err)?;
+            let read = ReadOptions {
+                payload,
+                filter,
+                ..ReadOptions::default()
+            }
+            .with_protocol_name(protocol)
+            .map_err(to_py_err)?;
             let live = LiveOptions {
                 interface: interface.clone(),
                 snaplen,
@@ -384,7 +454,9 @@ impl LiveReader {
                 filter: None,
                 buffer_bytes,
             };
-            let reader = py.detach(|| pcapframe::live::LiveReader::open(&live, &read)).map_err(to_py_err)?;
+            let reader = py
+                .detach(|| pcapframe::live::LiveReader::open(&live, &read))
+                .map_err(to_py_err)?;
             Ok(LiveReader {
                 schema: reader.schema(),
                 link_type: reader.capture().link_type(),
@@ -396,7 +468,9 @@ impl LiveReader {
 
     #[getter]
     fn schema(&self) -> ArrowSchema {
-        ArrowSchema { schema: self.schema.clone() }
+        ArrowSchema {
+            schema: self.schema.clone(),
+        }
     }
 
     #[getter]
@@ -414,14 +488,21 @@ impl LiveReader {
     /// it takes to get `max_rows`); `None` when none came in time or the capture has ended.
     /// Rows taken from the capture before it failed come back first; the error on the next call.
     #[pyo3(signature = (max_rows, timeout_ms=None))]
-    fn read_batch(&self, py: Python<'_>, max_rows: usize, timeout_ms: Option<u64>) -> PyResult<Option<ArrowBatch>> {
+    fn read_batch(
+        &self,
+        py: Python<'_>,
+        max_rows: usize,
+        timeout_ms: Option<u64>,
+    ) -> PyResult<Option<ArrowBatch>> {
         guard("reading a live capture", || {
             let deadline = timeout_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
             let filled = self.in_slices(py, deadline, |reader, until| {
                 let full = reader.fill(max_rows, until)?;
                 Ok((full || reader.is_finished()).then_some(()))
             });
-            let batch = locked(py, &self.reader, |slot| slot.as_mut().and_then(|r| r.take_batch()));
+            let batch = locked(py, &self.reader, |slot| {
+                slot.as_mut().and_then(|r| r.take_batch())
+            });
             match (filled, batch) {
                 (_, Some(batch)) => Ok(Some(ArrowBatch { batch })),
                 (Err(e), None) => Err(e),
@@ -433,7 +514,9 @@ impl LiveReader {
     /// Whether the capture has ended (closed, or failed with the error already raised).
     #[getter]
     fn finished(&self, py: Python<'_>) -> bool {
-        locked(py, &self.reader, |slot| slot.as_ref().is_none_or(|r| r.is_finished()))
+        locked(py, &self.reader, |slot| {
+            slot.as_ref().is_none_or(|r| r.is_finished())
+        })
     }
 
     /// Write the next `limit` captured packets (all that pass the filter, IP or not) to a
@@ -441,7 +524,8 @@ impl LiveReader {
     fn dump(&self, py: Python<'_>, path: PathBuf, limit: u64) -> PyResult<u64> {
         guard("writing a live capture", || {
             let snaplen = 262_144;
-            let mut writer = PcapWriter::create(&path, self.link_type, snaplen).map_err(to_py_err)?;
+            let mut writer =
+                PcapWriter::create(&path, self.link_type, snaplen).map_err(to_py_err)?;
             let writer_slot = Mutex::new(&mut writer);
             self.in_slices(py, None, |reader, until| {
                 let mut w = writer_slot.lock().unwrap_or_else(|p| p.into_inner());
@@ -463,7 +547,8 @@ impl LiveReader {
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         let counts = locked(py, &self.reader, |slot| {
-            slot.as_ref().map(|r| (r.capture().stats(), r.read_stats().clone()))
+            slot.as_ref()
+                .map(|r| (r.capture().stats(), r.read_stats().clone()))
         });
         if let Some((live, rows)) = counts {
             out.set_item("received", live.received)?;
@@ -488,6 +573,15 @@ impl LiveReader {
 
 /// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
 /// Exactly the sequential read's rows, in order.
+/// Why a local file cannot be read in independent byte ranges, or None if it can.
+#[pyfunction]
+fn why_not_splittable(py: Python<'_>, path: PathBuf) -> PyResult<Option<&'static str>> {
+    guard("checking a capture", || {
+        py.detach(|| pcapframe::parallel::why_not_splittable(&path))
+            .map_err(to_py_err)
+    })
+}
+
 /// With `byte_range=(start, end)`: only the records that start in that range (a partition).
 #[pyfunction]
 #[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None))]
@@ -504,20 +598,34 @@ fn read_capture<'py>(
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
         let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
-        let options = ReadOptions { payload, batch_rows: usize::MAX, errors, filter, ..ReadOptions::default() }
-            .with_protocol_name(protocol)
-            .map_err(to_py_err)?;
+        let options = ReadOptions {
+            payload,
+            batch_rows: usize::MAX,
+            errors,
+            filter,
+            ..ReadOptions::default()
+        }
+        .with_protocol_name(protocol)
+        .map_err(to_py_err)?;
         let read = py
             .detach(|| {
                 catch_unwind(AssertUnwindSafe(|| match byte_range {
-                    Some((start, end)) => pcapframe::parallel::read_byte_range(&path, &options, start, end),
+                    Some((start, end)) => {
+                        pcapframe::parallel::read_byte_range(&path, &options, start, end)
+                    }
                     None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
                 }))
             })
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             .map_err(to_py_err)?;
         let stats = stats_dict(py, read.stats)?;
-        Ok((read.batches.into_iter().map(|batch| ArrowBatch { batch }).collect(), stats))
+        Ok((
+            read.batches
+                .into_iter()
+                .map(|batch| ArrowBatch { batch })
+                .collect(),
+            stats,
+        ))
     })
 }
 
@@ -525,21 +633,27 @@ fn read_capture<'py>(
 #[pyfunction]
 #[pyo3(signature = (payload=false))]
 fn capture_schema(payload: bool) -> ArrowSchema {
-    ArrowSchema { schema: pcapframe::batch::schema(payload) }
+    ArrowSchema {
+        schema: pcapframe::batch::schema(payload),
+    }
 }
 
 /// Raise ValueError (with libpcap's message) unless `expression` is a valid tcpdump filter.
 #[pyfunction]
 fn check_filter(expression: &str) -> PyResult<()> {
     guard("checking a filter", || {
-        pcapframe::bpf::BpfFilter::new(expression).map(|_| ()).map_err(to_py_err)
+        pcapframe::bpf::BpfFilter::new(expression)
+            .map(|_| ())
+            .map_err(to_py_err)
     })
 }
 
 /// Raise ValueError (listing the valid names) unless `name` is a protocol `protocol=` accepts.
 #[pyfunction]
 fn check_protocol(name: &str) -> PyResult<()> {
-    pcapframe::reader::parse_protocol(Some(name)).map(|_| ()).map_err(to_py_err)
+    pcapframe::reader::parse_protocol(Some(name))
+        .map(|_| ())
+        .map_err(to_py_err)
 }
 
 /// The names `protocol=` accepts (documented ones first), besides numbers 0-255.
@@ -552,7 +666,11 @@ fn protocol_names() -> Vec<&'static str> {
 /// Gives link-layer facts too (MAC addresses, EtherType) for `IPPacket`.
 #[pyfunction]
 #[pyo3(signature = (data, link_type=1))]
-fn decode_packet<'py>(py: Python<'py>, data: &[u8], link_type: u32) -> PyResult<Bound<'py, PyDict>> {
+fn decode_packet<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    link_type: u32,
+) -> PyResult<Bound<'py, PyDict>> {
     guard("decoding a packet", || {
         let out = PyDict::new(py);
         let mac = |at: usize| data.get(at..at + 6).map(format_mac);
@@ -561,9 +679,18 @@ fn decode_packet<'py>(py: Python<'py>, data: &[u8], link_type: u32) -> PyResult<
             out.set_item("source_mac_address", mac(6))?;
         }
         out.set_item("ethernet_protocol", outer_ethertype(link_type, data))?;
-        let Link::Ip(info) = link::decode(link_type, data) else { return Ok(out) };
+        let Link::Ip(info) = link::decode(link_type, data) else {
+            return Ok(out);
+        };
         if let Some(p) = ip::decode(data, &info, data.len() as u32) {
-            out.set_item("ip_version", if p.version == link::IpVersion::V4 { 4 } else { 6 })?;
+            out.set_item(
+                "ip_version",
+                if p.version == link::IpVersion::V4 {
+                    4
+                } else {
+                    6
+                },
+            )?;
             out.set_item("source_ip_address", p.src.to_string())?;
             out.set_item("destination_ip_address", p.dst.to_string())?;
             out.set_item("source_ip_port", p.src_port)?;
@@ -577,7 +704,10 @@ fn decode_packet<'py>(py: Python<'py>, data: &[u8], link_type: u32) -> PyResult<
 }
 
 fn format_mac(b: &[u8]) -> String {
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
 }
 
 /// An Ethernet frame's EtherType after any VLAN tags, as the old plugin reported it.
@@ -608,10 +738,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(check_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(why_not_splittable, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;
     m.add("NotACaptureError", py.get_type::<NotACaptureError>())?;
-    m.add("TruncatedCaptureError", py.get_type::<TruncatedCaptureError>())?;
+    m.add(
+        "TruncatedCaptureError",
+        py.get_type::<TruncatedCaptureError>(),
+    )?;
     m.add("CorruptCaptureError", py.get_type::<CorruptCaptureError>())?;
     Ok(())
 }

@@ -15,10 +15,22 @@ fn main() {
         while let Some(r) = records.next_record().unwrap() {
             n += r.data.len() as u64 & 1;
         }
-        println!("framing only:      {:>8.1} ms ({n})", t.elapsed().as_secs_f64() * 1e3);
+        println!(
+            "framing only:      {:>8.1} ms ({n})",
+            t.elapsed().as_secs_f64() * 1e3
+        );
         let t = Instant::now();
-        let options = ReadOptions { batch_rows: 1 << 40, ..ReadOptions::default() };
-        let rows: usize = PacketReader::open(path, options).unwrap().map(|b| b.unwrap().num_rows()).sum();
-        println!("framing + decode:  {:>8.1} ms ({rows} rows)", t.elapsed().as_secs_f64() * 1e3);
+        let options = ReadOptions {
+            batch_rows: 1 << 40,
+            ..ReadOptions::default()
+        };
+        let rows: usize = PacketReader::open(path, options)
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        println!(
+            "framing + decode:  {:>8.1} ms ({rows} rows)",
+            t.elapsed().as_secs_f64() * 1e3
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{LargeBinaryBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder};
+use arrow_array::builder::{
+    LargeBinaryBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder,
+};
 use arrow_array::types::{Int16Type, Int32Type};
 use arrow_array::{ArrayRef, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray};
 use arrow_buffer::BufferBuilder;
@@ -23,12 +25,20 @@ pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
 pub fn schema(payload: bool) -> SchemaRef {
     let host = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let mut fields = vec![
-        Field::new("time", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            true,
+        ),
         Field::new("src_host", host.clone(), false),
         Field::new("src_port", DataType::UInt16, true),
         Field::new("dst_host", host, false),
         Field::new("dst_port", DataType::UInt16, true),
-        Field::new("protocol", DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8)), false),
+        Field::new(
+            "protocol",
+            DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8)),
+            false,
+        ),
     ];
     if payload {
         fields.push(Field::new("payload", DataType::LargeBinary, false));
@@ -82,7 +92,10 @@ struct ProtocolDictionary {
 
 impl Default for ProtocolDictionary {
     fn default() -> Self {
-        ProtocolDictionary { keys: [-1; 256], order: Vec::new() }
+        ProtocolDictionary {
+            keys: [-1; 256],
+            order: Vec::new(),
+        }
     }
 }
 
@@ -98,7 +111,11 @@ impl ProtocolDictionary {
     }
 
     fn take_values(&mut self) -> ArrayRef {
-        let values: StringArray = self.order.iter().map(|&p| Some(protocol::name(p))).collect();
+        let values: StringArray = self
+            .order
+            .iter()
+            .map(|&p| Some(protocol::name(p)))
+            .collect();
         self.keys = [-1; 256];
         self.order.clear();
         Arc::new(values)
@@ -179,7 +196,10 @@ impl BatchBuilder {
         let host_column = |keys: &mut BufferBuilder<i32>| -> ArrayRef {
             let keys = Int32Array::new(keys.finish().into(), None);
             // Keys come from the dictionary itself, so they are always in range.
-            Arc::new(DictionaryArray::<Int32Type>::try_new(keys, host_values.clone()).expect("host keys in range"))
+            Arc::new(
+                DictionaryArray::<Int32Type>::try_new(keys, host_values.clone())
+                    .expect("host keys in range"),
+            )
         };
         let src_host = host_column(&mut self.src_host);
         let dst_host = host_column(&mut self.dst_host);

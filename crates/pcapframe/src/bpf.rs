@@ -23,19 +23,35 @@ struct BpfInsn {
 #[link(name = "pcap")]
 extern "C" {
     /// libpcap's interpreter: non-zero when the program accepts the packet.
-    fn bpf_filter(pc: *const BpfInsn, packet: *const u8, wirelen: c_uint, buflen: c_uint) -> c_uint;
+    fn bpf_filter(pc: *const BpfInsn, packet: *const u8, wirelen: c_uint, buflen: c_uint)
+        -> c_uint;
 }
 
 /// An offline libpcap handle for `link_type`: a pcap file header with no packets, fed
 /// through a pipe.
 /// In the file's byte order: libpcap compiles some link-layer tests (the address family of
 /// BSD NULL headers) for the byte order of the host that wrote the file.
-fn offline_handle(link_type: u32, big_endian: bool) -> std::result::Result<pcap::Capture<pcap::Offline>, String> {
+fn offline_handle(
+    link_type: u32,
+    big_endian: bool,
+) -> std::result::Result<pcap::Capture<pcap::Offline>, String> {
     use std::io::Write;
     use std::os::fd::IntoRawFd;
 
-    let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
-    let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+    let u16b = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let u32b = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut header = Vec::with_capacity(24);
     header.extend_from_slice(&u32b(0xa1b2_c3d4));
     header.extend_from_slice(&u16b(2));
@@ -58,20 +74,35 @@ impl Program {
     /// Compile as tcpdump does for a file: on an offline handle for the link type, so that
     /// libpcap maps LINKTYPE to DLT itself and refuses what it refuses on savefiles
     /// (`inbound` on Ethernet, say) instead of compiling a kernel-only program.
-    fn compile(expression: &str, link_type: u32, big_endian: bool) -> std::result::Result<Self, String> {
+    fn compile(
+        expression: &str,
+        link_type: u32,
+        big_endian: bool,
+    ) -> std::result::Result<Self, String> {
         let offline = offline_handle(link_type, big_endian)?;
-        let program = offline.compile(expression, true).map_err(|e| e.to_string())?;
+        let program = offline
+            .compile(expression, true)
+            .map_err(|e| e.to_string())?;
         let instructions = program.get_instructions();
         // SAFETY: pcap::BpfInstruction is #[repr(transparent)] over libpcap's `struct bpf_insn`,
         // whose layout BpfInsn repeats.
-        let copied = unsafe { std::slice::from_raw_parts(instructions.as_ptr() as *const BpfInsn, instructions.len()) };
+        let copied = unsafe {
+            std::slice::from_raw_parts(instructions.as_ptr() as *const BpfInsn, instructions.len())
+        };
         Ok(Program(copied.to_vec()))
     }
 
     #[inline]
     fn matches(&self, data: &[u8], wire_len: u32) -> bool {
         // libpcap's interpreter checks every load against `buflen`, so a short capture is safe.
-        unsafe { bpf_filter(self.0.as_ptr(), data.as_ptr(), wire_len.max(data.len() as u32), data.len() as c_uint) != 0 }
+        unsafe {
+            bpf_filter(
+                self.0.as_ptr(),
+                data.as_ptr(),
+                wire_len.max(data.len() as u32),
+                data.len() as c_uint,
+            ) != 0
+        }
     }
 }
 
@@ -93,7 +124,12 @@ impl BpfFilter {
     pub fn new(expression: &str) -> Result<Self> {
         let mut first_error = None;
         let mut programs = FxHashMap::default();
-        for lt in [linktype::ETHERNET, linktype::RAW, linktype::LINUX_SLL, linktype::IEEE802_11_RADIOTAP] {
+        for lt in [
+            linktype::ETHERNET,
+            linktype::RAW,
+            linktype::LINUX_SLL,
+            linktype::IEEE802_11_RADIOTAP,
+        ] {
             let key = (lt, cfg!(target_endian = "big"));
             match Program::compile(expression, key.0, key.1) {
                 Ok(p) => {
@@ -111,7 +147,11 @@ impl BpfFilter {
                 first_error.unwrap_or_default()
             )));
         }
-        Ok(BpfFilter { expression: expression.to_string(), programs, last: None })
+        Ok(BpfFilter {
+            expression: expression.to_string(),
+            programs,
+            last: None,
+        })
     }
 
     pub fn expression(&self) -> &str {
@@ -131,15 +171,16 @@ impl BpfFilter {
         let program = match self.programs.get(&key) {
             Some(p) => p.clone(),
             None => {
-                let compiled = Program::compile(&self.expression, key.0, key.1).map_err(|message| {
-                    Error::new(
-                        ErrorKind::InvalidArgument,
-                        format!(
+                let compiled =
+                    Program::compile(&self.expression, key.0, key.1).map_err(|message| {
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!(
                             "filter {:?} cannot be used on link type {}: libpcap says: {message}",
                             self.expression, key.0
                         ),
-                    )
-                })?;
+                        )
+                    })?;
                 self.programs.insert(key, compiled.clone());
                 compiled
             }
@@ -157,7 +198,9 @@ mod tests {
     fn udp_frame(dst_port: u16) -> Vec<u8> {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
-        f.extend_from_slice(&[0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend_from_slice(&[
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
         f.extend_from_slice(&1234u16.to_be_bytes());
         f.extend_from_slice(&dst_port.to_be_bytes());
         f.extend_from_slice(&[0, 8, 0, 0]);
@@ -165,33 +208,56 @@ mod tests {
     }
 
     fn record(link_type: u32, data: &[u8], wire_len: u32) -> Record<'_> {
-        Record { timestamp_ns: None, wire_len, link_type, interface: 0, big_endian: false, data }
+        Record {
+            timestamp_ns: None,
+            wire_len,
+            link_type,
+            interface: 0,
+            big_endian: false,
+            data,
+        }
     }
 
     #[test]
     fn compiles_and_matches_with_the_wire_length() {
         let mut f = BpfFilter::new("udp dst port 53").unwrap();
-        assert!(f.matches(&record(linktype::ETHERNET, &udp_frame(53), 42)).unwrap());
-        assert!(!f.matches(&record(linktype::ETHERNET, &udp_frame(54), 42)).unwrap());
+        assert!(f
+            .matches(&record(linktype::ETHERNET, &udp_frame(53), 42))
+            .unwrap());
+        assert!(!f
+            .matches(&record(linktype::ETHERNET, &udp_frame(54), 42))
+            .unwrap());
         let mut big = BpfFilter::new("greater 1000").unwrap();
         let frame = udp_frame(53);
-        assert!(big.matches(&record(linktype::ETHERNET, &frame, 1500)).unwrap());
-        assert!(!big.matches(&record(linktype::ETHERNET, &frame, frame.len() as u32)).unwrap());
+        assert!(big
+            .matches(&record(linktype::ETHERNET, &frame, 1500))
+            .unwrap());
+        assert!(!big
+            .matches(&record(linktype::ETHERNET, &frame, frame.len() as u32))
+            .unwrap());
         // LINKTYPE_RAW (101) is DLT_RAW (12) to libpcap: it maps it itself.
         let mut raw = BpfFilter::new("udp").unwrap();
-        assert!(raw.matches(&record(linktype::RAW, &frame[14..], 28)).unwrap());
+        assert!(raw
+            .matches(&record(linktype::RAW, &frame[14..], 28))
+            .unwrap());
     }
 
     #[test]
     fn savefile_restrictions_apply_as_in_tcpdump() {
         let mut f = BpfFilter::new("inbound").unwrap(); // valid on Linux cooked captures
-        assert!(f.matches(&record(linktype::ETHERNET, &udp_frame(53), 42)).is_err());
+        assert!(f
+            .matches(&record(linktype::ETHERNET, &udp_frame(53), 42))
+            .is_err());
     }
 
     #[test]
     fn invalid_expressions_carry_libpcap_message() {
         let err = BpfFilter::new("tcp portt 80").unwrap_err();
         assert_eq!(err.kind, ErrorKind::InvalidArgument);
-        assert!(err.message.contains("tcp portt 80") && err.message.contains("syntax error"), "{}", err.message);
+        assert!(
+            err.message.contains("tcp portt 80") && err.message.contains("syntax error"),
+            "{}",
+            err.message
+        );
     }
 }

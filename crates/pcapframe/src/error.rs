@@ -20,6 +20,9 @@ pub enum ErrorKind {
     InvalidArgument,
     /// Live capture was refused: it needs root or CAP_NET_RAW.
     PermissionDenied,
+    /// A byte range of this file cannot be read on its own (a pcapng file that describes
+    /// a section or interface after its first packet): read the file whole.
+    NotSplittable,
     /// libpcap reported a failure during live capture (an interface that went away).
     Capture,
 }
@@ -39,15 +42,30 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, path: None, offset: None, message: message.into(), source: None }
+        Error {
+            kind,
+            path: None,
+            offset: None,
+            message: message.into(),
+            source: None,
+        }
     }
 
     pub fn at(kind: ErrorKind, offset: u64, message: impl Into<String>) -> Self {
-        Error { offset: Some(offset), ..Error::new(kind, message) }
+        Error {
+            offset: Some(offset),
+            ..Error::new(kind, message)
+        }
     }
 
     pub fn io(err: io::Error, offset: Option<u64>) -> Self {
-        Error { kind: ErrorKind::Io, path: None, offset, message: err.to_string(), source: Some(err) }
+        Error {
+            kind: ErrorKind::Io,
+            path: None,
+            offset,
+            message: err.to_string(),
+            source: Some(err),
+        }
     }
 
     pub fn invalid_argument(message: impl Into<String>) -> Self {

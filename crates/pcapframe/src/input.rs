@@ -29,7 +29,14 @@ impl ByteWindow {
     }
 
     pub fn with_capacity(inner: Box<dyn Read + Send>, capacity: usize) -> Self {
-        ByteWindow { inner, buf: vec![0; capacity.max(64)], start: 0, end: 0, offset: 0, eof: false }
+        ByteWindow {
+            inner,
+            buf: vec![0; capacity.max(64)],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        }
     }
 
     /// Open a file, decompressing gzip transparently (detected by its magic bytes, so a
@@ -113,7 +120,11 @@ pub(crate) fn read_error(e: io::Error, offset: u64) -> Error {
         return Error::io(e, Some(offset));
     }
     let message = format!("the compressed stream ends early ({e}): cut short while writing?");
-    Error { kind: crate::error::ErrorKind::Truncated, message, ..Error::io(e, Some(offset)) }
+    Error {
+        kind: crate::error::ErrorKind::Truncated,
+        message,
+        ..Error::io(e, Some(offset))
+    }
 }
 
 fn read_fully(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

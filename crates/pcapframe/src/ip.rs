@@ -98,7 +98,11 @@ pub fn decode(d: &[u8], link: &LinkInfo, wire_len: u32) -> Option<IpPacket> {
 /// when the length field is 0 (TSO captures, jumbograms).
 #[inline]
 fn ip_end(d: &[u8], at: usize, stated: usize, wire_len: u32) -> usize {
-    let end = if stated == 0 { (wire_len as usize).max(at) } else { at + stated };
+    let end = if stated == 0 {
+        (wire_len as usize).max(at)
+    } else {
+        at + stated
+    };
     end.min(d.len())
 }
 
@@ -132,7 +136,9 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
     let mut t = at + ihl;
     let mut hops = 0;
     while first_fragment && p.protocol == PROTO_AH && hops < 8 {
-        let (Some(&next), Some(&len)) = (d.get(t).filter(|_| t < end), d.get(t + 1)) else { break };
+        let (Some(&next), Some(&len)) = (d.get(t).filter(|_| t < end), d.get(t + 1)) else {
+            break;
+        };
         p.protocol = next;
         p.chain.insert(next);
         t += (len as usize + 2) * 4;
@@ -173,12 +179,16 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
     for _ in 0..=u16::MAX {
         let header = p.protocol;
         let len = match header {
-            PROTO_HOPOPT | PROTO_ROUTING | PROTO_DSTOPTS => d.get(t + 1).map(|&l| (l as usize + 1) * 8),
+            PROTO_HOPOPT | PROTO_ROUTING | PROTO_DSTOPTS => {
+                d.get(t + 1).map(|&l| (l as usize + 1) * 8)
+            }
             PROTO_AH => d.get(t + 1).map(|&l| (l as usize + 2) * 4),
             PROTO_FRAGMENT => Some(8),
             _ => break,
         };
-        let (Some(len), Some(&next)) = (len, d.get(t)) else { break };
+        let (Some(len), Some(&next)) = (len, d.get(t)) else {
+            break;
+        };
         if t >= end {
             break;
         }
@@ -213,7 +223,11 @@ fn finish(d: &[u8], p: &mut IpPacket, t: usize, end: usize, first_fragment: bool
                 p.src_port = be16(d, t);
                 p.dst_port = be16(d, t + 2);
                 start = match p.protocol {
-                    PROTO_TCP => t + d.get(t + 12).map_or(20, |&b| ((b >> 4) as usize * 4).max(20)),
+                    PROTO_TCP => {
+                        t + d
+                            .get(t + 12)
+                            .map_or(20, |&b| ((b >> 4) as usize * 4).max(20))
+                    }
                     _ => t + 8,
                 };
             }
@@ -229,12 +243,30 @@ mod tests {
     use super::*;
 
     fn link(version: IpVersion) -> LinkInfo {
-        LinkInfo { version, ip_offset: 0, ethernet_offset: None, vlan: None }
+        LinkInfo {
+            version,
+            ip_offset: 0,
+            ethernet_offset: None,
+            vlan: None,
+        }
     }
 
     fn v4(proto: u8, frag: u16, rest: &[u8]) -> Vec<u8> {
         let total = (20 + rest.len()) as u16;
-        let mut v = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, (frag >> 8) as u8, frag as u8, 64, proto, 0, 0];
+        let mut v = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            (frag >> 8) as u8,
+            frag as u8,
+            64,
+            proto,
+            0,
+            0,
+        ];
         v.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
         v.extend_from_slice(rest);
         v
@@ -242,7 +274,9 @@ mod tests {
 
     #[test]
     fn tcp_ports_and_payload_after_options() {
-        let mut tcp = vec![0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x60, 0x18, 0, 0, 0, 0, 0, 0];
+        let mut tcp = vec![
+            0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x60, 0x18, 0, 0, 0, 0, 0, 0,
+        ];
         tcp.extend_from_slice(&[1, 1, 1, 1]); // 4 bytes of options: data offset 6
         tcp.extend_from_slice(b"hello");
         let mut pkt = v4(PROTO_TCP, 0, &tcp);

@@ -65,8 +65,25 @@ pub enum Link {
 pub const SUPPORTED: [u32; 19] = {
     use linktype::*;
     [
-        NULL, ETHERNET, PPP, RAW_DLT12, RAW_DLT14, PPP_HDLC, PPP_ETHER, RAW, C_HDLC, IEEE802_11, FRELAY, LOOP,
-        LINUX_SLL, IEEE802_11_RADIOTAP, IPV4, IPV6, IPNET, NFLOG, LINUX_SLL2,
+        NULL,
+        ETHERNET,
+        PPP,
+        RAW_DLT12,
+        RAW_DLT14,
+        PPP_HDLC,
+        PPP_ETHER,
+        RAW,
+        C_HDLC,
+        IEEE802_11,
+        FRELAY,
+        LOOP,
+        LINUX_SLL,
+        IEEE802_11_RADIOTAP,
+        IPV4,
+        IPV6,
+        IPNET,
+        NFLOG,
+        LINUX_SLL2,
     ]
 };
 
@@ -81,7 +98,12 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 
 #[inline]
 fn ip(version: IpVersion, ip_offset: usize) -> Link {
-    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan: None })
+    Link::Ip(LinkInfo {
+        version,
+        ip_offset,
+        ethernet_offset: None,
+        vlan: None,
+    })
 }
 
 /// Decode the link layer of one record.
@@ -147,7 +169,9 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
             ETHERTYPE_IPV4 => return tagged(IpVersion::V4, at, vlan),
             ETHERTYPE_IPV6 => return tagged(IpVersion::V6, at, vlan),
             ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-                let (Some(tci), Some(next)) = (be16(d, at), be16(d, at + 2)) else { return Link::NotIp };
+                let (Some(tci), Some(next)) = (be16(d, at), be16(d, at + 2)) else {
+                    return Link::NotIp;
+                };
                 vlan.get_or_insert(tci & 0x0fff);
                 ethertype = next;
                 at += 4;
@@ -173,14 +197,21 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
 }
 
 fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
-    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan })
+    Link::Ip(LinkInfo {
+        version,
+        ip_offset,
+        ethernet_offset: None,
+        vlan,
+    })
 }
 
 /// MPLS: labels until the bottom-of-stack bit, then IP by its version nibble, or an
 /// Ethernet pseudowire after a zero control word (as Wireshark guesses).
 fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     loop {
-        let Some(label) = d.get(at..at + 4) else { return Link::NotIp };
+        let Some(label) = d.get(at..at + 4) else {
+            return Link::NotIp;
+        };
         at += 4;
         if label[2] & 0x01 != 0 {
             break;
@@ -218,7 +249,9 @@ fn ppp(d: &[u8], mut at: usize) -> Link {
     if d.get(at..at + 2) == Some(&[0xff, 0x03]) {
         at += 2;
     }
-    let Some(&first) = d.get(at) else { return Link::NotIp };
+    let Some(&first) = d.get(at) else {
+        return Link::NotIp;
+    };
     // Protocol-field compression: an odd first byte is the whole protocol number.
     let (proto, len) = if first & 1 == 1 {
         (first as u16, 1)
@@ -250,7 +283,9 @@ fn cisco_hdlc(d: &[u8], at: usize) -> Link {
 fn frame_relay(d: &[u8]) -> Link {
     let mut at = 0;
     while at < 4 {
-        let Some(&b) = d.get(at) else { return Link::NotIp };
+        let Some(&b) = d.get(at) else {
+            return Link::NotIp;
+        };
         at += 1;
         if b & 0x01 != 0 {
             break;
@@ -291,7 +326,9 @@ fn ipnet(d: &[u8]) -> Link {
 /// BSD loopback: a 4-byte address family in the capturing host's byte order (NULL) or
 /// network order (LOOP); both are accepted either way round.
 fn null_loopback(d: &[u8]) -> Link {
-    let Some(raw) = d.get(0..4) else { return Link::NotIp };
+    let Some(raw) = d.get(0..4) else {
+        return Link::NotIp;
+    };
     let mut family = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
     if family & 0xffff_0000 != 0 && family & 0xffff == 0 {
         family = family.swap_bytes();
@@ -326,7 +363,9 @@ const NFULA_PAYLOAD: u16 = 9;
 /// NFLOG: a 4-byte header (family, version, resource id), then TLVs whose length and type
 /// are in the capturing host's byte order; the payload TLV holds the IP packet.
 fn nflog(d: &[u8]) -> Link {
-    let Some(&family) = d.first() else { return Link::NotIp };
+    let Some(&family) = d.first() else {
+        return Link::NotIp;
+    };
     // Guess the TLV byte order from the first TLV's length: it must be at least 4.
     let first = match d.get(4..6) {
         Some(b) => [b[0], b[1]],
@@ -336,7 +375,11 @@ fn nflog(d: &[u8]) -> Link {
     let big_endian = !(4..=d.len() as u16).contains(&le) && u16::from_be_bytes(first) >= 4;
     let read16 = |at: usize| -> Option<u16> {
         let b = d.get(at..at + 2)?;
-        Some(if big_endian { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+        Some(if big_endian {
+            u16::from_be_bytes([b[0], b[1]])
+        } else {
+            u16::from_le_bytes([b[0], b[1]])
+        })
     };
     let mut at = 4;
     while let (Some(len), Some(kind)) = (read16(at), read16(at + 2)) {
@@ -358,7 +401,12 @@ fn nflog(d: &[u8]) -> Link {
 
 /// Radiotap: skip its self-described length; read the Flags field for data padding.
 fn radiotap(d: &[u8]) -> Link {
-    let Some(len) = d.get(2..4).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize) else { return Link::NotIp };
+    let Some(len) = d
+        .get(2..4)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    else {
+        return Link::NotIp;
+    };
     if len < 8 || len > d.len() {
         return Link::NotIp;
     }
@@ -366,7 +414,9 @@ fn radiotap(d: &[u8]) -> Link {
     let mut at = 4;
     let mut present0 = None;
     loop {
-        let Some(word) = d.get(at..at + 4) else { return Link::NotIp };
+        let Some(word) = d.get(at..at + 4) else {
+            return Link::NotIp;
+        };
         let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
         present0.get_or_insert(word);
         at += 4;
@@ -391,7 +441,9 @@ fn radiotap(d: &[u8]) -> Link {
 /// 802.11 data frames carrying LLC/SNAP; management, control, null and protected frames
 /// do not carry readable IP.
 fn ieee80211(d: &[u8], at: usize, data_pad: bool) -> Link {
-    let (Some(&fc0), Some(&fc1)) = (d.get(at), d.get(at + 1)) else { return Link::NotIp };
+    let (Some(&fc0), Some(&fc1)) = (d.get(at), d.get(at + 1)) else {
+        return Link::NotIp;
+    };
     let frame_type = (fc0 >> 2) & 0x3;
     let subtype = fc0 >> 4;
     if frame_type != 2 || subtype & 0x4 != 0 || fc1 & 0x40 != 0 {
@@ -430,7 +482,10 @@ mod tests {
 
     #[test]
     fn ethernet_tags_are_followed_and_the_outer_vlan_kept() {
-        let f = eth(&[0x88, 0xa8], &[0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00, 0x45]);
+        let f = eth(
+            &[0x88, 0xa8],
+            &[0x00, 0x64, 0x81, 0x00, 0x00, 0xc8, 0x08, 0x00, 0x45],
+        );
         match decode(linktype::ETHERNET, &f) {
             Link::Ip(info) => {
                 assert_eq!(info.ip_offset, 22);
@@ -444,16 +499,28 @@ mod tests {
     #[test]
     fn short_or_foreign_frames_are_not_ip() {
         assert_eq!(decode(linktype::ETHERNET, &[0u8; 5]), Link::NotIp);
-        assert_eq!(decode(linktype::ETHERNET, &eth(&[0x08, 0x06], &[])), Link::NotIp);
+        assert_eq!(
+            decode(linktype::ETHERNET, &eth(&[0x08, 0x06], &[])),
+            Link::NotIp
+        );
         assert_eq!(decode(linktype::NULL, &[2, 0]), Link::NotIp);
         assert_eq!(decode(147, &[0u8; 40]), Link::Unsupported);
         // An MPLS stack that never reaches bottom-of-stack within the frame.
-        assert_eq!(decode(linktype::ETHERNET, &eth(&[0x88, 0x47], &[0, 0, 0, 0])), Link::NotIp);
+        assert_eq!(
+            decode(linktype::ETHERNET, &eth(&[0x88, 0x47], &[0, 0, 0, 0])),
+            Link::NotIp
+        );
     }
 
     #[test]
     fn null_family_reads_in_either_byte_order() {
-        assert_eq!(decode(linktype::NULL, &[2, 0, 0, 0, 0x45]), ip(IpVersion::V4, 4));
-        assert_eq!(decode(linktype::LOOP, &[0, 0, 0, 30, 0x60]), ip(IpVersion::V6, 4));
+        assert_eq!(
+            decode(linktype::NULL, &[2, 0, 0, 0, 0x45]),
+            ip(IpVersion::V4, 4)
+        );
+        assert_eq!(
+            decode(linktype::LOOP, &[0, 0, 0, 30, 0x60]),
+            ip(IpVersion::V6, 4)
+        );
     }
 }

@@ -120,26 +120,42 @@ fn open_error(interface: &str, e: pcap::Error) -> Error {
     } else if lower.contains("no such device") {
         unknown_interface(interface)
     } else {
-        Error::new(ErrorKind::Capture, format!("cannot capture on {interface:?}: libpcap says: {text}"))
+        Error::new(
+            ErrorKind::Capture,
+            format!("cannot capture on {interface:?}: libpcap says: {text}"),
+        )
     }
 }
 
 fn unknown_interface(interface: &str) -> Error {
-    let names: Vec<String> = pcap::Device::list().unwrap_or_default().into_iter().map(|d| d.name).collect();
+    let names: Vec<String> = pcap::Device::list()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
     Error::invalid_argument(format!(
         "there is no network interface {interface:?}; the interfaces are: {}",
-        if names.is_empty() { "(none visible)".to_string() } else { names.join(", ") }
+        if names.is_empty() {
+            "(none visible)".to_string()
+        } else {
+            names.join(", ")
+        }
     ))
 }
 
 impl LiveCapture {
     /// Open the interface (errors come back from here, not later), start the thread.
     pub fn open(options: &LiveOptions) -> Result<Self> {
-        let known = pcap::Device::list().map(|ds| ds.iter().any(|d| d.name == options.interface)).unwrap_or(true);
+        let known = pcap::Device::list()
+            .map(|ds| ds.iter().any(|d| d.name == options.interface))
+            .unwrap_or(true);
         if !known {
             return Err(unknown_interface(&options.interface));
         }
-        let shared = Arc::new(Shared { stop: AtomicBool::new(false), stats: Mutex::new(LiveStats::default()) });
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            stats: Mutex::new(LiveStats::default()),
+        });
         let (tx, rx) = mpsc::sync_channel(QUEUE_BLOCKS);
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread_options = options.clone();
@@ -168,7 +184,10 @@ impl LiveCapture {
             }
             Err(_) => {
                 let _ = thread.join();
-                return Err(Error::new(ErrorKind::Capture, "the capture thread ended before opening the interface"));
+                return Err(Error::new(
+                    ErrorKind::Capture,
+                    "the capture thread ended before opening the interface",
+                ));
             }
         };
         Ok(LiveCapture {
@@ -263,7 +282,8 @@ impl Drop for LiveCapture {
 }
 
 fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
-    let inactive = pcap::Capture::from_device(o.interface.as_str()).map_err(|e| open_error(&o.interface, e))?;
+    let inactive = pcap::Capture::from_device(o.interface.as_str())
+        .map_err(|e| open_error(&o.interface, e))?;
     let cap = inactive
         .promisc(o.promiscuous)
         .snaplen(o.snaplen.clamp(64, 262_144) as i32)
@@ -308,7 +328,10 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
                 });
                 block.data.extend_from_slice(packet.data);
                 captured += 1;
-                if block.entries.len() >= BLOCK_PACKETS || block.data.len() >= BLOCK_BYTES || first_at.elapsed() >= BLOCK_AGE {
+                if block.entries.len() >= BLOCK_PACKETS
+                    || block.data.len() >= BLOCK_BYTES
+                    || first_at.elapsed() >= BLOCK_AGE
+                {
                     if !hand_over(&mut block, tx) {
                         break;
                     }
@@ -340,7 +363,11 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
 
 /// Sleep until the capture descriptor is readable or `ms` pass.
 fn wait_readable(fd: std::os::fd::RawFd, ms: u32) {
-    let mut poll = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd for the duration of the call. Errors (EINTR) just return early.
     unsafe {
         libc::poll(&mut poll, 1, ms as libc::c_int);
@@ -380,7 +407,11 @@ impl LiveReader {
         let mut read = read.clone();
         live.filter = read.filter.take().or(live.filter);
         let rows = RowBuilder::new(&read)?;
-        Ok(LiveReader { capture: LiveCapture::open(&live)?, rows, deferred: None })
+        Ok(LiveReader {
+            capture: LiveCapture::open(&live)?,
+            rows,
+            deferred: None,
+        })
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -404,7 +435,11 @@ impl LiveReader {
     /// error after some rows is kept until those rows are taken.
     pub fn fill(&mut self, max_rows: usize, deadline: Instant) -> Result<bool> {
         if self.deferred.is_some() {
-            return if self.rows.is_empty() { Err(self.deferred.take().expect("checked")) } else { Ok(true) };
+            return if self.rows.is_empty() {
+                Err(self.deferred.take().expect("checked"))
+            } else {
+                Ok(true)
+            };
         }
         while self.rows.len() < max_rows.max(1) && !self.rows.is_full() {
             let pushed = match self.capture.next_record(deadline) {
@@ -435,7 +470,12 @@ impl LiveReader {
 
     /// Write packets (every packet the kernel filter passed, IP or not) to `writer` until
     /// `limit` were written in total or `deadline`; returns how many this call wrote.
-    pub fn write_packets(&mut self, writer: &mut PcapWriter, limit: u64, deadline: Instant) -> Result<u64> {
+    pub fn write_packets(
+        &mut self,
+        writer: &mut PcapWriter,
+        limit: u64,
+        deadline: Instant,
+    ) -> Result<u64> {
         let mut written = 0;
         while writer.packets_written() < limit {
             match self.capture.next_record(deadline)? {

@@ -1,12 +1,15 @@
 //! One file on every core: the file is cut into byte ranges; each worker finds the first
-//! record boundary in its range by resynchronisation (a run of plausible record headers
-//! that chain into each other), decodes the records that start inside its range, and
-//! notes where the first record after its range starts. A range's start is then checked
-//! against where the previous range really ended; a range whose guess was wrong (a payload
-//! that looks like record headers) is decoded again from the right place. The result is
-//! exactly the sequential read's.
+//! record boundary in its range by resynchronisation (a run of plausible record headers,
+//! or pcapng blocks whose leading and trailing lengths agree, that chain into each other),
+//! decodes the records that start inside its range, and notes where the first record after
+//! its range starts. A range's start is then checked against where the previous range
+//! really ended; a range whose guess was wrong (a payload that looks like record headers)
+//! is decoded again from the right place. The result is exactly the sequential read's.
 //!
-//! Classic pcap files only; pcapng and compressed files are read sequentially.
+//! pcapng files are split after the blocks before their first packet (sections and
+//! interfaces) have been read; a file that describes another section or interface later on
+//! cannot be split (each range would need what came before it) and is read sequentially.
+//! Compressed files are always read sequentially.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -18,6 +21,7 @@ use arrow_array::RecordBatch;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::pcap::PcapFormat;
+use crate::format::pcapng::PcapngFormat;
 use crate::format::RecordReader;
 use crate::input::ByteWindow;
 use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder, TruncationPolicy};
@@ -31,6 +35,73 @@ const MIN_RANGE: u64 = 16 << 20;
 /// Records a candidate boundary must chain through to be believed.
 const CHAIN: usize = 8;
 
+/// How records are framed in a file that can be read from a boundary in its middle.
+#[derive(Clone)]
+enum Framing {
+    Pcap(PcapFormat),
+    /// What the blocks before the first packet describe, and where that packet starts.
+    Pcapng {
+        format: PcapngFormat,
+        first: u64,
+    },
+}
+
+impl Framing {
+    /// The framing of `path`, or `None` if it cannot be read in ranges (compressed, or
+    /// damaged before its first packet: the sequential read reports that properly).
+    fn of(path: &Path) -> Result<Option<Framing>> {
+        if is_gzip(path)? {
+            return Ok(None);
+        }
+        let mut reader = RecordReader::open(path)?;
+        if let Some(format) = reader.pcap_format() {
+            return Ok(Some(Framing::Pcap(format.clone())));
+        }
+        Ok(match reader.pcapng_head() {
+            Ok(Some((format, first))) => Some(Framing::Pcapng { format, first }),
+            _ => None,
+        })
+    }
+
+    /// Offset of the first packet record.
+    fn first_record(&self) -> u64 {
+        match self {
+            Framing::Pcap(_) => crate::format::pcap::FILE_HEADER_LEN as u64,
+            Framing::Pcapng { first, .. } => *first,
+        }
+    }
+
+    /// The longest record (or block) a boundary search must be able to see whole.
+    fn max_record_len(&self) -> usize {
+        match self {
+            Framing::Pcap(f) => f.record_header_len() + f.max_caplen() as usize,
+            Framing::Pcapng { format, .. } => format.max_block_len(),
+        }
+    }
+
+    /// The length of a plausible record (or block) at the start of `bytes`.
+    fn record_len(&self, bytes: &[u8]) -> Option<usize> {
+        match self {
+            Framing::Pcap(f) => f
+                .plausible_caplen(bytes)
+                .map(|caplen| f.record_header_len() + caplen as usize),
+            Framing::Pcapng { format, .. } => format.plausible_block_len(bytes),
+        }
+    }
+
+    /// A record reader starting at the boundary `at`.
+    fn resume(&self, path: &Path, at: u64) -> Result<RecordReader> {
+        let window = window_at(path, at)?;
+        let name = Some(path.to_path_buf());
+        Ok(match self {
+            Framing::Pcap(f) => RecordReader::resume_pcap(window, f.clone(), name),
+            Framing::Pcapng { format, .. } => {
+                RecordReader::resume_pcapng(window, format.clone(), name)
+            }
+        })
+    }
+}
+
 /// What a read of one file gives: its batches in order and its counters.
 #[derive(Default)]
 pub struct FileRead {
@@ -41,107 +112,166 @@ pub struct FileRead {
 /// Read a whole file with `threads` threads (1: the sequential reader), in ranges of at
 /// least 16 MiB, about four per thread so that uneven ranges even out.
 pub fn read_file(path: &Path, options: &ReadOptions, threads: usize) -> Result<FileRead> {
-    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
     let range_bytes = MIN_RANGE.max(size / (threads.max(1) as u64 * 4));
     read_file_in_ranges(path, options, threads, range_bytes)
 }
 
+/// Why `path` cannot be read in independent byte ranges, or `None` if it can (as far as
+/// its start tells: a pcapng file may still describe a later section or interface, which
+/// the range holding it reports).
+pub fn why_not_splittable(path: &Path) -> Result<Option<&'static str>> {
+    if is_gzip(path)? {
+        return Ok(Some(
+            "compressed: a byte range cannot be decompressed on its own",
+        ));
+    }
+    Ok(match Framing::of(path)? {
+        None => Some("damaged before its first packet"),
+        Some(Framing::Pcapng { format, .. }) => match format.first_section_end {
+            Some(end) if end < std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len() => {
+                Some("pcapng with several sections: a range cannot be read without the sections before it")
+            }
+            _ => None,
+        },
+        Some(Framing::Pcap(_)) => None,
+    })
+}
+
 /// `read_file` with a chosen range size (tests cut small files into many small ranges).
-pub fn read_file_in_ranges(path: &Path, options: &ReadOptions, threads: usize, range_bytes: u64) -> Result<FileRead> {
-    let header = RecordReader::open(path)?;
-    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
-    let format = header.pcap_format().cloned();
-    drop(header);
-    let body = size.saturating_sub(crate::format::pcap::FILE_HEADER_LEN as u64);
-    let ranges = body.div_ceil(range_bytes.max(1)) as usize;
-    match format {
-        Some(format) if threads > 1 && ranges > 1 && !is_gzip(path)? => {
-            read_ranges(path, options, &format, size, ranges, threads)
+pub fn read_file_in_ranges(
+    path: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    range_bytes: u64,
+) -> Result<FileRead> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
+    if threads <= 1 || size <= range_bytes {
+        return read_sequential(path, options);
+    }
+    match Framing::of(path)? {
+        Some(framing) => {
+            let body = size.saturating_sub(framing.first_record());
+            let ranges = body.div_ceil(range_bytes.max(1)) as usize;
+            if ranges <= 1 {
+                return read_sequential(path, options);
+            }
+            match read_ranges(path, options, &framing, size, ranges, threads) {
+                // A pcapng file that describes an interface after its first packet.
+                Err(e) if e.kind == ErrorKind::NotSplittable => read_sequential(path, options),
+                other => other,
+            }
         }
-        _ => read_sequential(path, options),
+        None => read_sequential(path, options),
     }
 }
 
-/// The records of a classic pcap file that start in `[start, end)`, read without the rest
-/// of the file (a dask partition): the reader resynchronises `LOOKBACK` bytes before
-/// `start` and follows the record chain up to it. A file that is not classic pcap (or
-/// compressed) is not split: the range holding offset 0 reads it whole, the others are empty.
-pub fn read_byte_range(path: &Path, options: &ReadOptions, start: u64, end: u64) -> Result<FileRead> {
-    let header = RecordReader::open(path)?;
-    let format = header.pcap_format().cloned();
-    drop(header);
-    let first = crate::format::pcap::FILE_HEADER_LEN as u64;
-    let format = match format {
-        Some(f) if !is_gzip(path)? => f,
-        _ if start == 0 => return read_sequential(path, options),
-        _ => return Ok(FileRead::default()),
+/// The records of a file that start in `[start, end)`, read without the rest of the file
+/// (a dask partition): the reader resynchronises `LOOKBACK` bytes before `start` and
+/// follows the record chain up to it. A file that cannot be split (compressed) is read
+/// whole by the range holding offset 0; the other ranges are empty. A pcapng file that
+/// describes a section or interface after its first packet raises `NotSplittable` in the
+/// range that holds that block.
+pub fn read_byte_range(
+    path: &Path,
+    options: &ReadOptions,
+    start: u64,
+    end: u64,
+) -> Result<FileRead> {
+    let Some(framing) = Framing::of(path)? else {
+        return if start == 0 {
+            read_sequential(path, options)
+        } else {
+            Ok(FileRead::default())
+        };
     };
+    let first = framing.first_record();
     if start <= first {
-        return decode_range(path, options, &format, first, end).outcome;
+        return decode_range(path, options, &framing, first, end).outcome;
     }
-    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
     if start >= size {
         return Ok(FileRead::default());
     }
-    let boundary = match boundary_at_or_after(path, &format, start, size)? {
+    let boundary = match boundary_at_or_after(path, &framing, start, size)? {
         Some(b) => b,
         // No chain reaches `start` from the look-back window: walk from the first record.
-        None => first_boundary_from(path, &format, first, start)?,
+        None => first_boundary_from(path, &framing, first, start)?,
     };
     if boundary >= end {
         return Ok(FileRead::default());
     }
-    decode_range(path, options, &format, boundary, end).outcome
+    decode_range(path, options, &framing, boundary, end).outcome
 }
 
 /// The first record boundary at or after `target` (past the file header), looking back
 /// `LOOKBACK` bytes for a chain that reaches it; `None` if none does.
-fn boundary_at_or_after(path: &Path, format: &PcapFormat, target: u64, size: u64) -> Result<Option<u64>> {
-    let from = target.saturating_sub(LOOKBACK).max(crate::format::pcap::FILE_HEADER_LEN as u64);
-    boundary_near(path, format, from, target, size)
+fn boundary_at_or_after(
+    path: &Path,
+    framing: &Framing,
+    target: u64,
+    size: u64,
+) -> Result<Option<u64>> {
+    let from = target.saturating_sub(LOOKBACK).max(framing.first_record());
+    boundary_near(path, framing, from, target, size)
 }
 
 /// The first record boundary at or after `target`, found from the bytes `[from, target +
-/// one record)`: the first offset from which plausible record headers chain all the way
-/// to `target` (a chain of fake headers inside a payload dies on a real header, or merges
+/// one record)`: the first offset from which plausible records chain all the way to
+/// `target` (a chain of fake headers inside a payload dies on a real header, or merges
 /// into the real chain, before it gets there). `None` if no offset does.
-fn boundary_near(path: &Path, format: &PcapFormat, from: u64, target: u64, size: u64) -> Result<Option<u64>> {
-    let hlen = format.record_header_len();
-    let span = ((target - from) as usize + hlen + format.max_caplen() as usize).min((size - from) as usize);
+fn boundary_near(
+    path: &Path,
+    framing: &Framing,
+    from: u64,
+    target: u64,
+    size: u64,
+) -> Result<Option<u64>> {
+    let span = ((target - from) as usize + framing.max_record_len()).min((size - from) as usize);
     let mut window = window_at(path, from)?;
-    window.fill(span).map_err(|e| Error::io(e, Some(from)))?;
+    window
+        .fill(span)
+        .map_err(|e| Error::io(e, Some(from)).in_file(path))?;
     let bytes = window.available();
     let goal = (target - from) as usize;
     let file_end = (size - from) as usize;
+    let at_first_record = from == framing.first_record();
     'candidates: for p in 0..goal.min(bytes.len()) {
         let mut at = p;
         let mut links = 0;
         while at < goal {
-            let Some(caplen) = bytes.get(at..at + hlen).and_then(|h| format.plausible_caplen(h)) else {
+            let Some(len) = bytes.get(at..).and_then(|rest| framing.record_len(rest)) else {
                 continue 'candidates;
             };
-            at += hlen + caplen as usize;
+            at += len;
             links += 1;
         }
-        // The chain must be long enough to be believed, unless it starts at the file's start.
-        if (links >= CHAIN || from == crate::format::pcap::FILE_HEADER_LEN as u64 && p == 0) && at <= file_end {
+        // The chain must be long enough to be believed, unless it starts at the first record.
+        if (links >= CHAIN || at_first_record && p == 0) && at <= file_end {
             return Ok(Some(from + at as u64));
         }
     }
     Ok(None)
 }
 
-/// Follow record headers from the boundary `from` to the first boundary at or after `target`.
-fn first_boundary_from(path: &Path, format: &PcapFormat, from: u64, target: u64) -> Result<u64> {
-    let mut records = RecordReader::resume_pcap(window_at(path, from)?, format.clone(), Some(path.to_path_buf()));
+/// Follow records from the boundary `from` to the first boundary at or after `target`.
+fn first_boundary_from(path: &Path, framing: &Framing, from: u64, target: u64) -> Result<u64> {
+    let mut records = framing.resume(path, from)?;
     loop {
         let at = from + records.offset();
         if at >= target {
             return Ok(at);
         }
-        match records.next_record() {
+        match records.next_record_before(target - from) {
             Ok(Some(_)) => {}
             Ok(None) => return Ok(from + records.offset()),
+            Err(e) if e.kind == ErrorKind::NotSplittable => return Err(e),
             // Damage before `target` belongs to (and is reported by) an earlier range.
             Err(_) => return Ok(u64::MAX),
         }
@@ -151,7 +281,11 @@ fn first_boundary_from(path: &Path, format: &PcapFormat, from: u64, target: u64)
 fn is_gzip(path: &Path) -> Result<bool> {
     let mut magic = [0u8; 2];
     let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    Ok(file.read(&mut magic).map_err(|e| Error::io(e, Some(0)).in_file(path))? == 2 && magic == [0x1f, 0x8b])
+    Ok(file
+        .read(&mut magic)
+        .map_err(|e| Error::io(e, Some(0)).in_file(path))?
+        == 2
+        && magic == [0x1f, 0x8b])
 }
 
 fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
@@ -160,7 +294,10 @@ fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
     while let Some(batch) = reader.next_batch()? {
         batches.push(batch);
     }
-    Ok(FileRead { batches, stats: reader.stats().clone() })
+    Ok(FileRead {
+        batches,
+        stats: reader.stats().clone(),
+    })
 }
 
 /// One range's outcome.
@@ -175,15 +312,16 @@ struct Range {
 fn read_ranges(
     path: &Path,
     options: &ReadOptions,
-    format: &PcapFormat,
+    framing: &Framing,
     size: u64,
     ranges: usize,
     threads: usize,
 ) -> Result<FileRead> {
-    let first = crate::format::pcap::FILE_HEADER_LEN as u64;
+    let first = framing.first_record();
     let span = (size - first).div_ceil(ranges as u64);
-    let bounds: Vec<(u64, u64)> =
-        (0..ranges as u64).map(|i| (first + i * span, (first + (i + 1) * span).min(size))).collect();
+    let bounds: Vec<(u64, u64)> = (0..ranges as u64)
+        .map(|i| (first + i * span, (first + (i + 1) * span).min(size)))
+        .collect();
     let results: Vec<Mutex<Option<Range>>> = (0..ranges).map(|_| Mutex::new(None)).collect();
     let next_index = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -195,26 +333,36 @@ fn read_ranges(
                 }
                 let (begin, end) = bounds[i];
                 let range = if i == 0 {
-                    decode_range(path, options, format, begin, end)
+                    decode_range(path, options, framing, begin, end)
                 } else {
-                    match boundary_at_or_after(path, format, begin, size) {
-                        Ok(Some(start)) => decode_range(path, options, format, start, end),
+                    match boundary_at_or_after(path, framing, begin, size) {
+                        Ok(Some(start)) => decode_range(path, options, framing, start, end),
                         // No boundary found: leave it to the check below, which decodes the
                         // range from where the previous one ended.
-                        Ok(None) | Err(_) => Range { start: u64::MAX, next: u64::MAX, outcome: Ok(FileRead::default()) },
+                        Ok(None) | Err(_) => Range {
+                            start: u64::MAX,
+                            next: u64::MAX,
+                            outcome: Ok(FileRead::default()),
+                        },
                     }
                 };
                 *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(range);
             });
         }
     });
-    let mut done: Vec<Range> =
-        results.into_iter().map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner()).expect("every range ran")).collect();
+    let mut done: Vec<Range> = results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every range ran")
+        })
+        .collect();
     // Check each guess against the truth, in order; decode again where it was wrong.
     for i in 1..done.len() {
         let truth = done[i - 1].next;
         if done[i].start != truth {
-            done[i] = decode_range(path, options, format, truth, bounds[i].1);
+            done[i] = decode_range(path, options, framing, truth, bounds[i].1);
         }
     }
     let mut out = FileRead::default();
@@ -241,16 +389,22 @@ fn merge(total: &mut ReadStats, part: ReadStats) {
 
 fn window_at(path: &Path, offset: u64) -> Result<ByteWindow> {
     let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    file.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(e, Some(offset)).in_file(path))?;
+    file.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io(e, Some(offset)).in_file(path))?;
     Ok(ByteWindow::new(Box::new(file)))
 }
 
 /// Decode the records that start in [start, end); note the first boundary at or after `end`.
-fn decode_range(path: &Path, options: &ReadOptions, format: &PcapFormat, start: u64, end: u64) -> Range {
+fn decode_range(
+    path: &Path,
+    options: &ReadOptions,
+    framing: &Framing,
+    start: u64,
+    end: u64,
+) -> Range {
     let mut next = start;
     let outcome = (|| {
-        let window = window_at(path, start)?;
-        let mut records = RecordReader::resume_pcap(window, format.clone(), Some(path.to_path_buf()));
+        let mut records = framing.resume(path, start)?;
         let mut rows = RowBuilder::new(options)?;
         let mut batches = Vec::new();
         loop {
@@ -258,10 +412,16 @@ fn decode_range(path: &Path, options: &ReadOptions, format: &PcapFormat, start: 
             if next >= end {
                 break;
             }
-            match records.next_record() {
+            match records.next_record_before(end - start) {
                 Ok(Some(record)) => rows.push(&record)?,
-                Ok(None) => break,
-                Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+                Ok(None) => {
+                    next = start + records.offset();
+                    break;
+                }
+                Err(e)
+                    if e.kind == ErrorKind::Truncated
+                        && options.errors != TruncationPolicy::Raise =>
+                {
                     rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
                     break;
                 }
@@ -272,9 +432,16 @@ fn decode_range(path: &Path, options: &ReadOptions, format: &PcapFormat, start: 
             }
         }
         batches.extend(rows.finish());
-        Ok(FileRead { batches, stats: rows.stats().clone() })
+        Ok(FileRead {
+            batches,
+            stats: rows.stats().clone(),
+        })
     })();
-    Range { start, next, outcome }
+    Range {
+        start,
+        next,
+        outcome,
+    }
 }
 
 /// Offsets inside a range's reader count from the range's start; report them from the file's.

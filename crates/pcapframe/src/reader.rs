@@ -176,7 +176,11 @@ impl RowBuilder {
                 return Ok(());
             }
             Link::Unsupported => {
-                *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(record.link_type)
+                    .or_default() += 1;
                 return Ok(());
             }
         };
@@ -215,7 +219,11 @@ pub struct PacketReader {
 impl PacketReader {
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
         let rows = RowBuilder::new(&options)?;
-        Ok(Self::from_records(RecordReader::open(path)?, rows, &options))
+        Ok(Self::from_records(
+            RecordReader::open(path)?,
+            rows,
+            &options,
+        ))
     }
 
     /// Read from any byte source (already decompressed, or not: gzip is not detected here).
@@ -224,13 +232,27 @@ impl PacketReader {
     }
 
     /// Read from a byte source that has a name for error messages (a URL, say).
-    pub fn from_named_window(window: ByteWindow, name: Option<std::path::PathBuf>, options: ReadOptions) -> Result<Self> {
+    pub fn from_named_window(
+        window: ByteWindow,
+        name: Option<std::path::PathBuf>,
+        options: ReadOptions,
+    ) -> Result<Self> {
         let rows = RowBuilder::new(&options)?;
-        Ok(Self::from_records(RecordReader::new(window, name)?, rows, &options))
+        Ok(Self::from_records(
+            RecordReader::new(window, name)?,
+            rows,
+            &options,
+        ))
     }
 
     fn from_records(records: RecordReader, rows: RowBuilder, options: &ReadOptions) -> Self {
-        PacketReader { records, rows, batch_rows: options.batch_rows, errors: options.errors, done: false }
+        PacketReader {
+            records,
+            rows,
+            batch_rows: options.batch_rows,
+            errors: options.errors,
+            done: false,
+        }
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -269,7 +291,9 @@ impl PacketReader {
                     self.done = true;
                     break;
                 }
-                Err(e) if e.kind == ErrorKind::Truncated && self.errors != TruncationPolicy::Raise => {
+                Err(e)
+                    if e.kind == ErrorKind::Truncated && self.errors != TruncationPolicy::Raise =>
+                {
                     self.rows.stats_mut().truncated = Some(e.to_string());
                     self.done = true;
                     break;

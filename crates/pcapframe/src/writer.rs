@@ -29,8 +29,14 @@ impl PcapWriter {
         header.extend_from_slice(&0u32.to_le_bytes()); // sigfigs
         header.extend_from_slice(&snaplen.to_le_bytes());
         header.extend_from_slice(&link_type.to_le_bytes());
-        out.write_all(&header).map_err(|e| Error::io(e, Some(0)).in_file(path))?;
-        Ok(PcapWriter { out, path: path.to_path_buf(), snaplen, written: 0 })
+        out.write_all(&header)
+            .map_err(|e| Error::io(e, Some(0)).in_file(path))?;
+        Ok(PcapWriter {
+            out,
+            path: path.to_path_buf(),
+            snaplen,
+            written: 0,
+        })
     }
 
     /// Append one packet; the bytes beyond the snap length are not written.
@@ -56,7 +62,9 @@ impl PcapWriter {
 
     /// Flush everything to the file.
     pub fn finish(mut self) -> Result<u64> {
-        self.out.flush().map_err(|e| Error::io(e, None).in_file(&self.path))?;
+        self.out
+            .flush()
+            .map_err(|e| Error::io(e, None).in_file(&self.path))?;
         Ok(self.written)
     }
 }
@@ -72,14 +80,21 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("out.pcap");
         let mut w = PcapWriter::create(&path, 1, 65535).unwrap();
-        w.write(Some(1_700_000_000_123_456_789), b"abcdef", 60).unwrap();
+        w.write(Some(1_700_000_000_123_456_789), b"abcdef", 60)
+            .unwrap();
         w.write(Some(5), &[7u8; 100], 100).unwrap();
         assert_eq!(w.finish().unwrap(), 2);
         let mut r = RecordReader::open(&path).unwrap();
         let a = r.next_record().unwrap().unwrap();
-        assert_eq!((a.timestamp_ns, a.data, a.wire_len, a.link_type), (Some(1_700_000_000_123_456_789), &b"abcdef"[..], 60, 1));
+        assert_eq!(
+            (a.timestamp_ns, a.data, a.wire_len, a.link_type),
+            (Some(1_700_000_000_123_456_789), &b"abcdef"[..], 60, 1)
+        );
         let b = r.next_record().unwrap().unwrap();
-        assert_eq!((b.timestamp_ns, b.data.len(), b.wire_len), (Some(5), 100, 100));
+        assert_eq!(
+            (b.timestamp_ns, b.data.len(), b.wire_len),
+            (Some(5), 100, 100)
+        );
         assert!(r.next_record().unwrap().is_none());
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -78,8 +78,12 @@ fn ours(path: &Path) -> Vec<Row> {
             Err(e) => panic!("{e}"),
         };
         index += 1;
-        let Link::Ip(info) = link::decode(record.link_type, record.data) else { continue };
-        let Some(p) = ip::decode(record.data, &info, record.wire_len) else { continue };
+        let Link::Ip(info) = link::decode(record.link_type, record.data) else {
+            continue;
+        };
+        let Some(p) = ip::decode(record.data, &info, record.wire_len) else {
+            continue;
+        };
         rows.push(Row {
             packet_index: index,
             time_ns: record.timestamp_ns,
@@ -105,12 +109,21 @@ fn every_corpus_capture_matches_its_tshark_oracle() {
         .collect();
     entries.sort();
     for expected in entries {
-        let capture = PathBuf::from(expected.to_string_lossy().trim_end_matches(".expected.csv").to_string());
+        let capture = PathBuf::from(
+            expected
+                .to_string_lossy()
+                .trim_end_matches(".expected.csv")
+                .to_string(),
+        );
         let want = oracle(&expected);
         let got = ours(&capture);
         let name = capture.file_name().unwrap().to_string_lossy().to_string();
         if want.len() != got.len() {
-            failures.push(format!("{name}: {} rows expected, {} read", want.len(), got.len()));
+            failures.push(format!(
+                "{name}: {} rows expected, {} read",
+                want.len(),
+                got.len()
+            ));
         }
         for (w, g) in want.iter().zip(&got) {
             if w != g {
@@ -121,6 +134,15 @@ fn every_corpus_capture_matches_its_tshark_oracle() {
         checked += 1;
     }
     eprintln!("checked {checked} captures");
-    assert!(checked >= 40, "only {checked} captures found in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {checked} captures differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        checked >= 40,
+        "only {checked} captures found in {}",
+        dir.display()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} captures differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -100,12 +100,19 @@ fn within<T: Send + 'static>(what: &str, secs: u64, f: impl FnOnce() -> T + Send
             Err(panic) => std::panic::resume_unwind(panic),
             Ok(()) => unreachable!(),
         },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: no result after {secs} s (a hang?)"),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{what}: no result after {secs} s (a hang?)")
+        }
     }
 }
 
 fn options(errors: TruncationPolicy, batch_rows: usize) -> ReadOptions {
-    ReadOptions { payload: true, batch_rows, errors, ..ReadOptions::default() }
+    ReadOptions {
+        payload: true,
+        batch_rows,
+        errors,
+        ..ReadOptions::default()
+    }
 }
 
 #[derive(Debug)]
@@ -127,10 +134,19 @@ fn drain(mut reader: PacketReader, input_len: usize, batch_rows: usize) -> Outco
         match reader.next_batch() {
             Ok(Some(batch)) => {
                 assert!(batch.num_rows() > 0, "an empty batch");
-                assert!(batch.num_rows() <= batch_rows.max(1), "batch of {} rows > {batch_rows}", batch.num_rows());
+                assert!(
+                    batch.num_rows() <= batch_rows.max(1),
+                    "batch of {} rows > {batch_rows}",
+                    batch.num_rows()
+                );
                 assert_eq!(batch.schema(), schema);
                 if let Some(column) = batch.columns().get(6) {
-                    payload_bytes += column.as_any().downcast_ref::<LargeBinaryArray>().unwrap().value_data().len();
+                    payload_bytes += column
+                        .as_any()
+                        .downcast_ref::<LargeBinaryArray>()
+                        .unwrap()
+                        .value_data()
+                        .len();
                 }
                 rows += batch.num_rows() as u64;
             }
@@ -142,31 +158,66 @@ fn drain(mut reader: PacketReader, input_len: usize, batch_rows: usize) -> Outco
         }
     }
     // Finished means finished: after the end or an error, only `None`.
-    assert!(matches!(reader.next_batch(), Ok(None)), "the reader went on after its end");
+    assert!(
+        matches!(reader.next_batch(), Ok(None)),
+        "the reader went on after its end"
+    );
     let stats = reader.stats().clone();
     assert_eq!(stats.rows, rows, "stats.rows disagrees with the batches");
-    assert!(rows <= stats.packets, "{rows} rows from {} packets", stats.packets);
+    assert!(
+        rows <= stats.packets,
+        "{rows} rows from {} packets",
+        stats.packets
+    );
     // Every packet record has a header of at least 12 bytes (pcapng SPB) or 16 (pcap).
-    assert!(stats.packets as usize <= input_len / 12 + 1, "{} packets from {input_len} bytes", stats.packets);
-    assert!(payload_bytes <= input_len, "{payload_bytes} payload bytes from {input_len} input bytes");
+    assert!(
+        stats.packets as usize <= input_len / 12 + 1,
+        "{} packets from {input_len} bytes",
+        stats.packets
+    );
+    assert!(
+        payload_bytes <= input_len,
+        "{payload_bytes} payload bytes from {input_len} input bytes"
+    );
     if let Some(e) = &error {
         check_error(e, input_len);
-        assert!(stats.truncated.is_none(), "both an error and a truncation warning");
+        assert!(
+            stats.truncated.is_none(),
+            "both an error and a truncation warning"
+        );
     }
-    Outcome { rows, packets: stats.packets, truncated: stats.truncated, error }
+    Outcome {
+        rows,
+        packets: stats.packets,
+        truncated: stats.truncated,
+        error,
+    }
 }
 
 /// Every error names its kind, a byte offset inside the input and says something.
 fn check_error(e: &Error, input_len: usize) {
-    let offset = e.offset.unwrap_or_else(|| panic!("error without an offset: {e:?}"));
-    assert!(offset <= input_len as u64, "offset {offset} beyond the {input_len}-byte input: {e}");
+    let offset = e
+        .offset
+        .unwrap_or_else(|| panic!("error without an offset: {e:?}"));
+    assert!(
+        offset <= input_len as u64,
+        "offset {offset} beyond the {input_len}-byte input: {e}"
+    );
     assert!(!e.message.is_empty());
     assert_ne!(e.kind, ErrorKind::InvalidArgument, "{e}");
-    assert!(e.to_string().contains(&format!("at byte offset {offset}")), "{e}");
+    assert!(
+        e.to_string().contains(&format!("at byte offset {offset}")),
+        "{e}"
+    );
 }
 
 /// Read `bytes` through a small window; `Err` when the header itself is refused.
-fn read_bytes(bytes: Vec<u8>, window: usize, errors: TruncationPolicy, batch_rows: usize) -> Result<Outcome, Error> {
+fn read_bytes(
+    bytes: Vec<u8>,
+    window: usize,
+    errors: TruncationPolicy,
+    batch_rows: usize,
+) -> Result<Outcome, Error> {
     let len = bytes.len();
     let window = ByteWindow::with_capacity(Box::new(Cursor::new(bytes)), window);
     match PacketReader::from_window(window, options(errors, batch_rows)) {
@@ -174,7 +225,10 @@ fn read_bytes(bytes: Vec<u8>, window: usize, errors: TruncationPolicy, batch_row
         Err(e) => {
             check_error(&e, len);
             assert!(
-                matches!(e.kind, ErrorKind::NotACapture | ErrorKind::Truncated | ErrorKind::Corrupt),
+                matches!(
+                    e.kind,
+                    ErrorKind::NotACapture | ErrorKind::Truncated | ErrorKind::Corrupt
+                ),
                 "header refused with {e:?}"
             );
             Err(e)
@@ -198,11 +252,18 @@ impl Rng {
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 fn runner(default_cases: u32) -> TestRunner {
-    TestRunner::new(Config { cases: cases(default_cases), failure_persistence: None, ..Config::default() })
+    TestRunner::new(Config {
+        cases: cases(default_cases),
+        failure_persistence: None,
+        ..Config::default()
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -235,12 +296,30 @@ enum HeaderKind {
 }
 
 const HEADER_KINDS: [HeaderKind; 8] = [
-    HeaderKind::Pcap { magic: MAGIC_USEC, big: false },
-    HeaderKind::Pcap { magic: MAGIC_USEC, big: true },
-    HeaderKind::Pcap { magic: MAGIC_NSEC, big: false },
-    HeaderKind::Pcap { magic: MAGIC_NSEC, big: true },
-    HeaderKind::Pcap { magic: MAGIC_MODIFIED, big: false },
-    HeaderKind::Pcap { magic: MAGIC_MODIFIED, big: true },
+    HeaderKind::Pcap {
+        magic: MAGIC_USEC,
+        big: false,
+    },
+    HeaderKind::Pcap {
+        magic: MAGIC_USEC,
+        big: true,
+    },
+    HeaderKind::Pcap {
+        magic: MAGIC_NSEC,
+        big: false,
+    },
+    HeaderKind::Pcap {
+        magic: MAGIC_NSEC,
+        big: true,
+    },
+    HeaderKind::Pcap {
+        magic: MAGIC_MODIFIED,
+        big: false,
+    },
+    HeaderKind::Pcap {
+        magic: MAGIC_MODIFIED,
+        big: true,
+    },
     HeaderKind::Pcapng { big: false },
     HeaderKind::Pcapng { big: true },
 ];
@@ -256,7 +335,14 @@ fn pcap_header(magic: u32, big: bool, snaplen: u32, link_type: u32) -> Vec<u8> {
     v
 }
 
-fn pcap_record(magic: u32, big: bool, secs: u32, caplen: u32, wire_len: u32, data: &[u8]) -> Vec<u8> {
+fn pcap_record(
+    magic: u32,
+    big: bool,
+    secs: u32,
+    caplen: u32,
+    wire_len: u32,
+    data: &[u8],
+) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&u32b(secs, big));
     v.extend_from_slice(&u32b(1234, big));
@@ -342,7 +428,9 @@ fn any_link_type() -> impl Strategy<Value = u32> {
 /// Pieces of link, network and transport headers; a packet is a few of them in a row,
 /// so that decoders get past their first checks more often than random bytes would.
 fn atoms() -> Vec<Vec<u8>> {
-    let mut ipv4 = vec![0x45, 0, 0, 60, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+    let mut ipv4 = vec![
+        0x45, 0, 0, 60, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ];
     let ipv4_ah = {
         let mut h = ipv4.clone();
         h[9] = 51;
@@ -380,22 +468,31 @@ fn atoms() -> Vec<Vec<u8>> {
         vec![0, 0, 0, 30],
         vec![24, 0, 0, 0],
         vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00], // SLL
-        vec![0x86, 0xdd, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0], // SLL2
-        vec![0, 0, 12, 0, 0x02, 0, 0, 0, 0x20, 0, 0, 0],            // radiotap with Flags (data pad)
-        vec![0, 0, 8, 0, 0, 0, 0, 0],                               // radiotap, nothing present
-        vec![0x08, 0x01, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0, 0], // 802.11 data
-        vec![0x88, 0x03, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0, 0, 1, 2, 3, 4, 5, 6, 0, 0], // QoS, 4 addresses
-        vec![2, 0, 0, 0],                                                                // NFLOG header
-        vec![8, 0, 9, 0],                                                                // NFLOG payload TLV (LE)
-        vec![0, 8, 0, 9],                                                                // NFLOG payload TLV (BE)
-        vec![6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],                                        // AH (next TCP)
-        vec![6, 0, 0, 0, 0, 0, 0, 0],        // hop-by-hop / dest opts (next TCP)
-        vec![44, 0, 0, 0, 0, 0, 0, 0],       // ... (next fragment)
-        vec![17, 0, 0, 1, 0, 0, 0, 7],       // fragment, first, more (next UDP)
-        vec![17, 0, 0x05, 0x38, 0, 0, 0, 7], // fragment, not first
-        vec![0x01, 0xbb, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0], // TCP
+        vec![
+            0x86, 0xdd, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ], // SLL2
+        vec![0, 0, 12, 0, 0x02, 0, 0, 0, 0x20, 0, 0, 0], // radiotap with Flags (data pad)
+        vec![0, 0, 8, 0, 0, 0, 0, 0],                    // radiotap, nothing present
+        vec![
+            0x08, 0x01, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+        ], // 802.11 data
+        vec![
+            0x88, 0x03, 0, 0, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6, 0, 0, 1, 2, 3,
+            4, 5, 6, 0, 0,
+        ], // QoS, 4 addresses
+        vec![2, 0, 0, 0],                                // NFLOG header
+        vec![8, 0, 9, 0],                                // NFLOG payload TLV (LE)
+        vec![0, 8, 0, 9],                                // NFLOG payload TLV (BE)
+        vec![6, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],        // AH (next TCP)
+        vec![6, 0, 0, 0, 0, 0, 0, 0],                    // hop-by-hop / dest opts (next TCP)
+        vec![44, 0, 0, 0, 0, 0, 0, 0],                   // ... (next fragment)
+        vec![17, 0, 0, 1, 0, 0, 0, 7],                   // fragment, first, more (next UDP)
+        vec![17, 0, 0x05, 0x38, 0, 0, 0, 7],             // fragment, not first
+        vec![
+            0x01, 0xbb, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x18, 0, 0, 0, 0, 0, 0,
+        ], // TCP
         vec![0x01, 0xbb, 0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0x18], // TCP, long offset, cut
-        vec![0, 53, 0, 53, 0, 8, 0, 0],      // UDP
+        vec![0, 53, 0, 53, 0, 8, 0, 0],                  // UDP
         ipv4_ah,
         ipv6(0),
         ipv6(43),
@@ -457,15 +554,22 @@ fn arbitrary_bytes_after_every_header_kind_end_cleanly() {
         prop::collection::vec(any::<u8>(), 0..1024),
         64usize..700,
         1usize..40,
-        prop::sample::select(vec![TruncationPolicy::Raise, TruncationPolicy::Warn, TruncationPolicy::Ignore]),
+        prop::sample::select(vec![
+            TruncationPolicy::Raise,
+            TruncationPolicy::Warn,
+            TruncationPolicy::Ignore,
+        ]),
     );
     runner(1024)
-        .run(&strategy, |(kind, snaplen, link_type, tail, window, batch_rows, policy)| {
-            let mut bytes = header_for(HEADER_KINDS[kind], snaplen, link_type);
-            bytes.extend_from_slice(&tail);
-            let _ = read_bytes(bytes, window, policy, batch_rows);
-            Ok(())
-        })
+        .run(
+            &strategy,
+            |(kind, snaplen, link_type, tail, window, batch_rows, policy)| {
+                let mut bytes = header_for(HEADER_KINDS[kind], snaplen, link_type);
+                bytes.extend_from_slice(&tail);
+                let _ = read_bytes(bytes, window, policy, batch_rows);
+                Ok(())
+            },
+        )
         .unwrap();
 }
 
@@ -487,7 +591,14 @@ fn build_framed(f: &Framed) -> Vec<u8> {
             let mut v = pcap_header(magic, big, f.snaplen, f.link_type);
             for (i, (_, data)) in f.packets.iter().enumerate() {
                 let wire = data.len() as u32 + (i as u32 % 3) * 100;
-                v.extend_from_slice(&pcap_record(magic, big, i as u32, data.len() as u32, wire, data));
+                v.extend_from_slice(&pcap_record(
+                    magic,
+                    big,
+                    i as u32,
+                    data.len() as u32,
+                    wire,
+                    data,
+                ));
             }
             v
         }
@@ -560,10 +671,15 @@ fn framed_records_with_arbitrary_contents_then_mutated() {
                 HeaderKind::Pcapng { .. } => 0,
             };
             // Unmutated, the generator's capture reads whole: every record, no error.
-            let clean = read_bytes(bytes.clone(), window, TruncationPolicy::Raise, batch_rows).unwrap();
+            let clean =
+                read_bytes(bytes.clone(), window, TruncationPolicy::Raise, batch_rows).unwrap();
             assert!(clean.error.is_none(), "{:?}", clean.error);
             assert!(clean.truncated.is_none());
-            let expected = framed.packets.iter().filter(|(c, _)| header == 24 || c % 5 != 4).count() as u64;
+            let expected = framed
+                .packets
+                .iter()
+                .filter(|(c, _)| header == 24 || c % 5 != 4)
+                .count() as u64;
             prop_assert_eq!(clean.packets, expected);
 
             for (at, byte, word) in &framed.mutations {
@@ -588,15 +704,25 @@ fn framed_records_with_arbitrary_contents_then_mutated() {
 
 fn check_decode(link_type: u32, data: &[u8], wire_len: u32) {
     match link::decode(link_type, data) {
-        Link::Unsupported => assert!(!link::is_supported(link_type), "link type {link_type} is supported"),
+        Link::Unsupported => assert!(
+            !link::is_supported(link_type),
+            "link type {link_type} is supported"
+        ),
         Link::NotIp => assert!(link::is_supported(link_type)),
         Link::Ip(info) => {
             assert!(link::is_supported(link_type));
             if let Some(eth) = info.ethernet_offset {
-                assert!(eth + 14 <= info.ip_offset, "Ethernet at {eth}, IP at {}", info.ip_offset);
+                assert!(
+                    eth + 14 <= info.ip_offset,
+                    "Ethernet at {eth}, IP at {}",
+                    info.ip_offset
+                );
             }
             if let Some(p) = ip::decode(data, &info, wire_len) {
-                assert!(info.ip_offset < data.len(), "an IP packet from beyond the data");
+                assert!(
+                    info.ip_offset < data.len(),
+                    "an IP packet from beyond the data"
+                );
                 assert!(
                     p.payload.start <= p.payload.end && p.payload.end <= data.len(),
                     "payload {:?} outside {} captured bytes",
@@ -671,7 +797,9 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         let raw = std::fs::read(&path).unwrap();
         let bytes = if name.ends_with(".pcap.gz") || name.ends_with(".pcapng.gz") {
             let mut v = Vec::new();
-            MultiGzDecoder::new(Cursor::new(raw)).read_to_end(&mut v).unwrap();
+            MultiGzDecoder::new(Cursor::new(raw))
+                .read_to_end(&mut v)
+                .unwrap();
             v
         } else if name.ends_with(".pcap") || name.ends_with(".pcapng") {
             raw
@@ -680,7 +808,12 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         };
         out.push((name, bytes));
     }
-    assert!(out.len() >= 40, "only {} captures in {}", out.len(), dir.display());
+    assert!(
+        out.len() >= 40,
+        "only {} captures in {}",
+        out.len(),
+        dir.display()
+    );
     out
 }
 
@@ -717,7 +850,11 @@ fn frame(bytes: &[u8]) -> Vec<Unit> {
     let be = u32::from_be_bytes(bytes[..4].try_into().unwrap());
     let rd = |at: usize, big: bool| -> usize {
         let b: [u8; 4] = bytes[at..at + 4].try_into().unwrap();
-        (if big { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) }) as usize
+        (if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }) as usize
     };
     let mut units = Vec::new();
     if le == 0x0a0d_0d0a {
@@ -735,24 +872,54 @@ fn frame(bytes: &[u8]) -> Vec<Unit> {
                 _ => UnitKind::OtherBlock,
             };
             let len = rd(at + 4, big);
-            assert!(len >= 12 && len % 4 == 0, "corpus block at {at} of length {len}");
-            units.push(Unit { kind, start: at, end: at + len, big });
+            assert!(
+                len >= 12 && len % 4 == 0,
+                "corpus block at {at} of length {len}"
+            );
+            units.push(Unit {
+                kind,
+                start: at,
+                end: at + len,
+                big,
+            });
             at += len;
         }
         if at < bytes.len() {
             // Cut inside a block header: its length is unknown; it ends beyond the file.
-            units.push(Unit { kind: UnitKind::OtherBlock, start: at, end: usize::MAX, big });
+            units.push(Unit {
+                kind: UnitKind::OtherBlock,
+                start: at,
+                end: usize::MAX,
+                big,
+            });
         }
     } else {
         let big = be & 0xffff_0000 == 0xa1b2_0000;
-        assert!(big || le & 0xffff_0000 == 0xa1b2_0000, "corpus file is neither pcap nor pcapng");
+        assert!(
+            big || le & 0xffff_0000 == 0xa1b2_0000,
+            "corpus file is neither pcap nor pcapng"
+        );
         let magic = if big { be } else { le };
         let hlen = if magic == MAGIC_MODIFIED { 24 } else { 16 };
-        units.push(Unit { kind: UnitKind::PcapHeader, start: 0, end: 24, big });
+        units.push(Unit {
+            kind: UnitKind::PcapHeader,
+            start: 0,
+            end: 24,
+            big,
+        });
         let mut at = 24;
         while at < bytes.len() {
-            let end = if at + hlen <= bytes.len() { at + hlen + rd(at + 8, big) } else { usize::MAX };
-            units.push(Unit { kind: UnitKind::PcapRecord, start: at, end, big });
+            let end = if at + hlen <= bytes.len() {
+                at + hlen + rd(at + 8, big)
+            } else {
+                usize::MAX
+            };
+            units.push(Unit {
+                kind: UnitKind::PcapRecord,
+                start: at,
+                end,
+                big,
+            });
             at = end;
         }
     }
@@ -796,18 +963,40 @@ impl Capture {
     fn new(name: String, bytes: Vec<u8>) -> Capture {
         let units = frame(&bytes);
         let rows = row_flags(&name, &bytes);
-        let packets = units.iter().filter(|u| u.is_packet() && u.end <= bytes.len()).count();
-        assert_eq!(rows.len(), packets, "{name}: the crate reads {} packets, the framing here {packets}", rows.len());
+        let packets = units
+            .iter()
+            .filter(|u| u.is_packet() && u.end <= bytes.len())
+            .count();
+        assert_eq!(
+            rows.len(),
+            packets,
+            "{name}: the crate reads {} packets, the framing here {packets}",
+            rows.len()
+        );
         let mut packets_before = vec![0];
         for u in &units {
             packets_before.push(packets_before.last().unwrap() + u.is_packet() as usize);
         }
         let mut section_before = vec![0];
         for (i, u) in units.iter().enumerate() {
-            section_before.push(if u.kind == UnitKind::Shb { i } else { *section_before.last().unwrap() });
+            section_before.push(if u.kind == UnitKind::Shb {
+                i
+            } else {
+                *section_before.last().unwrap()
+            });
         }
-        let interfaces = (0..units.len()).filter(|&i| units[i].kind == UnitKind::Idb).collect();
-        Capture { name, bytes, units, rows, packets_before, section_before, interfaces }
+        let interfaces = (0..units.len())
+            .filter(|&i| units[i].kind == UnitKind::Idb)
+            .collect();
+        Capture {
+            name,
+            bytes,
+            units,
+            rows,
+            packets_before,
+            section_before,
+            interfaces,
+        }
     }
 
     fn is_pcap(&self) -> bool {
@@ -849,10 +1038,15 @@ impl Capture {
         let what = format!("{} cut at {cut} (from unit {k}, {policy:?})", self.name);
 
         // Units are contiguous: those complete before the cut are a run from `k`.
-        let done = (k..self.units.len()).find(|&j| self.units[j].end > cut).unwrap_or(self.units.len());
+        let done = (k..self.units.len())
+            .find(|&j| self.units[j].end > cut)
+            .unwrap_or(self.units.len());
         let first_packet = self.packets_before(k);
         let packets = self.packets_before(done) - first_packet;
-        let rows = self.rows[first_packet..first_packet + packets].iter().filter(|&&r| r).count() as u64;
+        let rows = self.rows[first_packet..first_packet + packets]
+            .iter()
+            .filter(|&&r| r)
+            .count() as u64;
         let on_boundary = cut == base || (done > k && self.units[done - 1].end == cut);
         let cut_unit = (done < self.units.len()).then_some(done);
 
@@ -866,36 +1060,64 @@ impl Capture {
         // A pcap file header cut short: refused whatever the policy.
         if k == 0 && self.is_pcap() && cut < 24 {
             let e = result.unwrap_err();
-            assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, Some(0)), "{what}: {e}");
+            assert_eq!(
+                (e.kind, e.offset),
+                (ErrorKind::Truncated, Some(0)),
+                "{what}: {e}"
+            );
             return;
         }
         let out = result.unwrap_or_else(|e| panic!("{what}: header refused: {e}"));
         if on_boundary {
-            assert!(out.error.is_none() && out.truncated.is_none(), "{what}: {out:?}");
+            assert!(
+                out.error.is_none() && out.truncated.is_none(),
+                "{what}: {out:?}"
+            );
         } else if policy == TruncationPolicy::Raise {
-            let e = out.error.as_ref().unwrap_or_else(|| panic!("{what}: no error"));
+            let e = out
+                .error
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: no error"));
             let at = self.units[cut_unit.unwrap()].start;
-            assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, Some(shift(at))), "{what}: {e}");
+            assert_eq!(
+                (e.kind, e.offset),
+                (ErrorKind::Truncated, Some(shift(at))),
+                "{what}: {e}"
+            );
             // Raise may drop the rows of the batch in progress: never more than complete.
-            assert!(out.packets <= packets as u64 && out.rows <= rows, "{what}: {out:?}");
+            assert!(
+                out.packets <= packets as u64 && out.rows <= rows,
+                "{what}: {out:?}"
+            );
             return;
         } else {
             assert!(out.error.is_none(), "{what}: {:?}", out.error);
-            let message = out.truncated.as_ref().unwrap_or_else(|| panic!("{what}: truncation not reported"));
+            let message = out
+                .truncated
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: truncation not reported"));
             let at = self.units[cut_unit.unwrap()].start;
-            assert!(message.contains(&format!("at byte offset {}", shift(at))), "{what}: {message}");
+            assert!(
+                message.contains(&format!("at byte offset {}", shift(at))),
+                "{what}: {message}"
+            );
         }
         assert_eq!((out.packets, out.rows), (packets as u64, rows), "{what}");
     }
 
     /// The unit that holds byte `at` (a boundary belongs to the unit it starts).
     fn unit_at(&self, at: usize) -> usize {
-        self.units.partition_point(|u| u.start <= at).saturating_sub(1)
+        self.units
+            .partition_point(|u| u.start <= at)
+            .saturating_sub(1)
     }
 }
 
 fn corpus_captures() -> Vec<Capture> {
-    corpus().into_iter().map(|(name, bytes)| Capture::new(name, bytes)).collect()
+    corpus()
+        .into_iter()
+        .map(|(name, bytes)| Capture::new(name, bytes))
+        .collect()
 }
 
 /// Captures larger than this are cut at a dense sample of offsets rather than all.
@@ -917,7 +1139,9 @@ fn corpus_cut_at_every_offset_keeps_complete_packets() {
                 // Every offset of the first 64 KiB; then every offset within 16 bytes of one
                 // unit boundary in four (block headers, trailers, record headers), and one
                 // offset in 32 elsewhere.
-                let mut v: Vec<usize> = (0..=len).filter(|&c| c < EVERY_OFFSET_UP_TO || c % 32 == 5).collect();
+                let mut v: Vec<usize> = (0..=len)
+                    .filter(|&c| c < EVERY_OFFSET_UP_TO || c % 32 == 5)
+                    .collect();
                 for u in cap.units.iter().filter(|_| rng.below(4) == 0) {
                     v.extend(u.start.saturating_sub(16)..(u.start + 16).min(len + 1));
                 }
@@ -945,7 +1169,11 @@ fn corpus_cut_at_every_offset_keeps_complete_packets() {
                 cap.check_cut(0, cut, TruncationPolicy::Raise, 4096);
             }
         }
-        eprintln!("checked {checked} cuts of {} captures in {:?}", captures.len(), started.elapsed());
+        eprintln!(
+            "checked {checked} cuts of {} captures in {:?}",
+            captures.len(),
+            started.elapsed()
+        );
     });
 }
 
@@ -965,30 +1193,54 @@ fn corpus_reads_whole_through_any_window_size() {
 fn corpus_gzip_cut_at_every_offset_is_a_truncation() {
     // A .pcap.gz cut short (a capture piped through gzip and killed) must keep the packets
     // decompressed before the cut and report a truncation, not an I/O error.
-    for name in ["pcap_gz_ether_http_download.pcap.gz", "pcapng_gz_ether_http.pcapng.gz"] {
+    for name in [
+        "pcap_gz_ether_http_download.pcap.gz",
+        "pcapng_gz_ether_http.pcapng.gz",
+    ] {
         let raw = std::fs::read(corpus_dir().join(name)).unwrap();
         let full = {
-            let window = ByteWindow::with_capacity(Box::new(MultiGzDecoder::new(Cursor::new(raw.clone()))), 4096);
-            drain(PacketReader::from_window(window, options(TruncationPolicy::Raise, 64)).unwrap(), usize::MAX / 2, 64)
+            let window = ByteWindow::with_capacity(
+                Box::new(MultiGzDecoder::new(Cursor::new(raw.clone()))),
+                4096,
+            );
+            drain(
+                PacketReader::from_window(window, options(TruncationPolicy::Raise, 64)).unwrap(),
+                usize::MAX / 2,
+                64,
+            )
         };
-        assert!(full.error.is_none() && full.truncated.is_none() && full.rows > 0, "{name}: {full:?}");
+        assert!(
+            full.error.is_none() && full.truncated.is_none() && full.rows > 0,
+            "{name}: {full:?}"
+        );
         let mut last_rows = 0;
         let step = if raw.len() > 2000 { 3 } else { 1 };
         for cut in (0..raw.len()).step_by(step) {
             let read = |policy| {
                 let gz = MultiGzDecoder::new(Cursor::new(raw[..cut].to_vec()));
                 let window = ByteWindow::with_capacity(Box::new(gz), 4096);
-                PacketReader::from_window(window, options(policy, 64)).map(|r| drain(r, usize::MAX / 2, 64))
+                PacketReader::from_window(window, options(policy, 64))
+                    .map(|r| drain(r, usize::MAX / 2, 64))
             };
             match read(TruncationPolicy::Warn) {
                 Err(e) => {
-                    assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, Some(0)), "{name} cut at {cut}: {e}");
+                    assert_eq!(
+                        (e.kind, e.offset),
+                        (ErrorKind::Truncated, Some(0)),
+                        "{name} cut at {cut}: {e}"
+                    );
                     assert_eq!(last_rows, 0, "{name} cut at {cut}");
                 }
                 Ok(out) => {
                     assert!(out.error.is_none(), "{name} cut at {cut}: {:?}", out.error);
-                    assert!(out.truncated.is_some(), "{name} cut at {cut}: truncation not reported");
-                    assert!(out.rows >= last_rows && out.rows <= full.rows, "{name} cut at {cut}: {out:?}");
+                    assert!(
+                        out.truncated.is_some(),
+                        "{name} cut at {cut}: truncation not reported"
+                    );
+                    assert!(
+                        out.rows >= last_rows && out.rows <= full.rows,
+                        "{name} cut at {cut}: {out:?}"
+                    );
                     last_rows = out.rows;
                     if cut % 30 == 0 {
                         let raised = read(TruncationPolicy::Raise).unwrap();
@@ -998,7 +1250,11 @@ fn corpus_gzip_cut_at_every_offset_is_a_truncation() {
                 }
             }
         }
-        assert!(last_rows > full.rows / 2, "{name}: {last_rows} of {} rows before the end", full.rows);
+        assert!(
+            last_rows > full.rows / 2,
+            "{name}: {last_rows} of {} rows before the end",
+            full.rows
+        );
     }
 }
 
@@ -1006,14 +1262,24 @@ fn corpus_gzip_cut_at_every_offset_is_a_truncation() {
 fn truncated_gzip_file_opened_by_path_keeps_its_packets() {
     // The same through `PacketReader::open` (gzip detected from the magic bytes).
     let raw = std::fs::read(corpus_dir().join("pcap_gz_ether_http_download.pcap.gz")).unwrap();
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("robustness-cut-{}.pcap.gz", std::process::id()));
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("robustness-cut-{}.pcap.gz", std::process::id()));
     std::fs::write(&path, &raw[..raw.len() - 100]).unwrap();
     let warn = PacketReader::open(&path, ReadOptions::default()).unwrap();
     let out = drain_default(warn);
     assert!(out.rows > 200, "{out:?}");
     let message = out.truncated.expect("truncation reported");
-    assert!(message.contains("robustness-cut") && message.contains("compressed stream ends early"), "{message}");
-    let raise = PacketReader::open(&path, ReadOptions { errors: TruncationPolicy::Raise, ..ReadOptions::default() });
+    assert!(
+        message.contains("robustness-cut") && message.contains("compressed stream ends early"),
+        "{message}"
+    );
+    let raise = PacketReader::open(
+        &path,
+        ReadOptions {
+            errors: TruncationPolicy::Raise,
+            ..ReadOptions::default()
+        },
+    );
     let err = raise.unwrap().find_map(|b| b.err()).expect("an error");
     assert_eq!(err.kind, ErrorKind::Truncated, "{err}");
     assert!(err.offset.is_some() && err.path.is_some(), "{err:?}");
@@ -1038,19 +1304,31 @@ fn corpus_with_flipped_bytes_never_panics_or_hangs() {
                 let mut bytes = cap.bytes.clone();
                 for _ in 0..1 + rng.below(8) {
                     // Mostly in the first units, where the framing state is set up.
-                    let at = if rng.below(2) == 0 { rng.below(bytes.len().min(256)) } else { rng.below(bytes.len()) };
+                    let at = if rng.below(2) == 0 {
+                        rng.below(bytes.len().min(256))
+                    } else {
+                        rng.below(bytes.len())
+                    };
                     bytes[at] ^= 1 << rng.below(8);
                     if rng.below(4) == 0 {
                         bytes[at] = rng.next() as u8;
                     }
                 }
-                let policy = if rng.below(2) == 0 { TruncationPolicy::Raise } else { TruncationPolicy::Warn };
-                if let Ok(out) = read_bytes(bytes, 64 + rng.below(2000), policy, 1 + rng.below(500)) {
+                let policy = if rng.below(2) == 0 {
+                    TruncationPolicy::Raise
+                } else {
+                    TruncationPolicy::Warn
+                };
+                if let Ok(out) = read_bytes(bytes, 64 + rng.below(2000), policy, 1 + rng.below(500))
+                {
                     errors += out.error.is_some() as usize;
                 }
             }
         }
-        assert!(errors > 0, "no mutant was refused: are the mutations landing?");
+        assert!(
+            errors > 0,
+            "no mutant was refused: are the mutations landing?"
+        );
     });
 }
 
@@ -1062,7 +1340,17 @@ fn put_u32(bytes: &mut [u8], at: usize, v: u32, big: bool) {
 /// values that cannot be right, and check the error kind and offset where they are sure.
 #[test]
 fn corpus_with_impossible_length_fields_is_corrupt_at_that_unit() {
-    const WILD: [u32; 9] = [0, 1, 4, 0xffff_ffff, 0xffff_fffc, 0x7fff_ffff, 0xffff_fff0, 0x8000_0000, 0x0110_0004];
+    const WILD: [u32; 9] = [
+        0,
+        1,
+        4,
+        0xffff_ffff,
+        0xffff_fffc,
+        0x7fff_ffff,
+        0xffff_fff0,
+        0x8000_0000,
+        0x0110_0004,
+    ];
     let captures = corpus_captures();
     within("lengths", 300, move || {
         let mut rng = Rng(42);
@@ -1092,17 +1380,32 @@ fn corpus_with_impossible_length_fields_is_corrupt_at_that_unit() {
                 let pos = |at: usize| context.len() + at - cap.units[k].start;
                 let check = |bytes: Vec<u8>, field: &str, value: u32, corrupt: bool| {
                     let shift = pos(u.start) as u64;
-                    let what = format!("{}: unit {j} at {}, {field} = {value:#x}", cap.name, u.start);
-                    let out = match read_bytes(bytes, 256 + (j * 37) % 900, TruncationPolicy::Raise, 5) {
-                        Ok(out) => out,
-                        Err(e) => {
-                            assert!(!corrupt || (e.kind, e.offset) == (ErrorKind::Corrupt, Some(shift)), "{what}: {e}");
-                            return;
-                        }
-                    };
+                    let what = format!(
+                        "{}: unit {j} at {}, {field} = {value:#x}",
+                        cap.name, u.start
+                    );
+                    let out =
+                        match read_bytes(bytes, 256 + (j * 37) % 900, TruncationPolicy::Raise, 5) {
+                            Ok(out) => out,
+                            Err(e) => {
+                                assert!(
+                                    !corrupt
+                                        || (e.kind, e.offset) == (ErrorKind::Corrupt, Some(shift)),
+                                    "{what}: {e}"
+                                );
+                                return;
+                            }
+                        };
                     if corrupt {
-                        let e = out.error.as_ref().unwrap_or_else(|| panic!("{what}: read without error"));
-                        assert_eq!((e.kind, e.offset), (ErrorKind::Corrupt, Some(shift)), "{what}: {e}");
+                        let e = out
+                            .error
+                            .as_ref()
+                            .unwrap_or_else(|| panic!("{what}: read without error"));
+                        assert_eq!(
+                            (e.kind, e.offset),
+                            (ErrorKind::Corrupt, Some(shift)),
+                            "{what}: {e}"
+                        );
                         assert_eq!(out.packets, packets_before as u64, "{what}: {out:?}");
                     }
                 };
@@ -1132,7 +1435,11 @@ fn corpus_with_impossible_length_fields_is_corrupt_at_that_unit() {
                     }
                     _ => {
                         let body_len = u.end - u.start - 12;
-                        for v in WILD.iter().copied().chain([(u.end - u.start) as u32 + 4, 12, 8]) {
+                        for v in WILD
+                            .iter()
+                            .copied()
+                            .chain([(u.end - u.start) as u32 + 4, 12, 8])
+                        {
                             // The leading length: impossible values are corrupt at the block.
                             let b = with(u.start + 4, v);
                             let impossible = v < 12 || v % 4 != 0 || v > MAX_CAPLEN + (1 << 20);
@@ -1147,7 +1454,8 @@ fn corpus_with_impossible_length_fields_is_corrupt_at_that_unit() {
                             if t != 3 {
                                 // EPB / PB captured length: beyond the block is corrupt.
                                 let room = body_len as u32 - 20;
-                                for v in [room + 1, room + 4, 0x7fff_ffff, 0xffff_fff0, 0xffff_ffff] {
+                                for v in [room + 1, room + 4, 0x7fff_ffff, 0xffff_fff0, 0xffff_ffff]
+                                {
                                     let b = with(u.start + 20, v);
                                     check(b, "packet caplen", v, true);
                                 }
@@ -1194,12 +1502,16 @@ impl Read for Spy {
 /// the largest buffer the window asked its source to fill.
 fn read_measured(bytes: Vec<u8>) -> (Result<Outcome, Error>, usize, usize) {
     let largest_read = Arc::new(AtomicUsize::new(0));
-    let spy = Spy { inner: Cursor::new(bytes.clone()), largest: largest_read.clone() };
+    let spy = Spy {
+        inner: Cursor::new(bytes.clone()),
+        largest: largest_read.clone(),
+    };
     let len = bytes.len();
     drop(bytes);
     let (out, largest_alloc) = largest_allocation_during(|| {
         let window = ByteWindow::with_capacity(Box::new(spy), 4096);
-        PacketReader::from_window(window, options(TruncationPolicy::Raise, 16)).map(|r| drain(r, len, 16))
+        PacketReader::from_window(window, options(TruncationPolicy::Raise, 16))
+            .map(|r| drain(r, len, 16))
     });
     (out, largest_alloc, largest_read.load(Ordering::Relaxed))
 }
@@ -1237,10 +1549,20 @@ fn impossible_lengths_are_refused_before_any_allocation() {
             let (out, alloc, window) = read_measured(bytes.clone());
             let out = out.unwrap();
             let e = out.error.expect("an error");
-            assert_eq!((e.kind, e.offset), (ErrorKind::Corrupt, Some(bad_at as u64)), "{kind:?} {caplen:#x}: {e}");
+            assert_eq!(
+                (e.kind, e.offset),
+                (ErrorKind::Corrupt, Some(bad_at as u64)),
+                "{kind:?} {caplen:#x}: {e}"
+            );
             assert_eq!(out.packets, 2);
-            assert!(alloc < SMALL, "{kind:?} {caplen:#x}: an allocation of {alloc} bytes");
-            assert!(window <= 4096, "{kind:?} {caplen:#x}: the window grew to {window} bytes");
+            assert!(
+                alloc < SMALL,
+                "{kind:?} {caplen:#x}: an allocation of {alloc} bytes"
+            );
+            assert!(
+                window <= 4096,
+                "{kind:?} {caplen:#x}: the window grew to {window} bytes"
+            );
         }
         if let HeaderKind::Pcapng { big } = kind {
             // ... and a block whose own length is 4 GiB (or any impossible value).
@@ -1248,16 +1570,25 @@ fn impossible_lengths_are_refused_before_any_allocation() {
             good.extend_from_slice(&idb(big, linktype::RAW as u16, 0, &[]));
             good.extend_from_slice(&epb(big, 0, 60, 60, &data));
             let bad_at = good.len();
-            for total in
-                [0xffff_fff0u32, 0xffff_fffc, 0xffff_ffff, 0x7fff_fffc, 0x8000_0000, MAX_CAPLEN + (1 << 20) + 4]
-            {
+            for total in [
+                0xffff_fff0u32,
+                0xffff_fffc,
+                0xffff_ffff,
+                0x7fff_fffc,
+                0x8000_0000,
+                MAX_CAPLEN + (1 << 20) + 4,
+            ] {
                 let mut v = good.clone();
                 v.extend_from_slice(&u32b(6, big));
                 v.extend_from_slice(&u32b(total, big));
                 v.extend_from_slice(&[0; 64]);
                 let (out, alloc, window) = read_measured(v);
                 let e = out.unwrap().error.expect("an error");
-                assert_eq!((e.kind, e.offset), (ErrorKind::Corrupt, Some(bad_at as u64)), "{e}");
+                assert_eq!(
+                    (e.kind, e.offset),
+                    (ErrorKind::Corrupt, Some(bad_at as u64)),
+                    "{e}"
+                );
                 assert!(e.message.contains("length"), "{e}");
                 assert!(alloc < SMALL && window <= 4096, "{alloc} {window}");
             }
@@ -1271,11 +1602,21 @@ fn a_large_but_possible_length_in_a_short_file_allocates_at_most_the_cap() {
     // hold it before finding the file too short: bounded by the cap (the window rounds
     // up to a power of two), never by the file's claim beyond it.
     let mut v = pcap_header(MAGIC_USEC, false, u32::MAX, linktype::RAW);
-    v.extend_from_slice(&pcap_record(MAGIC_USEC, false, 0, MAX_CAPLEN, 60, &[0x45; 60]));
+    v.extend_from_slice(&pcap_record(
+        MAGIC_USEC,
+        false,
+        0,
+        MAX_CAPLEN,
+        60,
+        &[0x45; 60],
+    ));
     let (out, alloc, _) = read_measured(v);
     let e = out.unwrap().error.expect("an error");
     assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, Some(24)), "{e}");
-    assert!(alloc <= 2 * (MAX_CAPLEN as usize + 24), "an allocation of {alloc} bytes");
+    assert!(
+        alloc <= 2 * (MAX_CAPLEN as usize + 24),
+        "an allocation of {alloc} bytes"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1285,11 +1626,15 @@ fn a_large_but_possible_length_in_a_short_file_allocates_at_most_the_cap() {
 /// pseudowire used to recurse with the depth guard reset, so a large frame overflowed
 /// the stack (a process abort, not even a panic).
 fn nested_pseudowires(levels: usize) -> Vec<u8> {
-    let unit: [u8; 22] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x47, 0, 0, 1, 0, 0, 0, 0, 0];
+    let unit: [u8; 22] = [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x88, 0x47, 0, 0, 1, 0, 0, 0, 0, 0,
+    ];
     let mut v = unit.repeat(levels);
     // The innermost level carries IPv4, so that only the depth bound stops the descent.
     v.extend_from_slice(&unit[..18]);
-    v.extend_from_slice(&[0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+    v.extend_from_slice(&[
+        0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
     v
 }
 
@@ -1299,7 +1644,12 @@ fn deep_mpls_pseudowire_nesting_is_bounded() {
     let shallow = nested_pseudowires(2);
     let result = std::thread::Builder::new()
         .stack_size(128 << 10)
-        .spawn(move || (link::decode(linktype::ETHERNET, &frame), link::decode(linktype::ETHERNET, &shallow)))
+        .spawn(move || {
+            (
+                link::decode(linktype::ETHERNET, &frame),
+                link::decode(linktype::ETHERNET, &shallow),
+            )
+        })
         .unwrap()
         .join()
         .unwrap();
@@ -1313,9 +1663,18 @@ fn deep_mpls_pseudowire_nesting_is_bounded() {
     // The same frame through the reader, as a file would bring it.
     let mut file = pcap_header(MAGIC_USEC, false, u32::MAX, linktype::ETHERNET);
     let frame = nested_pseudowires((MAX_CAPLEN as usize - 38) / 22);
-    file.extend_from_slice(&pcap_record(MAGIC_USEC, false, 0, frame.len() as u32, frame.len() as u32, &frame));
+    file.extend_from_slice(&pcap_record(
+        MAGIC_USEC,
+        false,
+        0,
+        frame.len() as u32,
+        frame.len() as u32,
+        &frame,
+    ));
     drop(frame);
-    let out = within("deep mpls", 120, move || read_bytes(file, 1 << 16, TruncationPolicy::Raise, 4).unwrap());
+    let out = within("deep mpls", 120, move || {
+        read_bytes(file, 1 << 16, TruncationPolicy::Raise, 4).unwrap()
+    });
     assert!(out.error.is_none(), "{:?}", out.error);
     assert_eq!((out.packets, out.rows), (1, 0));
 }
@@ -1329,8 +1688,14 @@ fn empty_and_tiny_inputs_are_not_captures_or_truncated() {
             v.truncate(len);
             for policy in [TruncationPolicy::Raise, TruncationPolicy::Warn] {
                 match read_bytes(v.clone(), 64, policy, 1) {
-                    Err(e) if len < 4 => assert_eq!(e.kind, ErrorKind::NotACapture, "{kind:?} {len}: {e}"),
-                    Err(e) => assert_eq!((e.kind, e.offset), (ErrorKind::Truncated, Some(0)), "{kind:?} {len}: {e}"),
+                    Err(e) if len < 4 => {
+                        assert_eq!(e.kind, ErrorKind::NotACapture, "{kind:?} {len}: {e}")
+                    }
+                    Err(e) => assert_eq!(
+                        (e.kind, e.offset),
+                        (ErrorKind::Truncated, Some(0)),
+                        "{kind:?} {len}: {e}"
+                    ),
                     Ok(out) => assert!(len >= 4 && out.rows == 0, "{kind:?} {len}: {out:?}"),
                 }
             }

@@ -4,7 +4,7 @@
 //! classic pcap, a clean end on truncated files and bounded buffers, which it lacks (0.17).
 
 pub(crate) mod pcap;
-mod pcapng;
+pub(crate) mod pcapng;
 
 use std::path::{Path, PathBuf};
 
@@ -61,7 +61,9 @@ impl RecordReader {
             Some(p) => e.in_file(p),
             None => e,
         };
-        window.fill(pcap::FILE_HEADER_LEN).map_err(|e| name(read_error(e, 0)))?;
+        window
+            .fill(pcap::FILE_HEADER_LEN)
+            .map_err(|e| name(read_error(e, 0)))?;
         let head = window.available();
         let format = if let Some(f) = pcap::PcapFormat::detect(head).map_err(&name)? {
             window.consume(pcap::FILE_HEADER_LEN);
@@ -71,7 +73,13 @@ impl RecordReader {
         } else {
             return Err(name(not_a_capture(head)));
         };
-        Ok(RecordReader { window, format, path, pending: 0, finished: false })
+        Ok(RecordReader {
+            window,
+            format,
+            path,
+            pending: 0,
+            finished: false,
+        })
     }
 
     /// The classic pcap layout of this file, if it is one (for byte-range reading).
@@ -84,8 +92,49 @@ impl RecordReader {
 
     /// Records of a classic pcap file from a record boundary inside it: `window` starts
     /// there, `format` comes from the file's header.
-    pub(crate) fn resume_pcap(window: ByteWindow, format: pcap::PcapFormat, path: Option<PathBuf>) -> Self {
-        RecordReader { window, format: Format::Pcap(format), path, pending: 0, finished: false }
+    pub(crate) fn resume_pcap(
+        window: ByteWindow,
+        format: pcap::PcapFormat,
+        path: Option<PathBuf>,
+    ) -> Self {
+        RecordReader {
+            window,
+            format: Format::Pcap(format),
+            path,
+            pending: 0,
+            finished: false,
+        }
+    }
+
+    /// For a pcapng file: read the blocks before the first packet and return what they
+    /// describe (frozen, see `PcapngFormat::read_head`) and the offset of the first packet block.
+    pub(crate) fn pcapng_head(&mut self) -> Result<Option<(pcapng::PcapngFormat, u64)>> {
+        match &mut self.format {
+            Format::Pcap(_) => Ok(None),
+            Format::Pcapng(f) => {
+                f.read_head(&mut self.window)
+                    .map_err(|e| match &self.path {
+                        Some(p) => e.in_file(p),
+                        None => e,
+                    })?;
+                Ok(Some((f.clone(), self.window.offset())))
+            }
+        }
+    }
+
+    /// Records of a pcapng file from a block boundary after its head (see `pcapng_head`).
+    pub(crate) fn resume_pcapng(
+        window: ByteWindow,
+        format: pcapng::PcapngFormat,
+        path: Option<PathBuf>,
+    ) -> Self {
+        RecordReader {
+            window,
+            format: Format::Pcapng(format),
+            path,
+            pending: 0,
+            finished: false,
+        }
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -108,6 +157,13 @@ impl RecordReader {
     /// The next packet record, `Ok(None)` at a clean end of file. After an error the
     /// reader is finished and returns `Ok(None)`.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>> {
+        self.next_record_before(u64::MAX)
+    }
+
+    /// `next_record`, but a record starting at or after offset `limit` is left unread and
+    /// `Ok(None)` returned, with `offset()` at its start (for readers of byte ranges: in
+    /// pcapng, blocks without packets may be skipped on the way to the next packet).
+    pub(crate) fn next_record_before(&mut self, limit: u64) -> Result<Option<Record<'_>>> {
         if self.finished {
             return Ok(None);
         }
@@ -121,6 +177,7 @@ impl RecordReader {
             Format::Pcapng(f) => f.big_endian(),
         };
         match step {
+            Ok(Some(_)) if self.window.offset() >= limit => Ok(None),
             Ok(Some(found)) => {
                 self.pending = found.record_len;
                 let data = &self.window.available()[found.data.clone()];
@@ -174,7 +231,11 @@ fn not_a_capture(head: &[u8]) -> Error {
 }
 
 /// Fill the window with `need` bytes or explain what was cut short.
-fn fill_or_truncated(window: &mut ByteWindow, need: usize, what: impl FnOnce() -> String) -> Result<bool> {
+fn fill_or_truncated(
+    window: &mut ByteWindow,
+    need: usize,
+    what: impl FnOnce() -> String,
+) -> Result<bool> {
     let offset = window.offset();
     if window.fill(need).map_err(|e| read_error(e, offset))? {
         return Ok(true);
@@ -186,7 +247,10 @@ fn fill_or_truncated(window: &mut ByteWindow, need: usize, what: impl FnOnce() -
     Err(Error::at(
         ErrorKind::Truncated,
         offset,
-        format!("the file ends inside {}: {have} of {need} bytes present (cut short while writing?)", what()),
+        format!(
+            "the file ends inside {}: {have} of {need} bytes present (cut short while writing?)",
+            what()
+        ),
     ))
 }
 

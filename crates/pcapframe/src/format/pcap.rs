@@ -42,7 +42,10 @@ impl PcapFormat {
             return Err(Error::at(
                 ErrorKind::Truncated,
                 0,
-                format!("the file ends inside the 24-byte pcap file header ({} bytes present)", head.len()),
+                format!(
+                    "the file ends inside the 24-byte pcap file header ({} bytes present)",
+                    head.len()
+                ),
             ));
         }
         // libpcap reads versions 2.0-2.4 (and 543.0, DG/UX tcpdump); so does Wireshark.
@@ -86,7 +89,11 @@ impl PcapFormat {
         let caplen = self.endian.u32(h, 8);
         let wire_len = self.endian.u32(h, 12);
         let frac_ok = frac * self.frac_to_ns < 1_000_000_000;
-        (frac_ok && caplen <= self.max_caplen && caplen <= wire_len && wire_len <= super::MAX_CAPLEN).then_some(caplen)
+        (frac_ok
+            && caplen <= self.max_caplen
+            && caplen <= wire_len
+            && wire_len <= super::MAX_CAPLEN)
+            .then_some(caplen)
     }
 
     pub fn big_endian(&self) -> bool {
@@ -125,7 +132,9 @@ impl PcapFormat {
             ));
         }
         let total = hlen + caplen as usize;
-        if !fill_or_truncated(window, total, || format!("a pcap record of {caplen} captured bytes"))? {
+        if !fill_or_truncated(window, total, || {
+            format!("a pcap record of {caplen} captured bytes")
+        })? {
             return Ok(None);
         }
         Ok(Some(Found {

@@ -67,13 +67,54 @@ pub struct Interface {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct PcapngFormat {
     endian: Endian,
     interfaces: Vec<Interface>,
     /// 0-based count of Section Header Blocks seen, minus one.
     pub section: u32,
     seen_section: bool,
+    /// Where the first section ends, if its writer said (most write "unknown").
+    pub first_section_end: Option<u64>,
+    /// Set after `read_head`: the description of the file is complete, and a reader that
+    /// resumes at a block boundary further on relies on it.
+    frozen: bool,
+}
+
+enum Block {
+    End,
+    Packet(Found),
+    PacketAhead,
+    Consumed,
+}
+
+/// Block types a resynchronising reader believes: those of the pcapng specification
+/// (section header, interface description, packet, simple packet, name resolution,
+/// interface statistics, enhanced packet, systemd journal export, decryption secrets and
+/// the two custom blocks).
+const KNOWN_BLOCK_TYPES: [u32; 11] = [
+    SHB,
+    IDB,
+    PB,
+    SPB,
+    4,
+    5,
+    EPB,
+    9,
+    10,
+    0x0000_0BAD,
+    0x4000_0BAD,
+];
+
+fn not_splittable(offset: u64, what: &str) -> Error {
+    Error::at(
+        ErrorKind::NotSplittable,
+        offset,
+        format!(
+            "this pcapng file has {what} after its first packet, so its byte ranges cannot be \
+             read on their own: read it whole (blocksize=None)"
+        ),
+    )
 }
 
 impl PcapngFormat {
@@ -84,83 +125,173 @@ impl PcapngFormat {
 
     pub(super) fn next(&mut self, window: &mut ByteWindow) -> Result<Option<Found>> {
         loop {
-            if !fill_or_truncated(window, 12, || "a pcapng block header".into())? {
-                return Ok(None);
+            match self.block(window, false)? {
+                Block::End => return Ok(None),
+                Block::Packet(found) => return Ok(Some(found)),
+                Block::Consumed | Block::PacketAhead => {}
             }
-            let offset = window.offset();
-            let head = window.available();
-            let raw_type = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
-            if raw_type == SHB {
-                // The byte-order magic decides how to read this section, its length included.
-                self.endian = match Endian::Little.u32(head, 8) {
+        }
+    }
+
+    /// Read the blocks before the first packet block (section and interface descriptions,
+    /// name resolution, ...), stopping in front of it: what a reader of any later byte
+    /// range needs to know. Afterwards the format is frozen: a section or interface block
+    /// further on means the file cannot be read in independent byte ranges.
+    pub(super) fn read_head(&mut self, window: &mut ByteWindow) -> Result<()> {
+        loop {
+            match self.block(window, true)? {
+                Block::End | Block::PacketAhead => break,
+                Block::Consumed => {}
+                Block::Packet(_) => unreachable!("read_head stops in front of packet blocks"),
+            }
+        }
+        self.frozen = true;
+        Ok(())
+    }
+
+    /// The largest block a packet of this file's interfaces can take (for resynchronisation).
+    pub fn max_block_len(&self) -> usize {
+        let snaplen = self
+            .interfaces
+            .iter()
+            .map(|i| {
+                if i.snaplen == 0 {
+                    MAX_CAPLEN
+                } else {
+                    i.snaplen.min(MAX_CAPLEN)
+                }
+            })
+            .max();
+        // The block's fixed fields and a generous allowance for options.
+        snaplen.unwrap_or(MAX_CAPLEN) as usize + (64 << 10)
+    }
+
+    /// The total length of a block at the start of `bytes` if it could be a real block of
+    /// this section: a known block type, a length that is a multiple of 4 within bounds,
+    /// and the same length repeated at its end. `None` if not, or if `bytes` is too short
+    /// to tell.
+    pub fn plausible_block_len(&self, bytes: &[u8]) -> Option<usize> {
+        let head = bytes.get(..8)?;
+        let e = self.endian;
+        let block_type = if head[..4] == SHB.to_be_bytes() {
+            SHB
+        } else {
+            e.u32(head, 0)
+        };
+        if !KNOWN_BLOCK_TYPES.contains(&block_type) {
+            return None;
+        }
+        let total = e.u32(head, 4);
+        if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK_LEN {
+            return None;
+        }
+        let total = total as usize;
+        let trailer = bytes.get(total - 4..total)?;
+        (e.u32(trailer, 0) as usize == total).then_some(total)
+    }
+
+    /// One block: a packet is returned (unconsumed), anything else is applied and consumed.
+    /// With `stop_before_packets`, a packet block is left unread (`PacketAhead`).
+    fn block(&mut self, window: &mut ByteWindow, stop_before_packets: bool) -> Result<Block> {
+        if !fill_or_truncated(window, 12, || "a pcapng block header".into())? {
+            return Ok(Block::End);
+        }
+        let offset = window.offset();
+        let head = window.available();
+        let raw_type = u32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+        if raw_type == SHB {
+            if self.frozen {
+                return Err(not_splittable(offset, "a second section header block"));
+            }
+            // The byte-order magic decides how to read this section, its length included.
+            self.endian =
+                match Endian::Little.u32(head, 8) {
                     BYTE_ORDER_MAGIC => Endian::Little,
                     m if m.swap_bytes() == BYTE_ORDER_MAGIC => Endian::Big,
-                    m => {
-                        return Err(Error::at(
-                            ErrorKind::Corrupt,
-                            offset,
-                            format!("pcapng section header has byte-order magic {m:#010x}, not 0x1a2b3c4d"),
-                        ))
-                    }
+                    m => return Err(Error::at(
+                        ErrorKind::Corrupt,
+                        offset,
+                        format!(
+                            "pcapng section header has byte-order magic {m:#010x}, not 0x1a2b3c4d"
+                        ),
+                    )),
                 };
-            } else if !self.seen_section {
-                return Err(Error::at(ErrorKind::Corrupt, offset, "pcapng file does not start with a section header block"));
+        } else if !self.seen_section && !self.frozen {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                "pcapng file does not start with a section header block",
+            ));
+        }
+        let e = self.endian;
+        let block_type = e.u32(head, 0);
+        if stop_before_packets && matches!(block_type, EPB | SPB | PB) {
+            return Ok(Block::PacketAhead);
+        }
+        let total = e.u32(head, 4);
+        if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK_LEN {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!(
+                    "pcapng block of type {block_type:#x} claims a length of {total} bytes \
+                     (it must be a multiple of 4 between 12 and {MAX_BLOCK_LEN}): the file is damaged here"
+                ),
+            ));
+        }
+        let total = total as usize;
+        if !fill_or_truncated(window, total, || {
+            format!("a pcapng block of type {block_type:#x} and {total} bytes")
+        })? {
+            return Ok(Block::End);
+        }
+        let block = &window.available()[..total];
+        let trailer = e.u32(block, total - 4) as usize;
+        if trailer != total {
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                format!("pcapng block of type {block_type:#x} starts with length {total} but ends with {trailer}: the file is damaged here"),
+            ));
+        }
+        let body = &block[8..total - 4];
+        let found = match block_type {
+            SHB => {
+                self.read_section_header(body, offset)?;
+                None
             }
-            let e = self.endian;
-            let block_type = e.u32(head, 0);
-            let total = e.u32(head, 4);
-            if total < 12 || !total.is_multiple_of(4) || total > MAX_BLOCK_LEN {
-                return Err(Error::at(
-                    ErrorKind::Corrupt,
-                    offset,
-                    format!(
-                        "pcapng block of type {block_type:#x} claims a length of {total} bytes \
-                         (it must be a multiple of 4 between 12 and {MAX_BLOCK_LEN}): the file is damaged here"
-                    ),
-                ));
+            IDB if self.frozen => {
+                return Err(not_splittable(offset, "an interface description block"))
             }
-            let total = total as usize;
-            if !fill_or_truncated(window, total, || format!("a pcapng block of type {block_type:#x} and {total} bytes"))? {
-                return Ok(None);
+            IDB => {
+                self.interfaces.push(read_interface(e, body, offset)?);
+                None
             }
-            let block = &window.available()[..total];
-            let trailer = e.u32(block, total - 4) as usize;
-            if trailer != total {
-                return Err(Error::at(
-                    ErrorKind::Corrupt,
-                    offset,
-                    format!("pcapng block of type {block_type:#x} starts with length {total} but ends with {trailer}: the file is damaged here"),
-                ));
+            EPB => Some(self.enhanced_packet(body, offset)?),
+            SPB => Some(self.simple_packet(body, offset)?),
+            PB => Some(self.obsolete_packet(body, offset)?),
+            _ => None,
+        };
+        match found {
+            Some(mut f) => {
+                f.record_len = total;
+                f.data = f.data.start + 8..f.data.end + 8;
+                Ok(Block::Packet(f))
             }
-            let body = &block[8..total - 4];
-            let found = match block_type {
-                SHB => {
-                    self.read_section_header(body, offset)?;
-                    None
-                }
-                IDB => {
-                    self.interfaces.push(read_interface(e, body, offset)?);
-                    None
-                }
-                EPB => Some(self.enhanced_packet(body, offset)?),
-                SPB => Some(self.simple_packet(body, offset)?),
-                PB => Some(self.obsolete_packet(body, offset)?),
-                _ => None,
-            };
-            match found {
-                Some(mut f) => {
-                    f.record_len = total;
-                    f.data = f.data.start + 8..f.data.end + 8;
-                    return Ok(Some(f));
-                }
-                None => window.consume(total),
+            None => {
+                window.consume(total);
+                Ok(Block::Consumed)
             }
         }
     }
 
     fn read_section_header(&mut self, body: &[u8], offset: u64) -> Result<()> {
         if body.len() < 16 {
-            return Err(Error::at(ErrorKind::Corrupt, offset, "pcapng section header block is too short"));
+            return Err(Error::at(
+                ErrorKind::Corrupt,
+                offset,
+                "pcapng section header block is too short",
+            ));
         }
         let (major, minor) = (self.endian.u16(body, 4), self.endian.u16(body, 6));
         // Version 1.0, and 1.2 which some writers put (libpcap accepts both; so does Wireshark).
@@ -168,12 +299,23 @@ impl PcapngFormat {
             return Err(Error::at(
                 ErrorKind::NotACapture,
                 offset,
-                format!("unsupported pcapng version {major}.{minor} (libpcap and Wireshark read 1.0)"),
+                format!(
+                    "unsupported pcapng version {major}.{minor} (libpcap and Wireshark read 1.0)"
+                ),
             ));
         }
         self.interfaces.clear();
         if self.seen_section {
             self.section += 1;
+        } else {
+            let len = self.endian.u64(body, 8);
+            if len != u64::MAX {
+                self.first_section_end = Some(
+                    offset
+                        .saturating_add(body.len() as u64 + 12)
+                        .saturating_add(len),
+                );
+            }
         }
         self.seen_section = true;
         Ok(())
@@ -181,6 +323,13 @@ impl PcapngFormat {
 
     fn interface(&self, id: u32, offset: u64) -> Result<&Interface> {
         self.interfaces.get(id as usize).ok_or_else(|| {
+            if self.frozen {
+                // Perhaps described by an interface block in an earlier byte range.
+                return not_splittable(
+                    offset,
+                    &format!("a packet of interface {id}, not described before the first packet,"),
+                );
+            }
             Error::at(
                 ErrorKind::Corrupt,
                 offset,
@@ -199,7 +348,15 @@ impl PcapngFormat {
         }
         let id = e.u32(body, 0);
         let units = (e.u32(body, 4) as u64) << 32 | e.u32(body, 8) as u64;
-        self.timed_packet(id, units, e.u32(body, 12), e.u32(body, 16), 20, body.len(), offset)
+        self.timed_packet(
+            id,
+            units,
+            e.u32(body, 12),
+            e.u32(body, 16),
+            20,
+            body.len(),
+            offset,
+        )
     }
 
     fn obsolete_packet(&self, body: &[u8], offset: u64) -> Result<Found> {
@@ -209,7 +366,15 @@ impl PcapngFormat {
         }
         let id = e.u16(body, 0) as u32;
         let units = (e.u32(body, 4) as u64) << 32 | e.u32(body, 8) as u64;
-        self.timed_packet(id, units, e.u32(body, 12), e.u32(body, 16), 20, body.len(), offset)
+        self.timed_packet(
+            id,
+            units,
+            e.u32(body, 12),
+            e.u32(body, 16),
+            20,
+            body.len(),
+            offset,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -267,7 +432,11 @@ impl PcapngFormat {
 }
 
 fn too_short(what: &str, offset: u64) -> Error {
-    Error::at(ErrorKind::Corrupt, offset, format!("pcapng {what} is too short for its fixed fields"))
+    Error::at(
+        ErrorKind::Corrupt,
+        offset,
+        format!("pcapng {what} is too short for its fixed fields"),
+    )
 }
 
 fn read_interface(e: Endian, body: &[u8], offset: u64) -> Result<Interface> {
