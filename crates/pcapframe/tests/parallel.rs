@@ -402,3 +402,33 @@ fn pcapng_payloads_full_of_fake_blocks_do_not_fool_the_split() {
     check(&path, &[700_001, 1_500_000]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+mod any_size {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Any capture of fake-laden packets, in either format, cut at any range size.
+        #[test]
+        fn partitions_concatenate_to_the_sequential_read(
+            seed in 1u64..u64::MAX,
+            packets in 1usize..300,
+            block in 16u64..60_000,
+            pcapng in any::<bool>(),
+            big_endian in any::<bool>(),
+        ) {
+            let dir = std::env::temp_dir().join(format!("pcapframe-prop-{}-{seed}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(if pcapng { "f.pcapng" } else { "f.pcap" });
+            if pcapng {
+                adversarial_pcapng(&path, packets, seed, big_endian);
+            } else {
+                adversarial_capture(&path, packets, seed);
+            }
+            check(&path, &[block]);
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
