@@ -12,9 +12,11 @@ pub mod input;
 pub mod ip;
 pub mod link;
 pub mod live;
+pub mod output;
 pub mod parallel;
 pub mod protocol;
 pub mod reader;
+pub mod select;
 pub mod writer;
 
 pub use error::{Error, ErrorKind, Result};

@@ -89,6 +89,19 @@ impl Framing {
         }
     }
 
+    /// A record reader starting at the boundary `at` that accepts section and interface
+    /// blocks from there on (for reading the rest of a file sequentially).
+    fn resume_thawed(&self, path: &Path, at: u64) -> Result<RecordReader> {
+        match self {
+            Framing::Pcapng { format, .. } => {
+                let mut format = format.clone();
+                format.thaw();
+                Ok(RecordReader::resume_pcapng(window_at(path, at)?, format, Some(path.to_path_buf())))
+            }
+            Framing::Pcap(_) => self.resume(path, at),
+        }
+    }
+
     /// A record reader starting at the boundary `at`.
     fn resume(&self, path: &Path, at: u64) -> Result<RecordReader> {
         let window = window_at(path, at)?;
@@ -322,6 +335,27 @@ fn read_ranges(
     let bounds: Vec<(u64, u64)> = (0..ranges as u64)
         .map(|i| (first + i * span, (first + (i + 1) * span).min(size)))
         .collect();
+    let mut out = FileRead::default();
+    for range in decode_group(path, options, framing, size, &bounds, first, threads) {
+        let part = range.outcome?;
+        out.batches.extend(part.batches);
+        merge(&mut out.stats, part.stats);
+    }
+    Ok(out)
+}
+
+/// Decode consecutive ranges on up to `threads` threads, the first from the known record
+/// boundary `known_start`, the others from resynchronised guesses checked in order.
+fn decode_group(
+    path: &Path,
+    options: &ReadOptions,
+    framing: &Framing,
+    size: u64,
+    bounds: &[(u64, u64)],
+    known_start: u64,
+    threads: usize,
+) -> Vec<Range> {
+    let ranges = bounds.len();
     let results: Vec<Mutex<Option<Range>>> = (0..ranges).map(|_| Mutex::new(None)).collect();
     let next_index = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -333,7 +367,7 @@ fn read_ranges(
                 }
                 let (begin, end) = bounds[i];
                 let range = if i == 0 {
-                    decode_range(path, options, framing, begin, end)
+                    decode_range(path, options, framing, known_start, end)
                 } else {
                     match boundary_at_or_after(path, framing, begin, size) {
                         Ok(Some(start)) => decode_range(path, options, framing, start, end),
@@ -365,13 +399,88 @@ fn read_ranges(
             done[i] = decode_range(path, options, framing, truth, bounds[i].1);
         }
     }
-    let mut out = FileRead::default();
-    for range in done {
-        let part = range.outcome?;
-        out.batches.extend(part.batches);
-        merge(&mut out.stats, part.stats);
+    done
+}
+
+/// Bytes of each range of a streaming read: enough to keep every core busy, small enough
+/// that the decoded ranges in flight stay within tens of megabytes.
+const STREAM_RANGE: u64 = 32 << 20;
+
+/// Read a file of any size in order with bounded memory, `threads` ranges at a time,
+/// handing each piece (its batches and counters) to `each` with the bytes read so far.
+/// The pieces together are exactly the sequential read's rows.
+pub fn read_file_streaming(
+    path: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    mut each: impl FnMut(FileRead, u64) -> Result<()>,
+) -> Result<ReadStats> {
+    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let framing = match Framing::of(path)? {
+        Some(f) if threads > 1 && size > 2 * STREAM_RANGE => f,
+        _ => return stream_records(RecordReader::open(path)?, 0, options, size, &mut each),
+    };
+    let first = framing.first_record();
+    let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(STREAM_RANGE))
+        .map(|i| (first + i * STREAM_RANGE, (first + (i + 1) * STREAM_RANGE).min(size)))
+        .collect();
+    let mut total = ReadStats::default();
+    let mut truth = first;
+    for group in bounds.chunks(threads) {
+        for range in decode_group(path, options, &framing, size, group, truth, threads) {
+            match range.outcome {
+                Ok(part) => {
+                    merge(&mut total, part.stats.clone());
+                    each(part, range.next.min(size))?;
+                    truth = range.next;
+                }
+                // A pcapng section or interface block in this range: everything before it
+                // was read with the right description, so go on sequentially from here.
+                Err(e) if e.kind == ErrorKind::NotSplittable => {
+                    let records = framing.resume_thawed(path, range.start)?;
+                    let rest = stream_records(records, range.start, options, size, &mut each)?;
+                    merge(&mut total, rest);
+                    return Ok(total);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
-    Ok(out)
+    Ok(total)
+}
+
+/// Rows of `records` (which start at byte `start` of the file), batch by batch.
+fn stream_records(
+    mut records: RecordReader,
+    start: u64,
+    options: &ReadOptions,
+    size: u64,
+    each: &mut impl FnMut(FileRead, u64) -> Result<()>,
+) -> Result<ReadStats> {
+    let mut rows = RowBuilder::new(options)?;
+    let mut total = ReadStats::default();
+    let mut emit = |rows: &mut RowBuilder, at: u64, total: &mut ReadStats| -> Result<()> {
+        let batches: Vec<RecordBatch> = rows.finish().into_iter().collect();
+        let stats = std::mem::take(rows.stats_mut());
+        merge(total, stats.clone());
+        each(FileRead { batches, stats }, at.min(size))
+    };
+    loop {
+        match records.next_record() {
+            Ok(Some(record)) => rows.push(&record)?,
+            Ok(None) => break,
+            Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+                rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
+                break;
+            }
+            Err(e) => return Err(offset_error(e, start)),
+        }
+        if rows.len() >= options.batch_rows || rows.is_full() {
+            emit(&mut rows, start + records.offset(), &mut total)?;
+        }
+    }
+    emit(&mut rows, size, &mut total)?;
+    Ok(total)
 }
 
 fn merge(total: &mut ReadStats, part: ReadStats) {

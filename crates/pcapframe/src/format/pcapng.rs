@@ -149,6 +149,12 @@ impl PcapngFormat {
         Ok(())
     }
 
+    /// Accept section and interface blocks again (a sequential reader from a boundary
+    /// whose description is known to be complete up to there).
+    pub fn thaw(&mut self) {
+        self.frozen = false;
+    }
+
     /// The largest block a packet of this file's interfaces can take (for resynchronisation).
     pub fn max_block_len(&self) -> usize {
         let snaplen = self

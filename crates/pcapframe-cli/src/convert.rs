@@ -1,0 +1,78 @@
+//! `convert`: captures into one Parquet, Arrow IPC, CSV or JSON-lines file, streamed with
+//! bounded memory, written under a temporary name and renamed only when complete.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pcapframe::error::Result;
+use pcapframe::output::{OutputFormat, TableWriter};
+use pcapframe::parallel::read_file_streaming;
+use pcapframe::reader::{ReadOptions, TruncationPolicy};
+
+use crate::inputs;
+
+pub fn run(
+    files: &[String],
+    output: &Path,
+    format: Option<&str>,
+    options: ReadOptions,
+    threads: Option<usize>,
+    quiet: bool,
+) -> Result<()> {
+    let format = match format {
+        Some(name) => OutputFormat::parse(name)?,
+        None => OutputFormat::from_path(output)?,
+    };
+    let files = inputs::expand(files)?;
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = progress_bar(total_bytes, quiet);
+
+    // The schema is the reader's (it depends on the options only).
+    let schema = pcapframe::reader::RowBuilder::new(&options)?.schema();
+    let mut writer = TableWriter::create(output, format, schema)?;
+    let mut done_before = 0u64;
+    let mut packets = 0u64;
+    for path in &files {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let stats = read_file_streaming(path, &options, threads, |piece, at| {
+            for batch in &piece.batches {
+                writer.write(batch)?;
+            }
+            packets += piece.stats.packets;
+            bar.set_position(done_before + at);
+            bar.set_message(format!("{} rows of {} packets", writer.rows(), packets));
+            Ok(())
+        })?;
+        if let Some(truncated) = &stats.truncated {
+            if options.errors == TruncationPolicy::Warn {
+                bar.suspend(|| inputs::warn_truncated_text(truncated));
+            }
+        }
+        done_before += size;
+    }
+    let rows = writer.finish()?;
+    bar.finish_and_clear();
+    if !quiet && std::io::stderr().is_terminal() {
+        eprintln!("{rows} rows from {packets} packets in {} file(s) -> {}", files.len(), output.display());
+    }
+    Ok(())
+}
+
+/// Bytes read, packets, rate and time left, on a terminal only.
+fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}  {msg}",
+        )
+        .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}

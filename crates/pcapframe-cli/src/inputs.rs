@@ -1,0 +1,83 @@
+//! Input files and the packets they hold, for every subcommand.
+
+use std::path::{Path, PathBuf};
+
+use pcapframe::error::{Error, ErrorKind, Result};
+use pcapframe::format::{Record, RecordReader};
+use pcapframe::ip::IpPacket;
+use pcapframe::link::LinkInfo;
+use pcapframe::reader::{ReadOptions, ReadStats, TruncationPolicy};
+use pcapframe::select::PacketSelector;
+
+/// Files named on the command line: each argument is a file, or a glob the shell left
+/// alone (quoted); a glob that matches nothing is an error, as a missing file is.
+pub fn expand(arguments: &[String]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for argument in arguments {
+        let path = Path::new(argument);
+        if path.exists() || !argument.contains(['*', '?', '[']) {
+            if !path.is_file() {
+                let why = if path.exists() { "is not a file" } else { "does not exist" };
+                return Err(Error::invalid_argument(format!("{argument} {why}")));
+            }
+            files.push(path.to_path_buf());
+            continue;
+        }
+        let pattern = glob::glob(argument)
+            .map_err(|e| Error::invalid_argument(format!("{argument} is not a valid pattern: {e}")))?;
+        let mut matched: Vec<PathBuf> = pattern.filter_map(|entry| entry.ok()).filter(|p| p.is_file()).collect();
+        if matched.is_empty() {
+            return Err(Error::invalid_argument(format!("no file matches {argument}")));
+        }
+        matched.sort();
+        files.append(&mut matched);
+    }
+    Ok(files)
+}
+
+/// A truncated file under `errors=warn`: say so, keep going.
+pub fn warn_truncated(error: &Error) {
+    warn_truncated_text(&error.to_string());
+}
+
+pub fn warn_truncated_text(error: &str) {
+    eprintln!("pcapframe: warning: {error} (the packets before it are kept)");
+}
+
+/// Call `each` with every selected IP packet of `files`, in order, until it returns false.
+/// Every record (IP or not) is passed to `every_record` first, for counts of the whole file.
+/// Returns the selection's counters.
+pub fn for_each_packet(
+    files: &[PathBuf],
+    options: &ReadOptions,
+    mut every_record: impl FnMut(&Record<'_>),
+    mut each: impl FnMut(&Record<'_>, &LinkInfo, &IpPacket) -> bool,
+) -> Result<ReadStats> {
+    let mut selector = PacketSelector::new(options)?;
+    'files: for path in files {
+        let mut records = RecordReader::open(path)?;
+        loop {
+            match records.next_record() {
+                Ok(Some(record)) => {
+                    every_record(&record);
+                    if let Some((link, packet)) = selector.select(&record)? {
+                        selector.stats_mut().rows += 1;
+                        if !each(&record, &link, &packet) {
+                            break 'files;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+                    if options.errors == TruncationPolicy::Warn {
+                        warn_truncated(&e);
+                    }
+                    selector.stats_mut().truncated = Some(e.to_string());
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(selector.stats().clone())
+}

@@ -1,0 +1,140 @@
+//! `pcapframe`: packet captures from the command line. `show` prints packets the way
+//! `tcpdump -tttt -n -q` does, `convert` writes Parquet, Arrow IPC, CSV or JSON lines,
+//! `stats` summarises, `live` prints packets from an interface.
+
+mod convert;
+mod inputs;
+mod show;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use pcapframe::reader::{parse_protocol, ReadOptions, TruncationPolicy};
+
+#[derive(Parser)]
+#[command(name = "pcapframe", version, about = "Packet captures (pcap, pcapng) as tables: show, convert, stats, live")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one line per IP packet, in the form of `tcpdump -tttt -n -q`.
+    Show {
+        /// Capture files, or globs of them (quoted, so that the shell leaves them alone).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Stop after this many packets.
+        #[arg(short = 'c', long = "count")]
+        count: Option<u64>,
+        #[command(flatten)]
+        select: Selection,
+    },
+    /// Write the packets' table to a Parquet, Arrow IPC, CSV or JSON-lines file.
+    Convert {
+        /// Capture files, or globs of them (quoted).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Output file; its extension picks the format: .parquet, .arrow, .csv or .jsonl.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+        /// Output format, when the file name does not say (parquet, arrow, csv, jsonl).
+        #[arg(long)]
+        format: Option<String>,
+        /// Add the payload column (the bytes after the transport header).
+        #[arg(long)]
+        payload: bool,
+        /// Threads that decode each file (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Never show the progress bar (it shows only on a terminal anyway).
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        #[command(flatten)]
+        select: Selection,
+    },
+    /// Packets, bytes, duration, packets per protocol, top talkers and top ports.
+    Stats {
+        /// Capture files, or globs of them (quoted).
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// How many talkers and ports to list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[command(flatten)]
+        select: Selection,
+    },
+    /// Capture from a network interface and print packets like `show` (needs root or CAP_NET_RAW).
+    Live {
+        /// The interface, e.g. eth0 or lo.
+        #[arg(short = 'i', long = "interface")]
+        interface: String,
+        /// Stop after this many packets.
+        #[arg(short = 'c', long = "count")]
+        count: Option<u64>,
+        /// Bytes kept of each packet.
+        #[arg(short = 's', long = "snaplen", default_value_t = 262_144)]
+        snaplen: u32,
+        /// Do not put the interface into promiscuous mode.
+        #[arg(short = 'p', long = "no-promiscuous-mode")]
+        no_promisc: bool,
+        #[command(flatten)]
+        select: Selection,
+    },
+}
+
+/// Options every subcommand shares: which packets.
+#[derive(Args, Clone)]
+struct Selection {
+    /// A tcpdump filter expression, e.g. "tcp port 443".
+    #[arg(short = 'f', long)]
+    filter: Option<String>,
+    /// Only packets whose IP chain holds this protocol (tcp, udp, icmp, icmp6, ...).
+    #[arg(long)]
+    protocol: Option<String>,
+    /// What to do with a file cut short: warn (default), ignore, or raise (fail).
+    #[arg(long, default_value = "warn")]
+    errors: String,
+}
+
+impl Selection {
+    fn options(&self) -> pcapframe::Result<ReadOptions> {
+        Ok(ReadOptions {
+            protocol: parse_protocol(self.protocol.as_deref())?,
+            filter: self.filter.clone(),
+            errors: TruncationPolicy::parse(&self.errors)?,
+            ..ReadOptions::default()
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    // A closed pipe (`pcapframe show x | head`) ends the program quietly, as in C tools.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Show { files, count, select } => select.options().and_then(|o| show::run(&files, count, &o)),
+        Command::Convert { files, output, format, payload, threads, quiet, select } => select.options().and_then(|o| {
+            convert::run(&files, &output, format.as_deref(), ReadOptions { payload, ..o }, threads, quiet)
+        }),
+        Command::Stats { files, json, top, select } => select.options().and_then(|o| stats::run(&files, json, top, &o)),
+        Command::Live { interface, count, snaplen, no_promisc, select } => {
+            select.options().and_then(|o| show::live(&interface, count, snaplen, !no_promisc, &o))
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pcapframe: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

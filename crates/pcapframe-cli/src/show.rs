@@ -1,0 +1,184 @@
+//! `show` and `live`: one line per IP packet in the form of `tcpdump -tttt -n -q`, so that
+//! the two can be compared line by line. tcpdump's own wording is followed for TCP, UDP
+//! and ICMP/ICMPv6 echo; other protocols get `NAME, length N` (tcpdump dissects those
+//! further, which a one-line table view does not try to match).
+
+use std::io::{BufWriter, Write};
+use std::time::{Duration, Instant};
+
+use pcapframe::error::{Error, Result};
+use pcapframe::format::Record;
+use pcapframe::ip::IpPacket;
+use pcapframe::link::{IpVersion, LinkInfo};
+use pcapframe::live::{LiveCapture, LiveOptions};
+use pcapframe::reader::ReadOptions;
+use pcapframe::select::PacketSelector;
+
+use crate::inputs;
+
+pub fn run(files: &[String], count: Option<u64>, options: &ReadOptions) -> Result<()> {
+    let files = inputs::expand(files)?;
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut shown = 0u64;
+    let mut failed = None;
+    let mut line = String::with_capacity(160);
+    inputs::for_each_packet(
+        &files,
+        options,
+        |_| {},
+        |record, link, packet| {
+            if count.is_some_and(|c| shown >= c) {
+                return false;
+            }
+            line.clear();
+            format_line(&mut line, record, link, packet);
+            if let Err(e) = out.write_all(line.as_bytes()) {
+                failed = Some(e);
+                return false;
+            }
+            shown += 1;
+            true
+        },
+    )?;
+    if let Some(e) = failed {
+        return Err(Error::io(e, None));
+    }
+    out.flush().map_err(|e| Error::io(e, None))
+}
+
+pub fn live(interface: &str, count: Option<u64>, snaplen: u32, promiscuous: bool, options: &ReadOptions) -> Result<()> {
+    let live = LiveOptions {
+        interface: interface.to_string(),
+        snaplen,
+        promiscuous,
+        timeout_ms: 100,
+        filter: options.filter.clone(),
+        ..LiveOptions::default()
+    };
+    let mut capture = LiveCapture::open(&live)?;
+    // The kernel runs the filter; the selector decodes and applies `--protocol`.
+    let mut selector = PacketSelector::new(&ReadOptions { filter: None, ..options.clone() })?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut shown = 0u64;
+    let mut line = String::with_capacity(160);
+    while count.is_none_or(|c| shown < c) {
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let Some(record) = capture.next_record(deadline)? else {
+            if capture.is_finished() {
+                break;
+            }
+            continue;
+        };
+        if let Some((link, packet)) = selector.select(&record)? {
+            line.clear();
+            format_line(&mut line, &record, &link, &packet);
+            // Each packet as it comes: a live view is read by people, not piped in bulk.
+            out.write_all(line.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::io(e, None))?;
+            shown += 1;
+        }
+    }
+    let stats = capture.stats();
+    eprintln!(
+        "{shown} packets shown, {} received by filter, {} dropped by kernel",
+        stats.received, stats.dropped
+    );
+    Ok(())
+}
+
+/// One line of `tcpdump -tttt -n -q`.
+pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packet: &IpPacket) {
+    use std::fmt::Write;
+    local_time(out, record.timestamp_ns.unwrap_or(0));
+    let d = record.data;
+    out.push_str(if packet.version == IpVersion::V6 { " IP6 " } else { " IP " });
+    let ports = packet.src_port.zip(packet.dst_port);
+    match ports {
+        Some((sport, dport)) => {
+            let _ = write!(out, "{}.{sport} > {}.{dport}: ", packet.src, packet.dst);
+        }
+        None => {
+            let _ = write!(out, "{} > {}: ", packet.src, packet.dst);
+        }
+    }
+    // The IP datagram's end by its own length field (tcpdump counts from the header, not
+    // from what was captured).
+    let ip_end = ip_end(d, link, packet);
+    let t = packet.transport_offset;
+    match packet.protocol {
+        6 => {
+            let _ = write!(out, "tcp {}", ip_end.saturating_sub(packet.payload.start));
+        }
+        17 => match be16(d, t + 4) {
+            Some(len) => {
+                let _ = write!(out, "UDP, length {}", len.saturating_sub(8));
+            }
+            None => out.push_str("UDP"),
+        },
+        1 | 58 => {
+            let v6 = packet.protocol == 58;
+            let length = ip_end.saturating_sub(t);
+            let echo = match (d.get(t), v6) {
+                (Some(8), false) | (Some(128), true) => Some("echo request"),
+                (Some(0), false) | (Some(129), true) => Some("echo reply"),
+                _ => None,
+            };
+            let name = if v6 { "ICMP6," } else { "ICMP" };
+            match (echo, be16(d, t + 4), be16(d, t + 6)) {
+                (Some(kind), Some(id), Some(seq)) => {
+                    let _ = write!(out, "{name} {kind}, id {id}, seq {seq}, length {length}");
+                }
+                _ => {
+                    let (kind, code) = (d.get(t).copied().unwrap_or(0), d.get(t + 1).copied().unwrap_or(0));
+                    let _ = write!(out, "{name} type {kind}, code {code}, length {length}");
+                }
+            }
+        }
+        p => {
+            let _ = write!(out, "{}, length {}", pcapframe::protocol::name(p), ip_end.saturating_sub(t));
+        }
+    }
+    out.push('\n');
+}
+
+/// Where the IP datagram ends according to its header (IPv4 total length, IPv6 payload
+/// length), or the captured end when the header does not say.
+fn ip_end(d: &[u8], link: &LinkInfo, packet: &IpPacket) -> usize {
+    let at = link.ip_offset;
+    let by_header = match packet.version {
+        IpVersion::V4 => be16(d, at + 2).map(|len| at + len as usize),
+        IpVersion::V6 => be16(d, at + 4).filter(|&len| len != 0).map(|len| at + 40 + len as usize),
+    };
+    by_header.unwrap_or(d.len())
+}
+
+fn be16(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+}
+
+/// `YYYY-MM-DD HH:MM:SS.uuuuuu` in the local time zone, as `tcpdump -tttt` prints it
+/// (microseconds, truncated, as libpcap gives a nanosecond file to tcpdump).
+fn local_time(out: &mut String, ns: i64) {
+    use std::fmt::Write;
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1_000;
+    let t = secs as libc::time_t;
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: localtime_r writes only into `tm`, which lives for the call.
+    let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
+    if ok {
+        let _ = write!(
+            out,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{micros:06}",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday,
+            tm.tm_hour,
+            tm.tm_min,
+            tm.tm_sec
+        );
+    } else {
+        let _ = write!(out, "{secs}.{micros:06}");
+    }
+}

@@ -1,0 +1,71 @@
+//! Which records become rows: the `filter=` expression, then the link layer, then IP, then
+//! `protocol=`; every record that does not is counted by reason. Shared by the table
+//! builder and by per-packet consumers (the command line's `show` and `stats`).
+
+use crate::bpf::BpfFilter;
+use crate::error::Result;
+use crate::format::Record;
+use crate::ip::{self, IpPacket};
+use crate::link::{self, Link, LinkInfo};
+use crate::reader::{ReadOptions, ReadStats};
+
+pub struct PacketSelector {
+    protocol: Option<u8>,
+    filter: Option<BpfFilter>,
+    stats: ReadStats,
+}
+
+impl PacketSelector {
+    pub fn new(options: &ReadOptions) -> Result<Self> {
+        let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
+        Ok(PacketSelector { protocol: options.protocol, filter, stats: ReadStats::default() })
+    }
+
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    pub fn stats_mut(&mut self) -> &mut ReadStats {
+        &mut self.stats
+    }
+
+    pub fn set_protocol(&mut self, protocol: Option<u8>) {
+        self.protocol = protocol;
+    }
+
+    /// The record's IP packet (and what its link layer said) if it is selected (counted in
+    /// `packets`, not yet in `rows`), else `None` with the reason counted. Fails only when
+    /// the filter cannot be compiled for the record's link type.
+    #[inline]
+    pub fn select(&mut self, record: &Record<'_>) -> Result<Option<(LinkInfo, IpPacket)>> {
+        self.stats.packets += 1;
+        if let Some(filter) = &mut self.filter {
+            if !filter.matches(record)? {
+                self.stats.filtered += 1;
+                return Ok(None);
+            }
+        }
+        let info = match link::decode(record.link_type, record.data) {
+            Link::Ip(info) => info,
+            Link::NotIp => {
+                self.stats.not_ip += 1;
+                return Ok(None);
+            }
+            Link::Unsupported => {
+                *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
+                return Ok(None);
+            }
+        };
+        let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
+            self.stats.not_ip += 1;
+            return Ok(None);
+        };
+        if let Some(p) = self.protocol {
+            if !packet.chain.contains(p) {
+                self.stats.filtered += 1;
+                return Ok(None);
+            }
+        }
+        Ok(Some((info, packet)))
+    }
+}
