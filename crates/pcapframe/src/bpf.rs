@@ -165,7 +165,7 @@ mod tests {
     }
 
     fn record(link_type: u32, data: &[u8], wire_len: u32) -> Record<'_> {
-        Record { timestamp_ns: None, wire_len, link_type, interface: 0, big_endian: false, data }
+        Record { timestamp_ns: None, wire_len, link_type, interface: 0, interface_name: None, big_endian: false, data }
     }
 
     #[test]

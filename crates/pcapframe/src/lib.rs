@@ -5,6 +5,7 @@
 //! -> [`ip`] (IP chain, ports, payload) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
 
 pub mod batch;
+pub mod column;
 pub mod bpf;
 pub mod error;
 pub mod format;

@@ -49,6 +49,9 @@ pub struct LinkInfo {
     pub ethernet_offset: Option<usize>,
     /// Outermost VLAN id, when the frame is tagged.
     pub vlan: Option<u16>,
+    /// Offsets of the source and destination MAC addresses (6 bytes each) of the Ethernet
+    /// or 802.11 header that carries the IP packet, when there is one.
+    pub macs: Option<(usize, usize)>,
 }
 
 /// Result of a link-layer decode.
@@ -81,7 +84,7 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 
 #[inline]
 fn ip(version: IpVersion, ip_offset: usize) -> Link {
-    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan: None })
+    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan: None, macs: None })
 }
 
 /// Decode the link layer of one record.
@@ -128,7 +131,10 @@ fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
             let link = ethertype_chain(d, at + 14, ethertype, depth);
             match link {
                 Link::Ip(mut info) => {
-                    info.ethernet_offset.get_or_insert(at);
+                    if info.ethernet_offset.is_none() {
+                        info.ethernet_offset = Some(at);
+                        info.macs = Some((at + 6, at));
+                    }
                     Link::Ip(info)
                 }
                 other => other,
@@ -173,7 +179,7 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
 }
 
 fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
-    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan })
+    Link::Ip(LinkInfo { version, ip_offset, ethernet_offset: None, vlan, macs: None })
 }
 
 /// MPLS: labels until the bottom-of-stack bit, then IP by its version nibble, or an
@@ -414,7 +420,33 @@ fn ieee80211(d: &[u8], at: usize, data_pad: bool) -> Link {
     if data_pad {
         hdr = (hdr + 3) & !3;
     }
-    ethertype_chain(d, at + hdr, 0, 0)
+    match ethertype_chain(d, at + hdr, 0, 0) {
+        Link::Ip(mut info) => {
+            // Addresses 1-4 at 4, 10, 16, 24; which is which depends on To DS / From DS.
+            let (src, dst) = match fc1 & 0x03 {
+                0b00 => (10, 4),
+                0b01 => (10, 16),
+                0b10 => (16, 4),
+                _ => (24, 16),
+            };
+            info.macs = Some((at + src, at + dst));
+            Link::Ip(info)
+        }
+        other => other,
+    }
+}
+
+/// The EtherType of the Ethernet header at `at`, after its 802.1Q/802.1ad tags (the SNAP
+/// type of an 802.3 frame carrying LLC/SNAP); `None` when not captured.
+pub fn ethernet_type(d: &[u8], mut at: usize) -> Option<u16> {
+    at += 12;
+    loop {
+        match be16(d, at)? {
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => at += 4,
+            len if len <= 1500 => return be16(d, at + 8),
+            ethertype => return Some(ethertype),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -436,6 +468,8 @@ mod tests {
                 assert_eq!(info.ip_offset, 22);
                 assert_eq!(info.vlan, Some(100));
                 assert_eq!(info.ethernet_offset, Some(0));
+                assert_eq!(info.macs, Some((6, 0)));
+                assert_eq!(ethernet_type(&f, 0), Some(0x0800));
             }
             other => panic!("{other:?}"),
         }

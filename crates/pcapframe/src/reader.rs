@@ -7,8 +7,9 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::batch::{BatchBuilder, DEFAULT_BATCH_ROWS};
+use crate::batch::{self, BatchBuilder, DEFAULT_BATCH_ROWS};
 use crate::bpf::BpfFilter;
+use crate::column::{self, Column};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Record, RecordReader};
 use crate::input::ByteWindow;
@@ -47,6 +48,9 @@ pub struct ReadOptions {
     /// Keep only packets a tcpdump expression accepts (checked by `ReadOptions::build`).
     pub filter: Option<String>,
     pub payload: bool,
+    /// The columns, in order (`None`: the documented six); `payload` appends the payload
+    /// column when it is not named here. Only these are decoded and built.
+    pub columns: Option<Vec<Column>>,
     pub batch_rows: usize,
     pub errors: TruncationPolicy,
 }
@@ -57,6 +61,7 @@ impl Default for ReadOptions {
             protocol: None,
             filter: None,
             payload: false,
+            columns: None,
             batch_rows: DEFAULT_BATCH_ROWS,
             errors: TruncationPolicy::Warn,
         }
@@ -68,6 +73,25 @@ impl ReadOptions {
     pub fn with_protocol_name(mut self, name: Option<&str>) -> Result<Self> {
         self.protocol = parse_protocol(name)?;
         Ok(self)
+    }
+
+    /// Set `columns` from names (`None`: the documented six); an unknown or repeated name
+    /// is an `InvalidArgument` error listing the valid ones.
+    pub fn with_column_names<S: AsRef<str>>(mut self, names: Option<&[S]>) -> Result<Self> {
+        self.columns = match names {
+            None => None,
+            Some(names) => Some(column::select(Some(names), false)?),
+        };
+        Ok(self)
+    }
+
+    /// The columns of a read with these options, in order.
+    pub fn selected_columns(&self) -> Vec<Column> {
+        let mut out = self.columns.clone().unwrap_or_else(|| column::DEFAULT.to_vec());
+        if self.payload && !out.contains(&Column::Payload) {
+            out.push(Column::Payload);
+        }
+        out
     }
 }
 
@@ -111,6 +135,8 @@ pub struct RowBuilder {
     protocol: Option<u8>,
     filter: Option<BpfFilter>,
     builder: BatchBuilder,
+    /// Whether the columns need ports or payload bounds (decided once, before the loop).
+    transport: bool,
     stats: ReadStats,
 }
 
@@ -118,10 +144,12 @@ impl RowBuilder {
     pub fn new(options: &ReadOptions) -> Result<Self> {
         let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
         let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
+        let columns = options.selected_columns();
         Ok(RowBuilder {
             protocol: options.protocol,
             filter,
-            builder: BatchBuilder::new(options.payload, capacity),
+            builder: BatchBuilder::with_columns(&columns, capacity),
+            transport: batch::needs_transport(&columns),
             stats: ReadStats::default(),
         })
     }
@@ -180,7 +208,7 @@ impl RowBuilder {
                 return Ok(());
             }
         };
-        let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
+        let Some(packet) = ip::decode_with(record.data, &info, record.wire_len, self.transport) else {
             self.stats.not_ip += 1;
             return Ok(());
         };
@@ -190,7 +218,7 @@ impl RowBuilder {
                 return Ok(());
             }
         }
-        self.builder.push(record.timestamp_ns, record.data, &packet);
+        self.builder.push(record, &info, &packet);
         Ok(())
     }
 

@@ -179,6 +179,11 @@ impl PcapngFormat {
         Ok(())
     }
 
+    /// The `if_name` of interface `id` of the current section.
+    pub fn interface_name(&self, id: u32) -> Option<&str> {
+        self.interfaces.get(id as usize)?.name.as_deref()
+    }
+
     fn interface(&self, id: u32, offset: u64) -> Result<&Interface> {
         self.interfaces.get(id as usize).ok_or_else(|| {
             Error::at(
