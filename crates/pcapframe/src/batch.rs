@@ -385,8 +385,8 @@ impl MoreColumns {
             b.append_option(be32(d, at + 4, end));
         }
         if let Some(b) = &mut self.tcp_ack {
-            // The acknowledgement number means something only with the ACK flag (as tshark).
-            b.append_option(be32(d, at + 8, end).filter(|_| flags.is_some_and(|f| f & 0x10 != 0)));
+            // As the header holds it, with or without the ACK flag (as tshark's tcp.ack_raw).
+            b.append_option(be32(d, at + 8, end));
         }
         if let Some(b) = &mut self.tcp_window {
             b.append_option(be16(d, at + 14, end));
