@@ -104,8 +104,10 @@ fn within<T: Send + 'static>(what: &str, secs: u64, f: impl FnOnce() -> T + Send
     }
 }
 
+/// Every column (a superset of the default six), so arbitrary bytes reach every field's decoding.
 fn options(errors: TruncationPolicy, batch_rows: usize) -> ReadOptions {
-    ReadOptions { payload: true, batch_rows, errors, ..ReadOptions::default() }
+    let columns = Some(pcapframe::column::Column::ALL.to_vec());
+    ReadOptions { payload: true, batch_rows, errors, columns, ..ReadOptions::default() }
 }
 
 #[derive(Debug)]
