@@ -341,7 +341,8 @@ impl MoreColumns {
         }
         if self.icmp {
             let at = p.transport_offset;
-            let end = if p.first_fragment && matches!(p.protocol, ip::PROTO_ICMP | ip::PROTO_ICMPV6) { p.end } else { 0 };
+            let end =
+                if p.first_fragment && matches!(p.protocol, ip::PROTO_ICMP | ip::PROTO_ICMPV6) { p.end } else { 0 };
             if let Some(b) = &mut self.icmp_type {
                 b.append_option((at < end).then(|| d[at]));
             }
@@ -582,7 +583,8 @@ mod tests {
     /// An Ethernet frame with a VLAN tag, IPv4 and a TCP SYN-ACK with 3 bytes of data.
     fn frame() -> Vec<u8> {
         let mut f = vec![0xbb, 0, 0, 0, 0, 2, 0xaa, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x07, 0x08, 0x00];
-        let tcp = [0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 9, 0, 0, 0, 5, 0x50, 0x12, 0x20, 0x00, 0, 0, 0, 0, b'a', b'b', b'c'];
+        let tcp =
+            [0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 9, 0, 0, 0, 5, 0x50, 0x12, 0x20, 0x00, 0, 0, 0, 0, b'a', b'b', b'c'];
         let total = (20 + tcp.len()) as u8;
         f.extend_from_slice(&[0x45, 0xb8, 0, total, 0x12, 0x34, 0x40, 0, 63, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
         f.extend_from_slice(&tcp);
