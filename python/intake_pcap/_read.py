@@ -1,8 +1,10 @@
 """Reading captures: the native reader's Arrow batches into tables and pandas frames.
 
-Hosts and protocol arrive dictionary-encoded and become pandas categoricals: one small
-array of distinct strings, a code per row, and no Python object per row. Ports become
-nullable ``UInt16`` (missing where a packet has no TCP/UDP ports), time ``datetime64[ns]``.
+Hosts and protocol (and the other text columns: MACs, interface, TCP flags) arrive
+dictionary-encoded and become pandas categoricals: one small array of distinct strings, a
+code per row, and no Python object per row. Integers become pandas' nullable dtypes
+(``UInt8``, ``UInt16``, ``UInt32``; missing where a packet has no such field, e.g. ports of
+ICMP), booleans ``boolean``, time ``datetime64[ns]``.
 """
 
 from __future__ import annotations
@@ -18,13 +20,26 @@ from . import _native
 from .errors import CaptureWarning
 
 _PANDAS_TYPES = {
+    pa.uint8(): pd.UInt8Dtype(),
     pa.uint16(): pd.UInt16Dtype(),
+    pa.uint32(): pd.UInt32Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
     pa.large_binary(): pd.ArrowDtype(pa.large_binary()),
 }
 
 
-def arrow_schema(payload: bool = False) -> pa.Schema:
-    return pa.schema(_native.capture_schema(payload))
+def column_list(columns):
+    """``columns=`` as given (``None``, a name, or names) as ``None`` or a list of str."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        return [columns]
+    return [str(c) for c in columns]
+
+
+def arrow_schema(payload: bool = False, columns=None) -> pa.Schema:
+    """The schema of a read; an unknown column raises ValueError listing the valid names."""
+    return pa.schema(_native.capture_schema(payload, column_list(columns)))
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:
@@ -40,14 +55,14 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
-def empty_frame(payload: bool = False) -> pd.DataFrame:
+def empty_frame(payload: bool = False, columns=None) -> pd.DataFrame:
     """A zero-row frame with the exact dtypes of a read (dask's ``meta``)."""
-    return to_pandas(arrow_schema(payload).empty_table())
+    return to_pandas(arrow_schema(payload, columns).empty_table())
 
 
-def dtypes(payload: bool = False) -> dict[str, str]:
+def dtypes(payload: bool = False, columns=None) -> dict[str, str]:
     """Column name to dtype name (``"category"`` for hosts and protocol), in column order."""
-    return {name: str(dtype) for name, dtype in empty_frame(payload).dtypes.items()}
+    return {name: str(dtype) for name, dtype in empty_frame(payload, columns).dtypes.items()}
 
 
 def read_table(reader: _native.CaptureReader, max_rows: int | None = None) -> pa.Table:
@@ -93,13 +108,14 @@ def local_path(path) -> str:
 
 
 def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None,
-                storage_options=None, compression="infer"):
+                storage_options=None, compression="infer", columns=None):
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
     blocks, never whole in memory."""
     codec = codec_for(path, compression)
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
-        return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter)
+        return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter,
+                                     columns=column_list(columns))
     import fsspec
 
     # gzip is left to Rust (flate2, detected by content) even for remote files; zstd to a
@@ -114,7 +130,8 @@ def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65
             package = {"zstd": "zstandard", "lz4": "lz4"}.get(python_codec, python_codec)
             raise ValueError(f"{path}: reading {python_codec} needs the {package} package (pip install {package})") from err
         raise
-    return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=str(path))
+    return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=str(path),
+                                 columns=column_list(columns))
 
 
 def warn_incomplete(stats: dict, name, errors: str) -> None:
@@ -177,7 +194,7 @@ _WHOLE_FILE = 1 << 62
 
 
 def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
-              compression="infer", threads=None, byte_range=None) -> pa.Table:
+              compression="infer", threads=None, byte_range=None, columns=None) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
     ``byte_range=(start, end)``: only the records that start there (a partition of a local
@@ -185,13 +202,14 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     codec = codec_for(path, compression)
     if is_local(path) and codec in (None, "gzip"):
         batches, stats = _native.read_capture(
-            local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range
+            local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
+            columns=column_list(columns),
         )
         warn_incomplete(stats, path, errors)
-        return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload))
+        return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload, columns))
     if byte_range is not None:
         raise ValueError(f"{path}: byte ranges are read from local uncompressed files only")
-    reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression)
+    reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression, columns)
     try:
         table = read_table(reader)
         warn_incomplete(reader.stats(), path, errors)

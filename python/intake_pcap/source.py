@@ -29,7 +29,12 @@ class PCAPSource(DataSource):
         ``icmp``, ``icmp6``, ``igmp``, ``igrp``, ``pim``, ``ah``, ``esp``, ``vrrp``, any
         other name the ``protocol`` column uses, or a protocol number.
     payload : bool
-        Add a ``payload`` column: the bytes after the transport header.
+        Add a ``payload`` column: the bytes after the transport header (appended to
+        ``columns`` when they do not name it).
+    columns : list of str, optional
+        The columns, in this order (default: ``time, src_host, src_port, dst_host,
+        dst_port, protocol``); only these are decoded and built. See the README's
+        "Columns" for every name; an unknown one raises ``ValueError`` listing them.
     filter : str, optional
         A tcpdump filter expression (``"tcp port 443 and not host 10.0.0.1"``), compiled by
         libpcap; both it and ``protocol`` must hold. On a live interface it runs in the kernel.
@@ -97,6 +102,7 @@ class PCAPSource(DataSource):
         storage_options=None,
         threads=None,
         blocksize=256 * 2**20,
+        columns=None,
         metadata=None,
         **kwargs,
     ):
@@ -104,7 +110,7 @@ class PCAPSource(DataSource):
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration, compression, storage_options, threads, blocksize and metadata"
+                "duration, compression, storage_options, threads, blocksize, columns and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -118,9 +124,12 @@ class PCAPSource(DataSource):
             from ._native import check_filter
 
             check_filter(filter)
-        from ._read import codec_for
+        from ._native import capture_schema
+        from ._read import codec_for, column_list
 
         codec_for("", compression)  # validates the name
+        columns = column_list(columns)
+        capture_schema(bool(payload), columns)  # validates the names (ValueError listing the valid ones)
         self.urlpath = urlpath
         self.protocol = protocol
         self.payload = bool(payload)
@@ -136,6 +145,7 @@ class PCAPSource(DataSource):
         self.compression = compression
         self.threads = threads
         self.blocksize = blocksize
+        self.columns = columns
         self._files = None
         self._partitions = None
         self._live = None
@@ -152,6 +162,7 @@ class PCAPSource(DataSource):
             filter=self.filter,
             storage_options=self.storage_options,
             compression=self.compression,
+            columns=self.columns,
         )
 
     @property
@@ -170,7 +181,7 @@ class PCAPSource(DataSource):
 
         if self.is_live:
             reader = self._live_reader()
-            dtype = dtypes(self.payload)
+            dtype = dtypes(self.payload, self.columns)
             return Schema(
                 dtype=dtype,
                 shape=(None, len(dtype)),
@@ -186,7 +197,7 @@ class PCAPSource(DataSource):
         finally:
             first.close()
         self._partitions, not_split = _plan_partitions(self._files, self.blocksize, self.compression)
-        dtype = dtypes(self.payload)
+        dtype = dtypes(self.payload, self.columns)
         return Schema(
             dtype=dtype,
             shape=(None, len(dtype)),
@@ -245,7 +256,7 @@ class PCAPSource(DataSource):
         if self.is_live:
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         self._load_metadata()
-        meta = clear_known_categories(empty_frame(self.payload))
+        meta = clear_known_categories(empty_frame(self.payload, self.columns))
         paths = [p for p, _ in self._partitions]
         ranges = [r for _, r in self._partitions]
         return dd.from_map(
@@ -301,6 +312,7 @@ class PCAPSource(DataSource):
                 self.max_packet,
                 self.promisc,
                 self.timeout,
+                columns=self.columns,
             )
         return self._live
 

@@ -21,12 +21,17 @@ class PacketStream:
         Include the ``payload`` column.
     errors : {"warn", "raise", "ignore"}
         Whether a capture cut short is reported as a warning (the reader raises for "raise").
+    columns : list of str, optional
+        The columns the reader was opened with (``None``: the documented six).
     """
 
-    def __init__(self, reader, protocol, payload, errors="warn"):
+    def __init__(self, reader, protocol, payload, errors="warn", columns=None):
+        from ._read import column_list
+
         self._reader = reader
         self._payload = bool(payload)
         self._errors = errors
+        self._columns = column_list(columns)
         self.set_filter(protocol)
 
     @property
@@ -34,7 +39,7 @@ class PacketStream:
         """Column name to pandas dtype name, in column order."""
         from ._read import dtypes
 
-        return dtypes(self._payload)
+        return dtypes(self._payload, self._columns)
 
     def set_filter(self, protocol):
         """Filters all IP traffic except packets matching given protocol.
@@ -84,15 +89,18 @@ class OfflineStream(PacketStream):
         A tcpdump filter expression, compiled by libpcap; both it and ``protocol`` must hold.
     compression, storage_options
         As for :class:`intake_pcap.source.PCAPSource` (``path`` may be any fsspec URL).
+    columns : list of str, optional
+        The columns, in this order (default: the documented six); only these are decoded.
+        ``payload=True`` appends ``payload`` when the list does not name it.
     """
 
     def __init__(self, path, protocol=None, payload=False, errors="warn", filter=None, compression="infer",
-                 storage_options=None):
+                 storage_options=None, columns=None):
         from ._read import open_reader
 
         reader = open_reader(path, None, payload, errors, filter=filter, storage_options=storage_options,
-                             compression=compression)
-        super().__init__(reader, protocol, payload, errors)
+                             compression=compression, columns=columns)
+        super().__init__(reader, protocol, payload, errors, columns)
 
 
 class LiveStream(PacketStream):
@@ -118,12 +126,19 @@ class LiveStream(PacketStream):
         Put the interface in promiscuous mode.
     filter : str, optional
         A tcpdump filter expression, run in the kernel.
+    columns : list of str, optional
+        The columns, in this order (default: the documented six); ``interface`` holds the
+        interface's name.
     """
 
-    def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000, promisc=True, filter=None):
-        reader = _native.LiveReader(interface, None, payload, filter, int(max_packet), bool(promisc), int(timeout))
+    def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000, promisc=True, filter=None,
+                 columns=None):
+        from ._read import column_list
+
+        reader = _native.LiveReader(interface, None, payload, filter, int(max_packet), bool(promisc), int(timeout),
+                                    columns=column_list(columns))
         self._timeout = int(timeout)
-        super().__init__(reader, protocol, payload)
+        super().__init__(reader, protocol, payload, columns=columns)
 
     def to_dataframe(self, n=-1):
         """The next ``n`` IP packets, waiting for them; with ``n < 0``, what arrives within
@@ -136,7 +151,7 @@ class LiveStream(PacketStream):
         if n is not None:
             return live_rows(self._reader, n)
         table = live_chunk(self._reader, 1 << 20, self._timeout)
-        return table if table is not None else arrow_schema(self._payload).empty_table()
+        return table if table is not None else arrow_schema(self._payload, self._columns).empty_table()
 
     def stats(self):
         """libpcap's counters (``received``, ``dropped``, ``if_dropped``), packets

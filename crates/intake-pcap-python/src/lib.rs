@@ -259,7 +259,7 @@ impl CaptureReader {
     /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
     /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (source, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None, name=None))]
+    #[pyo3(signature = (source, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None, name=None, columns=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -270,6 +270,7 @@ impl CaptureReader {
         batch_rows: usize,
         filter: Option<String>,
         name: Option<PathBuf>,
+        columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
             let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
@@ -281,6 +282,7 @@ impl CaptureReader {
                 ..ReadOptions::default()
             }
             .with_protocol_name(protocol)
+            .and_then(|o| o.with_column_names(columns.as_deref()))
             .map_err(to_py_err)?;
             let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
                 (
@@ -425,7 +427,7 @@ impl LiveReader {
 #[pymethods]
 impl LiveReader {
     #[new]
-    #[pyo3(signature = (interface, protocol=None, payload=false, filter=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
+    #[pyo3(signature = (interface, protocol=None, payload=false, filter=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864, columns=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -437,6 +439,7 @@ impl LiveReader {
         promisc: bool,
         timeout_ms: u32,
         buffer_bytes: u32,
+        columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening a live capture", || {
             let read = ReadOptions {
@@ -445,6 +448,7 @@ impl LiveReader {
                 ..ReadOptions::default()
             }
             .with_protocol_name(protocol)
+            .and_then(|o| o.with_column_names(columns.as_deref()))
             .map_err(to_py_err)?;
             let live = LiveOptions {
                 interface: interface.clone(),
@@ -584,7 +588,7 @@ fn why_not_splittable(py: Python<'_>, path: PathBuf) -> PyResult<Option<&'static
 
 /// With `byte_range=(start, end)`: only the records that start in that range (a partition).
 #[pyfunction]
-#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None))]
+#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None))]
 #[allow(clippy::too_many_arguments)]
 fn read_capture<'py>(
     py: Python<'py>,
@@ -595,6 +599,7 @@ fn read_capture<'py>(
     filter: Option<String>,
     threads: usize,
     byte_range: Option<(u64, u64)>,
+    columns: Option<Vec<String>>,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
         let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
@@ -606,6 +611,7 @@ fn read_capture<'py>(
             ..ReadOptions::default()
         }
         .with_protocol_name(protocol)
+        .and_then(|o| o.with_column_names(columns.as_deref()))
         .map_err(to_py_err)?;
         let read = py
             .detach(|| {
@@ -629,13 +635,22 @@ fn read_capture<'py>(
     })
 }
 
-/// The Arrow schema of a read, without opening a file.
+/// The Arrow schema of a read, without opening a file: `columns` in order (`None`: the
+/// documented six), `payload` appended when asked for and not named. An unknown column
+/// raises ValueError listing the valid names.
 #[pyfunction]
-#[pyo3(signature = (payload=false))]
-fn capture_schema(payload: bool) -> ArrowSchema {
-    ArrowSchema {
-        schema: pcapframe::batch::schema(payload),
-    }
+#[pyo3(signature = (payload=false, columns=None))]
+fn capture_schema(payload: bool, columns: Option<Vec<String>>) -> PyResult<ArrowSchema> {
+    let selected = pcapframe::column::select(columns.as_deref(), payload).map_err(to_py_err)?;
+    Ok(ArrowSchema {
+        schema: pcapframe::batch::schema_of(&selected),
+    })
+}
+
+/// Every column a read can produce, in the documented order.
+#[pyfunction]
+fn column_names() -> Vec<&'static str> {
+    pcapframe::column::Column::names()
 }
 
 /// Raise ValueError (with libpcap's message) unless `expression` is a valid tcpdump filter.
@@ -734,6 +749,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowBatch>()?;
     m.add_class::<ArrowSchema>()?;
     m.add_function(wrap_pyfunction!(capture_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(column_names, m)?)?;
     m.add_function(wrap_pyfunction!(protocol_names, m)?)?;
     m.add_function(wrap_pyfunction!(check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(check_protocol, m)?)?;

@@ -26,8 +26,14 @@ pub fn run(
         None => OutputFormat::from_path(output)?,
     };
     let files = inputs::expand(files)?;
-    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = progress_bar(total_bytes, quiet);
 
     // The schema is the reader's (it depends on the options only).
@@ -56,7 +62,11 @@ pub fn run(
     let rows = writer.finish()?;
     bar.finish_and_clear();
     if !quiet && std::io::stderr().is_terminal() {
-        eprintln!("{rows} rows from {packets} packets in {} file(s) -> {}", files.len(), output.display());
+        eprintln!(
+            "{rows} rows from {packets} packets in {} file(s) -> {}",
+            files.len(),
+            output.display()
+        );
     }
     Ok(())
 }

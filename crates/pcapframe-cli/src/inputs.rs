@@ -17,17 +17,27 @@ pub fn expand(arguments: &[String]) -> Result<Vec<PathBuf>> {
         let path = Path::new(argument);
         if path.exists() || !argument.contains(['*', '?', '[']) {
             if !path.is_file() {
-                let why = if path.exists() { "is not a file" } else { "does not exist" };
+                let why = if path.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
                 return Err(Error::invalid_argument(format!("{argument} {why}")));
             }
             files.push(path.to_path_buf());
             continue;
         }
-        let pattern = glob::glob(argument)
-            .map_err(|e| Error::invalid_argument(format!("{argument} is not a valid pattern: {e}")))?;
-        let mut matched: Vec<PathBuf> = pattern.filter_map(|entry| entry.ok()).filter(|p| p.is_file()).collect();
+        let pattern = glob::glob(argument).map_err(|e| {
+            Error::invalid_argument(format!("{argument} is not a valid pattern: {e}"))
+        })?;
+        let mut matched: Vec<PathBuf> = pattern
+            .filter_map(|entry| entry.ok())
+            .filter(|p| p.is_file())
+            .collect();
         if matched.is_empty() {
-            return Err(Error::invalid_argument(format!("no file matches {argument}")));
+            return Err(Error::invalid_argument(format!(
+                "no file matches {argument}"
+            )));
         }
         matched.sort();
         files.append(&mut matched);
@@ -68,7 +78,10 @@ pub fn for_each_packet(
                     }
                 }
                 Ok(None) => break,
-                Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+                Err(e)
+                    if e.kind == ErrorKind::Truncated
+                        && options.errors != TruncationPolicy::Raise =>
+                {
                     if options.errors == TruncationPolicy::Warn {
                         warn_truncated(&e);
                     }

@@ -14,7 +14,11 @@ use clap::{Args, Parser, Subcommand};
 use pcapframe::reader::{parse_protocol, ReadOptions, TruncationPolicy};
 
 #[derive(Parser)]
-#[command(name = "pcapframe", version, about = "Packet captures (pcap, pcapng) as tables: show, convert, stats, live")]
+#[command(
+    name = "pcapframe",
+    version,
+    about = "Packet captures (pcap, pcapng) as tables: show, convert, stats, live"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -121,14 +125,46 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Show { files, count, select } => select.options().and_then(|o| show::run(&files, count, &o)),
-        Command::Convert { files, output, format, payload, threads, quiet, select } => select.options().and_then(|o| {
-            convert::run(&files, &output, format.as_deref(), ReadOptions { payload, ..o }, threads, quiet)
+        Command::Show {
+            files,
+            count,
+            select,
+        } => select.options().and_then(|o| show::run(&files, count, &o)),
+        Command::Convert {
+            files,
+            output,
+            format,
+            payload,
+            threads,
+            quiet,
+            select,
+        } => select.options().and_then(|o| {
+            convert::run(
+                &files,
+                &output,
+                format.as_deref(),
+                ReadOptions { payload, ..o },
+                threads,
+                quiet,
+            )
         }),
-        Command::Stats { files, json, top, select } => select.options().and_then(|o| stats::run(&files, json, top, &o)),
-        Command::Live { interface, count, snaplen, no_promisc, select } => {
-            select.options().and_then(|o| show::live(&interface, count, snaplen, !no_promisc, &o))
-        }
+        Command::Stats {
+            files,
+            json,
+            top,
+            select,
+        } => select
+            .options()
+            .and_then(|o| stats::run(&files, json, top, &o)),
+        Command::Live {
+            interface,
+            count,
+            snaplen,
+            no_promisc,
+            select,
+        } => select
+            .options()
+            .and_then(|o| show::live(&interface, count, snaplen, !no_promisc, &o)),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

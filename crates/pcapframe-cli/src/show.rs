@@ -47,7 +47,13 @@ pub fn run(files: &[String], count: Option<u64>, options: &ReadOptions) -> Resul
     out.flush().map_err(|e| Error::io(e, None))
 }
 
-pub fn live(interface: &str, count: Option<u64>, snaplen: u32, promiscuous: bool, options: &ReadOptions) -> Result<()> {
+pub fn live(
+    interface: &str,
+    count: Option<u64>,
+    snaplen: u32,
+    promiscuous: bool,
+    options: &ReadOptions,
+) -> Result<()> {
     let live = LiveOptions {
         interface: interface.to_string(),
         snaplen,
@@ -58,7 +64,10 @@ pub fn live(interface: &str, count: Option<u64>, snaplen: u32, promiscuous: bool
     };
     let mut capture = LiveCapture::open(&live)?;
     // The kernel runs the filter; the selector decodes and applies `--protocol`.
-    let mut selector = PacketSelector::new(&ReadOptions { filter: None, ..options.clone() })?;
+    let mut selector = PacketSelector::new(&ReadOptions {
+        filter: None,
+        ..options.clone()
+    })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut shown = 0u64;
@@ -75,7 +84,9 @@ pub fn live(interface: &str, count: Option<u64>, snaplen: u32, promiscuous: bool
             line.clear();
             format_line(&mut line, &record, &link, &packet);
             // Each packet as it comes: a live view is read by people, not piped in bulk.
-            out.write_all(line.as_bytes()).and_then(|_| out.flush()).map_err(|e| Error::io(e, None))?;
+            out.write_all(line.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::io(e, None))?;
             shown += 1;
         }
     }
@@ -92,7 +103,11 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
     use std::fmt::Write;
     local_time(out, record.timestamp_ns.unwrap_or(0));
     let d = record.data;
-    out.push_str(if packet.version == IpVersion::V6 { " IP6 " } else { " IP " });
+    out.push_str(if packet.version == IpVersion::V6 {
+        " IP6 "
+    } else {
+        " IP "
+    });
     let ports = packet.src_port.zip(packet.dst_port);
     match ports {
         Some((sport, dport)) => {
@@ -130,13 +145,21 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
                     let _ = write!(out, "{name} {kind}, id {id}, seq {seq}, length {length}");
                 }
                 _ => {
-                    let (kind, code) = (d.get(t).copied().unwrap_or(0), d.get(t + 1).copied().unwrap_or(0));
+                    let (kind, code) = (
+                        d.get(t).copied().unwrap_or(0),
+                        d.get(t + 1).copied().unwrap_or(0),
+                    );
                     let _ = write!(out, "{name} type {kind}, code {code}, length {length}");
                 }
             }
         }
         p => {
-            let _ = write!(out, "{}, length {}", pcapframe::protocol::name(p), ip_end.saturating_sub(t));
+            let _ = write!(
+                out,
+                "{}, length {}",
+                pcapframe::protocol::name(p),
+                ip_end.saturating_sub(t)
+            );
         }
     }
     out.push('\n');
@@ -148,7 +171,9 @@ fn ip_end(d: &[u8], link: &LinkInfo, packet: &IpPacket) -> usize {
     let at = link.ip_offset;
     let by_header = match packet.version {
         IpVersion::V4 => be16(d, at + 2).map(|len| at + len as usize),
-        IpVersion::V6 => be16(d, at + 4).filter(|&len| len != 0).map(|len| at + 40 + len as usize),
+        IpVersion::V6 => be16(d, at + 4)
+            .filter(|&len| len != 0)
+            .map(|len| at + 40 + len as usize),
     };
     by_header.unwrap_or(d.len())
 }

@@ -63,14 +63,24 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
     )?;
     (t.records, t.record_bytes, t.first_ns, t.last_ns) = all;
 
-    let mut protocols: Vec<(String, u64)> =
-        t.protocols.iter().map(|(&p, &n)| (pcapframe::protocol::name(p).into_owned(), n)).collect();
+    let mut protocols: Vec<(String, u64)> = t
+        .protocols
+        .iter()
+        .map(|(&p, &n)| (pcapframe::protocol::name(p).into_owned(), n))
+        .collect();
     protocols.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut talkers: Vec<(String, u64, u64)> = t.talkers.iter().map(|(a, &(p, b))| (a.to_string(), p, b)).collect();
+    let mut talkers: Vec<(String, u64, u64)> = t
+        .talkers
+        .iter()
+        .map(|(a, &(p, b))| (a.to_string(), p, b))
+        .collect();
     talkers.sort_by(|a, b| b.2.cmp(&a.2).then(b.1.cmp(&a.1)).then(a.0.cmp(&b.0)));
     talkers.truncate(top);
-    let mut ports: Vec<(String, u64)> =
-        t.ports.iter().map(|(&(p, port), &n)| (format!("{}/{port}", pcapframe::protocol::name(p)), n)).collect();
+    let mut ports: Vec<(String, u64)> = t
+        .ports
+        .iter()
+        .map(|(&(p, port), &n)| (format!("{}/{port}", pcapframe::protocol::name(p)), n))
+        .collect();
     ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ports.truncate(top);
     let duration_ns = match (t.first_ns, t.last_ns) {
@@ -95,14 +105,31 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
             "top_talkers": talkers.iter().map(|(h, p, b)| json!({"host": h, "packets": p, "bytes": b})).collect::<Vec<_>>(),
             "top_ports": ports.iter().map(|(p, c)| json!({"port": p, "packets": c})).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON of plain values"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON of plain values")
+        );
         return Ok(());
     }
 
-    let share = |n: u64, of: u64| if of == 0 { 0.0 } else { 100.0 * n as f64 / of as f64 };
+    let share = |n: u64, of: u64| {
+        if of == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / of as f64
+        }
+    };
     println!("files        {}", files.len());
-    println!("packets      {:>14}  ({} bytes on the wire)", thousands(t.records), thousands(t.record_bytes));
-    println!("IP packets   {:>14}  ({} bytes)", thousands(t.ip_packets), thousands(t.ip_bytes));
+    println!(
+        "packets      {:>14}  ({} bytes on the wire)",
+        thousands(t.records),
+        thousands(t.record_bytes)
+    );
+    println!(
+        "IP packets   {:>14}  ({} bytes)",
+        thousands(t.ip_packets),
+        thousands(t.ip_bytes)
+    );
     if let (Some(f), Some(l), Some(d)) = (t.first_ns, t.last_ns, duration_ns) {
         println!("first        {:>14}", epoch_text(f));
         println!("last         {:>14}", epoch_text(l));
@@ -111,24 +138,42 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
     println!();
     println!("{:<24} {:>14} {:>7}", "protocol", "packets", "%");
     for (name, n) in &protocols {
-        println!("{name:<24} {:>14} {:>6.1}%", thousands(*n), share(*n, t.ip_packets));
+        println!(
+            "{name:<24} {:>14} {:>6.1}%",
+            thousands(*n),
+            share(*n, t.ip_packets)
+        );
     }
     println!();
-    println!("{:<40} {:>14} {:>16}", "top talkers (host)", "packets", "bytes");
+    println!(
+        "{:<40} {:>14} {:>16}",
+        "top talkers (host)", "packets", "bytes"
+    );
     for (host, p, b) in &talkers {
         println!("{host:<40} {:>14} {:>16}", thousands(*p), thousands(*b));
     }
     println!();
-    println!("{:<24} {:>14} {:>7}", "top ports (destination)", "packets", "%");
+    println!(
+        "{:<24} {:>14} {:>7}",
+        "top ports (destination)", "packets", "%"
+    );
     for (port, n) in &ports {
-        println!("{port:<24} {:>14} {:>6.1}%", thousands(*n), share(*n, t.ip_packets));
+        println!(
+            "{port:<24} {:>14} {:>6.1}%",
+            thousands(*n),
+            share(*n, t.ip_packets)
+        );
     }
     Ok(())
 }
 
 /// Seconds since the epoch with nanoseconds: `1234567890.123456789`.
 fn epoch_text(ns: i64) -> String {
-    format!("{}.{:09}", ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+    format!(
+        "{}.{:09}",
+        ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000)
+    )
 }
 
 fn thousands(n: u64) -> String {

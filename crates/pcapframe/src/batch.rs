@@ -1,49 +1,53 @@
 //! Rows into Arrow columns. Hosts are dictionary-encoded with one dictionary per batch
 //! shared by `src_host` and `dst_host` (so the two columns compare with each other), and
 //! each distinct address is formatted once per batch: formatting every row costs about
-//! three times the whole parse.
+//! three times the whole parse. Only the columns asked for are built (the rest are `None`),
+//! and the columns beyond the documented six sit behind one branch.
 
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    LargeBinaryBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder,
+    BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, StringBuilder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt8Builder,
 };
 use arrow_array::types::{Int16Type, Int32Type};
-use arrow_array::{ArrayRef, DictionaryArray, Int16Array, Int32Array, RecordBatch, StringArray};
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int16Array, Int32Array, RecordBatch, RecordBatchOptions, StringArray,
+};
 use arrow_buffer::BufferBuilder;
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::{Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
-use crate::ip::{Addr, IpPacket};
+use crate::column::{self, Column};
+use crate::format::Record;
+use crate::ip::{self, Addr, IpPacket};
+use crate::link::{self, IpVersion, LinkInfo};
 use crate::protocol;
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
 
-/// The Arrow schema of a read; `payload` adds the payload column.
+/// The Arrow schema of a read of the documented columns; `payload` adds the payload column.
 pub fn schema(payload: bool) -> SchemaRef {
-    let host = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let mut fields = vec![
-        Field::new(
-            "time",
-            DataType::Timestamp(TimeUnit::Nanosecond, None),
-            true,
-        ),
-        Field::new("src_host", host.clone(), false),
-        Field::new("src_port", DataType::UInt16, true),
-        Field::new("dst_host", host, false),
-        Field::new("dst_port", DataType::UInt16, true),
-        Field::new(
-            "protocol",
-            DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8)),
-            false,
-        ),
-    ];
-    if payload {
-        fields.push(Field::new("payload", DataType::LargeBinary, false));
-    }
-    Arc::new(Schema::new(fields))
+    schema_of(&column::select::<&str>(None, payload).expect("the default columns are valid"))
+}
+
+/// The Arrow schema of a read of `columns`, in that order.
+pub fn schema_of(columns: &[Column]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns.iter().map(|c| c.field()).collect::<Vec<_>>(),
+    ))
+}
+
+/// Whether rows of `columns` need the transport header's ports and the payload's bounds.
+pub fn needs_transport(columns: &[Column]) -> bool {
+    columns.iter().any(|c| {
+        matches!(
+            c,
+            Column::SrcPort | Column::DstPort | Column::Payload | Column::PayloadLength
+        )
+    })
 }
 
 /// Address -> dictionary key, formatting each new address once.
@@ -84,22 +88,23 @@ impl HostDictionary {
     }
 }
 
-/// Protocol number -> dictionary key, only for the protocols a batch holds.
-struct ProtocolDictionary {
+/// A byte (protocol number, TCP flags) -> dictionary key, only for the values a batch
+/// holds; each is named once per batch by `name`.
+struct ByteDictionary {
     keys: [i16; 256],
     order: Vec<u8>,
+    name: fn(u8) -> String,
 }
 
-impl Default for ProtocolDictionary {
-    fn default() -> Self {
-        ProtocolDictionary {
+impl ByteDictionary {
+    fn new(name: fn(u8) -> String) -> Self {
+        ByteDictionary {
             keys: [-1; 256],
             order: Vec::new(),
+            name,
         }
     }
-}
 
-impl ProtocolDictionary {
     #[inline]
     fn key(&mut self, p: u8) -> i16 {
         let slot = &mut self.keys[p as usize];
@@ -111,51 +116,434 @@ impl ProtocolDictionary {
     }
 
     fn take_values(&mut self) -> ArrayRef {
-        let values: StringArray = self
-            .order
-            .iter()
-            .map(|&p| Some(protocol::name(p)))
-            .collect();
+        let values: StringArray = self.order.iter().map(|&p| Some((self.name)(p))).collect();
         self.keys = [-1; 256];
         self.order.clear();
         Arc::new(values)
     }
 }
 
-/// Accumulates rows and hands out record batches of the fixed schema.
+/// MAC address -> dictionary key, formatted once per batch as `aa:bb:cc:dd:ee:ff`.
+#[derive(Default)]
+struct MacDictionary {
+    keys: FxHashMap<[u8; 6], i32>,
+    values: Vec<[u8; 6]>,
+}
+
+impl MacDictionary {
+    #[inline]
+    fn key(&mut self, mac: [u8; 6]) -> i32 {
+        let next = self.values.len() as i32;
+        let key = *self.keys.entry(mac).or_insert(next);
+        if key == next {
+            self.values.push(mac);
+        }
+        key
+    }
+
+    fn take_values(&mut self) -> ArrayRef {
+        let mut text = StringBuilder::with_capacity(self.values.len(), self.values.len() * 17);
+        for b in &self.values {
+            text.append_value(format!(
+                "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                b[0], b[1], b[2], b[3], b[4], b[5]
+            ));
+        }
+        self.keys.clear();
+        self.values.clear();
+        Arc::new(text.finish())
+    }
+}
+
+/// Interface name (or index as text) -> dictionary key; the last one is remembered, as
+/// consecutive packets mostly share their interface.
+#[derive(Default)]
+struct TextDictionary {
+    keys: FxHashMap<Box<str>, i32>,
+    values: Vec<Box<str>>,
+    last: Option<i32>,
+}
+
+impl TextDictionary {
+    #[inline]
+    fn key(&mut self, text: &str) -> i32 {
+        if let Some(last) = self.last {
+            if &*self.values[last as usize] == text {
+                return last;
+            }
+        }
+        let key = match self.keys.get(text) {
+            Some(&k) => k,
+            None => {
+                let k = self.values.len() as i32;
+                self.keys.insert(text.into(), k);
+                self.values.push(text.into());
+                k
+            }
+        };
+        self.last = Some(key);
+        key
+    }
+
+    fn take_values(&mut self) -> ArrayRef {
+        let values: StringArray = self.values.iter().map(|v| Some(&**v)).collect();
+        self.keys.clear();
+        self.values.clear();
+        self.last = None;
+        Arc::new(values)
+    }
+}
+
+fn dictionary32(keys: Int32Array, values: ArrayRef) -> ArrayRef {
+    // Keys come from the dictionary itself, so they are always in range.
+    Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("dictionary keys in range"))
+}
+
+fn dictionary16(keys: Int16Array, values: ArrayRef) -> ArrayRef {
+    Arc::new(DictionaryArray::<Int16Type>::try_new(keys, values).expect("dictionary keys in range"))
+}
+
+/// Big-endian fields that lie wholly before `end` (which never passes the captured bytes).
+#[inline]
+fn be16(d: &[u8], at: usize, end: usize) -> Option<u16> {
+    (at + 2 <= end).then(|| u16::from_be_bytes([d[at], d[at + 1]]))
+}
+
+#[inline]
+fn be32(d: &[u8], at: usize, end: usize) -> Option<u32> {
+    (at + 4 <= end).then(|| u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]))
+}
+
+#[inline]
+fn mac_at(d: &[u8], at: usize) -> Option<[u8; 6]> {
+    d.get(at..at + 6)
+        .map(|b| [b[0], b[1], b[2], b[3], b[4], b[5]])
+}
+
+/// A number as text in `buf`, without allocating.
+fn itoa(buf: &mut [u8; 10], mut n: u32) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
+}
+
+/// The columns beyond the documented six, each built only when asked for.
+#[derive(Default)]
+struct MoreColumns {
+    length: Option<UInt32Builder>,
+    caplen: Option<UInt32Builder>,
+    interfaces: TextDictionary,
+    interface: Option<BufferBuilder<i32>>,
+    ip_version: Option<UInt8Builder>,
+    ttl: Option<UInt8Builder>,
+    ip_id: Option<UInt32Builder>,
+    ip_proto: Option<UInt8Builder>,
+    dscp: Option<UInt8Builder>,
+    ecn: Option<UInt8Builder>,
+    fragment_offset: Option<UInt16Builder>,
+    more_fragments: Option<BooleanBuilder>,
+    tcp_flag_names: Option<ByteDictionary>,
+    tcp_flags: Option<Int16Builder>,
+    tcp_seq: Option<UInt32Builder>,
+    tcp_ack: Option<UInt32Builder>,
+    tcp_window: Option<UInt16Builder>,
+    icmp_type: Option<UInt8Builder>,
+    icmp_code: Option<UInt8Builder>,
+    vlan: Option<UInt16Builder>,
+    macs: MacDictionary,
+    src_mac: Option<Int32Builder>,
+    dst_mac: Option<Int32Builder>,
+    /// This batch's MAC dictionary values, once taken (shared by both MAC columns).
+    mac_values: Option<ArrayRef>,
+    ethertype: Option<UInt16Builder>,
+    payload_length: Option<UInt32Builder>,
+    /// Any of the TCP columns, any of the ICMP ones (each group shares one look at its header).
+    tcp: bool,
+    icmp: bool,
+}
+
+impl MoreColumns {
+    fn new(columns: &[Column], capacity: usize) -> Option<Box<Self>> {
+        use Column::*;
+        let mut m = MoreColumns::default();
+        let mut any = false;
+        for &c in columns {
+            let u8s = || Some(UInt8Builder::with_capacity(capacity));
+            let u16s = || Some(UInt16Builder::with_capacity(capacity));
+            let u32s = || Some(UInt32Builder::with_capacity(capacity));
+            match c {
+                Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => continue,
+                Length => m.length = u32s(),
+                Caplen => m.caplen = u32s(),
+                Interface => m.interface = Some(BufferBuilder::new(capacity)),
+                IpVersion => m.ip_version = u8s(),
+                Ttl => m.ttl = u8s(),
+                IpId => m.ip_id = u32s(),
+                IpProto => m.ip_proto = u8s(),
+                Dscp => m.dscp = u8s(),
+                Ecn => m.ecn = u8s(),
+                FragmentOffset => m.fragment_offset = u16s(),
+                MoreFragments => m.more_fragments = Some(BooleanBuilder::with_capacity(capacity)),
+                TcpFlags => {
+                    m.tcp_flags = Some(Int16Builder::with_capacity(capacity));
+                    m.tcp_flag_names = Some(ByteDictionary::new(column::tcp_flag_letters));
+                }
+                TcpSeq => m.tcp_seq = u32s(),
+                TcpAck => m.tcp_ack = u32s(),
+                TcpWindow => m.tcp_window = u16s(),
+                IcmpType => m.icmp_type = u8s(),
+                IcmpCode => m.icmp_code = u8s(),
+                Vlan => m.vlan = u16s(),
+                SrcMac => m.src_mac = Some(Int32Builder::with_capacity(capacity)),
+                DstMac => m.dst_mac = Some(Int32Builder::with_capacity(capacity)),
+                Ethertype => m.ethertype = u16s(),
+                PayloadLength => m.payload_length = u32s(),
+            }
+            any = true;
+        }
+        m.tcp = m.tcp_flags.is_some()
+            || m.tcp_seq.is_some()
+            || m.tcp_ack.is_some()
+            || m.tcp_window.is_some();
+        m.icmp = m.icmp_type.is_some() || m.icmp_code.is_some();
+        any.then(|| Box::new(m))
+    }
+
+    #[inline]
+    fn push(&mut self, record: &Record<'_>, link: &LinkInfo, p: &IpPacket) {
+        let d = record.data;
+        if let Some(b) = &mut self.length {
+            b.append_value(record.wire_len);
+        }
+        if let Some(b) = &mut self.caplen {
+            b.append_value(d.len() as u32);
+        }
+        if let Some(b) = &mut self.interface {
+            let key = match record.interface_name {
+                Some(name) => self.interfaces.key(name),
+                None => self.interfaces.key(itoa(&mut [0u8; 10], record.interface)),
+            };
+            b.append(key);
+        }
+        if let Some(b) = &mut self.ip_version {
+            b.append_value(if p.version == IpVersion::V4 { 4 } else { 6 });
+        }
+        if let Some(b) = &mut self.ttl {
+            b.append_value(p.ttl);
+        }
+        if let Some(b) = &mut self.ip_id {
+            b.append_option(p.ident);
+        }
+        if let Some(b) = &mut self.ip_proto {
+            b.append_value(p.ip_proto);
+        }
+        if let Some(b) = &mut self.dscp {
+            b.append_value(p.tos >> 2);
+        }
+        if let Some(b) = &mut self.ecn {
+            b.append_value(p.tos & 0x03);
+        }
+        if let Some(b) = &mut self.fragment_offset {
+            b.append_value(p.fragment_offset);
+        }
+        if let Some(b) = &mut self.more_fragments {
+            b.append_value(p.more_fragments);
+        }
+        if self.tcp {
+            self.push_tcp(d, p);
+        }
+        if self.icmp {
+            let at = p.transport_offset;
+            let end = if p.first_fragment && matches!(p.protocol, ip::PROTO_ICMP | ip::PROTO_ICMPV6)
+            {
+                p.end
+            } else {
+                0
+            };
+            if let Some(b) = &mut self.icmp_type {
+                b.append_option((at < end).then(|| d[at]));
+            }
+            if let Some(b) = &mut self.icmp_code {
+                b.append_option((at + 1 < end).then(|| d[at + 1]));
+            }
+        }
+        if let Some(b) = &mut self.vlan {
+            b.append_option(link.vlan);
+        }
+        if self.src_mac.is_some() || self.dst_mac.is_some() {
+            let (src, dst) = match link.macs {
+                Some((s, t)) => (mac_at(d, s), mac_at(d, t)),
+                None => (None, None),
+            };
+            if let Some(b) = &mut self.src_mac {
+                b.append_option(src.map(|m| self.macs.key(m)));
+            }
+            if let Some(b) = &mut self.dst_mac {
+                b.append_option(dst.map(|m| self.macs.key(m)));
+            }
+        }
+        if let Some(b) = &mut self.ethertype {
+            b.append_option(
+                link.ethernet_offset
+                    .and_then(|at| link::ethernet_type(d, at)),
+            );
+        }
+        if let Some(b) = &mut self.payload_length {
+            b.append_value(p.payload.len() as u32);
+        }
+    }
+
+    /// The TCP header's fields, each as far as it was captured within the IP packet.
+    #[inline]
+    fn push_tcp(&mut self, d: &[u8], p: &IpPacket) {
+        let at = p.transport_offset;
+        let end = if p.first_fragment && p.protocol == ip::PROTO_TCP {
+            p.end
+        } else {
+            0
+        };
+        let flags = (at + 14 <= end).then(|| d[at + 13]);
+        if let (Some(b), Some(names)) = (&mut self.tcp_flags, &mut self.tcp_flag_names) {
+            b.append_option(flags.map(|f| names.key(f)));
+        }
+        if let Some(b) = &mut self.tcp_seq {
+            b.append_option(be32(d, at + 4, end));
+        }
+        if let Some(b) = &mut self.tcp_ack {
+            // As the header holds it, with or without the ACK flag (as tshark's tcp.ack_raw).
+            b.append_option(be32(d, at + 8, end));
+        }
+        if let Some(b) = &mut self.tcp_window {
+            b.append_option(be16(d, at + 14, end));
+        }
+    }
+
+    fn finish(&mut self, c: Column) -> ArrayRef {
+        use Column::*;
+        fn take<B: arrow_array::builder::ArrayBuilder>(b: &mut Option<B>) -> ArrayRef {
+            b.as_mut()
+                .expect("a selected column has a builder")
+                .finish()
+        }
+        match c {
+            Length => take(&mut self.length),
+            Caplen => take(&mut self.caplen),
+            Interface => {
+                let keys = self.interface.as_mut().expect("selected").finish();
+                dictionary32(
+                    Int32Array::new(keys.into(), None),
+                    self.interfaces.take_values(),
+                )
+            }
+            IpVersion => take(&mut self.ip_version),
+            Ttl => take(&mut self.ttl),
+            IpId => take(&mut self.ip_id),
+            IpProto => take(&mut self.ip_proto),
+            Dscp => take(&mut self.dscp),
+            Ecn => take(&mut self.ecn),
+            FragmentOffset => take(&mut self.fragment_offset),
+            MoreFragments => take(&mut self.more_fragments),
+            TcpFlags => {
+                let keys = self.tcp_flags.as_mut().expect("selected").finish();
+                dictionary16(
+                    keys,
+                    self.tcp_flag_names
+                        .as_mut()
+                        .expect("selected")
+                        .take_values(),
+                )
+            }
+            TcpSeq => take(&mut self.tcp_seq),
+            TcpAck => take(&mut self.tcp_ack),
+            TcpWindow => take(&mut self.tcp_window),
+            IcmpType => take(&mut self.icmp_type),
+            IcmpCode => take(&mut self.icmp_code),
+            Vlan => take(&mut self.vlan),
+            SrcMac | DstMac => {
+                let keys = if c == SrcMac {
+                    self.src_mac.as_mut()
+                } else {
+                    self.dst_mac.as_mut()
+                };
+                let keys = keys.expect("selected").finish();
+                if self.mac_values.is_none() {
+                    self.mac_values = Some(self.macs.take_values());
+                }
+                dictionary32(keys, self.mac_values.clone().expect("just set"))
+            }
+            Ethertype => take(&mut self.ethertype),
+            PayloadLength => take(&mut self.payload_length),
+            Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => {
+                unreachable!("the documented columns are built by BatchBuilder")
+            }
+        }
+    }
+}
+
+/// Accumulates rows and hands out record batches of the chosen columns.
 pub struct BatchBuilder {
     schema: SchemaRef,
-    time: TimestampNanosecondBuilder,
+    columns: Vec<Column>,
+    time: Option<TimestampNanosecondBuilder>,
     hosts: HostDictionary,
-    src_host: BufferBuilder<i32>,
-    dst_host: BufferBuilder<i32>,
-    src_port: UInt16Builder,
-    dst_port: UInt16Builder,
-    protocols: ProtocolDictionary,
-    protocol: BufferBuilder<i16>,
+    src_host: Option<BufferBuilder<i32>>,
+    dst_host: Option<BufferBuilder<i32>>,
+    src_port: Option<UInt16Builder>,
+    dst_port: Option<UInt16Builder>,
+    protocols: ByteDictionary,
+    protocol: Option<BufferBuilder<i16>>,
     payload: Option<LargeBinaryBuilder>,
+    more: Option<Box<MoreColumns>>,
     rows: usize,
 }
 
+fn protocol_name(p: u8) -> String {
+    protocol::name(p).into_owned()
+}
+
 impl BatchBuilder {
+    /// A builder of the documented columns (`payload` adds the payload column).
     pub fn new(payload: bool, capacity: usize) -> Self {
+        Self::with_columns(
+            &column::select::<&str>(None, payload).expect("the default columns are valid"),
+            capacity,
+        )
+    }
+
+    /// A builder of `columns`, in that order.
+    pub fn with_columns(columns: &[Column], capacity: usize) -> Self {
+        let has = |c: Column| columns.contains(&c);
         BatchBuilder {
-            schema: schema(payload),
-            time: TimestampNanosecondBuilder::with_capacity(capacity),
+            schema: schema_of(columns),
+            columns: columns.to_vec(),
+            time: has(Column::Time).then(|| TimestampNanosecondBuilder::with_capacity(capacity)),
             hosts: HostDictionary::default(),
-            src_host: BufferBuilder::new(capacity),
-            dst_host: BufferBuilder::new(capacity),
-            src_port: UInt16Builder::with_capacity(capacity),
-            dst_port: UInt16Builder::with_capacity(capacity),
-            protocols: ProtocolDictionary::default(),
-            protocol: BufferBuilder::new(capacity),
-            payload: payload.then(|| LargeBinaryBuilder::with_capacity(capacity, capacity * 64)),
+            src_host: has(Column::SrcHost).then(|| BufferBuilder::new(capacity)),
+            dst_host: has(Column::DstHost).then(|| BufferBuilder::new(capacity)),
+            src_port: has(Column::SrcPort).then(|| UInt16Builder::with_capacity(capacity)),
+            dst_port: has(Column::DstPort).then(|| UInt16Builder::with_capacity(capacity)),
+            protocols: ByteDictionary::new(protocol_name),
+            protocol: has(Column::Protocol).then(|| BufferBuilder::new(capacity)),
+            payload: has(Column::Payload)
+                .then(|| LargeBinaryBuilder::with_capacity(capacity, capacity * 64)),
+            more: MoreColumns::new(columns, capacity),
             rows: 0,
         }
     }
 
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
     }
 
     #[inline]
@@ -174,54 +562,199 @@ impl BatchBuilder {
     }
 
     #[inline]
-    pub fn push(&mut self, timestamp_ns: Option<i64>, data: &[u8], p: &IpPacket) {
-        self.time.append_option(timestamp_ns);
-        let src = self.hosts.key(p.src);
-        let dst = self.hosts.key(p.dst);
-        self.src_host.append(src);
-        self.dst_host.append(dst);
-        self.src_port.append_option(p.src_port);
-        self.dst_port.append_option(p.dst_port);
-        let proto = self.protocols.key(p.protocol);
-        self.protocol.append(proto);
+    pub fn push(&mut self, record: &Record<'_>, link: &LinkInfo, p: &IpPacket) {
+        if let Some(b) = &mut self.time {
+            b.append_option(record.timestamp_ns);
+        }
+        if let Some(b) = &mut self.src_host {
+            b.append(self.hosts.key(p.src));
+        }
+        if let Some(b) = &mut self.src_port {
+            b.append_option(p.src_port);
+        }
+        if let Some(b) = &mut self.dst_host {
+            b.append(self.hosts.key(p.dst));
+        }
+        if let Some(b) = &mut self.dst_port {
+            b.append_option(p.dst_port);
+        }
+        if let Some(b) = &mut self.protocol {
+            b.append(self.protocols.key(p.protocol));
+        }
         if let Some(b) = &mut self.payload {
-            b.append_value(&data[p.payload.clone()]);
+            b.append_value(&record.data[p.payload.clone()]);
+        }
+        if let Some(more) = &mut self.more {
+            more.push(record, link, p);
         }
         self.rows += 1;
     }
 
     /// The rows so far as one batch; the builder is empty afterwards.
     pub fn finish(&mut self) -> RecordBatch {
-        let host_values = self.hosts.take_values();
-        let host_column = |keys: &mut BufferBuilder<i32>| -> ArrayRef {
-            let keys = Int32Array::new(keys.finish().into(), None);
-            // Keys come from the dictionary itself, so they are always in range.
-            Arc::new(
-                DictionaryArray::<Int32Type>::try_new(keys, host_values.clone())
-                    .expect("host keys in range"),
+        let host_values =
+            (self.src_host.is_some() || self.dst_host.is_some()).then(|| self.hosts.take_values());
+        let host_column = |keys: &mut Option<BufferBuilder<i32>>| -> ArrayRef {
+            let keys = keys.as_mut().expect("selected").finish();
+            dictionary32(
+                Int32Array::new(keys.into(), None),
+                host_values.clone().expect("hosts selected"),
             )
         };
-        let src_host = host_column(&mut self.src_host);
-        let dst_host = host_column(&mut self.dst_host);
-        let protocol = Arc::new(
-            DictionaryArray::<Int16Type>::try_new(
-                Int16Array::new(self.protocol.finish().into(), None),
-                self.protocols.take_values(),
-            )
-            .expect("protocol keys in range"),
-        );
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.time.finish()),
-            src_host,
-            Arc::new(self.src_port.finish()),
-            dst_host,
-            Arc::new(self.dst_port.finish()),
-            protocol,
-        ];
-        if let Some(b) = &mut self.payload {
-            columns.push(Arc::new(b.finish()));
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
+        for i in 0..self.columns.len() {
+            columns.push(match self.columns[i] {
+                Column::Time => Arc::new(self.time.as_mut().expect("selected").finish()),
+                Column::SrcHost => host_column(&mut self.src_host),
+                Column::DstHost => host_column(&mut self.dst_host),
+                Column::SrcPort => Arc::new(self.src_port.as_mut().expect("selected").finish()),
+                Column::DstPort => Arc::new(self.dst_port.as_mut().expect("selected").finish()),
+                Column::Protocol => {
+                    let keys = self.protocol.as_mut().expect("selected").finish();
+                    dictionary16(
+                        Int16Array::new(keys.into(), None),
+                        self.protocols.take_values(),
+                    )
+                }
+                Column::Payload => Arc::new(self.payload.as_mut().expect("selected").finish()),
+                other => self
+                    .more
+                    .as_mut()
+                    .expect("a column beyond the six has its builders")
+                    .finish(other),
+            });
         }
-        self.rows = 0;
-        RecordBatch::try_new(self.schema.clone(), columns).expect("columns match the schema")
+        if let Some(more) = &mut self.more {
+            more.mac_values = None;
+        }
+        let rows = std::mem::take(&mut self.rows);
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
+        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+            .expect("columns match the schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::link::{self, Link};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{UInt16Type, UInt32Type};
+    use arrow_array::Array;
+
+    /// An Ethernet frame with a VLAN tag, IPv4 and a TCP SYN-ACK with 3 bytes of data.
+    fn frame() -> Vec<u8> {
+        let mut f = vec![
+            0xbb, 0, 0, 0, 0, 2, 0xaa, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x07, 0x08, 0x00,
+        ];
+        let tcp = [
+            0x01, 0xbb, 0xc0, 0x00, 0, 0, 0, 9, 0, 0, 0, 5, 0x50, 0x12, 0x20, 0x00, 0, 0, 0, 0,
+            b'a', b'b', b'c',
+        ];
+        let total = (20 + tcp.len()) as u8;
+        f.extend_from_slice(&[
+            0x45, 0xb8, 0, total, 0x12, 0x34, 0x40, 0, 63, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        f.extend_from_slice(&tcp);
+        f.extend_from_slice(&[0; 4]); // Ethernet padding
+        f
+    }
+
+    fn push(builder: &mut BatchBuilder, data: &[u8], transport: bool) {
+        let record = Record {
+            timestamp_ns: Some(5),
+            wire_len: 100,
+            link_type: link::linktype::ETHERNET,
+            interface: 2,
+            interface_name: None,
+            big_endian: false,
+            data,
+        };
+        let Link::Ip(info) = link::decode(record.link_type, data) else {
+            panic!("not IP")
+        };
+        let p = ip::decode_with(data, &info, record.wire_len, transport).unwrap();
+        builder.push(&record, &info, &p);
+    }
+
+    #[test]
+    fn only_the_chosen_columns_in_their_order() {
+        let columns = [Column::Length, Column::Time];
+        let mut b = BatchBuilder::with_columns(&columns, 4);
+        assert!(b.more.is_some() && b.src_host.is_none() && b.protocol.is_none());
+        assert!(!needs_transport(&columns));
+        push(&mut b, &frame(), false);
+        let batch = b.finish();
+        let schema = batch.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["length", "time"]);
+        assert_eq!(batch.column(0).as_primitive::<UInt32Type>().value(0), 100);
+        // The documented six need nothing beyond their own builders.
+        assert!(BatchBuilder::new(false, 4).more.is_none());
+    }
+
+    #[test]
+    fn every_column_of_one_frame() {
+        let mut b = BatchBuilder::with_columns(&Column::ALL, 4);
+        let data = frame();
+        push(&mut b, &data, true);
+        let batch = b.finish();
+        let get = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let text = |name: &str| {
+            let c = get(name);
+            let d = c.as_dictionary::<Int32Type>();
+            d.values()
+                .as_string::<i32>()
+                .value(d.keys().value(0) as usize)
+                .to_string()
+        };
+        let u32_of = |name: &str| get(name).as_primitive::<UInt32Type>().value(0);
+        let u16_of = |name: &str| get(name).as_primitive::<UInt16Type>().value(0);
+        let u8_of = |name: &str| {
+            get(name)
+                .as_primitive::<arrow_array::types::UInt8Type>()
+                .value(0)
+        };
+        assert_eq!(text("src_mac"), "aa:00:00:00:00:01");
+        assert_eq!(text("dst_mac"), "bb:00:00:00:00:02");
+        assert_eq!(text("interface"), "2");
+        assert_eq!(u16_of("ethertype"), 0x0800);
+        assert_eq!(u16_of("vlan"), 7);
+        assert_eq!(
+            (u32_of("length"), u32_of("caplen")),
+            (100, data.len() as u32)
+        );
+        assert_eq!(
+            (u8_of("ttl"), u8_of("ip_proto"), u8_of("ip_version")),
+            (63, 6, 4)
+        );
+        assert_eq!((u8_of("dscp"), u8_of("ecn")), (46, 0));
+        assert_eq!(u32_of("ip_id"), 0x1234);
+        assert_eq!((u32_of("tcp_seq"), u32_of("tcp_ack")), (9, 5));
+        assert_eq!(u16_of("tcp_window"), 0x2000);
+        let flags = get("tcp_flags");
+        let flags = flags.as_dictionary::<Int16Type>();
+        assert_eq!(
+            flags
+                .values()
+                .as_string::<i32>()
+                .value(flags.keys().value(0) as usize),
+            "S."
+        );
+        assert!(get("icmp_type").is_null(0) && get("icmp_code").is_null(0));
+        assert_eq!(u32_of("payload_length"), 3);
+        assert!(!get("more_fragments").as_boolean().value(0));
+    }
+
+    #[test]
+    fn tcp_fields_stop_where_the_capture_does() {
+        let data = frame();
+        let mut b =
+            BatchBuilder::with_columns(&[Column::TcpSeq, Column::TcpAck, Column::TcpFlags], 4);
+        // Cut inside the acknowledgement number: the sequence number is there, the rest not.
+        push(&mut b, &data[..18 + 20 + 10], true);
+        let batch = b.finish();
+        assert_eq!(batch.column(0).as_primitive::<UInt32Type>().value(0), 9);
+        assert!(batch.column(1).is_null(0) && batch.column(2).is_null(0));
     }
 }

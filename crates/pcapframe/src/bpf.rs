@@ -213,6 +213,7 @@ mod tests {
             wire_len,
             link_type,
             interface: 0,
+            interface_name: None,
             big_endian: false,
             data,
         }

@@ -67,6 +67,14 @@ pub struct IpPacket {
     /// Fragment offset in bytes and the more-fragments flag (IPv4 header or IPv6 fragment header).
     pub fragment_offset: u16,
     pub more_fragments: bool,
+    /// False for a non-first fragment: what follows the chain is not a transport header.
+    pub first_fragment: bool,
+    /// IPv4 identification, or the identification of the first IPv6 fragment header followed.
+    pub ident: Option<u32>,
+    /// IPv4 type of service or IPv6 traffic class (DSCP and ECN).
+    pub tos: u8,
+    /// End of the IP packet within the captured bytes (its stated length, or what was captured).
+    pub end: usize,
     /// Where the transport header starts (after the whole chain).
     pub transport_offset: usize,
     /// The bytes after the transport header (or after the chain), within the IP length
@@ -83,13 +91,20 @@ fn be16(d: &[u8], at: usize) -> Option<u16> {
 /// both addresses, or the header is impossible (IPv4 header length below 20, total length
 /// below the header): such packets have no row, as in Wireshark.
 pub fn decode(d: &[u8], link: &LinkInfo, wire_len: u32) -> Option<IpPacket> {
+    decode_with(d, link, wire_len, true)
+}
+
+/// `decode`, reading the ports and the payload's bounds only when `transport` is set
+/// (a read whose columns need neither leaves them `None` and empty).
+#[inline]
+pub fn decode_with(d: &[u8], link: &LinkInfo, wire_len: u32, transport: bool) -> Option<IpPacket> {
     let at = link.ip_offset;
     // The version nibble must agree with what the link layer announced: a frame that says
     // IPv4 but holds a version-6 header (or the reverse) is a bogus IP header to Wireshark,
     // which names no addresses for it, so it has no row.
     match (d.get(at)? >> 4, link.version) {
-        (4, IpVersion::V4) => decode_v4(d, at, wire_len),
-        (6, IpVersion::V6) => decode_v6(d, at, wire_len),
+        (4, IpVersion::V4) => decode_v4(d, at, wire_len, transport),
+        (6, IpVersion::V6) => decode_v6(d, at, wire_len, transport),
         _ => None,
     }
 }
@@ -106,7 +121,7 @@ fn ip_end(d: &[u8], at: usize, stated: usize, wire_len: u32) -> usize {
     end.min(d.len())
 }
 
-fn decode_v4(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
+fn decode_v4(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPacket> {
     let h = d.get(at..at + 20)?;
     let ihl = (h[0] & 0x0f) as usize * 4;
     let total = u16::from_be_bytes([h[2], h[3]]) as usize;
@@ -126,10 +141,15 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
         ttl: h[8],
         fragment_offset: (frag & 0x1fff) * 8,
         more_fragments: frag & 0x2000 != 0,
+        first_fragment: frag & 0x1fff == 0,
+        ident: Some(u16::from_be_bytes([h[4], h[5]]) as u32),
+        tos: h[1],
+        end: 0,
         transport_offset: at + ihl,
         payload: 0..0,
     };
     let end = ip_end(d, at, total, wire_len);
+    p.end = end;
     p.chain.insert(p.protocol);
     let first_fragment = p.fragment_offset == 0;
     // AH authenticates what follows; the protocol of interest is behind it.
@@ -144,11 +164,15 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
         t += (len as usize + 2) * 4;
         hops += 1;
     }
-    finish(d, &mut p, t, end, first_fragment);
+    p.transport_offset = t;
+    p.first_fragment = first_fragment;
+    if transport {
+        finish(d, &mut p, t, end, first_fragment);
+    }
     Some(p)
 }
 
-fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
+fn decode_v6(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPacket> {
     let h = d.get(at..at + 40)?;
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
@@ -167,10 +191,15 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
         ttl: h[7],
         fragment_offset: 0,
         more_fragments: false,
+        first_fragment: true,
+        ident: None,
+        tos: (h[0] << 4) | (h[1] >> 4),
+        end: 0,
         transport_offset: at + 40,
         payload: 0..0,
     };
     let end = ip_end(d, at, if stated == 0 { 0 } else { stated + 40 }, wire_len);
+    p.end = end;
     p.chain.insert(p.protocol);
     let mut t = at + 40;
     let mut first_fragment = true;
@@ -198,9 +227,12 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
                 break;
             }
             let Some(off) = be16(d, t + 2) else { break };
-            p.fragment_offset = off & 0xfff8;
-            p.more_fragments = off & 1 != 0;
-            first_fragment = p.fragment_offset == 0;
+            if p.ident.is_none() {
+                p.fragment_offset = off & 0xfff8;
+                p.more_fragments = off & 1 != 0;
+                p.ident = Some(u32::from_be_bytes([d[t + 4], d[t + 5], d[t + 6], d[t + 7]]));
+            }
+            first_fragment = off & 0xfff8 == 0;
         }
         p.protocol = next;
         p.chain.insert(next);
@@ -209,13 +241,16 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32) -> Option<IpPacket> {
             break;
         }
     }
-    finish(d, &mut p, t, end, first_fragment);
+    p.transport_offset = t;
+    p.first_fragment = first_fragment;
+    if transport {
+        finish(d, &mut p, t, end, first_fragment);
+    }
     Some(p)
 }
 
 /// Ports and payload, given where the chain ended.
 fn finish(d: &[u8], p: &mut IpPacket, t: usize, end: usize, first_fragment: bool) {
-    p.transport_offset = t;
     let mut start = t;
     if first_fragment {
         match p.protocol {
@@ -248,6 +283,7 @@ mod tests {
             ip_offset: 0,
             ethernet_offset: None,
             vlan: None,
+            macs: None,
         }
     }
 

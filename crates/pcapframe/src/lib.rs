@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod bpf;
+pub mod column;
 pub mod error;
 pub mod format;
 pub mod input;

@@ -49,6 +49,9 @@ pub struct LinkInfo {
     pub ethernet_offset: Option<usize>,
     /// Outermost VLAN id, when the frame is tagged.
     pub vlan: Option<u16>,
+    /// Offsets of the source and destination MAC addresses (6 bytes each) of the Ethernet
+    /// or 802.11 header that carries the IP packet, when there is one.
+    pub macs: Option<(usize, usize)>,
 }
 
 /// Result of a link-layer decode.
@@ -103,6 +106,7 @@ fn ip(version: IpVersion, ip_offset: usize) -> Link {
         ip_offset,
         ethernet_offset: None,
         vlan: None,
+        macs: None,
     })
 }
 
@@ -150,7 +154,10 @@ fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
             let link = ethertype_chain(d, at + 14, ethertype, depth);
             match link {
                 Link::Ip(mut info) => {
-                    info.ethernet_offset.get_or_insert(at);
+                    if info.ethernet_offset.is_none() {
+                        info.ethernet_offset = Some(at);
+                        info.macs = Some((at + 6, at));
+                    }
                     Link::Ip(info)
                 }
                 other => other,
@@ -202,6 +209,7 @@ fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
         ip_offset,
         ethernet_offset: None,
         vlan,
+        macs: None,
     })
 }
 
@@ -466,7 +474,33 @@ fn ieee80211(d: &[u8], at: usize, data_pad: bool) -> Link {
     if data_pad {
         hdr = (hdr + 3) & !3;
     }
-    ethertype_chain(d, at + hdr, 0, 0)
+    match ethertype_chain(d, at + hdr, 0, 0) {
+        Link::Ip(mut info) => {
+            // Addresses 1-4 at 4, 10, 16, 24; which is which depends on To DS / From DS.
+            let (src, dst) = match fc1 & 0x03 {
+                0b00 => (10, 4),
+                0b01 => (10, 16),
+                0b10 => (16, 4),
+                _ => (24, 16),
+            };
+            info.macs = Some((at + src, at + dst));
+            Link::Ip(info)
+        }
+        other => other,
+    }
+}
+
+/// The EtherType of the Ethernet header at `at`, after its 802.1Q/802.1ad tags (the SNAP
+/// type of an 802.3 frame carrying LLC/SNAP); `None` when not captured.
+pub fn ethernet_type(d: &[u8], mut at: usize) -> Option<u16> {
+    at += 12;
+    loop {
+        match be16(d, at)? {
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => at += 4,
+            len if len <= 1500 => return be16(d, at + 8),
+            ethertype => return Some(ethertype),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -491,6 +525,8 @@ mod tests {
                 assert_eq!(info.ip_offset, 22);
                 assert_eq!(info.vlan, Some(100));
                 assert_eq!(info.ethernet_offset, Some(0));
+                assert_eq!(info.macs, Some((6, 0)));
+                assert_eq!(ethernet_type(&f, 0), Some(0x0800));
             }
             other => panic!("{other:?}"),
         }

@@ -253,6 +253,7 @@ impl LiveCapture {
             wire_len: entry.wire_len,
             link_type: self.link_type,
             interface: 0,
+            interface_name: Some(&self.interface),
             big_endian: cfg!(target_endian = "big"),
             data: &self.current.data[entry.start..entry.start + entry.caplen as usize],
         }))

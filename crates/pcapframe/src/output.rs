@@ -35,7 +35,11 @@ pub enum OutputFormat {
 impl OutputFormat {
     /// The format a file name asks for, by its extension.
     pub fn from_path(path: &Path) -> Result<Self> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         Self::parse(&ext).map_err(|_| {
             Error::invalid_argument(format!(
                 "cannot tell the output format of {}: use a name ending in .parquet, .arrow (or \
@@ -94,15 +98,22 @@ impl TableWriter {
                         .set_compression(Compression::ZSTD(ZstdLevel::default()))
                         .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
                         .build();
-                    Sink::Parquet(ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| e.to_string())?)
+                    Sink::Parquet(
+                        ArrowWriter::try_new(file, schema.clone(), Some(props))
+                            .map_err(|e| e.to_string())?,
+                    )
                 }
                 OutputFormat::Ipc => {
                     let options = arrow_ipc::writer::IpcWriteOptions::default()
                         .try_with_compression(Some(arrow_ipc::CompressionType::ZSTD))
                         .map_err(|e| e.to_string())?;
                     Sink::Ipc(
-                        arrow_ipc::writer::FileWriter::try_new_with_options(BufWriter::new(file), &schema, options)
-                            .map_err(|e| e.to_string())?,
+                        arrow_ipc::writer::FileWriter::try_new_with_options(
+                            BufWriter::new(file),
+                            &schema,
+                            options,
+                        )
+                        .map_err(|e| e.to_string())?,
                     )
                 }
                 OutputFormat::Csv => Sink::Csv(
@@ -167,22 +178,30 @@ impl TableWriter {
 
     /// Complete the file and move it into place.
     pub fn finish(mut self) -> Result<u64> {
-        let sink = self.sink.take().ok_or_else(|| Error::invalid_argument("this writer is finished"))?;
+        let sink = self
+            .sink
+            .take()
+            .ok_or_else(|| Error::invalid_argument("this writer is finished"))?;
         let flushed = match sink {
             Sink::Parquet(w) => w.close().map(|_| ()).map_err(|e| e.to_string()),
             Sink::Ipc(mut w) => w.finish().map_err(|e| e.to_string()).and_then(|_| {
-                w.into_inner().map_err(|e| e.to_string())?.flush().map_err(|e| e.to_string())
+                w.into_inner()
+                    .map_err(|e| e.to_string())?
+                    .flush()
+                    .map_err(|e| e.to_string())
             }),
             Sink::Csv(w) => w.into_inner().flush().map_err(|e| e.to_string()),
-            Sink::Json(mut w) => w.finish().map_err(|e| e.to_string()).and_then(|_| {
-                w.into_inner().flush().map_err(|e| e.to_string())
-            }),
+            Sink::Json(mut w) => w
+                .finish()
+                .map_err(|e| e.to_string())
+                .and_then(|_| w.into_inner().flush().map_err(|e| e.to_string())),
         };
         if let Err(message) = flushed {
             let _ = std::fs::remove_file(&self.temporary);
             return Err(Error::new(ErrorKind::Io, message).in_file(&self.destination));
         }
-        std::fs::rename(&self.temporary, &self.destination).map_err(|e| Error::io(e, None).in_file(&self.destination))?;
+        std::fs::rename(&self.temporary, &self.destination)
+            .map_err(|e| Error::io(e, None).in_file(&self.destination))?;
         Ok(self.rows)
     }
 
@@ -227,9 +246,8 @@ fn as_text(batch: &RecordBatch) -> RecordBatch {
         .columns()
         .iter()
         .map(|column| match column.data_type() {
-            DataType::Dictionary(_, _) => {
-                arrow_cast::cast(column, &DataType::Utf8).expect("string dictionaries cast to strings")
-            }
+            DataType::Dictionary(_, _) => arrow_cast::cast(column, &DataType::Utf8)
+                .expect("string dictionaries cast to strings"),
             DataType::LargeBinary => {
                 let bytes = column.as_binary::<i64>();
                 let hex: StringArray = (0..bytes.len())
@@ -240,7 +258,8 @@ fn as_text(batch: &RecordBatch) -> RecordBatch {
             _ => column.clone(),
         })
         .collect();
-    RecordBatch::try_new(Arc::new(text_schema(&batch.schema())), columns).expect("same lengths as the batch")
+    RecordBatch::try_new(Arc::new(text_schema(&batch.schema())), columns)
+        .expect("same lengths as the batch")
 }
 
 fn to_hex(bytes: &[u8]) -> String {

@@ -96,7 +96,11 @@ impl Framing {
             Framing::Pcapng { format, .. } => {
                 let mut format = format.clone();
                 format.thaw();
-                Ok(RecordReader::resume_pcapng(window_at(path, at)?, format, Some(path.to_path_buf())))
+                Ok(RecordReader::resume_pcapng(
+                    window_at(path, at)?,
+                    format,
+                    Some(path.to_path_buf()),
+                ))
             }
             Framing::Pcap(_) => self.resume(path, at),
         }
@@ -415,14 +419,21 @@ pub fn read_file_streaming(
     threads: usize,
     mut each: impl FnMut(FileRead, u64) -> Result<()>,
 ) -> Result<ReadStats> {
-    let size = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
     let framing = match Framing::of(path)? {
         Some(f) if threads > 1 && size > 2 * STREAM_RANGE => f,
         _ => return stream_records(RecordReader::open(path)?, 0, options, size, &mut each),
     };
     let first = framing.first_record();
     let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(STREAM_RANGE))
-        .map(|i| (first + i * STREAM_RANGE, (first + (i + 1) * STREAM_RANGE).min(size)))
+        .map(|i| {
+            (
+                first + i * STREAM_RANGE,
+                (first + (i + 1) * STREAM_RANGE).min(size),
+            )
+        })
         .collect();
     let mut total = ReadStats::default();
     let mut truth = first;
@@ -469,7 +480,9 @@ fn stream_records(
         match records.next_record() {
             Ok(Some(record)) => rows.push(&record)?,
             Ok(None) => break,
-            Err(e) if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise => {
+            Err(e)
+                if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise =>
+            {
                 rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
                 break;
             }

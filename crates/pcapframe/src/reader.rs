@@ -7,13 +7,14 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::batch::{BatchBuilder, DEFAULT_BATCH_ROWS};
-use crate::bpf::BpfFilter;
+use crate::batch::{self, BatchBuilder, DEFAULT_BATCH_ROWS};
+
+use crate::column::{self, Column};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Record, RecordReader};
 use crate::input::ByteWindow;
-use crate::link::{self, Link};
-use crate::{ip, protocol};
+use crate::protocol;
+use crate::select::PacketSelector;
 
 /// What to do when a capture ends inside a record (a capture killed while writing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +48,9 @@ pub struct ReadOptions {
     /// Keep only packets a tcpdump expression accepts (checked by `ReadOptions::build`).
     pub filter: Option<String>,
     pub payload: bool,
+    /// The columns, in order (`None`: the documented six); `payload` appends the payload
+    /// column when it is not named here. Only these are decoded and built.
+    pub columns: Option<Vec<Column>>,
     pub batch_rows: usize,
     pub errors: TruncationPolicy,
 }
@@ -57,6 +61,7 @@ impl Default for ReadOptions {
             protocol: None,
             filter: None,
             payload: false,
+            columns: None,
             batch_rows: DEFAULT_BATCH_ROWS,
             errors: TruncationPolicy::Warn,
         }
@@ -68,6 +73,28 @@ impl ReadOptions {
     pub fn with_protocol_name(mut self, name: Option<&str>) -> Result<Self> {
         self.protocol = parse_protocol(name)?;
         Ok(self)
+    }
+
+    /// Set `columns` from names (`None`: the documented six); an unknown or repeated name
+    /// is an `InvalidArgument` error listing the valid ones.
+    pub fn with_column_names<S: AsRef<str>>(mut self, names: Option<&[S]>) -> Result<Self> {
+        self.columns = match names {
+            None => None,
+            Some(names) => Some(column::select(Some(names), false)?),
+        };
+        Ok(self)
+    }
+
+    /// The columns of a read with these options, in order.
+    pub fn selected_columns(&self) -> Vec<Column> {
+        let mut out = self
+            .columns
+            .clone()
+            .unwrap_or_else(|| column::DEFAULT.to_vec());
+        if self.payload && !out.contains(&Column::Payload) {
+            out.push(Column::Payload);
+        }
+        out
     }
 }
 
@@ -108,21 +135,20 @@ const MAX_BATCH_PAYLOAD: usize = 256 << 20;
 /// Records to rows: filters, link layer, IP, then a row in the batch being built. The one
 /// place that decides what becomes a row, for files and live captures alike.
 pub struct RowBuilder {
-    protocol: Option<u8>,
-    filter: Option<BpfFilter>,
+    selector: PacketSelector,
     builder: BatchBuilder,
-    stats: ReadStats,
 }
 
 impl RowBuilder {
     pub fn new(options: &ReadOptions) -> Result<Self> {
-        let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
         let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
+        let columns = options.selected_columns();
+        // Ports and payload bounds are decoded only when a column needs them.
+        let selector =
+            PacketSelector::new(options)?.with_transport(batch::needs_transport(&columns));
         Ok(RowBuilder {
-            protocol: options.protocol,
-            filter,
-            builder: BatchBuilder::new(options.payload, capacity),
-            stats: ReadStats::default(),
+            selector,
+            builder: BatchBuilder::with_columns(&columns, capacity),
         })
     }
 
@@ -131,15 +157,15 @@ impl RowBuilder {
     }
 
     pub fn stats(&self) -> &ReadStats {
-        &self.stats
+        self.selector.stats()
     }
 
     pub fn stats_mut(&mut self) -> &mut ReadStats {
-        &mut self.stats
+        self.selector.stats_mut()
     }
 
     pub fn set_protocol(&mut self, protocol: Option<u8>) {
-        self.protocol = protocol;
+        self.selector.set_protocol(protocol);
     }
 
     #[inline]
@@ -162,39 +188,9 @@ impl RowBuilder {
     /// compiled for the record's link type.
     #[inline]
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
-        self.stats.packets += 1;
-        if let Some(filter) = &mut self.filter {
-            if !filter.matches(record)? {
-                self.stats.filtered += 1;
-                return Ok(());
-            }
+        if let Some((info, packet)) = self.selector.select(record)? {
+            self.builder.push(record, &info, &packet);
         }
-        let info = match link::decode(record.link_type, record.data) {
-            Link::Ip(info) => info,
-            Link::NotIp => {
-                self.stats.not_ip += 1;
-                return Ok(());
-            }
-            Link::Unsupported => {
-                *self
-                    .stats
-                    .unsupported_link_types
-                    .entry(record.link_type)
-                    .or_default() += 1;
-                return Ok(());
-            }
-        };
-        let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
-            self.stats.not_ip += 1;
-            return Ok(());
-        };
-        if let Some(p) = self.protocol {
-            if !packet.chain.contains(p) {
-                self.stats.filtered += 1;
-                return Ok(());
-            }
-        }
-        self.builder.push(record.timestamp_ns, record.data, &packet);
         Ok(())
     }
 
@@ -203,7 +199,7 @@ impl RowBuilder {
         if self.builder.is_empty() {
             return None;
         }
-        self.stats.rows += self.builder.len() as u64;
+        self.selector.stats_mut().rows += self.builder.len() as u64;
         Some(self.builder.finish())
     }
 }

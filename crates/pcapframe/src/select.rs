@@ -12,13 +12,26 @@ use crate::reader::{ReadOptions, ReadStats};
 pub struct PacketSelector {
     protocol: Option<u8>,
     filter: Option<BpfFilter>,
+    /// Whether to decode ports and payload bounds (not when no column needs them).
+    transport: bool,
     stats: ReadStats,
 }
 
 impl PacketSelector {
     pub fn new(options: &ReadOptions) -> Result<Self> {
         let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
-        Ok(PacketSelector { protocol: options.protocol, filter, stats: ReadStats::default() })
+        Ok(PacketSelector {
+            protocol: options.protocol,
+            filter,
+            transport: true,
+            stats: ReadStats::default(),
+        })
+    }
+
+    /// Skip decoding ports and payload bounds when `transport` is false.
+    pub fn with_transport(mut self, transport: bool) -> Self {
+        self.transport = transport;
+        self
     }
 
     pub fn stats(&self) -> &ReadStats {
@@ -52,11 +65,16 @@ impl PacketSelector {
                 return Ok(None);
             }
             Link::Unsupported => {
-                *self.stats.unsupported_link_types.entry(record.link_type).or_default() += 1;
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(record.link_type)
+                    .or_default() += 1;
                 return Ok(None);
             }
         };
-        let Some(packet) = ip::decode(record.data, &info, record.wire_len) else {
+        let Some(packet) = ip::decode_with(record.data, &info, record.wire_len, self.transport)
+        else {
             self.stats.not_ip += 1;
             return Ok(None);
         };

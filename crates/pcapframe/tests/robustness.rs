@@ -106,11 +106,14 @@ fn within<T: Send + 'static>(what: &str, secs: u64, f: impl FnOnce() -> T + Send
     }
 }
 
+/// Every column (a superset of the default six), so arbitrary bytes reach every field's decoding.
 fn options(errors: TruncationPolicy, batch_rows: usize) -> ReadOptions {
+    let columns = Some(pcapframe::column::Column::ALL.to_vec());
     ReadOptions {
         payload: true,
         batch_rows,
         errors,
+        columns,
         ..ReadOptions::default()
     }
 }

@@ -27,6 +27,8 @@ pub struct Record<'a> {
     pub link_type: u32,
     /// pcapng interface index within its section; 0 for classic pcap.
     pub interface: u32,
+    /// The interface's name: pcapng `if_name`, or a live capture's interface.
+    pub interface_name: Option<&'a str>,
     /// Byte order the file (or pcapng section) was written in: the writing host's, which
     /// some link-layer headers (BSD NULL) and so libpcap's filters depend on.
     pub big_endian: bool,
@@ -181,7 +183,12 @@ impl RecordReader {
             Ok(Some(found)) => {
                 self.pending = found.record_len;
                 let data = &self.window.available()[found.data.clone()];
+                let interface_name = match &self.format {
+                    Format::Pcap(_) => None,
+                    Format::Pcapng(f) => f.interface_name(found.interface),
+                };
                 Ok(Some(Record {
+                    interface_name,
                     timestamp_ns: found.timestamp_ns,
                     wire_len: found.wire_len,
                     link_type: found.link_type,

@@ -18,6 +18,7 @@ const MAX_BLOCK_LEN: u32 = MAX_CAPLEN + (1 << 20);
 
 const OPT_ENDOFOPT: u16 = 0;
 const OPT_IF_NAME: u16 = 2;
+const OPT_IF_DESCRIPTION: u16 = 3;
 const OPT_IF_TSRESOL: u16 = 9;
 const OPT_IF_TSOFFSET: u16 = 14;
 
@@ -65,6 +66,7 @@ pub struct Interface {
     pub resolution: TsResolution,
     pub offset_secs: i64,
     pub name: Option<String>,
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -210,18 +212,19 @@ impl PcapngFormat {
                 return Err(not_splittable(offset, "a second section header block"));
             }
             // The byte-order magic decides how to read this section, its length included.
-            self.endian =
-                match Endian::Little.u32(head, 8) {
-                    BYTE_ORDER_MAGIC => Endian::Little,
-                    m if m.swap_bytes() == BYTE_ORDER_MAGIC => Endian::Big,
-                    m => return Err(Error::at(
+            self.endian = match Endian::Little.u32(head, 8) {
+                BYTE_ORDER_MAGIC => Endian::Little,
+                m if m.swap_bytes() == BYTE_ORDER_MAGIC => Endian::Big,
+                m => {
+                    return Err(Error::at(
                         ErrorKind::Corrupt,
                         offset,
                         format!(
                             "pcapng section header has byte-order magic {m:#010x}, not 0x1a2b3c4d"
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
         } else if !self.seen_section && !self.frozen {
             return Err(Error::at(
                 ErrorKind::Corrupt,
@@ -325,6 +328,13 @@ impl PcapngFormat {
         }
         self.seen_section = true;
         Ok(())
+    }
+
+    /// The `if_name` of interface `id` of the current section, else its `if_description`
+    /// (as Wireshark names interfaces).
+    pub fn interface_name(&self, id: u32) -> Option<&str> {
+        let iface = self.interfaces.get(id as usize)?;
+        iface.name.as_deref().or(iface.description.as_deref())
     }
 
     fn interface(&self, id: u32, offset: u64) -> Result<&Interface> {
@@ -455,6 +465,7 @@ fn read_interface(e: Endian, body: &[u8], offset: u64) -> Result<Interface> {
         resolution: TsResolution::PowerOfTen(6),
         offset_secs: 0,
         name: None,
+        description: None,
     };
     // Options: code, length, value padded to 4 bytes. A malformed option list ends the
     // options (as Wireshark does) rather than the file: the packets are still readable.
@@ -470,9 +481,14 @@ fn read_interface(e: Endian, body: &[u8], offset: u64) -> Result<Interface> {
             (OPT_ENDOFOPT, _) => break,
             (OPT_IF_TSRESOL, 1) => iface.resolution = TsResolution::from_option(value[0]),
             (OPT_IF_TSOFFSET, 8) => iface.offset_secs = e.u64(value, 0) as i64,
-            (OPT_IF_NAME, _) => {
+            (OPT_IF_NAME | OPT_IF_DESCRIPTION, _) => {
                 let text = value.split(|&b| b == 0).next().unwrap_or(&[]);
-                iface.name = Some(String::from_utf8_lossy(text).into_owned());
+                let text = Some(String::from_utf8_lossy(text).into_owned());
+                if code == OPT_IF_NAME {
+                    iface.name = text;
+                } else {
+                    iface.description = text;
+                }
             }
             _ => {}
         }
