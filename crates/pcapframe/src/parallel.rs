@@ -34,6 +34,11 @@ const LOOKBACK: u64 = 4 * (crate::format::MAX_CAPLEN as u64 / 64);
 const MIN_RANGE: u64 = 16 << 20;
 /// Records a candidate boundary must chain through to be believed.
 const CHAIN: usize = 8;
+/// Seconds between consecutive records beyond which a step counts as a jump, and how many
+/// links per jump a believable chain has at least (real captures jump rarely: a clock
+/// change, files concatenated; records read at the wrong offset jump at most steps).
+const MAX_TIME_STEP: u32 = 86_400;
+const TIME_JUMPS_PER_LINK: usize = 8;
 
 /// How records are framed in a file that can be read from a boundary in its middle.
 #[derive(Clone)]
@@ -79,13 +84,19 @@ impl Framing {
         }
     }
 
-    /// The length of a plausible record (or block) at the start of `bytes`.
-    fn record_len(&self, bytes: &[u8]) -> Option<usize> {
+    /// The length of a plausible record (or block) at the start of `bytes`, and for
+    /// classic pcap its seconds field (pcapng blocks are checked by their trailers).
+    fn record_len(&self, bytes: &[u8]) -> Option<(usize, Option<u32>)> {
         match self {
-            Framing::Pcap(f) => f
-                .plausible_caplen(bytes)
-                .map(|caplen| f.record_header_len() + caplen as usize),
-            Framing::Pcapng { format, .. } => format.plausible_block_len(bytes),
+            Framing::Pcap(f) => f.plausible_caplen(bytes).map(|caplen| {
+                (
+                    f.record_header_len() + caplen as usize,
+                    Some(f.seconds(bytes)),
+                )
+            }),
+            Framing::Pcapng { format, .. } => {
+                format.plausible_block_len(bytes).map(|len| (len, None))
+            }
         }
     }
 
@@ -262,15 +273,25 @@ fn boundary_near(
     'candidates: for p in 0..goal.min(bytes.len()) {
         let mut at = p;
         let mut links = 0;
+        let (mut previous, mut jumps) = (None, 0usize);
         while at < goal {
-            let Some(len) = bytes.get(at..).and_then(|rest| framing.record_len(rest)) else {
+            let Some((len, seconds)) = bytes.get(at..).and_then(|rest| framing.record_len(rest))
+            else {
                 continue 'candidates;
             };
+            if let (Some(s), Some(p)) = (seconds, previous) {
+                jumps += (s.abs_diff(p) > MAX_TIME_STEP) as usize;
+            }
+            previous = seconds;
             at += len;
             links += 1;
         }
-        // The chain must be long enough to be believed, unless it starts at the first record.
-        if (links >= CHAIN || at_first_record && p == 0) && at <= file_end {
+        // The chain must be long enough to be believed, unless it starts at the first record;
+        // and in classic pcap, its times must mostly move in small steps. (A header read 4
+        // bytes late takes the microseconds for seconds and the lengths for lengths: it
+        // chains through every record, but its "seconds" jump about at random.)
+        let steady = jumps * TIME_JUMPS_PER_LINK <= links;
+        if (links >= CHAIN && steady || at_first_record && p == 0) && at <= file_end {
             return Ok(Some(from + at as u64));
         }
     }

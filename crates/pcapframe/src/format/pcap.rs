@@ -96,6 +96,11 @@ impl PcapFormat {
             .then_some(caplen)
     }
 
+    /// The seconds field of a record header at the start of `h` (checked by the caller).
+    pub fn seconds(&self, h: &[u8]) -> u32 {
+        self.endian.u32(h, 0)
+    }
+
     pub fn big_endian(&self) -> bool {
         self.endian == Endian::Big
     }
