@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine: the system packages the build needs (libpcap's development
-# files), then the Python package.
+# files), then the Python package, then the `pcapframe` command (into cargo's bin directory,
+# ~/.cargo/bin, which rustup puts on PATH).
 #   bash scripts/setup.sh          the package
 #   bash scripts/setup.sh --test   the package with its test extras, and the tools the tests
 #                                  compare against or drive: tcpdump, tshark, iproute2
@@ -27,3 +28,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check "$target"
+cargo install --quiet --locked --force --path crates/pcapframe-cli --root "${CARGO_HOME:-$HOME/.cargo}" --target-dir target

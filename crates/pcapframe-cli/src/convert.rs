@@ -3,10 +3,11 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use pcapframe::error::Result;
+use pcapframe::error::{Error, ErrorKind, Result};
 use pcapframe::output::{OutputFormat, TableWriter};
 use pcapframe::parallel::read_file_streaming;
 use pcapframe::reader::{ReadOptions, TruncationPolicy};
@@ -39,11 +40,16 @@ pub fn run(
     // The schema is the reader's (it depends on the options only).
     let schema = pcapframe::reader::RowBuilder::new(&options)?.schema();
     let mut writer = TableWriter::create(output, format, schema)?;
+    // Ctrl-C or a kill: stop between batches so that the temporary file is removed.
+    stop_on_signals();
     let mut done_before = 0u64;
     let mut packets = 0u64;
     for path in &files {
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let stats = read_file_streaming(path, &options, threads, |piece, at| {
+            if STOP.load(Ordering::Relaxed) {
+                return Err(Error::new(ErrorKind::Io, "interrupted; no output written"));
+            }
             for batch in &piece.batches {
                 writer.write(batch)?;
             }
@@ -85,4 +91,19 @@ fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn request_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+fn stop_on_signals() {
+    let handler: extern "C" fn(libc::c_int) = request_stop;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
 }

@@ -48,6 +48,10 @@ enum Command {
         /// Output format, when the file name does not say (parquet, arrow, csv, jsonl).
         #[arg(long)]
         format: Option<String>,
+        /// Columns to write, comma-separated, in this order (default: time, src_host,
+        /// src_port, dst_host, dst_port, protocol). An unknown name lists the valid ones.
+        #[arg(long, value_delimiter = ',')]
+        columns: Option<Vec<String>>,
         /// Add the payload column (the bytes after the transport header).
         #[arg(long)]
         payload: bool,
@@ -134,20 +138,15 @@ fn main() -> ExitCode {
             files,
             output,
             format,
+            columns,
             payload,
             threads,
             quiet,
             select,
-        } => select.options().and_then(|o| {
-            convert::run(
-                &files,
-                &output,
-                format.as_deref(),
-                ReadOptions { payload, ..o },
-                threads,
-                quiet,
-            )
-        }),
+        } => select
+            .options()
+            .and_then(|o| ReadOptions { payload, ..o }.with_column_names(columns.as_deref()))
+            .and_then(|o| convert::run(&files, &output, format.as_deref(), o, threads, quiet)),
         Command::Stats {
             files,
             json,

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pcapframe::error::{Error, Result};
 use pcapframe::format::Record;
-use pcapframe::ip::IpPacket;
+use pcapframe::ip::{Addr, IpPacket};
 use pcapframe::link::{IpVersion, LinkInfo};
 use pcapframe::live::{LiveCapture, LiveOptions};
 use pcapframe::reader::ReadOptions;
@@ -121,6 +121,12 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
     // from what was captured).
     let ip_end = ip_end(d, link, packet);
     let t = packet.transport_offset;
+    if packet.fragment_offset > 0 {
+        // A later fragment: no transport header to describe (tcpdump's wording).
+        let _ = write!(out, "ip-proto-{}", packet.protocol);
+        out.push('\n');
+        return;
+    }
     match packet.protocol {
         6 => {
             let _ = write!(out, "tcp {}", ip_end.saturating_sub(packet.payload.start));
@@ -131,28 +137,63 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
             }
             None => out.push_str("UDP"),
         },
-        1 | 58 => {
-            let v6 = packet.protocol == 58;
+        1 => {
             let length = ip_end.saturating_sub(t);
-            let echo = match (d.get(t), v6) {
-                (Some(8), false) | (Some(128), true) => Some("echo request"),
-                (Some(0), false) | (Some(129), true) => Some("echo reply"),
-                _ => None,
-            };
-            let name = if v6 { "ICMP6," } else { "ICMP" };
-            match (echo, be16(d, t + 4), be16(d, t + 6)) {
-                (Some(kind), Some(id), Some(seq)) => {
-                    let _ = write!(out, "{name} {kind}, id {id}, seq {seq}, length {length}");
+            match (d.get(t), be16(d, t + 4), be16(d, t + 6)) {
+                (Some(&kind @ (0 | 8)), Some(id), Some(seq)) => {
+                    let kind = if kind == 8 { "request" } else { "reply" };
+                    let _ = write!(out, "ICMP echo {kind}, id {id}, seq {seq}, length {length}");
                 }
-                _ => {
-                    let (kind, code) = (
-                        d.get(t).copied().unwrap_or(0),
-                        d.get(t + 1).copied().unwrap_or(0),
+                (kind, _, _) => {
+                    let code = d.get(t + 1).copied().unwrap_or(0);
+                    let _ = write!(
+                        out,
+                        "ICMP type {}, code {code}, length {length}",
+                        kind.copied().unwrap_or(0)
                     );
-                    let _ = write!(out, "{name} type {kind}, code {code}, length {length}");
                 }
             }
         }
+        58 => {
+            let length = ip_end.saturating_sub(t);
+            let target = || {
+                d.get(t + 8..t + 24)
+                    .map(|b| Addr::V6(b.try_into().expect("16 bytes")))
+            };
+            out.push_str("ICMP6, ");
+            match (d.get(t).copied(), be16(d, t + 4), be16(d, t + 6)) {
+                (Some(kind @ (128 | 129)), Some(id), Some(seq)) => {
+                    let kind = if kind == 128 { "request" } else { "reply" };
+                    let _ = write!(out, "echo {kind}, id {id}, seq {seq}, ");
+                }
+                (Some(133), ..) => out.push_str("router solicitation, "),
+                (Some(134), ..) => out.push_str("router advertisement, "),
+                (Some(135), ..) if target().is_some() => {
+                    let _ = write!(
+                        out,
+                        "neighbor solicitation, who has {}, ",
+                        target().expect("checked")
+                    );
+                }
+                (Some(136), ..) if target().is_some() => {
+                    let _ = write!(
+                        out,
+                        "neighbor advertisement, tgt is {}, ",
+                        target().expect("checked")
+                    );
+                }
+                (kind, ..) => {
+                    let _ = write!(
+                        out,
+                        "type {}, code {}, ",
+                        kind.unwrap_or(0),
+                        d.get(t + 1).copied().unwrap_or(0)
+                    );
+                }
+            }
+            let _ = write!(out, "length {length}");
+        }
+        2 => out.push_str("igmp"),
         p => {
             let _ = write!(
                 out,

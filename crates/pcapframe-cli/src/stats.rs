@@ -131,8 +131,8 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
         thousands(t.ip_bytes)
     );
     if let (Some(f), Some(l), Some(d)) = (t.first_ns, t.last_ns, duration_ns) {
-        println!("first        {:>14}", epoch_text(f));
-        println!("last         {:>14}", epoch_text(l));
+        println!("first        {}  ({})", utc_text(f), epoch_text(f));
+        println!("last         {}  ({})", utc_text(l), epoch_text(l));
         println!("duration     {:>14.6} s", d as f64 / 1e9);
     }
     println!();
@@ -172,6 +172,28 @@ fn epoch_text(ns: i64) -> String {
     format!(
         "{}.{:09}",
         ns.div_euclid(1_000_000_000),
+        ns.rem_euclid(1_000_000_000)
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SS.nnnnnnnnn UTC` (proleptic Gregorian; Hinnant's civil-from-days).
+fn utc_text(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (days, day_secs) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:09} UTC",
+        day_secs / 3600,
+        day_secs / 60 % 60,
+        day_secs % 60,
         ns.rem_euclid(1_000_000_000)
     )
 }
