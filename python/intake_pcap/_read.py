@@ -55,6 +55,16 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     return frame
 
 
+def to_polars(table: pa.Table):
+    """A pyarrow Table as a polars DataFrame, without pandas (hosts and protocol become
+    polars Categoricals)."""
+    try:
+        import polars as pl
+    except ImportError as err:
+        raise ImportError("to_polars() needs polars; install it with `pip install polars`") from err
+    return pl.from_arrow(table)
+
+
 def empty_frame(payload: bool = False, columns=None) -> pd.DataFrame:
     """A zero-row frame with the exact dtypes of a read (dask's ``meta``)."""
     return to_pandas(arrow_schema(payload, columns).empty_table())

@@ -230,21 +230,55 @@ class PCAPSource(DataSource):
         empty), until ``close()``, ``limit`` or ``duration``."""
         import pyarrow as pa
 
-        from ._read import open_reader, to_pandas, warn_incomplete
+        from ._read import to_pandas
 
         self._load_metadata()
         if self.is_live:
             yield from self._live_chunks()
             return
+        for batch in self._arrow_batches():
+            yield to_pandas(pa.Table.from_batches([batch]))
+
+    def _arrow_batches(self):
+        """Record batches of at most ``chunksize`` rows, file after file, each file streamed
+        (bounded memory whatever its size)."""
+        import pyarrow as pa
+
+        from ._read import open_reader, warn_incomplete
+
         rows = self.chunksize or 65536
         for path in self._files:
             reader = open_reader(path, batch_rows=rows, **self._file_options)
             try:
                 for batch in reader:
-                    yield to_pandas(pa.Table.from_batches([pa.record_batch(batch)]))
+                    yield pa.record_batch(batch)
                 warn_incomplete(reader.stats(), path, self.errors)
             finally:
                 reader.close()
+
+    def to_file(self, path, format=None):
+        """Write every row to ``path``: Parquet (``.parquet``: zstd, hosts and protocol
+        dictionary-encoded, row groups of 1M rows), Arrow IPC (``.arrow``), CSV (``.csv``) or
+        JSON lines (``.jsonl``), by ``format`` or the file's extension. Streams file after
+        file with bounded memory; the file appears only when complete. Returns the rows
+        written. Live sources: use ``LiveStream.dump()`` (pcap) or ``read_chunked()``."""
+        import pyarrow as pa
+
+        from ._native import write_table
+        from ._read import arrow_schema
+
+        self._load_metadata()
+        if self.is_live:
+            raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
+        schema = arrow_schema(self.payload, self.columns)
+        batches = pa.RecordBatchReader.from_batches(schema, self._arrow_batches())
+        return write_table(batches, os.fspath(path), format)
+
+    def to_polars(self):
+        """All rows as a polars DataFrame, from the Arrow table without pandas."""
+        from ._read import to_polars
+
+        return to_polars(self.to_arrow())
 
     def to_dask(self):
         """A lazy dask DataFrame: one partition per file, read on the workers."""

@@ -60,6 +60,17 @@ class PacketStream:
 
         return to_pandas(self._next_table(None if n is None or n < 0 else int(n)))
 
+    def to_arrow(self, n=-1):
+        """The next ``n`` IP packets as a pyarrow Table (hosts and protocol
+        dictionary-encoded; the buffers come from Rust without a copy)."""
+        return self._next_table(None if n is None or n < 0 else int(n))
+
+    def to_polars(self, n=-1):
+        """The next ``n`` IP packets as a polars DataFrame, straight from Arrow (no pandas)."""
+        from ._read import to_polars
+
+        return to_polars(self.to_arrow(n))
+
     def _next_table(self, n):
         from ._read import read_table, warn_incomplete
 

@@ -147,6 +147,7 @@ fn set_protocol_in<R: ProtocolFilter>(
 
 const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
 const ARRAY_CAPSULE: &CStr = c"arrow_array";
+const STREAM_CAPSULE: &CStr = c"arrow_array_stream";
 
 fn schema_capsule<'py>(py: Python<'py>, schema: &SchemaRef) -> PyResult<Bound<'py, PyCapsule>> {
     let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
@@ -577,6 +578,43 @@ impl LiveReader {
 
 /// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
 /// Exactly the sequential read's rows, in order.
+/// Write every batch of `table` (anything with `__arrow_c_stream__`: a pyarrow Table or
+/// RecordBatchReader) to `path` with the core's writers: Parquet (zstd, hosts kept
+/// dictionary-encoded), Arrow IPC, CSV or JSON lines, by `format` or the file's extension.
+/// The file appears only when complete. Returns the rows written.
+#[pyfunction]
+#[pyo3(signature = (table, path, format=None))]
+fn write_table(table: &Bound<'_, PyAny>, path: PathBuf, format: Option<&str>) -> PyResult<u64> {
+    use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+    use arrow_array::RecordBatchReader;
+    use pcapframe::output::{OutputFormat, TableWriter};
+    guard("writing a table", || {
+        let format = match format {
+            Some(name) => OutputFormat::parse(name),
+            None => OutputFormat::from_path(&path),
+        }
+        .map_err(to_py_err)?;
+        let capsule = table.call_method0("__arrow_c_stream__")?;
+        let capsule = capsule.cast::<PyCapsule>()?;
+        let pointer = capsule.pointer_checked(Some(STREAM_CAPSULE))?;
+        // SAFETY: the capsule holds an FFI_ArrowArrayStream (checked by name); from_raw moves
+        // it out and leaves a released stream behind for the capsule's destructor.
+        let reader = unsafe {
+            RecordBatchStreamReader::from_raw(pointer.as_ptr() as *mut FFI_ArrowArrayStream)
+        }
+        .map_err(|e| PyValueError::new_err(format!("not an Arrow stream: {e}")))?;
+        let mut writer = TableWriter::create(&path, format, reader.schema()).map_err(to_py_err)?;
+        for batch in reader {
+            // A failing source (an exception in a Python generator) ends the write; the
+            // unfinished file is removed when `writer` is dropped.
+            let batch = batch
+                .map_err(|e| CaptureError::new_err(format!("reading the table to write: {e}")))?;
+            writer.write(&batch).map_err(to_py_err)?;
+        }
+        writer.finish().map_err(to_py_err)
+    })
+}
+
 /// Why a local file cannot be read in independent byte ranges, or None if it can.
 #[pyfunction]
 fn why_not_splittable(py: Python<'_>, path: PathBuf) -> PyResult<Option<&'static str>> {
@@ -755,6 +793,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(why_not_splittable, m)?)?;
+    m.add_function(wrap_pyfunction!(write_table, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;
     m.add("NotACaptureError", py.get_type::<NotACaptureError>())?;

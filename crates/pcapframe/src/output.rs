@@ -21,6 +21,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// compressed, large enough for fast scans and small enough to skip by statistics.
 pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
 
+/// Times in CSV and JSON lines: ISO 8601 in UTC with nanoseconds, as pandas and DuckDB parse.
+const TEXT_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
+
 /// The file formats we write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -119,12 +122,13 @@ impl TableWriter {
                 OutputFormat::Csv => Sink::Csv(
                     arrow_csv::WriterBuilder::new()
                         .with_header(true)
-                        .with_timestamp_format("%Y-%m-%dT%H:%M:%S%.9fZ".to_string())
+                        .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
                         .build(BufWriter::new(file)),
                 ),
                 OutputFormat::JsonLines => Sink::Json(
                     arrow_json::WriterBuilder::new()
                         .with_explicit_nulls(true)
+                        .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
                         .build::<_, arrow_json::writer::LineDelimited>(BufWriter::new(file)),
                 ),
             })
