@@ -20,6 +20,9 @@ use crate::error::{Error, ErrorKind, Result};
 /// Rows per Parquet row group: about 1M rows of the default columns is 10-20 MB
 /// compressed, large enough for fast scans and small enough to skip by statistics.
 pub const PARQUET_ROW_GROUP_ROWS: usize = 1 << 20;
+/// A row group is also cut when its encoded size in memory passes this (payload columns),
+/// so that writing holds a bounded amount whatever the rows hold.
+pub const PARQUET_ROW_GROUP_BYTES: usize = 128 << 20;
 
 /// Times in CSV and JSON lines: ISO 8601 in UTC with nanoseconds, as pandas and DuckDB parse.
 const TEXT_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
@@ -163,7 +166,16 @@ impl TableWriter {
             return Err(Error::invalid_argument("this writer is finished"));
         };
         let outcome = match sink {
-            Sink::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
+            Sink::Parquet(w) => w
+                .write(batch)
+                .and_then(|_| {
+                    // Payloads make rows large: cut the row group early rather than buffer it.
+                    if w.in_progress_size() > PARQUET_ROW_GROUP_BYTES {
+                        w.flush()?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string()),
             Sink::Ipc(w) => w.write(batch).map_err(|e| e.to_string()),
             Sink::Csv(w) => w.write(&as_text(batch)).map_err(|e| e.to_string()),
             Sink::Json(w) => w.write(&as_text(batch)).map_err(|e| e.to_string()),

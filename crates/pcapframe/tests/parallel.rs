@@ -197,6 +197,21 @@ fn late_descriptions(path: &Path) -> Vec<u64> {
     late
 }
 
+/// Ethernet, IPv4 and UDP headers of packet `i` of the fake-laden captures below, for a
+/// payload of `payload_len` bytes that the caller appends.
+fn udp_frame_header(i: usize, payload_len: usize) -> Vec<u8> {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00]);
+    let total = ((20 + 8 + payload_len) as u16).to_be_bytes();
+    frame.extend_from_slice(&[0x45, 0, total[0], total[1], 0, 0, 0, 0, 64, 17, 0, 0]);
+    frame.extend_from_slice(&[10, 0, (i >> 8) as u8, i as u8, 10, 1, 0, 1]);
+    frame.extend_from_slice(&(1000 + i as u16).to_be_bytes());
+    frame.extend_from_slice(&53u16.to_be_bytes());
+    frame.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
+    frame.extend_from_slice(&[0, 0]);
+    frame
+}
+
 /// A pcap whose payloads are copies of plausible record headers (with lengths that chain
 /// to further fake headers), the worst case for resynchronisation.
 fn adversarial_capture(path: &Path, packets: usize, seed: u64) {
@@ -213,30 +228,9 @@ fn adversarial_capture(path: &Path, packets: usize, seed: u64) {
         2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
     ]);
     for i in 0..packets {
-        // Ethernet + IPv4 + UDP header, then a payload made of fake record headers.
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
+        // Ethernet + IPv4 + UDP headers, then a payload made of fake record headers.
         let payload_len = 16 + (next() % 600) as usize;
-        let total = (20 + 8 + payload_len) as u16;
-        frame.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0,
-            0,
-            64,
-            17,
-            0,
-            0,
-        ]);
-        frame.extend_from_slice(&[10, 0, (i >> 8) as u8, i as u8, 10, 1, 0, 1]);
-        frame.extend_from_slice(&(1000 + i as u16).to_be_bytes());
-        frame.extend_from_slice(&53u16.to_be_bytes());
-        frame.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
-        frame.extend_from_slice(&[0, 0]);
+        let mut frame = udp_frame_header(i, payload_len);
         let mut payload = Vec::with_capacity(payload_len);
         while payload.len() < payload_len {
             let fake_len = (next() % 40) as u32;
@@ -328,29 +322,8 @@ fn adversarial_pcapng(path: &Path, packets: usize, seed: u64, big_endian: bool) 
     idb.extend_from_slice(&w(65535));
     out.extend(block(1, &idb));
     for i in 0..packets {
-        let mut frame = vec![0u8; 12];
-        frame.extend_from_slice(&[0x08, 0x00]);
         let payload_len = 16 + (next() % 600) as usize;
-        let total = (20 + 8 + payload_len) as u16;
-        frame.extend_from_slice(&[
-            0x45,
-            0,
-            (total >> 8) as u8,
-            total as u8,
-            0,
-            0,
-            0,
-            0,
-            64,
-            17,
-            0,
-            0,
-        ]);
-        frame.extend_from_slice(&[10, 0, (i >> 8) as u8, i as u8, 10, 1, 0, 1]);
-        frame.extend_from_slice(&(1000 + i as u16).to_be_bytes());
-        frame.extend_from_slice(&53u16.to_be_bytes());
-        frame.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
-        frame.extend_from_slice(&[0, 0]);
+        let mut frame = udp_frame_header(i, payload_len);
         let mut payload = Vec::with_capacity(payload_len);
         while payload.len() < payload_len {
             // A fake EPB: type, length, interface 0, time, lengths, data, length again.
