@@ -294,3 +294,14 @@ def test_live_prints_loopback_packets_like_show():
     lines = out.splitlines()
     assert proc.returncode == 0 and len(lines) == 3, err
     assert all(re.fullmatch(r"\S+ \S+ IP 127\.0\.0\.1\.\d+ > 127\.0\.0\.1\.47123: UDP, length 5", line) for line in lines)
+
+
+@pytest.mark.skipif(shutil.which("script") is None, reason="needs script(1) for a terminal")
+def test_convert_shows_progress_on_a_terminal_and_is_quiet_when_piped(tmp_path, big_capture):
+    piped = run("convert", big_capture, "-o", tmp_path / "piped.parquet")
+    assert piped.stderr == "" and piped.stdout == ""
+    command = f"{PCAPFRAME} convert {big_capture} -o {tmp_path / 'tty.parquet'}"
+    shown = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True, text=True, env=UTC)
+    assert shown.returncode == 0
+    assert re.search(r"\d+ rows from \d+ packets in 1 file\(s\) -> ", shown.stdout)
+    assert re.search(r"MiB/\d+(\.\d+)? MiB", shown.stdout)  # the bar: bytes read of the total
