@@ -123,3 +123,19 @@ def test_pcapng_whose_section_header_announces_more_sections_is_one_partition(tm
     source = intake.open_pcap(str(path), blocksize=1_000_000)
     assert source.discover()["npartitions"] == 1
     assert "several sections" in source.metadata["not_split"][str(path)]
+
+
+def test_pcapng_files_joined_end_to_end_are_one_partition_and_read_whole(tmp_path, big_pcapng):
+    """`cat a.pcapng b.pcapng` makes a file of two sections; its first section header does
+    not give its length (-1), so discover() scans for the second one."""
+    small = tmp_path / "small.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", str(REPO / "python/intake_pcap/data/sample.pcap"), str(small)],
+                   check=True)
+    joined = tmp_path / "joined.pcapng"
+    joined.write_bytes(open(big_pcapng, "rb").read() + small.read_bytes())
+    source = intake.open_pcap(str(joined), blocksize=3_000_000)
+    assert source.discover()["npartitions"] == 1
+    assert "several sections" in source.metadata["not_split"][str(joined)]
+    want = pd.concat([intake.open_pcap(big_pcapng).read(), intake.open_pcap(str(small)).read()], ignore_index=True)
+    assert_same_rows(source.to_dask().compute().reset_index(drop=True), want)
+    assert_same_rows(intake.open_pcap(str(joined), threads=2).read(), want)

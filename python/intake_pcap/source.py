@@ -57,10 +57,10 @@ class PCAPSource(DataSource):
         byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
         first record by resynchronisation and holds the records that start inside it.
         pcapng files are split after the blocks before their first packet have been read;
-        one that describes another section or interface later on makes the partition
-        holding that block raise ``CaptureError`` (read it with ``blocksize=None``).
-        Compressed files, and pcapng files whose first section header says more sections
-        follow, are one partition each; ``discover()``'s metadata says which and why.
+        one that describes a new interface later on makes the partition holding that block
+        raise ``CaptureError`` (read it with ``blocksize=None``). Compressed files and
+        pcapng files of several sections are one partition each; ``discover()``'s metadata
+        says which and why.
         ``None``: one partition per file.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first

@@ -147,25 +147,81 @@ pub fn read_file(path: &Path, options: &ReadOptions, threads: usize) -> Result<F
     read_file_in_ranges(path, options, threads, range_bytes)
 }
 
-/// Why `path` cannot be read in independent byte ranges, or `None` if it can (as far as
-/// its start tells: a pcapng file may still describe a later section or interface, which
-/// the range holding it reports).
+/// Why `path` cannot be read in independent byte ranges, or `None` if it can. A pcapng
+/// file is scanned for a second section header (unless its first section header gives the
+/// section's length): a range after one would decode its packets with the first section's
+/// interfaces. (An interface described after the first packet needs no scan: the range
+/// holding it, and any packet of it, raise `NotSplittable`.)
 pub fn why_not_splittable(path: &Path) -> Result<Option<&'static str>> {
+    const SECTIONS: &str =
+        "pcapng with several sections: a range cannot be read without the sections before it";
     if is_gzip(path)? {
         return Ok(Some(
             "compressed: a byte range cannot be decompressed on its own",
         ));
     }
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
     Ok(match Framing::of(path)? {
         None => Some("damaged before its first packet"),
-        Some(Framing::Pcapng { format, .. }) => match format.first_section_end {
-            Some(end) if end < std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?.len() => {
-                Some("pcapng with several sections: a range cannot be read without the sections before it")
-            }
-            _ => None,
+        Some(Framing::Pcapng { format, first }) => match format.first_section_end {
+            Some(end) if end < size => Some(SECTIONS),
+            Some(_) => None,
+            None if has_section_header_after(path, first)? => Some(SECTIONS),
+            None => None,
         },
         Some(Framing::Pcap(_)) => None,
     })
+}
+
+/// Whether the bytes from `from` on hold a pcapng section header: its block type followed,
+/// 8 bytes on, by the byte-order magic in either order. (Payload bytes that happen to look
+/// like one only cost the split.) One sequential read of the file, at memory speed.
+fn has_section_header_after(path: &Path, from: u64) -> Result<bool> {
+    const TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    const CHUNK: usize = 4 << 20;
+    let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+    file.seek(SeekFrom::Start(from))
+        .map_err(|e| Error::io(e, Some(from)).in_file(path))?;
+    let finder = memchr::memmem::Finder::new(&TYPE);
+    // Each chunk keeps the last 11 bytes of the one before, so no header is cut in two.
+    let mut buf = vec![0u8; CHUNK + 11];
+    let mut kept = 0;
+    let mut at = from;
+    loop {
+        let n = read_full(&mut file, &mut buf[kept..])
+            .map_err(|e| Error::io(e, Some(at)).in_file(path))?;
+        let filled = kept + n;
+        let bytes = &buf[..filled];
+        for hit in finder.find_iter(bytes) {
+            if let Some(magic) = bytes.get(hit + 8..hit + 12) {
+                if magic == [0x4d, 0x3c, 0x2b, 0x1a] || magic == [0x1a, 0x2b, 0x3c, 0x4d] {
+                    return Ok(true);
+                }
+            }
+        }
+        if n == 0 || filled < 11 {
+            return Ok(false);
+        }
+        at += n as u64;
+        buf.copy_within(filled - 11..filled, 0);
+        kept = 11;
+    }
+}
+
+/// Fill `buf` from `file` as far as the file goes.
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 /// `read_file` with a chosen range size (tests cut small files into many small ranges).

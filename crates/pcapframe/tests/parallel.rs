@@ -563,3 +563,29 @@ fn a_chain_of_headers_read_four_bytes_late_is_not_believed() {
     assert!(got == want);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn files_that_cannot_be_split_say_why() {
+    use pcapframe::parallel::why_not_splittable;
+    let corpus = corpus_dir();
+    let sections = corpus.join("pcapng_le_3sections_ether_null_spb_custom.pcapng");
+    assert!(why_not_splittable(&sections)
+        .unwrap()
+        .unwrap()
+        .contains("several sections"));
+    let gz = corpus.join("pcap_gz_ether_http_download.pcap.gz");
+    assert!(why_not_splittable(&gz)
+        .unwrap()
+        .unwrap()
+        .contains("compressed"));
+    for name in [
+        "pcapng_real_mixed_traffic_nrb_isb.pcapng",
+        "pcap_le_usec_ether_http.pcap",
+    ] {
+        assert_eq!(
+            why_not_splittable(&corpus.join(name)).unwrap(),
+            None,
+            "{name}"
+        );
+    }
+}
