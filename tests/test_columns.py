@@ -379,3 +379,20 @@ def test_live_capture_takes_columns():
     assert set(df.interface) == {"lo"}
     # Ethernet (14) + IPv4 (20) + UDP (8) + 10 bytes on lo.
     assert list(df.length) == [52] * 3 and list(df.ip_version) == [4] * 3 and list(df.dst_port) == [port] * 3
+
+
+def test_a_text_column_with_no_value_in_some_files_keeps_one_dtype_through_dask():
+    """tcp_flags of a capture without TCP, MACs of a link without them: every value missing.
+    Its categories must have the same dtype as in the other partitions and the meta."""
+    files = [str(CORPUS / "ether_vrrp.pcap"), str(CORPUS / "sll_ipv4_sctp_forces.pcap"),
+             str(CORPUS / "pcap_le_usec_ether_http.pcap")]
+    columns = ["time", "tcp_flags", "src_mac", "protocol"]
+    source = intake.open_pcap(files, columns=columns)
+    want = source.read()
+    got = source.to_dask().compute().reset_index(drop=True)
+    for name in columns:
+        pd.testing.assert_series_equal(got[name].astype(object), want[name].astype(object))
+    empty = intake.open_pcap(files[0], columns=columns, protocol="tcp").read()
+    assert len(empty) == 0
+    assert {n: str(t) for n, t in empty.dtypes.items()} == source.discover()["dtype"]
+    assert empty.tcp_flags.cat.categories.dtype == source.read_partition(2).tcp_flags.cat.categories.dtype

@@ -305,3 +305,27 @@ def test_convert_shows_progress_on_a_terminal_and_is_quiet_when_piped(tmp_path, 
     assert shown.returncode == 0
     assert re.search(r"\d+ rows from \d+ packets in 1 file\(s\) -> ", shown.stdout)
     assert re.search(r"MiB/\d+(\.\d+)? MiB", shown.stdout)  # the bar: bytes read of the total
+
+
+def test_outputs_whatever_goes_wrong_at_the_end_leave_nothing_and_name_the_destination(tmp_path):
+    taken = tmp_path / "taken.parquet"
+    taken.mkdir()  # the rename onto it fails
+    out = run("convert", HTTP, "-o", taken, check=False)
+    assert out.returncode != 0 and "taken.parquet" in out.stderr
+    with pytest.raises(OSError):
+        intake.open_pcap(str(HTTP)).to_file(taken)
+    missing = run("convert", HTTP, "-o", tmp_path / "nowhere" / "x.parquet", check=False)
+    assert "cannot create the output file" in missing.stderr and "partial" not in missing.stderr
+    assert "nowhere/x.parquet" in missing.stderr
+    with pytest.raises(ValueError, match="writes local files"):
+        intake.open_pcap(str(HTTP)).to_file("memory://out.parquet")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.parquet"]
+
+
+def test_an_empty_table_still_has_its_header_and_columns_may_have_spaces(tmp_path):
+    run("convert", HTTP, "-o", tmp_path / "none.csv", "--protocol", "icmp")
+    assert (tmp_path / "none.csv").read_text() == "time,src_host,src_port,dst_host,dst_port,protocol\n"
+    assert intake.open_pcap(str(HTTP), protocol="icmp").to_file(tmp_path / "none2.csv") == 0
+    assert len(pd.read_csv(tmp_path / "none2.csv")) == 0
+    run("convert", HTTP, "-o", tmp_path / "some.csv", "--columns", "time, length , ttl")
+    assert pd.read_csv(tmp_path / "some.csv").columns.tolist() == ["time", "length", "ttl"]

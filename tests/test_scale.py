@@ -655,3 +655,15 @@ def test_distributed_cluster_reads_on_its_workers(client, four_files, tmp_path, 
     # The same through dask's config, the other documented way.
     with dask.config.set(scheduler=client):
         assert_same(ddf.compute(), want)
+
+
+def test_a_url_whose_name_is_all_host_still_tells_its_compression():
+    """memory://x.pcap.bz2 has no path in URL terms: the suffix is in the "host"."""
+    fs = fsspec.filesystem("memory")
+    name = f"bare-{uuid.uuid4().hex}.pcap.bz2"
+    fs.pipe(f"/{name}", compressed(PCAP, "bz2"))
+    try:
+        assert _read.codec_for(f"memory://{name}") == "bz2"
+        assert_same(read_clean(f"memory://{name}"), reference(PCAP))
+    finally:
+        fs.rm(f"/{name}")

@@ -144,3 +144,11 @@ def test_missing_files_are_named():
         intake.open_pcap("/nonexistent/nothing-here.pcap").read()
     with pytest.raises(FileNotFoundError, match="no capture files match"):
         intake.open_pcap("/nonexistent/*.pcap").discover()
+
+
+@pytest.mark.parametrize("name, value", [("threads", -1), ("threads", 0), ("threads", "2"), ("threads", 1.5),
+                                         ("blocksize", -5), ("blocksize", 1.5), ("blocksize", "1MB"),
+                                         ("blocksize", True)])
+def test_threads_and_blocksize_must_be_whole_numbers(name, value):
+    with pytest.raises(ValueError, match=f"{name}= must be a whole number of at least 1, or None"):
+        intake.open_pcap(HTTP, **{name: value})

@@ -94,9 +94,10 @@ def assert_same_rows(got, want):
         pd.testing.assert_series_equal(got[column].astype(object), want[column].astype(object))
 
 
-def test_pcapng_with_an_interface_described_late_is_refused_in_ranges_not_in_threads(tmp_path, big_pcapng):
+def test_pcapng_with_an_interface_described_late_is_one_partition_and_refused_in_ranges(tmp_path, big_pcapng):
     """An interface description block in the middle (as a capture that adds an interface
-    while running writes): byte ranges past it cannot be read alone."""
+    while running writes): byte ranges past it cannot be read alone, so discover() keeps
+    the file whole; a byte range read anyway refuses, at the block's offset."""
     data = open(big_pcapng, "rb").read()
     at = 0
     while at < len(data) // 2:  # walk the blocks to one past the middle
@@ -109,9 +110,13 @@ def test_pcapng_with_an_interface_described_late_is_refused_in_ranges_not_in_thr
     pd.testing.assert_frame_equal(whole, intake.open_pcap(big_pcapng, threads=1).read())
     pd.testing.assert_frame_equal(intake.open_pcap(str(path), threads=2).read(), whole)
     source = intake.open_pcap(str(path), blocksize=3_000_000)
+    assert source.discover()["npartitions"] == 1
+    assert "interface described after its first packet" in source.metadata["not_split"][str(path)]
+    assert_same_rows(source.to_dask().compute().reset_index(drop=True), whole)
+    from intake_pcap._native import read_capture
+
     with pytest.raises(intake_pcap.CaptureError, match=rf"at byte offset {at}: .*interface .*blocksize=None"):
-        source.to_dask().compute()
-    assert len(intake.open_pcap(str(path), blocksize=None).to_dask().compute()) == len(whole)
+        read_capture(str(path), byte_range=(at - 100, at + 100_000))
 
 
 def test_pcapng_whose_section_header_announces_more_sections_is_one_partition(tmp_path, big_pcapng):

@@ -52,6 +52,11 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
     if "time" in frame and frame["time"].dtype != "datetime64[ns]":
         frame["time"] = frame["time"].astype("datetime64[ns]")
+    # A text column with no value at all (an empty read, tcp_flags of a file without TCP)
+    # gets object-typed categories; every other partition, and the meta, have str ones.
+    for name, column in frame.items():
+        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype == object:
+            frame[name] = column.cat.set_categories(column.cat.categories.astype("str"))
     return frame
 
 
@@ -103,7 +108,8 @@ def codec_for(path, compression="infer"):
         return compression
     name = str(path).lower()
     if "://" in name:  # a URL's query string (presigned links) is not part of the name
-        name = urllib.parse.urlsplit(name).path
+        parts = urllib.parse.urlsplit(name)
+        name = parts.netloc + parts.path  # memory://x.pcap.bz2 has no path, only a "host"
     return next((codec for suffix, codec in _SUFFIX_CODECS.items() if name.endswith(suffix)), None)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import glob
+import operator
 import os
 import re
 
@@ -56,11 +57,10 @@ class PCAPSource(DataSource):
         Local uncompressed files larger than this (default 256 MiB) are split into
         byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
         first record by resynchronisation and holds the records that start inside it.
-        pcapng files are split after the blocks before their first packet have been read;
-        one that describes a new interface later on makes the partition holding that block
-        raise ``CaptureError`` (read it with ``blocksize=None``). Compressed files and
-        pcapng files of several sections are one partition each; ``discover()``'s metadata
-        says which and why.
+        pcapng files are split after the blocks before their first packet have been read.
+        Compressed files, and pcapng files that describe a section or interface after their
+        first packet (``discover()`` walks their block headers once), are one partition
+        each; ``discover()``'s metadata says which and why.
         ``None``: one partition per file.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
@@ -143,8 +143,8 @@ class PCAPSource(DataSource):
         self.limit = limit
         self.duration = duration
         self.compression = compression
-        self.threads = threads
-        self.blocksize = blocksize
+        self.threads = _positive_int_or_none("threads", threads)
+        self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.columns = columns
         self._files = None
         self._partitions = None
@@ -265,8 +265,11 @@ class PCAPSource(DataSource):
         import pyarrow as pa
 
         from ._native import write_table
-        from ._read import arrow_schema
+        from ._read import arrow_schema, is_local, local_path
 
+        if not is_local(os.fspath(path)):
+            raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
+        path = local_path(path)
         self._load_metadata()
         if self.is_live:
             raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
@@ -386,6 +389,19 @@ class PCAPSource(DataSource):
         self._files = None
         self._partitions = None
         self._schema = None
+
+
+def _positive_int_or_none(name, value):
+    """``value`` as a whole number of at least 1, or None; anything else is the caller's mistake."""
+    if value is None:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"{name}= must be a whole number of at least 1, or None; got {value!r}")
+    return number
 
 
 def _read_partition(path, byte_range=None, **options):

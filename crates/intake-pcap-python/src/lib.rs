@@ -26,25 +26,25 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
 
 create_exception!(
-    _native,
+    intake_pcap,
     CaptureError,
     PyException,
     "A capture file could not be read."
 );
 create_exception!(
-    _native,
+    intake_pcap,
     NotACaptureError,
     CaptureError,
     "The file is not a pcap or pcapng capture."
 );
 create_exception!(
-    _native,
+    intake_pcap,
     TruncatedCaptureError,
     CaptureError,
     "The capture ends inside a record."
 );
 create_exception!(
-    _native,
+    intake_pcap,
     CorruptCaptureError,
     CaptureError,
     "The capture holds an impossible length or field."

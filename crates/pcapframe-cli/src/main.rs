@@ -145,7 +145,13 @@ fn main() -> ExitCode {
             select,
         } => select
             .options()
-            .and_then(|o| ReadOptions { payload, ..o }.with_column_names(columns.as_deref()))
+            .and_then(|o| {
+                // "time, length" as well as "time,length".
+                let names: Option<Vec<&str>> = columns
+                    .as_ref()
+                    .map(|c| c.iter().map(|n| n.trim()).collect());
+                ReadOptions { payload, ..o }.with_column_names(names.as_deref())
+            })
             .and_then(|o| convert::run(&files, &output, format.as_deref(), o, threads, quiet)),
         Command::Stats {
             files,

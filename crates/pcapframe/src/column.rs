@@ -164,7 +164,7 @@ pub fn select<S: AsRef<str>>(names: Option<&[S]>, payload: bool) -> Result<Vec<C
         Some(names) => {
             if names.is_empty() {
                 return Err(Error::invalid_argument(format!(
-                    "columns= names no column; valid names are: {}",
+                    "the list of columns is empty; valid names are: {}",
                     Column::names().join(", ")
                 )));
             }
@@ -179,7 +179,7 @@ pub fn select<S: AsRef<str>>(names: Option<&[S]>, payload: bool) -> Result<Vec<C
                 })?;
                 if out.contains(&column) {
                     return Err(Error::invalid_argument(format!(
-                        "column {name:?} is named twice in columns="
+                        "column {name:?} is named twice in the list of columns"
                     )));
                 }
                 out.push(column);

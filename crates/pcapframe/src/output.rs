@@ -6,6 +6,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -94,9 +95,16 @@ impl TableWriter {
         })?;
         let mut hidden = std::ffi::OsString::from(".");
         hidden.push(name);
-        hidden.push(format!(".partial-{}", std::process::id()));
+        // Unique per process and per writer, so that two writers never share one.
+        static WRITERS: AtomicU64 = AtomicU64::new(0);
+        let n = WRITERS.fetch_add(1, Ordering::Relaxed);
+        hidden.push(format!(".partial-{}-{n}", std::process::id()));
         let temporary = destination.with_file_name(hidden);
-        let file = File::create(&temporary).map_err(|e| Error::io(e, None).in_file(&temporary))?;
+        let file = File::create(&temporary).map_err(|e| {
+            let mut error = Error::io(e, None).in_file(destination);
+            error.message = format!("cannot create the output file: {}", error.message);
+            error
+        })?;
         let sink = (|| -> std::result::Result<Sink, String> {
             Ok(match format {
                 OutputFormat::Parquet => {
@@ -206,6 +214,11 @@ impl TableWriter {
                     .flush()
                     .map_err(|e| e.to_string())
             }),
+            // With no rows, arrow's CSV writer has not written the header yet.
+            Sink::Csv(mut w) if self.rows == 0 => w
+                .write(&RecordBatch::new_empty(Arc::new(text_schema(&self.schema))))
+                .map_err(|e| e.to_string())
+                .and_then(|_| w.into_inner().flush().map_err(|e| e.to_string())),
             Sink::Csv(w) => w.into_inner().flush().map_err(|e| e.to_string()),
             Sink::Json(mut w) => w
                 .finish()
@@ -216,8 +229,10 @@ impl TableWriter {
             let _ = std::fs::remove_file(&self.temporary);
             return Err(Error::new(ErrorKind::Io, message).in_file(&self.destination));
         }
-        std::fs::rename(&self.temporary, &self.destination)
-            .map_err(|e| Error::io(e, None).in_file(&self.destination))?;
+        if let Err(e) = std::fs::rename(&self.temporary, &self.destination) {
+            let _ = std::fs::remove_file(&self.temporary);
+            return Err(Error::io(e, None).in_file(&self.destination));
+        }
         Ok(self.rows)
     }
 

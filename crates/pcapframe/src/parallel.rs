@@ -148,13 +148,10 @@ pub fn read_file(path: &Path, options: &ReadOptions, threads: usize) -> Result<F
 }
 
 /// Why `path` cannot be read in independent byte ranges, or `None` if it can. A pcapng
-/// file is scanned for a second section header (unless its first section header gives the
-/// section's length): a range after one would decode its packets with the first section's
-/// interfaces. (An interface described after the first packet needs no scan: the range
-/// holding it, and any packet of it, raise `NotSplittable`.)
+/// file is walked block by block from its first packet (unless its first section header
+/// gives the section's length and it ends the file): a section header or an interface
+/// description further on would leave the ranges after it without what they need.
 pub fn why_not_splittable(path: &Path) -> Result<Option<&'static str>> {
-    const SECTIONS: &str =
-        "pcapng with several sections: a range cannot be read without the sections before it";
     if is_gzip(path)? {
         return Ok(Some(
             "compressed: a byte range cannot be decompressed on its own",
@@ -166,62 +163,70 @@ pub fn why_not_splittable(path: &Path) -> Result<Option<&'static str>> {
     Ok(match Framing::of(path)? {
         None => Some("damaged before its first packet"),
         Some(Framing::Pcapng { format, first }) => match format.first_section_end {
-            Some(end) if end < size => Some(SECTIONS),
-            Some(_) => None,
-            None if has_section_header_after(path, first)? => Some(SECTIONS),
-            None => None,
+            Some(end) if end < size => Some(SEVERAL_SECTIONS),
+            _ => late_description(path, first, format.big_endian())?,
         },
         Some(Framing::Pcap(_)) => None,
     })
 }
 
-/// Whether the bytes from `from` on hold a pcapng section header: its block type followed,
-/// 8 bytes on, by the byte-order magic in either order. (Payload bytes that happen to look
-/// like one only cost the split.) One sequential read of the file, at memory speed.
-fn has_section_header_after(path: &Path, from: u64) -> Result<bool> {
-    const TYPE: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+const SEVERAL_SECTIONS: &str =
+    "pcapng with several sections: a range cannot be read without the sections before it";
+
+/// Walk the pcapng blocks from `from` (the first packet block) to the end of the file,
+/// reading only their headers: why the file cannot be split, if a section header or an
+/// interface description comes after the first packet (or the chain breaks). One
+/// sequential read of the file, at about the speed of `cat`.
+fn late_description(path: &Path, from: u64, big_endian: bool) -> Result<Option<&'static str>> {
+    use std::os::unix::fs::FileExt;
     const CHUNK: usize = 4 << 20;
-    let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    file.seek(SeekFrom::Start(from))
-        .map_err(|e| Error::io(e, Some(from)).in_file(path))?;
-    let finder = memchr::memmem::Finder::new(&TYPE);
-    // Each chunk keeps the last 11 bytes of the one before, so no header is cut in two.
-    let mut buf = vec![0u8; CHUNK + 11];
-    let mut kept = 0;
+    let file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
+    let word = |b: &[u8]| {
+        let b = [b[0], b[1], b[2], b[3]];
+        if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    };
+    let mut buf = vec![0u8; CHUNK];
+    let (mut buf_start, mut buf_len) = (from, 0usize);
     let mut at = from;
-    loop {
-        let n = read_full(&mut file, &mut buf[kept..])
-            .map_err(|e| Error::io(e, Some(at)).in_file(path))?;
-        let filled = kept + n;
-        let bytes = &buf[..filled];
-        for hit in finder.find_iter(bytes) {
-            if let Some(magic) = bytes.get(hit + 8..hit + 12) {
-                if magic == [0x4d, 0x3c, 0x2b, 0x1a] || magic == [0x1a, 0x2b, 0x3c, 0x4d] {
-                    return Ok(true);
+    while at + 12 <= size {
+        if at + 8 > buf_start + buf_len as u64 {
+            buf_start = at;
+            buf_len = 0;
+            while buf_len < 8 {
+                let n = file
+                    .read_at(&mut buf[buf_len..], buf_start + buf_len as u64)
+                    .map_err(|e| Error::io(e, Some(buf_start)).in_file(path))?;
+                if n == 0 {
+                    return Ok(None);
                 }
+                buf_len += n;
             }
         }
-        if n == 0 || filled < 11 {
-            return Ok(false);
+        let head = &buf[(at - buf_start) as usize..];
+        if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+            return Ok(Some(SEVERAL_SECTIONS));
         }
-        at += n as u64;
-        buf.copy_within(filled - 11..filled, 0);
-        kept = 11;
-    }
-}
-
-/// Fill `buf` from `file` as far as the file goes.
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match file.read(&mut buf[done..]) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        match (word(&head[..4]), word(&head[4..8])) {
+            (1, _) => {
+                return Ok(Some(
+                    "pcapng with an interface described after its first packet: a range after it cannot be read alone",
+                ))
+            }
+            (_, len) if len < 12 || len % 4 != 0 || len > crate::format::MAX_CAPLEN * 2 => {
+                return Ok(Some("damaged after its first packet"))
+            }
+            (_, len) => at += len as u64,
         }
     }
-    Ok(done)
+    Ok(None)
 }
 
 /// `read_file` with a chosen range size (tests cut small files into many small ranges).

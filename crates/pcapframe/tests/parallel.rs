@@ -573,6 +573,11 @@ fn files_that_cannot_be_split_say_why() {
         .unwrap()
         .unwrap()
         .contains("several sections"));
+    let late = corpus.join("pcapng_be_3ifaces_ether_null_isb_spb.pcapng");
+    assert!(why_not_splittable(&late)
+        .unwrap()
+        .unwrap()
+        .contains("interface described after its first packet"));
     let gz = corpus.join("pcap_gz_ether_http_download.pcap.gz");
     assert!(why_not_splittable(&gz)
         .unwrap()
