@@ -274,17 +274,14 @@ impl CaptureReader {
         columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
-            let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
-            let options = ReadOptions {
+            let options = read_options(
+                protocol,
                 payload,
-                batch_rows: batch_rows.max(1),
                 errors,
                 filter,
-                ..ReadOptions::default()
-            }
-            .with_protocol_name(protocol)
-            .and_then(|o| o.with_column_names(columns.as_deref()))
-            .map_err(to_py_err)?;
+                columns,
+                batch_rows.max(1),
+            )?;
             let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
                 (
                     py.detach(|| PacketReader::open(&path, options))
@@ -443,14 +440,14 @@ impl LiveReader {
         columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening a live capture", || {
-            let read = ReadOptions {
+            let read = read_options(
+                protocol,
                 payload,
+                "warn",
                 filter,
-                ..ReadOptions::default()
-            }
-            .with_protocol_name(protocol)
-            .and_then(|o| o.with_column_names(columns.as_deref()))
-            .map_err(to_py_err)?;
+                columns,
+                pcapframe::batch::DEFAULT_BATCH_ROWS,
+            )?;
             let live = LiveOptions {
                 interface: interface.clone(),
                 snaplen,
@@ -615,6 +612,29 @@ fn write_table(table: &Bound<'_, PyAny>, path: PathBuf, format: Option<&str>) ->
     })
 }
 
+/// The options of a read, from the Python arguments every reader takes; a bad value is a
+/// `ValueError` naming the valid ones.
+fn read_options(
+    protocol: Option<&str>,
+    payload: bool,
+    errors: &str,
+    filter: Option<String>,
+    columns: Option<Vec<String>>,
+    batch_rows: usize,
+) -> PyResult<ReadOptions> {
+    let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
+    ReadOptions {
+        payload,
+        batch_rows,
+        errors,
+        filter,
+        ..ReadOptions::default()
+    }
+    .with_protocol_name(protocol)
+    .and_then(|o| o.with_column_names(columns.as_deref()))
+    .map_err(to_py_err)
+}
+
 /// Why a local file cannot be read in independent byte ranges, or None if it can.
 #[pyfunction]
 fn why_not_splittable(py: Python<'_>, path: PathBuf) -> PyResult<Option<&'static str>> {
@@ -640,17 +660,7 @@ fn read_capture<'py>(
     columns: Option<Vec<String>>,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
-        let errors = TruncationPolicy::parse(errors).map_err(to_py_err)?;
-        let options = ReadOptions {
-            payload,
-            batch_rows: usize::MAX,
-            errors,
-            filter,
-            ..ReadOptions::default()
-        }
-        .with_protocol_name(protocol)
-        .and_then(|o| o.with_column_names(columns.as_deref()))
-        .map_err(to_py_err)?;
+        let options = read_options(protocol, payload, errors, filter, columns, usize::MAX)?;
         let read = py
             .detach(|| {
                 catch_unwind(AssertUnwindSafe(|| match byte_range {
