@@ -46,17 +46,11 @@ FIELDS = [
 TCPDUMP_FLAGS = [(0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"), (0x80, "W")]
 
 # Where tshark 4.0 and we differ, checked against the value we give, with the reason.
-PPPOE_PADDING = (
-    "IPv4 total length 46 exceeds the PPPoE payload (40 bytes of IP): tshark bounds the TCP segment by "
-    "PPPoE's length (tcp.len 0); the payload column is bounded by the IP length and the captured bytes, "
-    "so it holds the 6 bytes of Ethernet padding"
-)
 LATER_SECTION = (
     "tshark 4.0 names the interfaces of a later pcapng section after the first section's: this frame is "
     "in section 2, whose interface 0 is 'silly ethernet interface 2' (tshark says eth0)"
 )
 KNOWN_DIFFERENCES = {
-    **{("ether_qinq_pppoe_ipv4_tls.pcap", n, "payload_length"): (6, PPPOE_PADDING) for n in (19, 33, 41, 47, 63, 81)},
     **{("pcapng_le_3sections_ether_null_spb_custom.pcapng", n, "interface"): ("silly ethernet interface 2", LATER_SECTION)
        for n in (5, 6, 8, 9)},
 }

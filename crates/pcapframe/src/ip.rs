@@ -102,26 +102,28 @@ pub fn decode_with(d: &[u8], link: &LinkInfo, wire_len: u32, transport: bool) ->
     // The version nibble must agree with what the link layer announced: a frame that says
     // IPv4 but holds a version-6 header (or the reverse) is a bogus IP header to Wireshark,
     // which names no addresses for it, so it has no row.
+    let limit = link.ip_limit.unwrap_or(usize::MAX);
     match (d.get(at)? >> 4, link.version) {
-        (4, IpVersion::V4) => decode_v4(d, at, wire_len, transport),
-        (6, IpVersion::V6) => decode_v6(d, at, wire_len, transport),
+        (4, IpVersion::V4) => decode_v4(d, at, wire_len, limit, transport),
+        (6, IpVersion::V6) => decode_v6(d, at, wire_len, limit, transport),
         _ => None,
     }
 }
 
 /// The end of the IP packet in captured bytes: its stated length, or what the wire held
-/// when the length field is 0 (TSO captures, jumbograms).
+/// when the length field is 0 (TSO captures, jumbograms); never past the link layer's own
+/// length for its payload (`limit`: PPPoE's), as Wireshark bounds it.
 #[inline]
-fn ip_end(d: &[u8], at: usize, stated: usize, wire_len: u32) -> usize {
+fn ip_end(d: &[u8], at: usize, stated: usize, wire_len: u32, limit: usize) -> usize {
     let end = if stated == 0 {
         (wire_len as usize).max(at)
     } else {
         at + stated
     };
-    end.min(d.len())
+    end.min(d.len()).min(limit.max(at))
 }
 
-fn decode_v4(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPacket> {
+fn decode_v4(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) -> Option<IpPacket> {
     let h = d.get(at..at + 20)?;
     let ihl = (h[0] & 0x0f) as usize * 4;
     let total = u16::from_be_bytes([h[2], h[3]]) as usize;
@@ -148,7 +150,7 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPa
         transport_offset: at + ihl,
         payload: 0..0,
     };
-    let end = ip_end(d, at, total, wire_len);
+    let end = ip_end(d, at, total, wire_len, limit);
     p.end = end;
     p.chain.insert(p.protocol);
     let first_fragment = p.fragment_offset == 0;
@@ -172,7 +174,7 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPa
     Some(p)
 }
 
-fn decode_v6(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPacket> {
+fn decode_v6(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) -> Option<IpPacket> {
     let h = d.get(at..at + 40)?;
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
@@ -198,7 +200,7 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32, transport: bool) -> Option<IpPa
         transport_offset: at + 40,
         payload: 0..0,
     };
-    let end = ip_end(d, at, if stated == 0 { 0 } else { stated + 40 }, wire_len);
+    let end = ip_end(d, at, if stated == 0 { 0 } else { stated + 40 }, wire_len, limit);
     p.end = end;
     p.chain.insert(p.protocol);
     let mut t = at + 40;
@@ -284,6 +286,7 @@ mod tests {
             ethernet_offset: None,
             vlan: None,
             macs: None,
+            ip_limit: None,
         }
     }
 

@@ -52,6 +52,9 @@ pub struct LinkInfo {
     /// Offsets of the source and destination MAC addresses (6 bytes each) of the Ethernet
     /// or 802.11 header that carries the IP packet, when there is one.
     pub macs: Option<(usize, usize)>,
+    /// Where the link layer says its payload ends, when it says (PPPoE's length field):
+    /// the IP packet is not read past it, whatever its own length field claims.
+    pub ip_limit: Option<usize>,
 }
 
 /// Result of a link-layer decode.
@@ -107,6 +110,7 @@ fn ip(version: IpVersion, ip_offset: usize) -> Link {
         ethernet_offset: None,
         vlan: None,
         macs: None,
+        ip_limit: None,
     })
 }
 
@@ -186,7 +190,10 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(d, at, vlan, depth),
             ETHERTYPE_PPPOE_SESSION => {
                 return match pppoe_session(d, at) {
-                    Link::Ip(info) => tagged(info.version, info.ip_offset, vlan),
+                    Link::Ip(info) => match tagged(info.version, info.ip_offset, vlan) {
+                        Link::Ip(tagged) => Link::Ip(LinkInfo { ip_limit: info.ip_limit, ..tagged }),
+                        other => other,
+                    },
                     other => other,
                 }
             }
@@ -210,6 +217,7 @@ fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
         ethernet_offset: None,
         vlan,
         macs: None,
+        ip_limit: None,
     })
 }
 
@@ -239,12 +247,17 @@ fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     }
 }
 
-/// PPPoE session header (6 bytes) then a PPP protocol number.
+/// PPPoE session header (6 bytes: its length counts the PPP protocol number and what
+/// follows) then a PPP protocol number.
 fn pppoe_session(d: &[u8], at: usize) -> Link {
-    match be16(d, at + 6) {
+    let link = match be16(d, at + 6) {
         Some(0x0021) => ip(IpVersion::V4, at + 8),
         Some(0x0057) => ip(IpVersion::V6, at + 8),
-        _ => Link::NotIp,
+        _ => return Link::NotIp,
+    };
+    match (link, be16(d, at + 4)) {
+        (Link::Ip(info), Some(len)) => Link::Ip(LinkInfo { ip_limit: Some(at + 6 + len as usize), ..info }),
+        (other, _) => other,
     }
 }
 
