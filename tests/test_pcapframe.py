@@ -104,9 +104,7 @@ def summary(path):
 
 @pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
 def test_stats_agree_with_tshark_and_capinfos(path):
-    s = summary(path)
-    if s["tshark_reports_damage"]:
-        pytest.skip("tshark reports damage; counts differ by where each stops")
+    s = summary(path)  # for a file cut short, capinfos counts the complete records, as we do
     got = json.loads(run("stats", "--json", "--errors", "ignore", path).stdout)
     assert got["records"] == s["packet_records"]
     assert got["record_bytes"] == int(s["capinfos"]["Data size"].split()[0])

@@ -123,7 +123,13 @@ fn ip_end(d: &[u8], at: usize, stated: usize, wire_len: u32, limit: usize) -> us
     end.min(d.len()).min(limit.max(at))
 }
 
-fn decode_v4(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) -> Option<IpPacket> {
+fn decode_v4(
+    d: &[u8],
+    at: usize,
+    wire_len: u32,
+    limit: usize,
+    transport: bool,
+) -> Option<IpPacket> {
     let h = d.get(at..at + 20)?;
     let ihl = (h[0] & 0x0f) as usize * 4;
     let total = u16::from_be_bytes([h[2], h[3]]) as usize;
@@ -174,7 +180,13 @@ fn decode_v4(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) 
     Some(p)
 }
 
-fn decode_v6(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) -> Option<IpPacket> {
+fn decode_v6(
+    d: &[u8],
+    at: usize,
+    wire_len: u32,
+    limit: usize,
+    transport: bool,
+) -> Option<IpPacket> {
     let h = d.get(at..at + 40)?;
     let mut src = [0u8; 16];
     let mut dst = [0u8; 16];
@@ -200,7 +212,13 @@ fn decode_v6(d: &[u8], at: usize, wire_len: u32, limit: usize, transport: bool) 
         transport_offset: at + 40,
         payload: 0..0,
     };
-    let end = ip_end(d, at, if stated == 0 { 0 } else { stated + 40 }, wire_len, limit);
+    let end = ip_end(
+        d,
+        at,
+        if stated == 0 { 0 } else { stated + 40 },
+        wire_len,
+        limit,
+    );
     p.end = end;
     p.chain.insert(p.protocol);
     let mut t = at + 40;

@@ -191,7 +191,10 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
             ETHERTYPE_PPPOE_SESSION => {
                 return match pppoe_session(d, at) {
                     Link::Ip(info) => match tagged(info.version, info.ip_offset, vlan) {
-                        Link::Ip(tagged) => Link::Ip(LinkInfo { ip_limit: info.ip_limit, ..tagged }),
+                        Link::Ip(tagged) => Link::Ip(LinkInfo {
+                            ip_limit: info.ip_limit,
+                            ..tagged
+                        }),
                         other => other,
                     },
                     other => other,
@@ -256,7 +259,10 @@ fn pppoe_session(d: &[u8], at: usize) -> Link {
         _ => return Link::NotIp,
     };
     match (link, be16(d, at + 4)) {
-        (Link::Ip(info), Some(len)) => Link::Ip(LinkInfo { ip_limit: Some(at + 6 + len as usize), ..info }),
+        (Link::Ip(info), Some(len)) => Link::Ip(LinkInfo {
+            ip_limit: Some(at + 6 + len as usize),
+            ..info
+        }),
         (other, _) => other,
     }
 }

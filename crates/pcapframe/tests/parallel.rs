@@ -251,16 +251,26 @@ fn adversarial_capture(path: &Path, packets: usize, seed: u64) {
     std::fs::write(path, out).unwrap();
 }
 
-#[test]
-fn payloads_full_of_fake_record_headers_do_not_fool_the_split() {
-    let dir = std::env::temp_dir().join(format!("pcapframe-parallel-{}", std::process::id()));
+/// Six generated captures (`make(path, seed)`), each checked at four range sizes.
+fn check_generated(extension: &str, make: impl Fn(&Path, u64)) {
+    let dir = std::env::temp_dir().join(format!(
+        "pcapframe-parallel-{extension}-{}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     for seed in 1..=6u64 {
-        let path = dir.join(format!("fake-{seed}.pcap"));
-        adversarial_capture(&path, 400, seed * 7919);
+        let path = dir.join(format!("fake-{seed}.{extension}"));
+        make(&path, seed);
         check(&path, &[13, 256, 1000, 20_000]);
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn payloads_full_of_fake_record_headers_do_not_fool_the_split() {
+    check_generated("pcap", |path, seed| {
+        adversarial_capture(path, 400, seed * 7919)
+    });
 }
 
 #[test]
@@ -362,13 +372,11 @@ fn adversarial_pcapng(path: &Path, packets: usize, seed: u64, big_endian: bool) 
 
 #[test]
 fn pcapng_payloads_full_of_fake_blocks_do_not_fool_the_split() {
-    let dir = std::env::temp_dir().join(format!("pcapframe-parallel-ng-{}", std::process::id()));
+    check_generated("pcapng", |path, seed| {
+        adversarial_pcapng(path, 400, seed * 104_729, seed % 2 == 0)
+    });
+    let dir = std::env::temp_dir().join(format!("pcapframe-parallel-large-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for seed in 1..=6u64 {
-        let path = dir.join(format!("fake-{seed}.pcapng"));
-        adversarial_pcapng(&path, 400, seed * 104_729, seed % 2 == 0);
-        check(&path, &[13, 256, 1000, 20_000]);
-    }
     let path = dir.join("fake-large.pcapng");
     adversarial_pcapng(&path, 12_000, 99, false);
     assert!(std::fs::metadata(&path).unwrap().len() > 3 << 20);
