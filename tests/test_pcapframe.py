@@ -69,10 +69,12 @@ def test_show_is_tcpdump_line_for_line_where_it_follows_tcpdump(path):
 
 @pytest.mark.parametrize("name", ["intake_pcap_tests_http.pcap", "intake_pcap_tests_96pings.pcap",
                                   "intake_pcap_tests_vlan.pcap", "nflog_ipv4_http.pcap",
-                                  "pcapng_be_obsolete_packet_blocks_rawip_pfcp.pcapng"])
+                                  "pcapng_be_obsolete_packet_blocks_rawip_pfcp.pcapng",
+                                  "ether_ipv6_fragmented_udp_dns.pcap", "ether_ipv6_exthdrs_atomic_frag_tcp.pcap",
+                                  "ether_ipv6_ext_header_chain.pcap", "ether_ipv4_fragments_tcp_out_of_order.pcap"])
 def test_show_equals_tcpdump_exactly_on_plain_captures(name):
     ip_lines = [line for line in tcpdump_lines(CORPUS / name) if re.match(r"^\S+ \S+ IP6? ", line)]
-    assert len(ip_lines) > 8
+    assert len(ip_lines) >= 1
     assert run("show", CORPUS / name).stdout.splitlines() == ip_lines
 
 

@@ -109,19 +109,38 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
         " IP "
     });
     let ports = packet.src_port.zip(packet.dst_port);
-    match ports {
-        Some((sport, dport)) => {
-            let _ = write!(out, "{}.{sport} > {}.{dport}: ", packet.src, packet.dst);
-        }
-        None => {
-            let _ = write!(out, "{} > {}: ", packet.src, packet.dst);
-        }
-    }
     // The IP datagram's end by its own length field (tcpdump counts from the header, not
     // from what was captured).
     let ip_end = ip_end(d, link, packet);
     let t = packet.transport_offset;
-    if packet.fragment_offset > 0 {
+    let mut later_fragment = packet.fragment_offset > 0;
+    // IPv6 extension headers: tcpdump names each before the transport, and then gives the
+    // ports without the addresses.
+    let mut extensions = String::new();
+    if packet.version == IpVersion::V6 {
+        later_fragment = ipv6_extensions(&mut extensions, d, link.ip_offset, ip_end);
+    }
+    if extensions.is_empty() {
+        match ports {
+            Some((sport, dport)) if !later_fragment => {
+                let _ = write!(out, "{}.{sport} > {}.{dport}: ", packet.src, packet.dst);
+            }
+            _ => {
+                let _ = write!(out, "{} > {}: ", packet.src, packet.dst);
+            }
+        }
+    } else {
+        let _ = write!(out, "{} > {}: {extensions}", packet.src, packet.dst);
+        if later_fragment {
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+            return;
+        }
+        if let Some((sport, dport)) = ports {
+            let _ = write!(out, "{sport} > {dport}: ");
+        }
+    }
+    if later_fragment {
         // A later fragment: no transport header to describe (tcpdump's wording).
         let _ = write!(out, "ip-proto-{}", packet.protocol);
         out.push('\n');
@@ -204,6 +223,54 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
         }
     }
     out.push('\n');
+}
+
+/// tcpdump's words for the IPv6 extension headers from the one at `ip + 40` on (`HBH `,
+/// `DSTOPT `, `RT6 (...) `, `frag (offset|length) `), written to `out`; true when a fragment
+/// header says this is a later fragment (tcpdump then stops).
+fn ipv6_extensions(out: &mut String, d: &[u8], ip: usize, ip_end: usize) -> bool {
+    use std::fmt::Write;
+    let Some(&first) = d.get(ip + 6) else {
+        return false;
+    };
+    let (mut next, mut at) = (first, ip + 40);
+    // Each header takes at least 8 bytes: the packet bounds the walk.
+    while at < ip_end {
+        let (Some(&following), Some(&len)) = (d.get(at), d.get(at + 1)) else {
+            return false;
+        };
+        match next {
+            0 | 60 => {
+                out.push_str(if next == 0 { "HBH " } else { "DSTOPT " });
+                at += (len as usize + 1) * 8;
+            }
+            43 => {
+                let (Some(&kind), Some(&left)) = (d.get(at + 2), d.get(at + 3)) else {
+                    return false;
+                };
+                let deprecated = if kind == 0 { " [Deprecated]" } else { "" };
+                let _ = write!(
+                    out,
+                    "RT6 (len={len}, type={kind}{deprecated}, segleft={left}) "
+                );
+                at += (len as usize + 1) * 8;
+            }
+            44 => {
+                let Some(word) = be16(d, at + 2) else {
+                    return false;
+                };
+                let offset = word & !7;
+                let _ = write!(out, "frag ({offset}|{}) ", ip_end.saturating_sub(at + 8));
+                if offset > 0 {
+                    return true;
+                }
+                at += 8;
+            }
+            _ => return false,
+        }
+        next = following;
+    }
+    false
 }
 
 /// Where the IP datagram ends according to its header (IPv4 total length, IPv6 payload
