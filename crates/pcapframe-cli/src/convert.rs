@@ -37,8 +37,7 @@ pub fn run(
         .sum();
     let bar = progress_bar(total_bytes, quiet);
 
-    // The schema is the reader's (it depends on the options only).
-    let schema = pcapframe::reader::RowBuilder::new(&options)?.schema();
+    let schema = pcapframe::batch::schema_of(&options.selected_columns());
     let mut writer = TableWriter::create(output, format, schema)?;
     // Ctrl-C or a kill: stop between batches so that the temporary file is removed.
     stop_on_signals();

@@ -544,24 +544,56 @@ pub fn read_file_streaming(
 
 /// Rows of `records` (which start at byte `start` of the file), batch by batch.
 fn stream_records(
-    mut records: RecordReader,
+    records: RecordReader,
     start: u64,
     options: &ReadOptions,
     size: u64,
     each: &mut impl FnMut(FileRead, u64) -> Result<()>,
 ) -> Result<ReadStats> {
-    let mut rows = RowBuilder::new(options)?;
     let mut total = ReadStats::default();
-    let mut emit = |rows: &mut RowBuilder, at: u64, total: &mut ReadStats| -> Result<()> {
-        let batches: Vec<RecordBatch> = rows.finish().into_iter().collect();
-        let stats = std::mem::take(rows.stats_mut());
-        merge(total, stats.clone());
-        each(FileRead { batches, stats }, at.min(size))
+    decode_records(records, start, u64::MAX, options, &mut |piece, at| {
+        merge(&mut total, piece.stats.clone());
+        each(piece, at.min(size))
+    })?;
+    Ok(total)
+}
+
+/// The one loop from records to rows for every reader here: decode the records of `records`
+/// (whose first byte is byte `start` of the file) that start before `end`, handing `emit`
+/// each batch of `batch_rows` rows, with the counters since the last piece and the offset
+/// reached, and a last piece with the rest. Returns the first record boundary at or after
+/// `end` (or where the file ended).
+fn decode_records(
+    mut records: RecordReader,
+    start: u64,
+    end: u64,
+    options: &ReadOptions,
+    emit: &mut dyn FnMut(FileRead, u64) -> Result<()>,
+) -> Result<u64> {
+    let mut rows = RowBuilder::new(options)?;
+    let mut piece = |rows: &mut RowBuilder, at: u64| {
+        let batches = rows.finish().into_iter().collect();
+        emit(
+            FileRead {
+                batches,
+                stats: std::mem::take(rows.stats_mut()),
+            },
+            at,
+        )
     };
+    let mut next;
     loop {
-        match records.next_record() {
+        next = start + records.offset();
+        if next >= end {
+            break;
+        }
+        // pcapng: blocks without packets may be skipped on the way to the next range's packet.
+        match records.next_record_before(end - start) {
             Ok(Some(record)) => rows.push(&record)?,
-            Ok(None) => break,
+            Ok(None) => {
+                next = start + records.offset();
+                break;
+            }
             Err(e)
                 if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise =>
             {
@@ -571,11 +603,11 @@ fn stream_records(
             Err(e) => return Err(offset_error(e, start)),
         }
         if rows.len() >= options.batch_rows || rows.is_full() {
-            emit(&mut rows, start + records.offset(), &mut total)?;
+            piece(&mut rows, start + records.offset())?;
         }
     }
-    emit(&mut rows, size, &mut total)?;
-    Ok(total)
+    piece(&mut rows, next)?;
+    Ok(next)
 }
 
 fn merge(total: &mut ReadStats, part: ReadStats) {
@@ -606,45 +638,26 @@ fn decode_range(
     start: u64,
     end: u64,
 ) -> Range {
-    let mut next = start;
-    let outcome = (|| {
-        let mut records = framing.resume(path, start)?;
-        let mut rows = RowBuilder::new(options)?;
-        let mut batches = Vec::new();
-        loop {
-            next = start + records.offset();
-            if next >= end {
-                break;
-            }
-            match records.next_record_before(end - start) {
-                Ok(Some(record)) => rows.push(&record)?,
-                Ok(None) => {
-                    next = start + records.offset();
-                    break;
-                }
-                Err(e)
-                    if e.kind == ErrorKind::Truncated
-                        && options.errors != TruncationPolicy::Raise =>
-                {
-                    rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
-                    break;
-                }
-                Err(e) => return Err(offset_error(e, start)),
-            }
-            if rows.len() >= options.batch_rows || rows.is_full() {
-                batches.extend(rows.finish());
-            }
-        }
-        batches.extend(rows.finish());
-        Ok(FileRead {
-            batches,
-            stats: rows.stats().clone(),
+    let mut out = FileRead::default();
+    let decoded = framing.resume(path, start).and_then(|records| {
+        decode_records(records, start, end, options, &mut |piece, _| {
+            out.batches.extend(piece.batches);
+            merge(&mut out.stats, piece.stats);
+            Ok(())
         })
-    })();
-    Range {
-        start,
-        next,
-        outcome,
+    });
+    match decoded {
+        Ok(next) => Range {
+            start,
+            next,
+            outcome: Ok(out),
+        },
+        // The error is reported in this range's turn; no range starts from here.
+        Err(e) => Range {
+            start,
+            next: u64::MAX,
+            outcome: Err(e),
+        },
     }
 }
 

@@ -197,6 +197,16 @@ fn late_descriptions(path: &Path) -> Vec<u64> {
     late
 }
 
+/// A deterministic pseudo-random sequence (xorshift64) for the generated captures.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 /// Ethernet, IPv4 and UDP headers of packet `i` of the fake-laden captures below, for a
 /// payload of `payload_len` bytes that the caller appends.
 fn udp_frame_header(i: usize, payload_len: usize) -> Vec<u8> {
@@ -215,13 +225,7 @@ fn udp_frame_header(i: usize, payload_len: usize) -> Vec<u8> {
 /// A pcap whose payloads are copies of plausible record headers (with lengths that chain
 /// to further fake headers), the worst case for resynchronisation.
 fn adversarial_capture(path: &Path, packets: usize, seed: u64) {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(seed);
     let mut out = Vec::new();
     out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
     out.extend_from_slice(&[
@@ -289,13 +293,7 @@ fn independent_byte_ranges_of_a_large_fake_laden_capture_match() {
 /// packet blocks with matching leading and trailing lengths, with name resolution,
 /// statistics and custom blocks between the packets.
 fn adversarial_pcapng(path: &Path, packets: usize, seed: u64, big_endian: bool) {
-    let mut state = seed;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(seed);
     let w = |v: u32| {
         if big_endian {
             v.to_be_bytes()
