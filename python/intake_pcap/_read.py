@@ -210,16 +210,16 @@ _WHOLE_FILE = 1 << 62
 
 
 def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
-              compression="infer", threads=None, byte_range=None, columns=None) -> pa.Table:
+              compression="infer", threads=None, byte_range=None, columns=None, stamp=None) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
-    ``byte_range=(start, end)``: only the records that start there (a partition of a local
-    classic pcap file)."""
+    ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
+    them: only the records that start there (a partition of a local uncompressed file)."""
     codec = codec_for(path, compression)
     if is_local(path) and codec in (None, "gzip"):
         batches, stats = _native.read_capture(
             local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
-            columns=column_list(columns),
+            columns=column_list(columns), stamp=stamp,
         )
         warn_incomplete(stats, path, errors)
         return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload, columns))

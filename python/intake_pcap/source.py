@@ -55,12 +55,12 @@ class PCAPSource(DataSource):
         those of a single-threaded read.
     blocksize : int or None
         Local uncompressed files larger than this (default 256 MiB) are split into
-        byte-range partitions for ``to_dask()`` and ``read_partition()``; each finds its
-        first record by resynchronisation and holds the records that start inside it.
-        pcapng files are split after the blocks before their first packet have been read.
-        Compressed files, and pcapng files that describe a section or interface after their
-        first packet (``discover()`` walks their block headers once), are one partition
-        each; ``discover()``'s metadata says which and why.
+        byte-range partitions for ``to_dask()`` and ``read_partition()``. ``discover()``
+        walks such a file's records once (about the speed of ``cat``) so that each
+        partition starts on a true record boundary, and holds the records that start
+        inside it. Compressed files, and pcapng files that describe a section or interface
+        after their first packet, are one partition each; ``discover()``'s metadata says
+        which and why.
         ``None``: one partition per file.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
@@ -205,7 +205,7 @@ class PCAPSource(DataSource):
             extra_metadata={
                 "files": list(self._files),
                 "format": file_format,
-                "partitions": [{"path": p, "byte_range": r} for p, r in self._partitions],
+                "partitions": [{"path": p, "byte_range": r} for p, r, _ in self._partitions],
                 "not_split": not_split,
             },
         )
@@ -214,8 +214,8 @@ class PCAPSource(DataSource):
         self._load_metadata()
         if self.is_live:
             return self.read()
-        path, byte_range = self._partitions[i]
-        return _read_partition(path, byte_range=byte_range, **self._whole_file_options)
+        path, byte_range, stamp = self._partitions[i]
+        return _read_partition(path, byte_range, stamp, **self._whole_file_options)
 
     def read(self):
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
@@ -294,12 +294,12 @@ class PCAPSource(DataSource):
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload, self.columns))
-        paths = [p for p, _ in self._partitions]
-        ranges = [r for _, r in self._partitions]
+        paths, ranges, stamps = zip(*self._partitions)
         return dd.from_map(
             _read_partition,
-            paths,
-            ranges,
+            list(paths),
+            list(ranges),
+            list(stamps),
             **self._whole_file_options,
             meta=meta,
             enforce_metadata=False,
@@ -404,37 +404,40 @@ def _positive_int_or_none(name, value):
     return number
 
 
-def _read_partition(path, byte_range=None, **options):
+def _read_partition(path, byte_range=None, stamp=None, **options):
     """One partition (a file, or a byte range of one) as a DataFrame; module-level so
     that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, byte_range=byte_range, **options))
+    return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, **options))
 
 
 def _plan_partitions(files, blocksize, compression):
-    """(path, byte range or None) for each partition, and why big files were not split.
-    Sizes come from the file system; only files larger than ``blocksize`` are opened, to
-    read their header."""
-    from ._native import why_not_splittable
+    """(path, byte range or None, file stamp or None) for each partition, and why big files
+    were not split. Sizes come from the file system; each local file larger than
+    ``blocksize`` is walked record by record once (about the speed of ``cat``; kept per
+    process while the file is unchanged), so that every range starts on a true record
+    boundary: no guess that payload bytes could fool. Workers check the stamp and refuse
+    a file that changed since."""
+    from ._native import plan_partitions
     from ._read import codec_for, is_local, local_path
 
     partitions, not_split = [], {}
     for path in files:
         size = os.path.getsize(local_path(path)) if is_local(path) else None
         if not blocksize or size is None or size <= blocksize:
-            partitions.append((path, None))
+            partitions.append((path, None, None))
             continue
         if codec_for(path, compression) is not None:
-            reason = "compressed: a byte range cannot be decompressed on its own"
-        else:
-            reason = why_not_splittable(local_path(path))
-        if reason is None:
-            starts = range(0, size, int(blocksize))
-            partitions.extend((path, (start, min(start + int(blocksize), size))) for start in starts)
-        else:
+            not_split[path] = "compressed: a byte range cannot be decompressed on its own"
+            partitions.append((path, None, None))
+            continue
+        stamp, ranges, reason = plan_partitions(local_path(path), int(blocksize))
+        if ranges is None:
             not_split[path] = reason
-            partitions.append((path, None))
+            partitions.append((path, None, None))
+        else:
+            partitions.extend((path, r, stamp) for r in ranges)
     return partitions, not_split
 
 

@@ -15,12 +15,13 @@ use arrow_schema::SchemaRef;
 use pcapframe::input::ByteWindow;
 use pcapframe::link::{self, Link};
 use pcapframe::live::LiveOptions;
-use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
+use pcapframe::index::FileStamp;
+use pcapframe::reader::{Cancel, PacketReader, ReadOptions, TruncationPolicy};
 use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
+    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
@@ -62,7 +63,10 @@ fn to_py_err(e: Error) -> PyErr {
         ErrorKind::Corrupt => CorruptCaptureError::new_err(text),
         ErrorKind::InvalidArgument => PyValueError::new_err(text),
         ErrorKind::PermissionDenied => PyPermissionError::new_err(text),
-        ErrorKind::Capture | ErrorKind::NotSplittable => CaptureError::new_err(text),
+        ErrorKind::Capture | ErrorKind::NotSplittable | ErrorKind::Changed => {
+            CaptureError::new_err(text)
+        }
+        ErrorKind::Interrupted => PyKeyboardInterrupt::new_err(text),
     }
 }
 
@@ -77,6 +81,54 @@ fn guard<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
         Err(CaptureError::new_err(format!(
             "internal error in {what} (a bug in intake-pcap, please report it): {detail}"
         )))
+    })
+}
+
+/// How often a thread waiting for Rust work checks for Python signals (Ctrl-C).
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// Run `work` on a helper thread while this one waits without the GIL, checking for
+/// Python signals every `SIGNAL_POLL`: Ctrl-C then raises KeyboardInterrupt here within
+/// that, after `cancel` has stopped the work at its next record. (Signal handlers run only
+/// in Python's main thread, and only when it runs Python: a long read in this thread
+/// would otherwise hold Ctrl-C back until the whole file is read.) A panic in `work`
+/// resumes here, for `guard` to turn into an exception.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    cancel: &Cancel,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+    std::thread::scope(|scope| {
+        let (done_tx, mut done_rx) = sync_channel(1);
+        scope.spawn(move || {
+            let _ = done_tx.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        loop {
+            let (rx, waited) = py.detach(move || {
+                let waited = done_rx.recv_timeout(SIGNAL_POLL);
+                (done_rx, waited)
+            });
+            done_rx = rx;
+            match waited {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        cancel.cancel();
+                        // The work stops at its next record; wait for it to let go of
+                        // what it borrows.
+                        py.detach(move || drop(done_rx.recv()));
+                        return Err(interrupt);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(CaptureError::new_err(
+                        "internal error: a read ended without an answer (a bug in intake-pcap, please report it)",
+                    ))
+                }
+            }
+        }
     })
 }
 
@@ -253,6 +305,8 @@ struct CaptureReader {
     schema: SchemaRef,
     path: PathBuf,
     format: &'static str,
+    /// Set by Ctrl-C during a read; the reader then refuses to go on (rows were lost).
+    cancel: Cancel,
 }
 
 #[pymethods]
@@ -282,6 +336,7 @@ impl CaptureReader {
                 columns,
                 batch_rows.max(1),
             )?;
+            let cancel = options.cancel.clone();
             let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
                 (
                     py.detach(|| PacketReader::open(&path, options))
@@ -309,6 +364,7 @@ impl CaptureReader {
                 format: reader.format_name(),
                 reader: Mutex::new(Some(reader)),
                 path,
+                cancel,
             })
         })
     }
@@ -344,14 +400,30 @@ impl CaptureReader {
     #[pyo3(signature = (max_rows=None))]
     fn read_batch(&self, py: Python<'_>, max_rows: Option<usize>) -> PyResult<Option<ArrowBatch>> {
         guard("reading a capture", || {
-            // Decoding needs no Python objects: let other threads run meanwhile.
-            let step = locked(py, &self.reader, |slot| match slot.as_mut() {
-                None => Ok(None),
-                Some(reader) => match max_rows {
-                    Some(n) => reader.next_batch_of(n),
-                    None => reader.next_batch(),
-                },
-            });
+            if self.cancel.is_cancelled() {
+                return Err(CaptureError::new_err(format!(
+                    "{}: this reader was interrupted in the middle of a batch, whose rows are lost: open the capture again",
+                    self.path.display()
+                )));
+            }
+            // Decoding needs no Python objects: it runs without the GIL, and Ctrl-C stops it.
+            let step = interruptible(py, &self.cancel, || {
+                let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                match catch_unwind(AssertUnwindSafe(|| match slot.as_mut() {
+                    None => Ok(None),
+                    Some(reader) => match max_rows {
+                        Some(n) => reader.next_batch_of(n),
+                        None => reader.next_batch(),
+                    },
+                })) {
+                    Ok(step) => step,
+                    Err(panic) => {
+                        // The reader may be half-updated: drop it.
+                        *slot = None;
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+            })?;
             Ok(step.map_err(to_py_err)?.map(|batch| ArrowBatch { batch }))
         })
     }
@@ -635,18 +707,38 @@ fn read_options(
     .map_err(to_py_err)
 }
 
-/// Why a local file cannot be read in independent byte ranges, or None if it can.
+/// Exact byte-range partitions of a local file of about `blocksize` bytes each, from one
+/// walk over its records (kept per process while the file is unchanged): `(stamp, ranges,
+/// None)`, or `(stamp, None, reason)` when the file cannot be split. `stamp` identifies
+/// the file's version; give it back to `read_capture` with each range.
 #[pyfunction]
-fn why_not_splittable(py: Python<'_>, path: PathBuf) -> PyResult<Option<&'static str>> {
-    guard("checking a capture", || {
-        py.detach(|| pcapframe::parallel::why_not_splittable(&path))
-            .map_err(to_py_err)
+fn plan_partitions(
+    py: Python<'_>,
+    path: PathBuf,
+    blocksize: u64,
+) -> PyResult<(Stamp, Option<Vec<(u64, u64)>>, Option<&'static str>)> {
+    guard("planning partitions", || {
+        let cancel = Cancel::new();
+        let (stamp, plan) = interruptible(py, &cancel, || {
+            pcapframe::index::plan_partitions(&path, blocksize.max(1), &cancel)
+        })?
+        .map_err(to_py_err)?;
+        let stamp = (stamp.inode, stamp.size, stamp.modified_ns);
+        Ok(match plan {
+            Ok(ranges) => (stamp, Some(ranges), None),
+            Err(why) => (stamp, None, Some(why)),
+        })
     })
 }
 
-/// With `byte_range=(start, end)`: only the records that start in that range (a partition).
+/// A file's version as `plan_partitions` gives it: (inode, size, modification time in ns).
+type Stamp = (u64, u64, i64);
+
+/// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
+/// Exactly the sequential read's rows, in order. With `byte_range=(start, end)` and the
+/// `stamp` of `plan_partitions`: only the records that start in that range (a partition).
 #[pyfunction]
-#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None))]
+#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None, stamp=None))]
 #[allow(clippy::too_many_arguments)]
 fn read_capture<'py>(
     py: Python<'py>,
@@ -658,20 +750,33 @@ fn read_capture<'py>(
     threads: usize,
     byte_range: Option<(u64, u64)>,
     columns: Option<Vec<String>>,
+    stamp: Option<Stamp>,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
         let options = read_options(protocol, payload, errors, filter, columns, usize::MAX)?;
-        let read = py
-            .detach(|| {
-                catch_unwind(AssertUnwindSafe(|| match byte_range {
-                    Some((start, end)) => {
-                        pcapframe::parallel::read_byte_range(&path, &options, start, end)
-                    }
-                    None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
-                }))
-            })
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            .map_err(to_py_err)?;
+        let partition = match (byte_range, stamp) {
+            (None, _) => None,
+            (Some(range), Some((inode, size, modified_ns))) => Some((
+                range,
+                FileStamp {
+                    inode,
+                    size,
+                    modified_ns,
+                },
+            )),
+            (Some(_), None) => {
+                return Err(PyValueError::new_err(
+                    "byte_range= needs the stamp= that plan_partitions() gave with it",
+                ))
+            }
+        };
+        let read = interruptible(py, &options.cancel, || match partition {
+            Some(((start, end), stamp)) => {
+                pcapframe::parallel::read_partition(&path, &options, &stamp, start, end)
+            }
+            None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
+        })?
+        .map_err(to_py_err)?;
         let stats = stats_dict(py, read.stats)?;
         Ok((
             read.batches
@@ -802,7 +907,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(check_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(read_capture, m)?)?;
-    m.add_function(wrap_pyfunction!(why_not_splittable, m)?)?;
+    m.add_function(wrap_pyfunction!(plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(write_table, m)?)?;
     m.add_function(wrap_pyfunction!(decode_packet, m)?)?;
     m.add("CaptureError", py.get_type::<CaptureError>())?;

@@ -25,6 +25,10 @@ pub enum ErrorKind {
     NotSplittable,
     /// libpcap reported a failure during live capture (an interface that went away).
     Capture,
+    /// The read was stopped by its caller (Ctrl-C, SIGTERM, a Python KeyboardInterrupt).
+    Interrupted,
+    /// The file is not the one whose partitions were planned: it was written to or replaced.
+    Changed,
 }
 
 #[derive(Debug)]

@@ -9,6 +9,7 @@ pub mod bpf;
 pub mod column;
 pub mod error;
 pub mod format;
+pub mod index;
 pub mod input;
 pub mod ip;
 pub mod link;
@@ -21,4 +22,4 @@ pub mod select;
 pub mod writer;
 
 pub use error::{Error, ErrorKind, Result};
-pub use reader::{PacketReader, ReadOptions, ReadStats, TruncationPolicy};
+pub use reader::{Cancel, PacketReader, ReadOptions, ReadStats, TruncationPolicy};

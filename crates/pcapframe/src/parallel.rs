@@ -12,7 +12,7 @@
 //! Compressed files are always read sequentially.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -23,6 +23,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::pcap::PcapFormat;
 use crate::format::pcapng::PcapngFormat;
 use crate::format::RecordReader;
+use crate::index::FileStamp;
 use crate::input::ByteWindow;
 use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder, TruncationPolicy};
 
@@ -55,7 +56,7 @@ impl Framing {
     /// The framing of `path`, or `None` if it cannot be read in ranges (compressed, or
     /// damaged before its first packet: the sequential read reports that properly).
     fn of(path: &Path) -> Result<Option<Framing>> {
-        if is_gzip(path)? {
+        if crate::index::is_compressed(path)? {
             return Ok(None);
         }
         let mut reader = RecordReader::open(path)?;
@@ -147,88 +148,6 @@ pub fn read_file(path: &Path, options: &ReadOptions, threads: usize) -> Result<F
     read_file_in_ranges(path, options, threads, range_bytes)
 }
 
-/// Why `path` cannot be read in independent byte ranges, or `None` if it can. A pcapng
-/// file is walked block by block from its first packet (unless its first section header
-/// gives the section's length and it ends the file): a section header or an interface
-/// description further on would leave the ranges after it without what they need.
-pub fn why_not_splittable(path: &Path) -> Result<Option<&'static str>> {
-    if is_gzip(path)? {
-        return Ok(Some(
-            "compressed: a byte range cannot be decompressed on its own",
-        ));
-    }
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(e, None).in_file(path))?
-        .len();
-    Ok(match Framing::of(path)? {
-        None => Some("damaged before its first packet"),
-        Some(Framing::Pcapng { format, first }) => match format.first_section_end {
-            Some(end) if end < size => Some(SEVERAL_SECTIONS),
-            _ => late_description(path, first, format.big_endian())?,
-        },
-        Some(Framing::Pcap(_)) => None,
-    })
-}
-
-const SEVERAL_SECTIONS: &str =
-    "pcapng with several sections: a range cannot be read without the sections before it";
-
-/// Walk the pcapng blocks from `from` (the first packet block) to the end of the file,
-/// reading only their headers: why the file cannot be split, if a section header or an
-/// interface description comes after the first packet (or the chain breaks). One
-/// sequential read of the file, at about the speed of `cat`.
-fn late_description(path: &Path, from: u64, big_endian: bool) -> Result<Option<&'static str>> {
-    use std::os::unix::fs::FileExt;
-    const CHUNK: usize = 4 << 20;
-    let file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    let size = file
-        .metadata()
-        .map_err(|e| Error::io(e, None).in_file(path))?
-        .len();
-    let word = |b: &[u8]| {
-        let b = [b[0], b[1], b[2], b[3]];
-        if big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    };
-    let mut buf = vec![0u8; CHUNK];
-    let (mut buf_start, mut buf_len) = (from, 0usize);
-    let mut at = from;
-    while at + 12 <= size {
-        if at + 8 > buf_start + buf_len as u64 {
-            buf_start = at;
-            buf_len = 0;
-            while buf_len < 8 {
-                let n = file
-                    .read_at(&mut buf[buf_len..], buf_start + buf_len as u64)
-                    .map_err(|e| Error::io(e, Some(buf_start)).in_file(path))?;
-                if n == 0 {
-                    return Ok(None);
-                }
-                buf_len += n;
-            }
-        }
-        let head = &buf[(at - buf_start) as usize..];
-        if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
-            return Ok(Some(SEVERAL_SECTIONS));
-        }
-        match (word(&head[..4]), word(&head[4..8])) {
-            (1, _) => {
-                return Ok(Some(
-                    "pcapng with an interface described after its first packet: a range after it cannot be read alone",
-                ))
-            }
-            (_, len) if len < 12 || len % 4 != 0 || len > crate::format::MAX_CAPLEN * 2 => {
-                return Ok(Some("damaged after its first packet"))
-            }
-            (_, len) => at += len as u64,
-        }
-    }
-    Ok(None)
-}
-
 /// `read_file` with a chosen range size (tests cut small files into many small ranges).
 pub fn read_file_in_ranges(
     path: &Path,
@@ -260,17 +179,18 @@ pub fn read_file_in_ranges(
 }
 
 /// The records of a file that start in `[start, end)`, read without the rest of the file
-/// (a dask partition): the reader resynchronises `LOOKBACK` bytes before `start` and
-/// follows the record chain up to it. A file that cannot be split (compressed) is read
-/// whole by the range holding offset 0; the other ranges are empty. A pcapng file that
-/// describes a section or interface after its first packet raises `NotSplittable` in the
-/// range that holds that block.
-pub fn read_byte_range(
+/// (a dask partition). `start` and `end` are record boundaries from the file's
+/// `RecordIndex` (see `index::plan_partitions`), taken of the file whose stamp is `stamp`:
+/// a file changed since is refused with `Changed` rather than read from a stale boundary.
+/// Nothing is resynchronised, so nothing in a payload can move where the partition starts.
+pub fn read_partition(
     path: &Path,
     options: &ReadOptions,
+    stamp: &FileStamp,
     start: u64,
     end: u64,
 ) -> Result<FileRead> {
+    stamp.check(path)?;
     let Some(framing) = Framing::of(path)? else {
         return if start == 0 {
             read_sequential(path, options)
@@ -278,25 +198,27 @@ pub fn read_byte_range(
             Ok(FileRead::default())
         };
     };
-    let first = framing.first_record();
-    if start <= first {
-        return decode_range(path, options, &framing, first, end).outcome;
+    let start = start.max(framing.first_record());
+    if start >= end {
+        return Ok(FileRead::default());
     }
+    decode_range(path, options, &framing, start, end).outcome
+}
+
+/// The threaded reader's guess of the first record boundary at or after each of `targets`
+/// (for tests of the resynchronisation: a wrong guess costs a second decode, not rows).
+#[doc(hidden)]
+pub fn guess_boundaries(path: &Path, targets: &[u64]) -> Result<Vec<Option<u64>>> {
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(e, None).in_file(path))?
         .len();
-    if start >= size {
-        return Ok(FileRead::default());
-    }
-    let boundary = match boundary_at_or_after(path, &framing, start, size)? {
-        Some(b) => b,
-        // No chain reaches `start` from the look-back window: walk from the first record.
-        None => first_boundary_from(path, &framing, first, start)?,
+    let Some(framing) = Framing::of(path)? else {
+        return Ok(vec![None; targets.len()]);
     };
-    if boundary >= end {
-        return Ok(FileRead::default());
-    }
-    decode_range(path, options, &framing, boundary, end).outcome
+    targets
+        .iter()
+        .map(|&t| boundary_at_or_after(path, &framing, t, size))
+        .collect()
 }
 
 /// The first record boundary at or after `target` (past the file header), looking back
@@ -331,60 +253,142 @@ fn boundary_near(
     let goal = (target - from) as usize;
     let file_end = (size - from) as usize;
     let at_first_record = from == framing.first_record();
-    'candidates: for p in 0..goal.min(bytes.len()) {
-        let mut at = p;
-        let mut links = 0;
-        let (mut previous, mut jumps) = (None, 0usize);
-        while at < goal {
-            let Some((len, seconds)) = bytes.get(at..).and_then(|rest| framing.record_len(rest))
-            else {
-                continue 'candidates;
-            };
-            if let (Some(s), Some(p)) = (seconds, previous) {
-                jumps += (s.abs_diff(p) > MAX_TIME_STEP) as usize;
-            }
-            previous = seconds;
-            at += len;
-            links += 1;
-        }
+    let timed = matches!(framing, Framing::Pcap(_));
+    // The chain from each offset below `goal` is followed once and remembered (where it
+    // first reaches `goal` or beyond, its links and its time jumps), so that trying every
+    // offset as a candidate costs time linear in the window, whatever the bytes hold. (A
+    // run of zeros parses as zero-length records at every offset: followed afresh from
+    // each, it cost quadratic time.)
+    let mut chains = Chains::new(goal.min(bytes.len()));
+    for p in 0..goal.min(bytes.len()) {
+        let Some(chain) = chains.follow(
+            p,
+            goal,
+            |at| {
+                bytes
+                    .get(at..)
+                    .and_then(|rest| framing.record_len(rest))
+                    .map(|(len, seconds)| (len, seconds.unwrap_or(0)))
+            },
+            timed,
+        ) else {
+            continue;
+        };
         // The chain must be long enough to be believed, unless it starts at the first record;
         // and in classic pcap, its times must mostly move in small steps. (A header read 4
         // bytes late takes the microseconds for seconds and the lengths for lengths: it
         // chains through every record, but its "seconds" jump about at random.)
-        let steady = jumps * TIME_JUMPS_PER_LINK <= links;
-        if (links >= CHAIN && steady || at_first_record && p == 0) && at <= file_end {
-            return Ok(Some(from + at as u64));
+        let steady = chain.jumps as usize * TIME_JUMPS_PER_LINK <= chain.links as usize;
+        if (chain.links as usize >= CHAIN && steady || at_first_record && p == 0)
+            && chain.end <= file_end
+        {
+            return Ok(Some(from + chain.end as u64));
         }
     }
     Ok(None)
 }
 
-/// Follow records from the boundary `from` to the first boundary at or after `target`.
-fn first_boundary_from(path: &Path, framing: &Framing, from: u64, target: u64) -> Result<u64> {
-    let mut records = framing.resume(path, from)?;
-    loop {
-        let at = from + records.offset();
-        if at >= target {
-            return Ok(at);
-        }
-        match records.next_record_before(target - from) {
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok(from + records.offset()),
-            Err(e) if e.kind == ErrorKind::NotSplittable => return Err(e),
-            // Damage before `target` belongs to (and is reported by) an earlier range.
-            Err(_) => return Ok(u64::MAX),
-        }
-    }
+/// Where the record chain from an offset goes: the first offset at or past the goal it
+/// reaches, through how many records, with how many time jumps between them.
+#[derive(Clone, Copy)]
+struct Chain {
+    end: usize,
+    links: u32,
+    jumps: u32,
 }
 
-fn is_gzip(path: &Path) -> Result<bool> {
-    let mut magic = [0u8; 2];
-    let mut file = File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    Ok(file
-        .read(&mut magic)
-        .map_err(|e| Error::io(e, Some(0)).in_file(path))?
-        == 2
-        && magic == [0x1f, 0x8b])
+/// Memo of record chains over a window's offsets below the goal.
+struct Chains {
+    /// 0: not followed yet; `DEAD`: no chain (an implausible header on the way);
+    /// otherwise the chain's end + 1.
+    reach: Vec<u32>,
+    links: Vec<u32>,
+    jumps: Vec<u32>,
+    seconds: Vec<u32>,
+    stack: Vec<usize>,
+}
+
+const DEAD: u32 = u32::MAX;
+
+impl Chains {
+    fn new(len: usize) -> Self {
+        // Zeroed vectors are mapped lazily: pages are touched only where chains go.
+        Chains {
+            reach: vec![0; len],
+            links: vec![0; len],
+            jumps: vec![0; len],
+            seconds: vec![0; len],
+            stack: Vec::new(),
+        }
+    }
+
+    /// The chain from `p` (< goal), following `record` (length and seconds of a plausible
+    /// record at an offset), `None` if it dies before reaching the goal.
+    fn follow(
+        &mut self,
+        p: usize,
+        goal: usize,
+        record: impl Fn(usize) -> Option<(usize, u32)>,
+        timed: bool,
+    ) -> Option<Chain> {
+        enum Tail {
+            Dead,
+            Reached(usize),
+            Known(usize),
+        }
+        self.stack.clear();
+        let mut at = p;
+        let mut tail = loop {
+            if at >= goal {
+                break Tail::Reached(at);
+            }
+            match self.reach[at] {
+                DEAD => break Tail::Dead,
+                0 => {}
+                _ => break Tail::Known(at),
+            }
+            match record(at) {
+                None => {
+                    self.reach[at] = DEAD;
+                    break Tail::Dead;
+                }
+                Some((len, seconds)) => {
+                    self.seconds[at] = seconds;
+                    self.stack.push(at);
+                    at += len.max(1);
+                }
+            }
+        };
+        while let Some(q) = self.stack.pop() {
+            tail = match tail {
+                Tail::Dead => {
+                    self.reach[q] = DEAD;
+                    Tail::Dead
+                }
+                Tail::Reached(end) => {
+                    self.reach[q] = end as u32 + 1;
+                    self.links[q] = 1;
+                    self.jumps[q] = 0;
+                    Tail::Known(q)
+                }
+                Tail::Known(k) => {
+                    let jump = timed && self.seconds[q].abs_diff(self.seconds[k]) > MAX_TIME_STEP;
+                    self.reach[q] = self.reach[k];
+                    self.links[q] = self.links[k] + 1;
+                    self.jumps[q] = self.jumps[k] + jump as u32;
+                    Tail::Known(q)
+                }
+            };
+        }
+        match self.reach[p] {
+            DEAD | 0 => None,
+            reach => Some(Chain {
+                end: reach as usize - 1,
+                links: self.links[p],
+                jumps: self.jumps[p],
+            }),
+        }
+    }
 }
 
 fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
@@ -406,6 +410,16 @@ struct Range {
     /// The first record boundary at or after the range's end (where the next range must start).
     next: u64,
     outcome: Result<FileRead>,
+}
+
+impl Range {
+    /// Whether the records end in this range: an error, or damage the policy kept going past.
+    fn ended(&self) -> bool {
+        match &self.outcome {
+            Ok(read) => read.stats.truncated.is_some(),
+            Err(_) => true,
+        }
+    }
 }
 
 fn read_ranges(
@@ -478,8 +492,13 @@ fn decode_group(
                 .expect("every range ran")
         })
         .collect();
-    // Check each guess against the truth, in order; decode again where it was wrong.
+    // Check each guess against the truth, in order; decode again where it was wrong. The
+    // records end where a range met damage (or an error): the sequential read stops there.
     for i in 1..done.len() {
+        if done[i - 1].ended() {
+            done.truncate(i);
+            break;
+        }
         let truth = done[i - 1].next;
         if done[i].start != truth {
             done[i] = decode_range(path, options, framing, truth, bounds[i].1);
@@ -521,10 +540,14 @@ pub fn read_file_streaming(
     let mut truth = first;
     for group in bounds.chunks(threads) {
         for range in decode_group(path, options, &framing, size, group, truth, threads) {
+            let ended = range.ended();
             match range.outcome {
                 Ok(part) => {
                     merge(&mut total, part.stats.clone());
                     each(part, range.next.min(size))?;
+                    if ended {
+                        return Ok(total);
+                    }
                     truth = range.next;
                 }
                 // A pcapng section or interface block in this range: everything before it
@@ -583,6 +606,7 @@ fn decode_records(
     };
     let mut next;
     loop {
+        options.cancel.check()?;
         next = start + records.offset();
         if next >= end {
             break;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -41,6 +43,39 @@ impl TruncationPolicy {
     }
 }
 
+/// A flag that stops a read from outside (a signal handler, Python's KeyboardInterrupt):
+/// every loop from bytes to rows checks it once per record, so a read stops within a
+/// record's time whether or not it is producing rows. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask every read holding this flag to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Interrupted)` once cancelled.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            return Err(Error::new(
+                ErrorKind::Interrupted,
+                "the read was interrupted",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     /// Keep only packets whose IP header chain contains this protocol number.
@@ -53,6 +88,8 @@ pub struct ReadOptions {
     pub columns: Option<Vec<Column>>,
     pub batch_rows: usize,
     pub errors: TruncationPolicy,
+    /// Stops the read when set (see `Cancel`).
+    pub cancel: Cancel,
 }
 
 impl Default for ReadOptions {
@@ -64,6 +101,7 @@ impl Default for ReadOptions {
             columns: None,
             batch_rows: DEFAULT_BATCH_ROWS,
             errors: TruncationPolicy::Warn,
+            cancel: Cancel::default(),
         }
     }
 }
@@ -209,6 +247,7 @@ pub struct PacketReader {
     rows: RowBuilder,
     batch_rows: usize,
     errors: TruncationPolicy,
+    cancel: Cancel,
     done: bool,
 }
 
@@ -247,6 +286,7 @@ impl PacketReader {
             rows,
             batch_rows: options.batch_rows,
             errors: options.errors,
+            cancel: options.cancel.clone(),
             done: false,
         }
     }
@@ -281,6 +321,11 @@ impl PacketReader {
         }
         let limit = max_rows.max(1);
         while self.rows.len() < limit && !self.rows.is_full() {
+            if let Err(e) = self.cancel.check() {
+                // The rows of this unfinished batch are dropped: the reader is done.
+                self.done = true;
+                return Err(e);
+            }
             let step = match self.records.next_record() {
                 Ok(Some(record)) => self.rows.push(&record),
                 Ok(None) => {

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use pcapframe::error::ErrorKind;
-use pcapframe::parallel::{read_byte_range, read_file, read_file_in_ranges};
-use pcapframe::reader::{ReadOptions, TruncationPolicy};
+use pcapframe::index::plan_partitions;
+use pcapframe::parallel::{read_file, read_file_in_ranges, read_partition};
+use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
 
 fn corpus_dir() -> PathBuf {
     match std::env::var_os("INTAKE_PCAP_CORPUS") {
@@ -74,52 +75,53 @@ fn arrow_cast_free(batch: &RecordBatch) -> Vec<String> {
 fn check(path: &Path, range_sizes: &[u64]) {
     let whole = read_file(path, &options(), 1).unwrap();
     let want = rows(&whole.batches);
-    // Independent byte ranges (dask partitions), each read on its own. A pcapng file that
-    // describes a section or interface after its first packet cannot be split: the range
-    // holding that block must say so.
+    // Independent byte ranges (dask partitions), each read on its own from the exact
+    // boundaries of the file's record index. A pcapng file that describes a section or
+    // interface after its first packet cannot be split, and the plan says so.
     let late = late_descriptions(path);
     let size = std::fs::metadata(path).unwrap().len();
-    // Each range resynchronises over up to 1 MiB before it: bound the bytes scanned.
+    // Threaded ranges resynchronise over up to 1 MiB before each: bound the bytes scanned.
     let range_sizes: Vec<u64> = range_sizes
         .iter()
         .copied()
         .filter(|&b| size / b * size.min(2 << 20) <= 1 << 30)
         .collect();
     for &block in &range_sizes {
-        let mut got = Vec::new();
-        let mut refused = Vec::new();
-        let mut start = 0;
-        while start < size {
-            let end = (start + block).min(size);
-            match read_byte_range(path, &options(), start, end) {
-                Ok(part) => got.extend(rows(&part.batches)),
-                Err(e) if e.kind == ErrorKind::NotSplittable => refused.push((start, end)),
-                Err(e) => panic!("{} range {start}..{end}: {e}", path.display()),
+        let (stamp, plan) = plan_partitions(path, block, &Cancel::new()).unwrap();
+        match plan {
+            Ok(partitions) => {
+                assert!(
+                    late.is_empty(),
+                    "{}: split despite late blocks at {late:?}",
+                    path.display()
+                );
+                let mut got = Vec::new();
+                for &(start, end) in &partitions {
+                    got.extend(rows(
+                        &read_partition(path, &options(), &stamp, start, end)
+                            .unwrap()
+                            .batches,
+                    ));
+                }
+                assert!(
+                    got == want,
+                    "{} in partitions of {block} bytes: rows differ ({} vs {})",
+                    path.display(),
+                    got.len(),
+                    want.len()
+                );
+                // Partitions cover the file and are about `block` bytes (a record may be longer).
+                assert_eq!(partitions.last().unwrap().1, size);
+                assert!(partitions
+                    .windows(2)
+                    .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
             }
-            start = end;
-        }
-        if late.is_empty() {
-            assert!(
-                refused.is_empty(),
-                "{} refused ranges {refused:?}",
+            Err(why) => assert!(
+                !late.is_empty()
+                    && (why.contains("several sections") || why.contains("interface described")),
+                "{}: not split: {why}",
                 path.display()
-            );
-            assert!(
-                got == want,
-                "{} in partitions of {block} bytes: rows differ ({} vs {})",
-                path.display(),
-                got.len(),
-                want.len()
-            );
-        } else {
-            // The range holding the first such block refuses (later ones may resynchronise
-            // past them, or refuse as well).
-            let at = late[0];
-            assert!(
-                refused.iter().any(|&(s, e)| s <= at && at < e),
-                "{}: block at {at} not refused",
-                path.display()
-            );
+            ),
         }
     }
     for &size in &range_sizes {
@@ -557,46 +559,309 @@ fn a_chain_of_headers_read_four_bytes_late_is_not_believed() {
     cuts.insert(0, 0);
     cuts.push(bytes.len() as u64);
     let want = rows(&read_file(&path, &options(), 1).unwrap().batches);
-    let mut got = Vec::new();
-    for pair in cuts.windows(2) {
-        got.extend(rows(
-            &read_byte_range(&path, &options(), pair[0], pair[1])
-                .unwrap()
-                .batches,
-        ));
+    // The threaded reader's guesses at these cuts (each checked against the previous
+    // range's true end, so a wrong guess costs time, not rows): the guess itself is right.
+    let framing_guesses =
+        pcapframe::parallel::guess_boundaries(&path, &cuts[1..cuts.len() - 1]).unwrap();
+    for (cut, guess) in cuts[1..].iter().zip(framing_guesses) {
+        let truth = *real.iter().find(|&&r| r >= *cut).unwrap();
+        assert_eq!(guess, Some(truth), "cut at {cut}");
     }
-    assert_eq!(got.len(), want.len());
-    assert!(got == want);
+    let split = read_file_in_ranges(&path, &options(), 2, 1 << 16).unwrap();
+    assert!(rows(&split.batches) == want);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn files_that_cannot_be_split_say_why() {
-    use pcapframe::parallel::why_not_splittable;
     let corpus = corpus_dir();
-    let sections = corpus.join("pcapng_le_3sections_ether_null_spb_custom.pcapng");
-    assert!(why_not_splittable(&sections)
-        .unwrap()
+    let why = |name: &str| {
+        plan_partitions(&corpus.join(name), 1000, &Cancel::new())
+            .unwrap()
+            .1
+            .err()
+    };
+    assert!(why("pcapng_le_3sections_ether_null_spb_custom.pcapng")
         .unwrap()
         .contains("several sections"));
-    let late = corpus.join("pcapng_be_3ifaces_ether_null_isb_spb.pcapng");
-    assert!(why_not_splittable(&late)
-        .unwrap()
+    assert!(why("pcapng_be_3ifaces_ether_null_isb_spb.pcapng")
         .unwrap()
         .contains("interface described after its first packet"));
-    let gz = corpus.join("pcap_gz_ether_http_download.pcap.gz");
-    assert!(why_not_splittable(&gz)
-        .unwrap()
+    assert!(why("pcap_gz_ether_http_download.pcap.gz")
         .unwrap()
         .contains("compressed"));
     for name in [
         "pcapng_real_mixed_traffic_nrb_isb.pcapng",
         "pcap_le_usec_ether_http.pcap",
     ] {
-        assert_eq!(
-            why_not_splittable(&corpus.join(name)).unwrap(),
-            None,
-            "{name}"
-        );
+        assert_eq!(why(name), None, "{name}");
     }
+}
+
+/// A classic pcap file of `records` (seconds, fraction, captured bytes, wire length), in
+/// either byte order, with microsecond or nanosecond times.
+fn pcap_file(
+    path: &Path,
+    records: &[(u32, u32, Vec<u8>, u32)],
+    big_endian: bool,
+    nanos: bool,
+    snaplen: u32,
+) {
+    let w = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend_from_slice(&w(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    let version = if big_endian {
+        [0, 2, 0, 4]
+    } else {
+        [2, 0, 4, 0]
+    };
+    out.extend_from_slice(&version);
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&w(snaplen));
+    out.extend_from_slice(&w(1));
+    for (secs, frac, data, wire_len) in records {
+        out.extend_from_slice(&w(*secs));
+        out.extend_from_slice(&w(*frac));
+        out.extend_from_slice(&w(data.len() as u32));
+        out.extend_from_slice(&w(*wire_len));
+        out.extend_from_slice(data);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Ethernet + IPv4 + UDP from `src` with `payload`.
+fn udp_from(src: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0u8; 12];
+    frame.extend_from_slice(&[0x08, 0x00]);
+    let total = ((20 + 8 + payload.len()) as u16).to_be_bytes();
+    frame.extend_from_slice(&[0x45, 0, total[0], total[1], 0, 0, 0, 0, 64, 17, 0, 0]);
+    frame.extend_from_slice(&src);
+    frame.extend_from_slice(&[10, 9, 9, 9]);
+    frame.extend_from_slice(&5353u16.to_be_bytes());
+    frame.extend_from_slice(&53u16.to_be_bytes());
+    frame.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    frame.extend_from_slice(&[0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The attack of issue 9: every UDP payload from 10.0.0.1 carries a self-consistent chain of
+/// fake records from 6.6.6.6 whose last record spans the next real header, so that the fake
+/// chain runs in parallel with the real one through the whole file, with steady times.
+fn forged_capture(path: &Path, packets: usize, big_endian: bool, nanos: bool) {
+    const PAYLOAD: usize = 1000;
+    const FAKE_FRAME: usize = 42 + 8;
+    let w = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let records: Vec<(u32, u32, Vec<u8>, u32)> = (0..packets)
+        .map(|i| {
+            let secs = 1_700_000_000 + i as u32 / 10;
+            let mut payload = Vec::with_capacity(PAYLOAD);
+            while PAYLOAD - payload.len() >= 2 * (16 + FAKE_FRAME) {
+                let fake = udp_from([6, 6, 6, 6], &[0x66; 8]);
+                payload.extend_from_slice(&w(secs));
+                payload.extend_from_slice(&w(1000));
+                payload.extend_from_slice(&w(fake.len() as u32));
+                payload.extend_from_slice(&w(fake.len() as u32));
+                payload.extend_from_slice(&fake);
+            }
+            // The last fake record covers the rest of this payload, the next real record
+            // header and the next frame's headers: it ends where the next payload's chain starts.
+            let rest = PAYLOAD - payload.len() - 16;
+            let caplen = (rest + 16 + 42) as u32;
+            payload.extend_from_slice(&w(secs));
+            payload.extend_from_slice(&w(2000));
+            payload.extend_from_slice(&w(caplen));
+            payload.extend_from_slice(&w(caplen));
+            let fake = udp_from([6, 6, 6, 6], &vec![0x66; rest - 42]);
+            payload.extend_from_slice(&fake);
+            assert_eq!(payload.len(), PAYLOAD);
+            let frame = udp_from([10, 0, 0, 1], &payload);
+            let len = frame.len() as u32;
+            (secs, (i % 10) as u32 * 1000, frame, len)
+        })
+        .collect();
+    pcap_file(path, &records, big_endian, nanos, 65535);
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pcapframe-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn forged_record_chains_in_payloads_never_become_rows() {
+    let dir = temp_dir("forged");
+    for (big_endian, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
+        let path = dir.join(format!("forged-{big_endian}-{nanos}.pcap"));
+        forged_capture(&path, 3000, big_endian, nanos);
+        assert!(std::fs::metadata(&path).unwrap().len() > 3 << 20);
+        let whole = rows(&read_file(&path, &options(), 1).unwrap().batches);
+        assert_eq!(whole.len(), 3000);
+        assert!(
+            whole.iter().all(|r| r.contains(" 10.0.0.1 ")),
+            "{}",
+            whole[0]
+        );
+        check(&path, &[4096, 100_000, 1 << 20]);
+        for threads in [2, 3] {
+            let split = read_file_in_ranges(&path, &options(), threads, 150_000).unwrap();
+            assert!(rows(&split.batches) == whole);
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Valid files that a plausibility test rejects: times jumping by days, captured lengths
+/// above the wire length, microsecond fields of a second or more. Every path reads them
+/// as the sequential reader does (which reads them as tshark does: tests/test_bad_input.py).
+#[test]
+fn valid_but_odd_records_read_the_same_in_every_partition() {
+    let dir = temp_dir("odd");
+    let frame = |i: usize| {
+        udp_from(
+            [10, 0, (i >> 8) as u8, i as u8],
+            &vec![i as u8; 100 + i % 300],
+        )
+    };
+    type Odd = fn(usize, Vec<u8>) -> (u32, u32, Vec<u8>, u32);
+    let cases: [(&str, Odd); 3] = [
+        ("jumps", |i, f| {
+            let len = f.len() as u32;
+            (1_000_000_000 + i as u32 * 200_000, 0, f, len)
+        }),
+        ("caplen-above-len", |i, f| {
+            let len = f.len() as u32 - 4;
+            (1_700_000_000 + i as u32, 5, f, len)
+        }),
+        ("big-fraction", |i, f| {
+            let len = f.len() as u32;
+            (1_700_000_000 + i as u32, 1_500_000 + i as u32, f, len)
+        }),
+    ];
+    for (name, make) in cases {
+        let path = dir.join(format!("{name}.pcap"));
+        let records: Vec<_> = (0..6000).map(|i| make(i, frame(i))).collect();
+        pcap_file(&path, &records, false, false, 65535);
+        let whole = read_file(&path, &options(), 1).unwrap();
+        assert_eq!(whole.stats.rows, 6000, "{name}");
+        check(&path, &[50_000, 300_001]);
+        let split = read_file_in_ranges(&path, &options(), 2, 200_000).unwrap();
+        assert!(rows(&split.batches) == rows(&whole.batches), "{name}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Records of 16 MiB of zeros: every offset inside them parses as a zero-length record
+/// header, so a resynchronisation that follows each candidate's chain afresh takes
+/// quadratic time (346 s for 84 MB on two threads). Linear now; the bound is generous.
+#[test]
+fn zero_filled_giant_records_resynchronise_in_linear_time() {
+    let dir = temp_dir("zeros");
+    let path = dir.join("zeros.pcap");
+    let mut records = Vec::new();
+    for i in 0..5u32 {
+        let small = udp_from([10, 0, 0, i as u8], &[1; 64]);
+        let len = small.len() as u32;
+        records.push((1_700_000_000 + i, 0, small, len));
+        records.push((1_700_000_000 + i, 1, vec![0u8; 16 << 20], 16 << 20));
+    }
+    pcap_file(&path, &records, false, false, 16 << 20);
+    let started = std::time::Instant::now();
+    let whole = read_file(&path, &options(), 1).unwrap();
+    let sequential = started.elapsed();
+    assert_eq!(whole.stats.rows, 5);
+    let started = std::time::Instant::now();
+    let split = read_file_in_ranges(&path, &options(), 2, 4 << 20).unwrap();
+    let threaded = started.elapsed();
+    assert!(rows(&split.batches) == rows(&whole.batches));
+    let mut streamed = Vec::new();
+    pcapframe::parallel::read_file_streaming(&path, &options(), 2, |piece, _| {
+        streamed.extend(rows(&piece.batches));
+        Ok(())
+    })
+    .unwrap();
+    assert!(streamed == rows(&whole.batches));
+    let threaded_limit = sequential * 20 + std::time::Duration::from_secs(5);
+    assert!(
+        threaded < threaded_limit,
+        "threaded {threaded:?}, sequential {sequential:?}"
+    );
+    check(&path, &[4 << 20]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_partition_of_a_changed_file_is_refused() {
+    let dir = temp_dir("changed");
+    let path = dir.join("changing.pcap");
+    let records: Vec<_> = (0..2000u32)
+        .map(|i| {
+            let f = udp_from([10, 0, 0, 1], &[7; 200]);
+            let len = f.len() as u32;
+            (1_700_000_000 + i, 0, f, len)
+        })
+        .collect();
+    pcap_file(&path, &records, false, false, 65535);
+    let (stamp, plan) = plan_partitions(&path, 100_000, &Cancel::new()).unwrap();
+    let partitions = plan.unwrap();
+    assert!(partitions.len() >= 4);
+    let (start, end) = partitions[1];
+    read_partition(&path, &options(), &stamp, start, end).unwrap();
+    // Appended to (a capture still being written): refused, not read from stale offsets.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(&bytes[24..300].to_vec());
+    std::fs::write(&path, &bytes).unwrap();
+    let e = read_partition(&path, &options(), &stamp, start, end)
+        .err()
+        .unwrap();
+    assert_eq!(e.kind, ErrorKind::Changed);
+    assert!(
+        e.to_string()
+            .contains("changed since its partitions were planned"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_cancelled_read_stops_with_interrupted() {
+    let dir = temp_dir("cancel");
+    let path = dir.join("c.pcap");
+    let records: Vec<_> = (0..5000u32)
+        .map(|i| {
+            let f = udp_from([10, 0, 0, 1], &[7; 200]);
+            let len = f.len() as u32;
+            (1_700_000_000 + i, 0, f, len)
+        })
+        .collect();
+    pcap_file(&path, &records, false, false, 65535);
+    let cancelled = ReadOptions {
+        cancel: Cancel::new(),
+        ..options()
+    };
+    cancelled.cancel.cancel();
+    for threads in [1, 2] {
+        let e = read_file_in_ranges(&path, &cancelled, threads, 100_000)
+            .err()
+            .unwrap();
+        assert_eq!(e.kind, ErrorKind::Interrupted);
+    }
+    let e = plan_partitions(&path, 100_000, &cancelled.cancel)
+        .err()
+        .unwrap();
+    assert_eq!(e.kind, ErrorKind::Interrupted);
+    std::fs::remove_dir_all(dir).unwrap();
 }
