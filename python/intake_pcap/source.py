@@ -274,8 +274,23 @@ class PCAPSource(DataSource):
         if self.is_live:
             raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
         schema = arrow_schema(self.payload, self.columns)
-        batches = pa.RecordBatchReader.from_batches(schema, self._arrow_batches())
-        return write_table(batches, os.fspath(path), format)
+        failed = []
+
+        def batches():
+            # An exception while reading (Ctrl-C, a damaged file) reaches write_table as an
+            # Arrow stream error: keep it, to raise it as it was rather than as its text.
+            try:
+                yield from self._arrow_batches()
+            except BaseException as err:
+                failed.append(err)
+                raise
+
+        try:
+            return write_table(pa.RecordBatchReader.from_batches(schema, batches()), os.fspath(path), format)
+        except Exception:
+            if failed:
+                raise failed[0] from None
+            raise
 
     def to_polars(self):
         """All rows as a polars DataFrame, from the Arrow table without pandas."""

@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
+use pcapframe::index::FileStamp;
 use pcapframe::input::ByteWindow;
 use pcapframe::link::{self, Link};
 use pcapframe::live::LiveOptions;
-use pcapframe::index::FileStamp;
 use pcapframe::reader::{Cancel, PacketReader, ReadOptions, TruncationPolicy};
 use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError, PyTypeError, PyValueError,
+    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError,
+    PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
