@@ -518,21 +518,33 @@ pub fn read_file_streaming(
     path: &Path,
     options: &ReadOptions,
     threads: usize,
+    each: impl FnMut(FileRead, u64) -> Result<()>,
+) -> Result<ReadStats> {
+    read_file_streaming_in_ranges(path, options, threads, STREAM_RANGE, each)
+}
+
+/// `read_file_streaming` with a chosen range size (tests cut small files into many ranges).
+pub fn read_file_streaming_in_ranges(
+    path: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    range_bytes: u64,
     mut each: impl FnMut(FileRead, u64) -> Result<()>,
 ) -> Result<ReadStats> {
+    let range_bytes = range_bytes.max(1);
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(e, None).in_file(path))?
         .len();
     let framing = match Framing::of(path)? {
-        Some(f) if threads > 1 && size > 2 * STREAM_RANGE => f,
+        Some(f) if threads > 1 && size > 2 * range_bytes => f,
         _ => return stream_records(RecordReader::open(path)?, 0, options, size, &mut each),
     };
     let first = framing.first_record();
-    let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(STREAM_RANGE))
+    let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(range_bytes))
         .map(|i| {
             (
-                first + i * STREAM_RANGE,
-                (first + (i + 1) * STREAM_RANGE).min(size),
+                first + i * range_bytes,
+                (first + (i + 1) * range_bytes).min(size),
             )
         })
         .collect();

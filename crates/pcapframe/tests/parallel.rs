@@ -125,6 +125,25 @@ fn check(path: &Path, range_sizes: &[u64]) {
         }
     }
     for &size in &range_sizes {
+        // The streaming reader (`convert`, bounded memory), two ranges at a time.
+        let mut streamed = Vec::new();
+        let stats = pcapframe::parallel::read_file_streaming_in_ranges(
+            path,
+            &options(),
+            2,
+            size,
+            |piece, _| {
+                streamed.extend(rows(&piece.batches));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert!(
+            streamed == want,
+            "{} streamed in ranges of {size} bytes",
+            path.display()
+        );
+        assert_eq!(stats.packets, whole.stats.packets);
         let split = read_file_in_ranges(path, &options(), 3, size).unwrap();
         let got = rows(&split.batches);
         assert_eq!(
@@ -409,6 +428,47 @@ mod any_size {
                 adversarial_capture(&path, packets, seed);
             }
             check(&path, &[block]);
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+
+        /// Forged record chains (either byte order and precision) and valid records that
+        /// plausibility tests reject, at any range size and thread count.
+        #[test]
+        fn forged_and_odd_captures_read_the_same_on_every_path(
+            packets in 1usize..400,
+            block in 500u64..200_000,
+            threads in 2usize..5,
+            kind in 0u8..5,
+            big_endian in any::<bool>(),
+            nanos in any::<bool>(),
+        ) {
+            let dir = std::env::temp_dir().join(format!("pcapframe-prop2-{}-{packets}-{block}-{kind}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("f.pcap");
+            if kind == 0 {
+                forged_capture(&path, packets, big_endian, nanos);
+            } else {
+                let records: Vec<_> = (0..packets)
+                    .map(|i| {
+                        let f = udp_from([10, 0, (i >> 8) as u8, i as u8], &vec![i as u8; 20 + i * 7 % 900]);
+                        let len = f.len() as u32;
+                        match kind {
+                            1 => (1_000_000_000 + i as u32 * 100_003, 0, f, len),
+                            2 => (1_700_000_000, 3, f, len.saturating_sub(1 + i as u32 % 30)),
+                            3 => (1_700_000_000 + i as u32, 999_999_999 + i as u32, f, len),
+                            _ => (i as u32 % 3 * 90_000, u32::MAX - i as u32, f, len),
+                        }
+                    })
+                    .collect();
+                pcap_file(&path, &records, big_endian, nanos, 65535);
+            }
+            let whole = rows(&read_file(&path, &options(), 1).unwrap().batches);
+            check(&path, &[block]);
+            let split = read_file_in_ranges(&path, &options(), threads, block).unwrap();
+            prop_assert!(rows(&split.batches) == whole);
+            if kind == 0 {
+                prop_assert!(whole.iter().all(|r| !r.contains("6.6.6.6")));
+            }
             std::fs::remove_dir_all(dir).unwrap();
         }
     }
