@@ -254,24 +254,32 @@ fn boundary_near(
     let file_end = (size - from) as usize;
     let at_first_record = from == framing.first_record();
     let timed = matches!(framing, Framing::Pcap(_));
-    // The chain from each offset below `goal` is followed once and remembered (where it
-    // first reaches `goal` or beyond, its links and its time jumps), so that trying every
-    // offset as a candidate costs time linear in the window, whatever the bytes hold. (A
-    // run of zeros parses as zero-length records at every offset: followed afresh from
-    // each, it cost quadratic time.)
-    let mut chains = Chains::new(goal.min(bytes.len()));
-    for p in 0..goal.min(bytes.len()) {
-        let Some(chain) = chains.follow(
-            p,
-            goal,
-            |at| {
-                bytes
-                    .get(at..)
-                    .and_then(|rest| framing.record_len(rest))
-                    .map(|(len, seconds)| (len, seconds.unwrap_or(0)))
+    let record = |at: usize| {
+        bytes
+            .get(at..)
+            .and_then(|rest| framing.record_len(rest))
+            .map(|(len, seconds)| (len, seconds.unwrap_or(0)))
+    };
+    // Candidates are followed plainly while that stays cheap (in real captures the first
+    // few do it); past a budget of one step per byte, each offset's chain is followed
+    // once and remembered (where it first reaches `goal` or beyond, its links and its
+    // time jumps), so that trying every offset costs time linear in the window whatever
+    // the bytes hold. (A run of zeros parses as zero-length records at every offset:
+    // followed afresh from each, it cost quadratic time.)
+    let candidates = goal.min(bytes.len());
+    let mut budget = candidates.max(1 << 16);
+    let mut memo: Option<Chains> = None;
+    for p in 0..candidates {
+        let chain = match &mut memo {
+            Some(chains) => chains.follow(p, goal, &record, timed),
+            None => match follow_plain(p, goal, &record, timed, &mut budget) {
+                Some(chain) => chain,
+                None => memo
+                    .insert(Chains::new(candidates))
+                    .follow(p, goal, &record, timed),
             },
-            timed,
-        ) else {
+        };
+        let Some(chain) = chain else {
             continue;
         };
         // The chain must be long enough to be believed, unless it starts at the first record;
@@ -295,6 +303,35 @@ struct Chain {
     end: usize,
     links: u32,
     jumps: u32,
+}
+
+/// The chain from `p` followed without memory: `Some(None)` if it dies, `None` once
+/// `budget` steps are spent (the caller then switches to `Chains`).
+fn follow_plain(
+    p: usize,
+    goal: usize,
+    record: impl Fn(usize) -> Option<(usize, u32)>,
+    timed: bool,
+    budget: &mut usize,
+) -> Option<Option<Chain>> {
+    let (mut at, mut links, mut jumps, mut previous) = (p, 0u32, 0u32, None);
+    while at < goal {
+        *budget = budget.checked_sub(1)?;
+        let Some((len, seconds)) = record(at) else {
+            return Some(None);
+        };
+        if let Some(before) = previous {
+            jumps += (timed && u32::abs_diff(seconds, before) > MAX_TIME_STEP) as u32;
+        }
+        previous = Some(seconds);
+        at += len.max(1);
+        links += 1;
+    }
+    Some(Some(Chain {
+        end: at,
+        links,
+        jumps,
+    }))
 }
 
 /// Memo of record chains over a window's offsets below the goal.
@@ -701,4 +738,55 @@ fn decode_range(
 fn offset_error(mut e: Error, start: u64) -> Error {
     e.offset = e.offset.map(|o| o + start);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo gives every offset the chain that following it afresh gives, on windows
+    /// of toy records (a length byte; 0 is implausible) with seconds that jump or not.
+    #[test]
+    fn remembered_chains_equal_chains_followed_afresh() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..200 {
+            let len = 50 + round * 7;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % 9) as u8
+                })
+                .collect();
+            let record = |at: usize| {
+                let b = *bytes.get(at)?;
+                (b > 0).then_some((b as usize, (b as u32 % 3) * MAX_TIME_STEP))
+            };
+            let goal = len - 10;
+            let mut chains = Chains::new(goal);
+            // Every order of asking: ascending, then again from the memo.
+            for p in (0..goal).chain((0..goal).rev()) {
+                let plain = follow_plain(p, goal, record, true, &mut usize::MAX.clone()).unwrap();
+                let remembered = chains.follow(p, goal, record, true);
+                assert_eq!(
+                    plain.map(|c| (c.end, c.links, c.jumps)),
+                    remembered.map(|c| (c.end, c.links, c.jumps)),
+                    "round {round}, offset {p}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_plain_follow_stops_when_its_budget_is_spent() {
+        let record = |_: usize| Some((1usize, 0u32));
+        let mut budget = 10;
+        assert!(follow_plain(0, 100, record, true, &mut budget).is_none());
+        let mut budget = 100;
+        let chain = follow_plain(0, 100, record, true, &mut budget)
+            .unwrap()
+            .unwrap();
+        assert_eq!((chain.end, chain.links, chain.jumps), (100, 100, 0));
+    }
 }
