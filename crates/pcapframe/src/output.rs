@@ -291,6 +291,14 @@ impl TableWriter {
     pub fn format(&self) -> OutputFormat {
         self.format
     }
+
+    /// Write IPC batches as soon as they hold `rows` rows (tests: deltas from few rows).
+    #[cfg(test)]
+    fn gather_ipc_rows(&mut self, rows: usize) {
+        if let Some(Sink::Ipc(sink)) = self.sink.as_mut() {
+            sink.gather_rows = rows;
+        }
+    }
 }
 
 impl Drop for TableWriter {
@@ -432,6 +440,8 @@ struct IpcSink {
     pending: Vec<RecordBatch>,
     pending_rows: usize,
     pending_bytes: usize,
+    /// `IPC_BATCH_ROWS`, smaller in tests so that deltas are written without a million rows.
+    gather_rows: usize,
 }
 
 enum IpcWriter {
@@ -472,6 +482,7 @@ impl IpcSink {
             pending: Vec::new(),
             pending_rows: 0,
             pending_bytes: 0,
+            gather_rows: IPC_BATCH_ROWS,
         })
     }
 
@@ -492,7 +503,7 @@ impl IpcSink {
             &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
         )
         .map_err(|e| e.to_string())?);
-        if self.pending_rows >= IPC_BATCH_ROWS || self.pending_bytes >= PARQUET_ROW_GROUP_BYTES {
+        if self.pending_rows >= self.gather_rows || self.pending_bytes >= PARQUET_ROW_GROUP_BYTES {
             self.flush()?;
         }
         Ok(())
@@ -847,7 +858,14 @@ mod tests {
 
     #[test]
     fn ipc_file_takes_batches_with_different_dictionaries() {
-        let dir = scratch("ipc");
+        for gather in [1, IPC_BATCH_ROWS] {
+            ipc_file_round_trip(gather);
+        }
+    }
+
+    /// `gather` 1: each batch written at once, so that the dictionary grows by deltas.
+    fn ipc_file_round_trip(gather: usize) {
+        let dir = scratch(&format!("ipc-{gather}"));
         let out = dir.join("t.arrow");
         let batches = [
             batch(&[Some("a"), Some("b"), None], &[1, 2, 3]),
@@ -857,6 +875,7 @@ mod tests {
             batch(&[None], &[7]),
         ];
         let mut w = TableWriter::create(&out, OutputFormat::Ipc, schema()).unwrap();
+        w.gather_ipc_rows(gather);
         for b in &batches {
             w.write(b).unwrap();
         }
