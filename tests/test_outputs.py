@@ -338,3 +338,17 @@ def test_gzip_trailing_garbage_keeps_the_packets_and_says_where(tmp_path):
     assert f"compressed byte {len(packed)}" in result.stderr
     assert f"offset {len(data)}" in result.stderr
     assert str(path) in result.stderr
+
+
+def test_write_table_refuses_its_inputs(capture, tmp_path):
+    from intake_pcap._native import write_table
+
+    original = capture.read_bytes()
+    table = intake.open_pcap(str(capture)).to_arrow()
+    alias = tmp_path / "alias.parquet"
+    os.link(capture, alias)
+    for out in (capture, alias):
+        with pytest.raises(ValueError, match="is the input capture"):
+            write_table(table, str(out), "parquet", [str(capture)])
+    assert capture.read_bytes() == original
+    assert write_table(table, str(tmp_path / "ok.parquet"), None, [str(capture)]) == table.num_rows

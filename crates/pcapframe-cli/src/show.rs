@@ -76,25 +76,27 @@ pub fn live(
     let mut shown = 0u64;
     let mut line = String::with_capacity(160);
     let outcome = (|| -> Result<()> {
-    while count.is_none_or(|c| shown < c) && !LIVE_STOP.load(std::sync::atomic::Ordering::Relaxed) {
-        let deadline = Instant::now() + Duration::from_millis(100);
-        let Some(record) = capture.next_record(deadline)? else {
-            if capture.is_finished() {
-                break;
+        while count.is_none_or(|c| shown < c)
+            && !LIVE_STOP.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let deadline = Instant::now() + Duration::from_millis(100);
+            let Some(record) = capture.next_record(deadline)? else {
+                if capture.is_finished() {
+                    break;
+                }
+                continue;
+            };
+            if let Some((link, packet)) = selector.select(&record)? {
+                line.clear();
+                format_line(&mut line, &record, &link, &packet);
+                // Each packet as it comes: a live view is read by people, not piped in bulk.
+                out.write_all(line.as_bytes())
+                    .and_then(|_| out.flush())
+                    .map_err(|e| Error::io(e, None))?;
+                shown += 1;
             }
-            continue;
-        };
-        if let Some((link, packet)) = selector.select(&record)? {
-            line.clear();
-            format_line(&mut line, &record, &link, &packet);
-            // Each packet as it comes: a live view is read by people, not piped in bulk.
-            out.write_all(line.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io(e, None))?;
-            shown += 1;
         }
-    }
-    Ok(())
+        Ok(())
     })();
     // The counts also when the capture failed (an interface that went away), as tcpdump.
     let stats = capture.stats();

@@ -63,10 +63,13 @@ impl ByteWindow {
         let decoder: Box<dyn Read + Send> = match codec {
             Codec::Gzip => Box::new(GzMembers::new(counted)),
             Codec::Zstd => {
-                let decoder = zstd::stream::read::Decoder::with_buffer(counted).map_err(|e| read_error(e, 0))?;
-                Box::new(Decoded::new(codec, decoder, |d: &zstd::stream::read::Decoder<'_, Counted<_>>| {
-                    d.get_ref().consumed
-                }))
+                let decoder = zstd::stream::read::Decoder::with_buffer(counted)
+                    .map_err(|e| read_error(e, 0))?;
+                Box::new(Decoded::new(
+                    codec,
+                    decoder,
+                    |d: &zstd::stream::read::Decoder<'_, Counted<_>>| d.get_ref().consumed,
+                ))
             }
             Codec::Bzip2 => Box::new(Decoded::new(
                 codec,
@@ -148,8 +151,15 @@ impl ByteWindow {
 /// offset where it starts, so that the reader treats it as damage: the packets before it
 /// have all been handed over by then.
 pub(crate) fn read_error(e: io::Error, offset: u64) -> Error {
-    if let Some(damage) = e.get_ref().and_then(|inner| inner.downcast_ref::<CompressedDamage>()) {
-        return Error::at(ErrorKind::Corrupt, damage.decompressed_offset, damage.to_string());
+    if let Some(damage) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CompressedDamage>())
+    {
+        return Error::at(
+            ErrorKind::Corrupt,
+            damage.decompressed_offset,
+            damage.to_string(),
+        );
     }
     if e.kind() != io::ErrorKind::UnexpectedEof {
         return Error::io(e, Some(offset));
@@ -232,7 +242,11 @@ impl fmt::Display for CompressedDamage {
             self.codec.tool()
         )?;
         if self.exact {
-            write!(f, ", or cut the file to its first {} bytes", self.compressed_offset)?;
+            write!(
+                f,
+                ", or cut the file to its first {} bytes",
+                self.compressed_offset
+            )?;
         }
         Ok(())
     }
@@ -325,10 +339,19 @@ impl Read for GzMembers {
                         [0x1f, 0x8b] => {
                             let inner: Box<dyn BufRead + Send> =
                                 Box::new(io::Cursor::new(head[..n].to_vec()).chain(input.inner));
-                            let input = Counted { inner, consumed: at };
+                            let input = Counted {
+                                inner,
+                                consumed: at,
+                            };
                             self.decoder = Some(flate2::bufread::GzDecoder::new(input));
                         }
-                        _ => return Err(self.damage(at, true, "garbage after the last gzip member".into())),
+                        _ => {
+                            return Err(self.damage(
+                                at,
+                                true,
+                                "garbage after the last gzip member".into(),
+                            ))
+                        }
                     }
                 }
                 Ok(n) => {
@@ -336,7 +359,12 @@ impl Read for GzMembers {
                     return Ok(n);
                 }
                 // Cut short: the truncation policy's business (see `read_error`).
-                Err(e) if matches!(e.kind(), io::ErrorKind::UnexpectedEof | io::ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::UnexpectedEof | io::ErrorKind::Interrupted
+                    ) =>
+                {
                     return Err(e)
                 }
                 Err(e) => {
@@ -381,7 +409,12 @@ impl<D: Read> Read for Decoded<D> {
                 self.out += n as u64;
                 Ok(n)
             }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof || e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof
+                    || e.kind() == io::ErrorKind::Interrupted =>
+            {
+                Err(e)
+            }
             Err(e) => {
                 self.failed = true;
                 Err(io::Error::new(
@@ -481,7 +514,9 @@ mod compressed_tests {
     }
 
     fn data() -> Vec<u8> {
-        (0..300_000u32).flat_map(|i| (i.wrapping_mul(2_654_435_761)).to_le_bytes()).collect()
+        (0..300_000u32)
+            .flat_map(|i| (i.wrapping_mul(2_654_435_761)).to_le_bytes())
+            .collect()
     }
 
     #[test]
@@ -490,7 +525,8 @@ mod compressed_tests {
         let mut packed = gzip(&data[..1000]);
         packed.extend(gzip(&data[1000..]));
         packed.extend(gzip(b""));
-        let (got, error) = drain(ByteWindow::from_reader(Box::new(io::Cursor::new(packed))).unwrap());
+        let (got, error) =
+            drain(ByteWindow::from_reader(Box::new(io::Cursor::new(packed))).unwrap());
         assert!(error.is_none(), "{error:?}");
         assert_eq!(got, data);
     }
@@ -502,15 +538,22 @@ mod compressed_tests {
         for garbage in [&b"x"[..], b"\x1f", b"\x1f\x8c garbage", b"\0\0\0\0"] {
             let mut file = packed.clone();
             file.extend_from_slice(garbage);
-            let (got, error) = drain(ByteWindow::from_reader(Box::new(io::Cursor::new(file))).unwrap());
+            let (got, error) =
+                drain(ByteWindow::from_reader(Box::new(io::Cursor::new(file))).unwrap());
             assert_eq!(got, data);
             let error = error.expect("garbage is reported");
             assert_eq!(error.kind, ErrorKind::Corrupt, "{error}");
             assert_eq!(error.offset, Some(data.len() as u64));
             if garbage[..2.min(garbage.len())] != [0x1f, 0x8b] {
                 let text = error.to_string();
-                assert!(text.contains("garbage after the last gzip member"), "{text}");
-                assert!(text.contains(&format!("compressed byte {}", packed.len())), "{text}");
+                assert!(
+                    text.contains("garbage after the last gzip member"),
+                    "{text}"
+                );
+                assert!(
+                    text.contains(&format!("compressed byte {}", packed.len())),
+                    "{text}"
+                );
             }
         }
     }
@@ -538,12 +581,15 @@ mod compressed_tests {
         bz.write_all(&data).unwrap();
         let bz = bz.finish().unwrap();
         // Checksums as the lz4 command writes them (its default has the content checksum).
-        let info = lz4_flex::frame::FrameInfo::new().content_checksum(true).block_checksums(true);
+        let info = lz4_flex::frame::FrameInfo::new()
+            .content_checksum(true)
+            .block_checksums(true);
         let mut lz = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
         lz.write_all(&data).unwrap();
         let lz = lz.finish().unwrap();
         for (name, packed) in [("zstd", zst), ("bzip2", bz), ("lz4", lz)] {
-            let (got, error) = drain(ByteWindow::from_reader(Box::new(io::Cursor::new(packed.clone()))).unwrap());
+            let (got, error) =
+                drain(ByteWindow::from_reader(Box::new(io::Cursor::new(packed.clone()))).unwrap());
             assert!(error.is_none(), "{name}: {error:?}");
             assert!(got == data, "{name}");
             // Damage in the middle: a Corrupt error naming the codec. (What came out before it
@@ -554,10 +600,17 @@ mod compressed_tests {
             for b in &mut damaged[middle..middle + 64] {
                 *b ^= 0x5a;
             }
-            let (_, error) = drain(ByteWindow::from_reader(Box::new(io::Cursor::new(damaged))).unwrap());
+            let (_, error) =
+                drain(ByteWindow::from_reader(Box::new(io::Cursor::new(damaged))).unwrap());
             let error = error.unwrap_or_else(|| panic!("{name}: damage is not reported"));
-            assert!(matches!(error.kind, ErrorKind::Corrupt | ErrorKind::Truncated), "{name}: {error}");
-            assert!(error.to_string().contains(name) || error.kind == ErrorKind::Truncated, "{name}: {error}");
+            assert!(
+                matches!(error.kind, ErrorKind::Corrupt | ErrorKind::Truncated),
+                "{name}: {error}"
+            );
+            assert!(
+                error.to_string().contains(name) || error.kind == ErrorKind::Truncated,
+                "{name}: {error}"
+            );
         }
     }
 }

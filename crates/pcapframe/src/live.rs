@@ -304,7 +304,12 @@ fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
     Ok(cap)
 }
 
-fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>, shared: &Shared, interface: &str) {
+fn capture_loop(
+    cap: &mut pcap::Capture<pcap::Active>,
+    tx: &SyncSender<Message>,
+    shared: &Shared,
+    interface: &str,
+) {
     let mut block = Block::default();
     let mut first_at = Instant::now();
     let mut captured = 0u64;

@@ -14,15 +14,16 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{
-    make_array, Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, RecordBatchOptions, StringArray,
+    make_array, Array, ArrayRef, Int64Array, LargeStringArray, RecordBatch, RecordBatchOptions,
+    StringArray,
 };
 use arrow_buffer::{Buffer, OffsetBuffer};
 use arrow_data::ArrayData;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
-use rustc_hash::FxHashMap;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -98,7 +99,10 @@ enum Sink {
 /// Where the bytes go, once the destination rules have been applied.
 enum Target {
     /// A regular file or nothing: written under `temporary` beside it, renamed when complete.
-    Replace { temporary: PathBuf, destination: PathBuf },
+    Replace {
+        temporary: PathBuf,
+        destination: PathBuf,
+    },
     /// A FIFO, a character device or standard output: written through; nothing to rename.
     Through,
 }
@@ -144,7 +148,9 @@ impl TableWriter {
     pub fn stdout(format: OutputFormat, schema: SchemaRef, inputs: &[PathBuf]) -> Result<Self> {
         let name = Path::new("<standard output>");
         let file = dup_stdout().map_err(|e| Error::io(e, None).in_file(name))?;
-        let meta = file.metadata().map_err(|e| Error::io(e, None).in_file(name))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(e, None).in_file(name))?;
         refuse_inputs(name, &meta, inputs)?;
         let format = match format {
             OutputFormat::Ipc => OutputFormat::IpcStream,
@@ -153,34 +159,44 @@ impl TableWriter {
         Self::start(file, Target::Through, name, format, schema)
     }
 
-    fn start(file: File, target: Target, destination: &Path, format: OutputFormat, schema: SchemaRef) -> Result<Self> {
-        let sink = (|| -> std::result::Result<Sink, String> {
-            let buffered = || -> Out { Box::new(BufWriter::with_capacity(1 << 16, file)) };
-            Ok(match format {
-                OutputFormat::Parquet => {
-                    let props = WriterProperties::builder()
-                        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                        .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
-                        .build();
-                    Sink::Parquet(ArrowWriter::try_new(buffered(), schema.clone(), Some(props)).map_err(|e| e.to_string())?)
-                }
-                OutputFormat::Ipc | OutputFormat::IpcStream => {
-                    Sink::Ipc(Box::new(IpcSink::new(buffered(), &schema, format == OutputFormat::IpcStream)?))
-                }
-                OutputFormat::Csv => Sink::Csv(
-                    arrow_csv::WriterBuilder::new()
-                        .with_header(true)
-                        .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
-                        .build(buffered()),
-                ),
-                OutputFormat::JsonLines => Sink::Json(
-                    arrow_json::WriterBuilder::new()
-                        .with_explicit_nulls(true)
-                        .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
-                        .build::<_, arrow_json::writer::LineDelimited>(buffered()),
-                ),
-            })
-        })();
+    fn start(
+        file: File,
+        target: Target,
+        destination: &Path,
+        format: OutputFormat,
+        schema: SchemaRef,
+    ) -> Result<Self> {
+        let sink =
+            (|| -> std::result::Result<Sink, String> {
+                let buffered = || -> Out { Box::new(BufWriter::with_capacity(1 << 16, file)) };
+                Ok(match format {
+                    OutputFormat::Parquet => {
+                        let props = WriterProperties::builder()
+                            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                            .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+                            .build();
+                        Sink::Parquet(
+                            ArrowWriter::try_new(buffered(), schema.clone(), Some(props))
+                                .map_err(|e| e.to_string())?,
+                        )
+                    }
+                    OutputFormat::Ipc | OutputFormat::IpcStream => Sink::Ipc(Box::new(
+                        IpcSink::new(buffered(), &schema, format == OutputFormat::IpcStream)?,
+                    )),
+                    OutputFormat::Csv => Sink::Csv(
+                        arrow_csv::WriterBuilder::new()
+                            .with_header(true)
+                            .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
+                            .build(buffered()),
+                    ),
+                    OutputFormat::JsonLines => Sink::Json(
+                        arrow_json::WriterBuilder::new()
+                            .with_explicit_nulls(true)
+                            .with_timestamp_format(TEXT_TIME_FORMAT.to_string())
+                            .build::<_, arrow_json::writer::LineDelimited>(buffered()),
+                    ),
+                })
+            })();
         match sink {
             Ok(sink) => Ok(TableWriter {
                 sink: Some(sink),
@@ -224,8 +240,12 @@ impl TableWriter {
                 })
                 .map_err(|e| e.to_string()),
             Sink::Ipc(w) => w.write(batch),
-            Sink::Csv(w) => as_text(batch).and_then(|b| w.write(&b)).map_err(|e| e.to_string()),
-            Sink::Json(w) => as_text(batch).and_then(|b| w.write(&b)).map_err(|e| e.to_string()),
+            Sink::Csv(w) => as_text(batch)
+                .and_then(|b| w.write(&b))
+                .map_err(|e| e.to_string()),
+            Sink::Json(w) => as_text(batch)
+                .and_then(|b| w.write(&b))
+                .map_err(|e| e.to_string()),
         };
         match outcome {
             Ok(()) => {
@@ -266,7 +286,11 @@ impl TableWriter {
             self.remove_temporary();
             return Err(Error::new(ErrorKind::Io, message).in_file(&self.destination));
         }
-        if let Target::Replace { temporary, destination } = &self.target {
+        if let Target::Replace {
+            temporary,
+            destination,
+        } = &self.target
+        {
             if let Err(e) = std::fs::rename(temporary, destination) {
                 self.remove_temporary();
                 return Err(Error::io(e, None).in_file(&self.destination));
@@ -325,14 +349,23 @@ fn open_destination(destination: &Path, inputs: &[PathBuf]) -> Result<(File, Tar
                 return refuse("is a directory: give a file name (e.g. inside it)".into());
             }
             if kind.is_socket() {
-                return refuse("is a socket: write to a file, a FIFO, a device or standard output (-o -)".into());
+                return refuse(
+                    "is a socket: write to a file, a FIFO, a device or standard output (-o -)"
+                        .into(),
+                );
             }
             if kind.is_block_device() {
-                return refuse("is a block device: refusing to write a table over a disk; give a file name".into());
+                return refuse(
+                    "is a block device: refusing to write a table over a disk; give a file name"
+                        .into(),
+                );
             }
             if kind.is_fifo() || kind.is_char_device() {
                 // Written through: no temporary, no rename, and never created if it vanished.
-                let file = OpenOptions::new().write(true).open(destination).map_err(os_error)?;
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(destination)
+                    .map_err(os_error)?;
                 return Ok((file, Target::Through));
             }
             // /dev/stdout and the like, when standard output is a regular file: write through
@@ -366,10 +399,20 @@ fn open_destination(destination: &Path, inputs: &[PathBuf]) -> Result<(File, Tar
         .open(&temporary)
         .map_err(|e| {
             let mut error = Error::io(e, None).in_file(destination);
-            error.message = format!("cannot create the output file {}: {}", temporary.display(), error.message);
+            error.message = format!(
+                "cannot create the output file {}: {}",
+                temporary.display(),
+                error.message
+            );
             error
         })?;
-    Ok((file, Target::Replace { temporary, destination: real }))
+    Ok((
+        file,
+        Target::Replace {
+            temporary,
+            destination: real,
+        },
+    ))
 }
 
 /// Refuse to write over one of the inputs (same device and inode).
@@ -462,14 +505,17 @@ impl IpcSink {
             )
         } else {
             IpcWriter::File(
-                arrow_ipc::writer::FileWriter::try_new_with_options(out, schema, options).map_err(|e| e.to_string())?,
+                arrow_ipc::writer::FileWriter::try_new_with_options(out, schema, options)
+                    .map_err(|e| e.to_string())?,
             )
         };
         let dictionaries = schema
             .fields()
             .iter()
             .map(|f| match f.data_type() {
-                DataType::Dictionary(_, value) if matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) => {
+                DataType::Dictionary(_, value)
+                    if matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) =>
+                {
                     Some(Unified::new(value.as_ref().clone()))
                 }
                 _ => None,
@@ -497,12 +543,14 @@ impl IpcSink {
         }
         self.pending_rows += batch.num_rows();
         self.pending_bytes += batch.get_array_memory_size();
-        self.pending.push(RecordBatch::try_new_with_options(
-            keys_schema(&self.schema),
-            columns,
-            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-        )
-        .map_err(|e| e.to_string())?);
+        self.pending.push(
+            RecordBatch::try_new_with_options(
+                keys_schema(&self.schema),
+                columns,
+                &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+            )
+            .map_err(|e| e.to_string())?,
+        );
         if self.pending_rows >= self.gather_rows || self.pending_bytes >= PARQUET_ROW_GROUP_BYTES {
             self.flush()?;
         }
@@ -511,11 +559,19 @@ impl IpcSink {
 
     /// Write the pending batches, all sharing the dictionaries as they are now.
     fn flush(&mut self) -> std::result::Result<(), String> {
-        let values: Vec<Option<ArrayRef>> =
-            self.dictionaries.iter().map(|d| d.as_ref().map(|d| d.values()).transpose()).collect::<std::result::Result<_, _>>()?;
+        let values: Vec<Option<ArrayRef>> = self
+            .dictionaries
+            .iter()
+            .map(|d| d.as_ref().map(|d| d.values()).transpose())
+            .collect::<std::result::Result<_, _>>()?;
         for keyed in std::mem::take(&mut self.pending) {
             let mut columns = Vec::with_capacity(keyed.num_columns());
-            for ((column, values), field) in keyed.columns().iter().zip(&values).zip(self.schema.fields()) {
+            for ((column, values), field) in keyed
+                .columns()
+                .iter()
+                .zip(&values)
+                .zip(self.schema.fields())
+            {
                 columns.push(match values {
                     Some(values) => {
                         let keys = column.to_data();
@@ -554,7 +610,9 @@ impl IpcSink {
             IpcWriter::File(mut w) => w.finish().and_then(|_| w.into_inner()),
             IpcWriter::Stream(mut w) => w.finish().and_then(|_| w.into_inner()),
         };
-        out.map_err(|e| e.to_string())?.flush().map_err(|e| e.to_string())
+        out.map_err(|e| e.to_string())?
+            .flush()
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -565,7 +623,9 @@ fn keys_schema(schema: &Schema) -> SchemaRef {
             .fields()
             .iter()
             .map(|f| match f.data_type() {
-                DataType::Dictionary(key, value) if matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) => {
+                DataType::Dictionary(key, value)
+                    if matches!(value.as_ref(), DataType::Utf8 | DataType::LargeUtf8) =>
+                {
                     Field::new(f.name(), key.as_ref().clone(), true)
                 }
                 _ => f.as_ref().clone(),
@@ -596,7 +656,10 @@ impl Unified {
     /// in the column's own key type. A null key or a null value gives a null.
     fn rekey(&mut self, column: &dyn Array) -> std::result::Result<ArrayRef, String> {
         let DataType::Dictionary(key_type, _) = column.data_type() else {
-            return Err(format!("expected a dictionary column, got {}", column.data_type()));
+            return Err(format!(
+                "expected a dictionary column, got {}",
+                column.data_type()
+            ));
         };
         let dictionary = column
             .as_any_dictionary_opt()
@@ -609,7 +672,11 @@ impl Unified {
                 let text: &[u8] = match values.data_type() {
                     DataType::Utf8 => values.as_string::<i32>().value(i).as_bytes(),
                     DataType::LargeUtf8 => values.as_string::<i64>().value(i).as_bytes(),
-                    other => return Err(format!("dictionary values of type {other} where strings were expected")),
+                    other => {
+                        return Err(format!(
+                            "dictionary values of type {other} where strings were expected"
+                        ))
+                    }
                 };
                 Some(self.insert(text))
             } else {
@@ -627,7 +694,11 @@ impl Unified {
                 .enumerate()
                 .map(|(row, k)| {
                     let present = valid.as_ref().map_or(true, |n| n.is_valid(row));
-                    if present { mapping[k].map(|u| u as i64) } else { None }
+                    if present {
+                        mapping[k].map(|u| u as i64)
+                    } else {
+                        None
+                    }
                 })
                 .collect()
         };
@@ -663,14 +734,25 @@ impl Unified {
         Ok(match self.value_type {
             DataType::LargeUtf8 => {
                 let offsets: Vec<i64> = starts.map(|e| e as i64).collect();
-                Arc::new(LargeStringArray::new(OffsetBuffer::new(offsets.into()), values, None)) as ArrayRef
+                Arc::new(LargeStringArray::new(
+                    OffsetBuffer::new(offsets.into()),
+                    values,
+                    None,
+                )) as ArrayRef
             }
             _ => {
                 let offsets = starts
                     .map(i32::try_from)
                     .collect::<std::result::Result<Vec<i32>, _>>()
-                    .map_err(|_| "a dictionary column's distinct values pass 2 GiB: write Parquet instead".to_string())?;
-                Arc::new(StringArray::new(OffsetBuffer::new(offsets.into()), values, None)) as ArrayRef
+                    .map_err(|_| {
+                        "a dictionary column's distinct values pass 2 GiB: write Parquet instead"
+                            .to_string()
+                    })?;
+                Arc::new(StringArray::new(
+                    OffsetBuffer::new(offsets.into()),
+                    values,
+                    None,
+                )) as ArrayRef
             }
         })
     }
@@ -743,7 +825,8 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("pcapframe-output-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("pcapframe-output-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -751,7 +834,11 @@ mod tests {
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
-            Field::new("host", DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)), true),
+            Field::new(
+                "host",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                true,
+            ),
             Field::new("port", DataType::UInt16, true),
         ]))
     }
@@ -759,7 +846,11 @@ mod tests {
     /// A batch whose host dictionary is its own (as each read batch's is).
     fn batch(hosts: &[Option<&str>], ports: &[u16]) -> RecordBatch {
         let hosts: DictionaryArray<arrow_array::types::Int32Type> = hosts.iter().copied().collect();
-        RecordBatch::try_new(schema(), vec![Arc::new(hosts), Arc::new(UInt16Array::from(ports.to_vec()))]).unwrap()
+        RecordBatch::try_new(
+            schema(),
+            vec![Arc::new(hosts), Arc::new(UInt16Array::from(ports.to_vec()))],
+        )
+        .unwrap()
     }
 
     fn write_to(path: &Path, format: OutputFormat, inputs: &[PathBuf]) -> Result<u64> {
@@ -781,23 +872,40 @@ mod tests {
         let dir = scratch("regular");
         let out = dir.join("a.csv");
         write_to(&out, OutputFormat::Csv, &[]).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "host,port\n10.0.0.1,1\n,2\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "host,port\n10.0.0.1,1\n,2\n"
+        );
         std::fs::write(&out, "old").unwrap();
         write_to(&out, OutputFormat::Csv, &[]).unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "host,port\n10.0.0.1,1\n,2\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "host,port\n10.0.0.1,1\n,2\n"
+        );
         // Through a link: the target gets the rows, the link stays a link.
         let link = dir.join("link.csv");
         symlink("a.csv", &link).unwrap();
         std::fs::write(&out, "old").unwrap();
         write_to(&link, OutputFormat::Csv, &[]).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "host,port\n10.0.0.1,1\n,2\n");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "host,port\n10.0.0.1,1\n,2\n"
+        );
         // A dangling link: its target is created.
         let dangling = dir.join("dangling.csv");
         symlink(dir.join("new.csv"), &dangling).unwrap();
         write_to(&dangling, OutputFormat::Csv, &[]).unwrap();
-        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
-        assert!(std::fs::read_to_string(dir.join("new.csv")).unwrap().starts_with("host,port\n"));
+        assert!(std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert!(std::fs::read_to_string(dir.join("new.csv"))
+            .unwrap()
+            .starts_with("host,port\n"));
         assert!(leftovers(&dir).is_empty());
     }
 
@@ -808,8 +916,14 @@ mod tests {
         symlink("/dev/null", &link).unwrap();
         write_to(&link, OutputFormat::Parquet, &[]).unwrap();
         write_to(Path::new("/dev/null"), OutputFormat::Ipc, &[]).unwrap();
-        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert!(leftovers(&dir).is_empty());
     }
 
@@ -826,7 +940,10 @@ mod tests {
         };
         write_to(&fifo, OutputFormat::Csv, &[]).unwrap();
         assert_eq!(reader.join().unwrap(), "host,port\n10.0.0.1,1\n,2\n");
-        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
         assert!(leftovers(&dir).is_empty());
     }
 
@@ -852,7 +969,10 @@ mod tests {
             assert!(e.to_string().contains("is the input capture"), "{e}");
             assert_eq!(std::fs::read(&input).unwrap(), b"capture bytes");
         }
-        assert!(std::fs::symlink_metadata(&soft).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&soft)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert!(leftovers(&dir).is_empty());
     }
 
@@ -880,17 +1000,36 @@ mod tests {
             w.write(b).unwrap();
         }
         assert_eq!(w.finish().unwrap(), 7);
-        let reader = arrow_ipc::reader::FileReader::try_new(File::open(&out).unwrap(), None).unwrap();
+        let reader =
+            arrow_ipc::reader::FileReader::try_new(File::open(&out).unwrap(), None).unwrap();
         let mut hosts = Vec::new();
         let mut ports = Vec::new();
         for b in reader {
             let b = b.unwrap();
             let text = arrow_cast::cast(b.column(0), &DataType::Utf8).unwrap();
-            hosts.extend(text.as_string::<i32>().iter().map(|s| s.map(str::to_string)));
-            ports.extend(b.column(1).as_primitive::<arrow_array::types::UInt16Type>().iter());
+            hosts.extend(
+                text.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.map(str::to_string)),
+            );
+            ports.extend(
+                b.column(1)
+                    .as_primitive::<arrow_array::types::UInt16Type>()
+                    .iter(),
+            );
         }
-        let want: Vec<Option<String>> =
-            [Some("a"), Some("b"), None, Some("c"), Some("a"), Some("c"), None].iter().map(|s| s.map(String::from)).collect();
+        let want: Vec<Option<String>> = [
+            Some("a"),
+            Some("b"),
+            None,
+            Some("c"),
+            Some("a"),
+            Some("c"),
+            None,
+        ]
+        .iter()
+        .map(|s| s.map(String::from))
+        .collect();
         assert_eq!(hosts, want);
         assert_eq!(ports, (1..=7).map(Some).collect::<Vec<_>>());
     }
@@ -900,13 +1039,18 @@ mod tests {
         let key8 = DataType::Dictionary(Box::new(DataType::Int8), Box::new(DataType::Utf8));
         let schema = Arc::new(Schema::new(vec![Field::new("h", key8, true)]));
         let dir = scratch("key8");
-        let mut w = TableWriter::create(&dir.join("k.arrow"), OutputFormat::Ipc, schema.clone()).unwrap();
+        let mut w =
+            TableWriter::create(&dir.join("k.arrow"), OutputFormat::Ipc, schema.clone()).unwrap();
         let mut failed = None;
         for i in 0..3 {
             let values = StringArray::from_iter_values((0..100).map(|j| format!("{i}-{j}")));
             let keys = arrow_array::Int8Array::from_iter_values(0..100);
-            let column = DictionaryArray::<arrow_array::types::Int8Type>::try_new(keys, Arc::new(values)).unwrap();
-            if let Err(e) = w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap()) {
+            let column =
+                DictionaryArray::<arrow_array::types::Int8Type>::try_new(keys, Arc::new(values))
+                    .unwrap();
+            if let Err(e) =
+                w.write(&RecordBatch::try_new(schema.clone(), vec![Arc::new(column)]).unwrap())
+            {
                 failed = Some(e);
                 break;
             }
