@@ -352,3 +352,50 @@ def test_write_table_refuses_its_inputs(capture, tmp_path):
             write_table(table, str(out), "parquet", [str(capture)])
     assert capture.read_bytes() == original
     assert write_table(table, str(tmp_path / "ok.parquet"), None, [str(capture)]) == table.num_rows
+
+
+# --- live -------------------------------------------------------------------------------
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root (CI runs as root)")
+
+
+@needs_pcapframe
+@needs_root
+def test_live_prints_counts_on_ctrl_c():
+    import signal
+    import time
+
+    live = subprocess.Popen([PCAPFRAME, "live", "-i", "lo", "-f", "udp port 40999"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(5):
+        sender.sendto(b"x", ("127.0.0.1", 40999))
+    sender.close()
+    time.sleep(0.5)
+    live.send_signal(signal.SIGINT)
+    out, err = live.communicate(timeout=10)
+    assert len(out.splitlines()) == 5
+    # lo: the kernel counts each packet twice (its outgoing and incoming copy).
+    shown, received = (int(x) for x in __import__("re").search(r"(\d+) packets shown, (\d+) received by filter", err).groups())
+    assert shown == 5 and received >= 5
+    assert "dropped by kernel" in err
+
+
+@needs_pcapframe
+@needs_root
+def test_live_names_the_interface_that_went_away():
+    import time
+
+    made = subprocess.run(["ip", "link", "add", "pfgone", "type", "veth", "peer", "name", "pfgone1"], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a veth pair here: {made.stderr.decode().strip()}")
+    try:
+        subprocess.run(["ip", "link", "set", "pfgone", "up"], check=True)
+        live = subprocess.Popen([PCAPFRAME, "live", "-i", "pfgone"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+    finally:
+        subprocess.run(["ip", "link", "del", "pfgone"], capture_output=True)
+    out, err = live.communicate(timeout=10)
+    assert live.returncode != 0
+    assert '"pfgone"' in err and "stopped" in err
+    assert "received by filter" in err
