@@ -693,7 +693,7 @@ impl Unified {
                 .into_iter()
                 .enumerate()
                 .map(|(row, k)| {
-                    let present = valid.as_ref().map_or(true, |n| n.is_valid(row));
+                    let present = valid.as_ref().is_none_or(|n| n.is_valid(row));
                     if present {
                         mapping[k].map(|u| u as i64)
                     } else {
