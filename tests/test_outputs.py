@@ -209,13 +209,16 @@ def test_dash_writes_standard_output(capture, tmp_path, fmt):
 
 
 @needs_pcapframe
-def test_dash_piped_into_pyarrow_reading_standard_input(capture):
-    producer = subprocess.Popen([PCAPFRAME, "convert", str(capture), "-o", "-", "--format", "arrow"], stdout=subprocess.PIPE)
+def test_dash_piped_into_pyarrow_reading_standard_input(capture, tmp_path):
+    producer = subprocess.Popen(
+        [PCAPFRAME, "convert", str(capture), "-o", "-", "--format", "arrow"], stdout=subprocess.PIPE, cwd=tmp_path
+    )
     code = "import sys, pyarrow.ipc as ipc; print(ipc.open_stream(sys.stdin.buffer).read_all().num_rows)"
     consumer = subprocess.run([sys.executable, "-c", code], stdin=producer.stdout, capture_output=True, text=True)
     producer.stdout.close()
     assert producer.wait(60) == 0
     assert int(consumer.stdout) == len(expected(capture)["time"])
+    assert not (tmp_path / "-").exists()
 
 
 @needs_pcapframe
