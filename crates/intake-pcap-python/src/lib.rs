@@ -651,10 +651,17 @@ impl LiveReader {
 /// Write every batch of `table` (anything with `__arrow_c_stream__`: a pyarrow Table or
 /// RecordBatchReader) to `path` with the core's writers: Parquet (zstd, hosts kept
 /// dictionary-encoded), Arrow IPC, CSV or JSON lines, by `format` or the file's extension.
-/// The file appears only when complete. Returns the rows written.
+/// The file appears only when complete; the core's destination rules apply (a FIFO or a
+/// device is written through; a directory, a socket or one of `inputs` is refused).
+/// Returns the rows written.
 #[pyfunction]
-#[pyo3(signature = (table, path, format=None))]
-fn write_table(table: &Bound<'_, PyAny>, path: PathBuf, format: Option<&str>) -> PyResult<u64> {
+#[pyo3(signature = (table, path, format=None, inputs=None))]
+fn write_table(
+    table: &Bound<'_, PyAny>,
+    path: PathBuf,
+    format: Option<&str>,
+    inputs: Option<Vec<PathBuf>>,
+) -> PyResult<u64> {
     use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
     use arrow_array::RecordBatchReader;
     use pcapframe::output::{OutputFormat, TableWriter};
@@ -673,7 +680,9 @@ fn write_table(table: &Bound<'_, PyAny>, path: PathBuf, format: Option<&str>) ->
             RecordBatchStreamReader::from_raw(pointer.as_ptr() as *mut FFI_ArrowArrayStream)
         }
         .map_err(|e| PyValueError::new_err(format!("not an Arrow stream: {e}")))?;
-        let mut writer = TableWriter::create(&path, format, reader.schema()).map_err(to_py_err)?;
+        let inputs = inputs.unwrap_or_default();
+        let mut writer = TableWriter::create_avoiding(&path, format, reader.schema(), &inputs)
+            .map_err(to_py_err)?;
         for batch in reader {
             // A failing source (an exception in a Python generator) ends the write; the
             // unfinished file is removed when `writer` is dropped.

@@ -1,5 +1,6 @@
 //! `convert`: captures into one Parquet, Arrow IPC, CSV or JSON-lines file, streamed with
-//! bounded memory, written under a temporary name and renamed only when complete.
+//! bounded memory; a regular file is written under a temporary name and renamed only when
+//! complete, a FIFO, a device or standard output (`-o -`) is written through.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -22,8 +23,15 @@ pub fn run(
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<()> {
+    // `-o -` is standard output, which has no extension to tell the format by.
+    let to_stdout = output == Path::new("-");
     let format = match format {
         Some(name) => OutputFormat::parse(name)?,
+        None if to_stdout => {
+            return Err(Error::invalid_argument(
+                "-o - writes to standard output: choose the format with --format (parquet, arrow, csv or jsonl)",
+            ))
+        }
         None => OutputFormat::from_path(output)?,
     };
     let files = inputs::expand(files)?;
@@ -38,7 +46,11 @@ pub fn run(
     let bar = progress_bar(total_bytes, quiet);
 
     let schema = pcapframe::batch::schema_of(&options.selected_columns());
-    let mut writer = TableWriter::create(output, format, schema)?;
+    let mut writer = if to_stdout {
+        TableWriter::stdout(format, schema, &files)?
+    } else {
+        TableWriter::create_avoiding(output, format, schema, &files)?
+    };
     // Ctrl-C or a kill: stop between batches so that the temporary file is removed.
     stop_on_signals();
     let mut done_before = 0u64;
@@ -66,7 +78,7 @@ pub fn run(
     }
     let rows = writer.finish()?;
     bar.finish_and_clear();
-    if !quiet && std::io::stderr().is_terminal() {
+    if !quiet && !to_stdout && std::io::stderr().is_terminal() {
         eprintln!(
             "{rows} rows from {packets} packets in {} file(s) -> {}",
             files.len(),

@@ -78,8 +78,10 @@ pub fn for_each_packet(
                     }
                 }
                 Ok(None) => break,
+                // Damage (a file cut short, an impossible record, garbage after a compressed
+                // stream) keeps every packet before it, as tshark and tcpdump do.
                 Err(e)
-                    if e.kind == ErrorKind::Truncated
+                    if matches!(e.kind, ErrorKind::Truncated | ErrorKind::Corrupt)
                         && options.errors != TruncationPolicy::Raise =>
                 {
                     if options.errors == TruncationPolicy::Warn {

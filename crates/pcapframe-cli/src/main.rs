@@ -42,10 +42,13 @@ enum Command {
         /// Capture files, or globs of them (quoted).
         #[arg(required = true)]
         files: Vec<String>,
-        /// Output file; its extension picks the format: .parquet, .arrow, .csv or .jsonl.
+        /// Output file; its extension picks the format: .parquet, .arrow, .arrows (IPC stream),
+        /// .csv or .jsonl. `-` is standard output (give --format; arrow is the IPC stream
+        /// there). A regular file is replaced only when complete; a FIFO or a device is written
+        /// through; a directory, a socket and the input itself are refused.
         #[arg(short = 'o', long = "output")]
         output: PathBuf,
-        /// Output format, when the file name does not say (parquet, arrow, csv, jsonl).
+        /// Output format, when the file name does not say (parquet, arrow, arrows, csv, jsonl).
         #[arg(long)]
         format: Option<String>,
         /// Columns to write, comma-separated, in this order (default: time, src_host,

@@ -63,6 +63,9 @@ pub fn live(
         ..LiveOptions::default()
     };
     let mut capture = LiveCapture::open(&live)?;
+    // Ctrl-C (or a kill) ends the capture like -c does, so that the counts are printed: the
+    // loop below wakes every 100 ms to look.
+    stop_live_on_signals();
     // The kernel runs the filter; the selector decodes and applies `--protocol`.
     let mut selector = PacketSelector::new(&ReadOptions {
         filter: None,
@@ -72,30 +75,51 @@ pub fn live(
     let mut out = stdout.lock();
     let mut shown = 0u64;
     let mut line = String::with_capacity(160);
-    while count.is_none_or(|c| shown < c) {
-        let deadline = Instant::now() + Duration::from_millis(100);
-        let Some(record) = capture.next_record(deadline)? else {
-            if capture.is_finished() {
-                break;
+    let outcome = (|| -> Result<()> {
+        while count.is_none_or(|c| shown < c)
+            && !LIVE_STOP.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let deadline = Instant::now() + Duration::from_millis(100);
+            let Some(record) = capture.next_record(deadline)? else {
+                if capture.is_finished() {
+                    break;
+                }
+                continue;
+            };
+            if let Some((link, packet)) = selector.select(&record)? {
+                line.clear();
+                format_line(&mut line, &record, &link, &packet);
+                // Each packet as it comes: a live view is read by people, not piped in bulk.
+                out.write_all(line.as_bytes())
+                    .and_then(|_| out.flush())
+                    .map_err(|e| Error::io(e, None))?;
+                shown += 1;
             }
-            continue;
-        };
-        if let Some((link, packet)) = selector.select(&record)? {
-            line.clear();
-            format_line(&mut line, &record, &link, &packet);
-            // Each packet as it comes: a live view is read by people, not piped in bulk.
-            out.write_all(line.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|e| Error::io(e, None))?;
-            shown += 1;
         }
-    }
+        Ok(())
+    })();
+    // The counts also when the capture failed (an interface that went away), as tcpdump.
     let stats = capture.stats();
     eprintln!(
-        "{shown} packets shown, {} received by filter, {} dropped by kernel",
-        stats.received, stats.dropped
+        "{shown} packets shown, {} received by filter, {} dropped by kernel, {} dropped by interface",
+        stats.received, stats.dropped, stats.if_dropped
     );
-    Ok(())
+    outcome
+}
+
+static LIVE_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn request_live_stop(_: libc::c_int) {
+    LIVE_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn stop_live_on_signals() {
+    let handler: extern "C" fn(libc::c_int) = request_live_stop;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
 }
 
 /// One line of `tcpdump -tttt -n -q`.

@@ -168,7 +168,7 @@ impl LiveCapture {
                 Ok(mut cap) => {
                     let link_type = dlt_to_linktype(cap.get_datalink().0);
                     if ready_tx.send(Ok(link_type)).is_ok() {
-                        capture_loop(&mut cap, &tx, &thread_shared);
+                        capture_loop(&mut cap, &tx, &thread_shared, &thread_options.interface);
                     }
                 }
                 Err(e) => {
@@ -304,7 +304,12 @@ fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
     Ok(cap)
 }
 
-fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>, shared: &Shared) {
+fn capture_loop(
+    cap: &mut pcap::Capture<pcap::Active>,
+    tx: &SyncSender<Message>,
+    shared: &Shared,
+    interface: &str,
+) {
     let mut block = Block::default();
     let mut first_at = Instant::now();
     let mut captured = 0u64;
@@ -352,7 +357,10 @@ fn capture_loop(cap: &mut pcap::Capture<pcap::Active>, tx: &SyncSender<Message>,
                 if hand_over(&mut block, tx) && !stopping {
                     let _ = tx.send(Message::Failed(Error::new(
                         ErrorKind::Capture,
-                        format!("live capture stopped: libpcap says: {e} (the interface went away or down?)"),
+                        format!(
+                            "live capture on {interface:?} stopped: libpcap says: {e} (did the interface go away \
+                             or down? `ip link show {interface}` tells)"
+                        ),
                     )));
                 }
                 break;
