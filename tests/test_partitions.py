@@ -151,3 +151,19 @@ def test_ctrl_c_stops_a_read_that_produces_no_rows_within_half_a_second(long_cap
     assert "KeyboardInterrupt" in out
     assert stopped < 0.5 + 0.5, f"stopped {stopped:.2f} s after Ctrl-C"  # half a second, with slack for CI
     assert not os.path.exists(os.path.join(os.path.dirname(long_capture_of_no_rows), "out.parquet"))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_convert_stops_within_half_a_second_and_leaves_nothing(long_capture_of_no_rows, tmp_path, signum):
+    out = tmp_path / "out.parquet"
+    child = subprocess.Popen(["pcapframe", "convert", long_capture_of_no_rows, "-o", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert child.poll() is None, "convert finished before the signal: the capture is too short to test"
+    sent = time.monotonic()
+    child.send_signal(signum)
+    _, err = child.communicate(timeout=60)
+    stopped = time.monotonic() - sent
+    assert child.returncode != 0 and "interrupted; no output written" in err
+    assert stopped < 0.5 + 0.5, f"stopped {stopped:.2f} s after the signal"
+    assert list(tmp_path.iterdir()) == []

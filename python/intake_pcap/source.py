@@ -286,7 +286,8 @@ class PCAPSource(DataSource):
                 raise
 
         try:
-            return write_table(pa.RecordBatchReader.from_batches(schema, batches()), os.fspath(path), format)
+            inputs = [local_path(f) for f in self._files if is_local(f)]
+            return write_table(pa.RecordBatchReader.from_batches(schema, batches()), os.fspath(path), format, inputs)
         except Exception:
             if failed:
                 raise failed[0] from None

@@ -5,13 +5,14 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pcapframe::error::{Error, ErrorKind, Result};
 use pcapframe::output::{OutputFormat, TableWriter};
 use pcapframe::parallel::read_file_streaming;
-use pcapframe::reader::{ReadOptions, TruncationPolicy};
+use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
 
 use crate::inputs;
 
@@ -51,7 +52,9 @@ pub fn run(
     } else {
         TableWriter::create_avoiding(output, format, schema, &files)?
     };
-    // Ctrl-C or a kill: stop between batches so that the temporary file is removed.
+    // Ctrl-C or a kill: the reader stops at its next record (within milliseconds, even
+    // while no row comes) and the temporary file is removed.
+    let _ = CANCEL.set(options.cancel.clone());
     stop_on_signals();
     let mut done_before = 0u64;
     let mut packets = 0u64;
@@ -68,6 +71,12 @@ pub fn run(
             bar.set_position(done_before + at);
             bar.set_message(format!("{} rows of {} packets", writer.rows(), packets));
             Ok(())
+        })
+        .map_err(|e| match e.kind {
+            ErrorKind::Interrupted => {
+                Error::new(ErrorKind::Interrupted, "interrupted; no output written")
+            }
+            _ => e,
         })?;
         if let Some(truncated) = &stats.truncated {
             if options.errors == TruncationPolicy::Warn {
@@ -105,9 +114,15 @@ fn progress_bar(total_bytes: u64, quiet: bool) -> ProgressBar {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// The read's stop flag, for the signal handler.
+static CANCEL: OnceLock<Cancel> = OnceLock::new();
 
 extern "C" fn request_stop(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
+    // An atomic load and store: async-signal-safe.
+    if let Some(cancel) = CANCEL.get() {
+        cancel.cancel();
+    }
 }
 
 fn stop_on_signals() {
