@@ -1,10 +1,17 @@
 """Damaged and foreign files: clear errors naming file and offset, warnings for captures
 cut short, never a crash."""
 
+import gzip
+import json
+import os
+import re
+import shutil
 import struct
+import subprocess
 import warnings
 
 import intake
+import pandas as pd
 import pytest
 
 import intake_pcap
@@ -17,13 +24,18 @@ def pcap_header(link_type=1, snaplen=65535):
     return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, link_type)
 
 
-def test_not_a_capture_names_file_and_first_bytes(tmp_path):
+def test_not_a_capture_names_file_and_only_its_magic(tmp_path):
+    # The file may be a secret (a key, /etc/shadow read as root): only the magic number
+    # reaches the message, and so the logs.
     path = tmp_path / "notes.txt"
-    path.write_text("hello, this is text")
+    path.write_text("hell, this is a secret")
     with pytest.raises(intake_pcap.NotACaptureError) as err:
         intake.open_pcap(str(path)).read()
-    assert "notes.txt" in str(err.value)
-    assert "68 65 6c 6c 6f" in str(err.value)  # "hello"
+    message = str(err.value)
+    assert "notes.txt" in message and "at byte offset 0" in message
+    assert "68 65 6c 6c" in message  # "hell"
+    assert "2c" not in message.replace(str(path), "")  # ",", the fifth byte
+    assert "0a 0d 0d 0a" in message  # what a capture starts with
 
 
 def test_empty_file(tmp_path):
@@ -49,11 +61,13 @@ def test_cut_short_raise_and_ignore():
         intake.open_pcap(CUT, errors="sometimes")
 
 
-def test_impossible_caplen_is_an_error_at_its_offset(tmp_path):
+def test_impossible_caplen_is_damage_at_its_offset(tmp_path):
     path = tmp_path / "huge.pcap"
     path.write_bytes(pcap_header() + struct.pack("<IIII", 0, 0, 0xFFFFFFF0, 60) + bytes(60))
     with pytest.raises(intake_pcap.CorruptCaptureError, match="at byte offset 24.*4294967280"):
-        intake.open_pcap(str(path)).read()
+        intake.open_pcap(str(path), errors="raise").read()
+    with pytest.warns(intake_pcap.CaptureWarning, match="at byte offset 24.*4294967280.*damaged"):
+        assert len(intake.open_pcap(str(path)).read()) == 0
 
 
 def test_four_gib_pcapng_block_is_an_error(tmp_path):
@@ -62,7 +76,9 @@ def test_four_gib_pcapng_block_is_an_error(tmp_path):
     path = tmp_path / "huge.pcapng"
     path.write_bytes(shb + bad)
     with pytest.raises(intake_pcap.CorruptCaptureError, match="at byte offset 28"):
-        intake.open_pcap(str(path)).read()
+        intake.open_pcap(str(path), errors="raise").read()
+    with pytest.warns(intake_pcap.CaptureWarning, match="at byte offset 28"):
+        assert len(intake.open_pcap(str(path)).read()) == 0
 
 
 def test_unknown_link_type_is_skipped_with_one_warning(tmp_path):
@@ -73,3 +89,160 @@ def test_unknown_link_type_is_skipped_with_one_warning(tmp_path):
         df = intake.open_pcap(str(path)).read()
     assert len(df) == 0 and list(df.columns)[0] == "time"
     assert len(caught) == 1
+
+
+# Damage keeps what came before: every complete packet before a damaged record is returned,
+# with one warning naming the file and offset (errors="warn"), silently ("ignore"), or an
+# error ("raise"). tshark is the oracle: it shows the same packets, then reports the damage.
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None, reason="tcpdump is not installed")
+
+
+def udp_frame(i, pad=0):
+    """Ethernet, IPv4 and UDP from port 1000 + i, with ``pad`` payload bytes."""
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + pad, i, 0, 64, 17, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+    return b"\x00\x11\x22\x33\x44\x55" * 2 + b"\x08\x00" + ip + struct.pack("!HHHH", 1000 + i, 53, 8 + pad, 0) + bytes(pad)
+
+
+def pcap_rec(secs, frac, data, wire=None):
+    return struct.pack("<IIII", secs, frac, len(data), len(data) if wire is None else wire) + data
+
+
+def ng_block(block_type, body):
+    body += bytes(-len(body) % 4)
+    return struct.pack("<II", block_type, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+
+
+def ng_shb(major=1, minor=0):
+    return ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, major, minor, -1))
+
+
+def ng_idb(link_type=1, options=b""):
+    return ng_block(1, struct.pack("<HHI", link_type, 0, 0) + options)
+
+
+def ng_epb(i, interface=0):
+    frame, ts = udp_frame(i), 1_000_000 * (100 + i)
+    return ng_block(6, struct.pack("<IIIII", interface, ts >> 32, ts & 0xFFFFFFFF, len(frame), len(frame)) + frame)
+
+
+def tshark_ports(path):
+    """(udp source port, frame.len, frame.cap_len) of every frame tshark shows, and its exit status."""
+    done = subprocess.run(
+        ["tshark", "-r", str(path), "-T", "fields", "-e", "udp.srcport", "-e", "frame.len", "-e", "frame.cap_len"],
+        capture_output=True, text=True,
+    )
+    rows = [tuple(int(v) for v in line.split("\t")) for line in done.stdout.splitlines() if line]
+    return rows, done.returncode
+
+
+def ours(df):
+    return [(int(p), int(n), int(c)) for p, n, c in zip(df.src_port, df.length, df.caplen)]
+
+
+COLUMNS = ["time", "src_port", "length", "caplen"]
+
+# Five good packets, then damage, then a good packet nobody may show.
+DAMAGED = {
+    "caplen.pcap": (
+        pcap_header() + b"".join(pcap_rec(100 + i, 1, udp_frame(i)) for i in range(5)),
+        struct.pack("<IIII", 102, 0, 0xFFFFFFF0, 60) + bytes(200) + pcap_rec(200, 1, udp_frame(9)),
+    ),
+    "later-section.pcapng": (
+        ng_shb() + ng_idb() + b"".join(ng_epb(i) for i in range(5)),
+        ng_shb(2, 0) + ng_idb() + ng_epb(9),
+    ),
+    "block-length.pcapng": (
+        ng_shb() + ng_idb() + b"".join(ng_epb(i) for i in range(5)),
+        struct.pack("<II", 6, 0xFFFFFFFC) + bytes(64) + ng_epb(9),
+    ),
+}
+
+
+@needs_tshark
+@pytest.mark.parametrize("name", sorted(DAMAGED))
+def test_damage_keeps_the_packets_before_it_as_tshark(tmp_path, name):
+    good, damage = DAMAGED[name]
+    path = tmp_path / name
+    path.write_bytes(good + damage)
+    expected, status = tshark_ports(path)
+    assert status != 0 and len(expected) == 5  # tshark shows them, then reports the damage
+    where = rf"{re.escape(name)}: at byte offset {len(good)}: "
+
+    with pytest.warns(intake_pcap.CaptureWarning, match=where) as caught:
+        df = intake.open_pcap(str(path), columns=COLUMNS).read()
+    assert ours(df) == expected
+    assert len([w for w in caught if issubclass(w.category, intake_pcap.CaptureWarning)]) == 1
+
+    with pytest.warns(intake_pcap.CaptureWarning, match=where) as caught:
+        chunks = list(intake.open_pcap(str(path), columns=COLUMNS, chunksize=2).read_chunked())
+    assert ours(pd.concat(chunks)) == expected
+    assert len([w for w in caught if issubclass(w.category, intake_pcap.CaptureWarning)]) == 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ours(intake.open_pcap(str(path), columns=COLUMNS, errors="ignore").read()) == expected
+    with pytest.raises(intake_pcap.CorruptCaptureError, match=where):
+        intake.open_pcap(str(path), errors="raise").read()
+
+    # Compressed, the same (the offset is in the decompressed stream).
+    gz = tmp_path / (name + ".gz")
+    gz.write_bytes(gzip.compress(good + damage))
+    with pytest.warns(intake_pcap.CaptureWarning, match=rf"at byte offset {len(good)}: "):
+        assert ours(intake.open_pcap(str(gz), columns=COLUMNS).read()) == expected
+
+
+# $PCAPFRAME: a build of the command to test instead of the installed one.
+PCAPFRAME = os.environ.get("PCAPFRAME") or shutil.which("pcapframe")
+
+
+@pytest.mark.skipif(PCAPFRAME is None, reason="pcapframe is not installed: run scripts/setup.sh")
+def test_damage_in_the_command_line_keeps_the_packets_before_it(tmp_path):
+    good, damage = DAMAGED["caplen.pcap"]
+    path = tmp_path / "damaged.pcap"
+    path.write_bytes(good + damage)
+    pcapframe = PCAPFRAME
+    done = subprocess.run([pcapframe, "stats", str(path), "--json"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["packets"] == 5
+    assert f"at byte offset {len(good)}" in done.stderr
+    done = subprocess.run([pcapframe, "stats", str(path), "--errors", "raise"], capture_output=True, text=True)
+    assert done.returncode != 0 and f"at byte offset {len(good)}" in done.stderr
+
+
+@needs_tshark
+@needs_tcpdump
+def test_valid_odd_records_read_as_tshark_and_tcpdump(tmp_path):
+    """caplen beyond the snaplen, caplen beyond the wire length, microseconds past a second:
+    valid files that tshark and tcpdump read, and so do we."""
+    path = tmp_path / "odd.pcap"
+    records = [
+        pcap_rec(100, 5, udp_frame(1, 958)),  # 1000 bytes, snaplen 64
+        pcap_rec(101, 5, udp_frame(2), wire=20),  # 42 bytes captured of 20 on the wire
+        pcap_rec(102, 1_500_000, udp_frame(3)),  # microseconds past a second
+        pcap_rec(103, 4_294_967_295, udp_frame(4)),
+        pcap_rec(104, 999_999, udp_frame(5)),
+    ]
+    path.write_bytes(pcap_header(snaplen=64) + b"".join(records))
+    expected, status = tshark_ports(path)
+    assert status == 0 and len(expected) == 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = intake.open_pcap(str(path), columns=COLUMNS).read()
+    assert ours(df) == expected
+    # tcpdump -tt prints seconds and the fraction field as the file holds them.
+    lines = subprocess.run(["tcpdump", "-tt", "-n", "-r", str(path)], capture_output=True, text=True).stdout.splitlines()
+    stamps = [line.split()[0].split(".") for line in lines]
+    assert [int(s) * 10**9 + int(f) * 1000 for s, f in stamps] == df.time.astype("int64").tolist()
+
+
+def test_records_up_to_16_mib_are_read_whatever_the_snaplen(tmp_path):
+    # tshark 4.0 refuses an Ethernet record over 256 KiB; the README's rule is 16 MiB.
+    path = tmp_path / "big.pcap"
+    big = udp_frame(1, 1000) + bytes(300_000 - 1042)
+    path.write_bytes(pcap_header(snaplen=65535) + pcap_rec(100, 0, big) + pcap_rec(101, 0, udp_frame(2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = intake.open_pcap(str(path), columns=COLUMNS).read()
+    assert ours(df) == [(1001, 300_000, 300_000), (1002, 42, 42)]

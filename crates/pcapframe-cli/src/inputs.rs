@@ -78,10 +78,7 @@ pub fn for_each_packet(
                     }
                 }
                 Ok(None) => break,
-                Err(e)
-                    if e.kind == ErrorKind::Truncated
-                        && options.errors != TruncationPolicy::Raise =>
-                {
+                Err(e) if options.errors.keeps_packets_before(&e) => {
                     if options.errors == TruncationPolicy::Warn {
                         warn_truncated(&e);
                     }

@@ -1,5 +1,5 @@
 //! The whole path for one capture: records -> link layer -> IP -> filter -> Arrow batches,
-//! with the caller's policy for a file that ends mid-record.
+//! with the caller's policy for a file that ends mid-record or is damaged.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,15 +16,18 @@ use crate::input::ByteWindow;
 use crate::protocol;
 use crate::select::PacketSelector;
 
-/// What to do when a capture ends inside a record (a capture killed while writing).
+/// What to do when a capture ends inside a record (a capture killed while writing) or is
+/// damaged (a length that cannot be right, a later section we cannot read, garbage after
+/// a compressed stream): the packets before it are complete and correct, and tshark,
+/// tcpdump and Wireshark show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TruncationPolicy {
     /// Stop with an error.
     Raise,
-    /// Keep every complete packet and report the truncation in `ReadStats`.
+    /// Keep every complete packet before it and report it in `ReadStats`.
     #[default]
     Warn,
-    /// Keep every complete packet and report nothing (still counted in `ReadStats`).
+    /// Keep every complete packet before it and report nothing (still in `ReadStats`).
     Ignore,
 }
 
@@ -38,6 +41,14 @@ impl TruncationPolicy {
                 "errors={other:?} is not one of 'raise', 'warn', 'ignore'"
             ))),
         }
+    }
+
+    /// Whether a read that met `e` ends there keeping the packets before it (reported in
+    /// `ReadStats::truncated`) rather than failing: a file cut short or damaged, unless
+    /// the caller asked for errors. Any other error (I/O, memory) always fails.
+    pub fn keeps_packets_before(self, e: &Error) -> bool {
+        self != TruncationPolicy::Raise
+            && matches!(e.kind, ErrorKind::Truncated | ErrorKind::Corrupt)
     }
 }
 
@@ -125,7 +136,8 @@ pub struct ReadStats {
     pub filtered: u64,
     /// Packets skipped because their link type is not decoded, by link type.
     pub unsupported_link_types: BTreeMap<u32, u64>,
-    /// Set when the file ended inside a record and the policy kept going.
+    /// Set when the file ended inside a record or was damaged and the policy kept going:
+    /// the error's text (file, byte offset, what was wrong).
     pub truncated: Option<String>,
 }
 
@@ -287,9 +299,7 @@ impl PacketReader {
                     self.done = true;
                     break;
                 }
-                Err(e)
-                    if e.kind == ErrorKind::Truncated && self.errors != TruncationPolicy::Raise =>
-                {
+                Err(e) if self.errors.keeps_packets_before(&e) => {
                     self.rows.stats_mut().truncated = Some(e.to_string());
                     self.done = true;
                     break;
