@@ -20,7 +20,8 @@ use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyOSError, PyPermissionError, PyTypeError, PyValueError,
+    PyException, PyFileNotFoundError, PyMemoryError, PyOSError, PyPermissionError, PyTypeError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
@@ -63,6 +64,7 @@ fn to_py_err(e: Error) -> PyErr {
         ErrorKind::InvalidArgument => PyValueError::new_err(text),
         ErrorKind::PermissionDenied => PyPermissionError::new_err(text),
         ErrorKind::Capture | ErrorKind::NotSplittable => CaptureError::new_err(text),
+        ErrorKind::OutOfMemory => PyMemoryError::new_err(text),
     }
 }
 
@@ -671,7 +673,8 @@ fn read_capture<'py>(
                 }))
             })
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            .map_err(to_py_err)?;
+            // Errors met while building rows (memory) know no file: this one.
+            .map_err(|e| to_py_err(e.in_file(&path)))?;
         let stats = stats_dict(py, read.stats)?;
         Ok((
             read.batches

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pcapframe::error::{Error, ErrorKind, Result};
+use pcapframe::error::{Error, Result};
 use pcapframe::format::{Record, RecordReader};
 use pcapframe::ip::IpPacket;
 use pcapframe::link::LinkInfo;

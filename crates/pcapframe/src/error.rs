@@ -25,6 +25,9 @@ pub enum ErrorKind {
     NotSplittable,
     /// libpcap reported a failure during live capture (an interface that went away).
     Capture,
+    /// Memory ran out (a limit such as `ulimit -v`): a large allocation was tried first and
+    /// refused, rather than made and aborting the process.
+    OutOfMemory,
 }
 
 #[derive(Debug)]
@@ -59,8 +62,13 @@ impl Error {
     }
 
     pub fn io(err: io::Error, offset: Option<u64>) -> Self {
+        // A buffer that could not grow (`try_reserve` in a reader) is memory, not I/O.
+        let kind = match err.kind() {
+            io::ErrorKind::OutOfMemory => ErrorKind::OutOfMemory,
+            _ => ErrorKind::Io,
+        };
         Error {
-            kind: ErrorKind::Io,
+            kind,
             path: None,
             offset,
             message: err.to_string(),

@@ -155,6 +155,15 @@ impl RowBuilder {
     pub fn new(options: &ReadOptions) -> Result<Self> {
         let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
         let columns = options.selected_columns();
+        // The builders' first allocation: at most 8 bytes a column, 64 of payload, a row.
+        let payload = if columns.contains(&Column::Payload) {
+            64
+        } else {
+            0
+        };
+        batch::check_room(capacity * (8 * columns.len() + payload), || {
+            format!("a batch of {capacity} rows")
+        })?;
         // Ports and payload bounds are decoded only when a column needs them.
         let selector =
             PacketSelector::new(options)?.with_transport(batch::needs_transport(&columns));
@@ -196,11 +205,12 @@ impl RowBuilder {
         self.builder.payload_bytes() > MAX_BATCH_PAYLOAD
     }
 
-    /// Add the record as a row, or count why not. Fails only when the filter cannot be
-    /// compiled for the record's link type.
+    /// Add the record as a row, or count why not. Fails when the filter cannot be
+    /// compiled for the record's link type, or when memory runs out (`OutOfMemory`).
     #[inline]
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
         if let Some((info, packet)) = self.selector.select(record)? {
+            self.builder.make_room(packet.payload.len())?;
             self.builder.push(record, &info, &packet);
         }
         Ok(())
@@ -306,8 +316,12 @@ impl PacketReader {
                 }
                 Err(e) => Err(e),
             };
-            if let Err(e) = step {
+            if let Err(mut e) = step {
                 self.done = true;
+                if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
+                    // Memory ran out adding the record just read.
+                    e.offset = Some(self.records.last_record_offset());
+                }
                 return Err(match self.records.path() {
                     Some(p) => e.in_file(p),
                     None => e,

@@ -150,6 +150,11 @@ impl RecordReader {
         self.window.offset() + self.pending as u64
     }
 
+    /// Byte offset where the record last returned starts (its bytes are still held).
+    pub fn last_record_offset(&self) -> u64 {
+        self.window.offset()
+    }
+
     /// "pcap (microsecond)" etc., for `discover()` metadata.
     pub fn format_name(&self) -> &'static str {
         match &self.format {
