@@ -1,6 +1,7 @@
 """Damaged and foreign files: clear errors naming file and offset, warnings for captures
 cut short, never a crash."""
 
+import csv
 import gzip
 import json
 import os
@@ -355,3 +356,23 @@ def test_memory_running_out_raises_memory_error_naming_the_file(big_payloads, th
         assert done.returncode == 0, f"room {room}: status {done.returncode}: {done.stderr[-2000:]}"
         assert done.stdout.startswith("MemoryError: "), done.stdout
         assert "payloads.pcap" in done.stdout and "out of memory" in done.stdout
+
+
+CORPUS2 = CORPUS.parent / "corpus2"
+
+
+@pytest.mark.skipif(not CORPUS2.is_dir(), reason="the shared corpus2 is missing")
+@pytest.mark.parametrize("name", ["gopacket__le__test901.pcapng", "gopacket__be__test901.pcapng"])
+def test_real_capture_with_an_unreadable_later_section_keeps_its_packets(name):
+    # gopacket's test files: a second section of version 2.0. tshark shows the packet of
+    # the first section, then stops (its oracle holds that row).
+    with open(CORPUS2 / f"{name}.expected.csv", newline="") as f:
+        expected = list(csv.DictReader(f))
+    with pytest.warns(intake_pcap.CaptureWarning, match=rf"{name}: at byte offset 480: section 2 .* version 2\.0"):
+        df = intake.open_pcap(str(CORPUS2 / name)).read()
+    assert len(df) == len(expected) == 1
+    for row, want in zip(df.itertuples(), expected):
+        assert (row.src_host, row.dst_host) == (want["src_host"], want["dst_host"])
+        assert row.time.value == int(want["time_epoch"].replace(".", ""))
+    with pytest.raises(intake_pcap.CorruptCaptureError, match="version 2.0"):
+        intake.open_pcap(str(CORPUS2 / name), errors="raise").read()

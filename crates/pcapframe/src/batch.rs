@@ -817,4 +817,14 @@ mod tests {
         assert_eq!(batch.column(0).as_primitive::<UInt32Type>().value(0), 9);
         assert!(batch.column(1).is_null(0) && batch.column(2).is_null(0));
     }
+
+    #[test]
+    fn growth_that_cannot_be_allocated_is_an_out_of_memory_error() {
+        // Small growth is not checked; growth beyond any address space is refused.
+        assert!(check_room(1 << 10, || unreachable!()).is_ok());
+        let e = check_room(isize::MAX as usize, || "a test".into()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutOfMemory);
+        assert!(e.message.contains("a test"), "{e}");
+        assert!(check_room(64 << 20, || "64 MiB".into()).is_ok());
+    }
 }
