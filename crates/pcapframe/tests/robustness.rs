@@ -9,6 +9,8 @@
 //! - corpus captures with flipped bytes and with length fields overwritten;
 //! - `link::decode` and `ip::decode` on arbitrary bytes for every link type;
 //! - regressions: deep MPLS pseudowire nesting (stack overflow), truncated gzip (was `Io`).
+//! - damage keeps the packets before it unless errors are raised; records beyond the snaplen
+//!   up to 16 MiB read; 20,000 and 1,000,000 interfaces with long names in bounded memory.
 //!
 //! `PROPTEST_CASES` sets the number of cases of each property;
 //! `PCAPFRAME_EXHAUSTIVE=1` cuts the large captures at every offset too (best with --release).
