@@ -376,3 +376,27 @@ def test_real_capture_with_an_unreadable_later_section_keeps_its_packets(name):
         assert row.time.value == int(want["time_epoch"].replace(".", ""))
     with pytest.raises(intake_pcap.CorruptCaptureError, match="version 2.0"):
         intake.open_pcap(str(CORPUS2 / name), errors="raise").read()
+
+
+@needs_tshark
+def test_damage_in_a_file_read_on_several_threads(tmp_path):
+    """A 70 MB capture damaged in its middle: the threaded read() and convert keep exactly the
+    packets before the damage, as the sequential read and tshark do (ranges beyond the damage
+    are not read)."""
+    frames = [pcap_rec(100 + i // 1000, i % 1000, udp_frame(i % 5000, 1000)) for i in range(66_000)]
+    good = pcap_header() + b"".join(frames[:33_000])
+    path = tmp_path / "damaged-middle.pcap"
+    path.write_bytes(good + struct.pack("<IIII", 200, 0, 0xFFFFFFF0, 60) + bytes(60) + b"".join(frames[33_000:]))
+    expected, status = tshark_ports(path)
+    assert status != 0 and len(expected) == 33_000
+    where = rf"damaged-middle\.pcap: at byte offset {len(good)}: "
+    for threads in (1, 2, 4):
+        with pytest.warns(intake_pcap.CaptureWarning, match=where):
+            df = intake.open_pcap(str(path), columns=COLUMNS, threads=threads).read()
+        assert ours(df) == expected, threads
+    if PCAPFRAME:
+        out = tmp_path / "out.csv"
+        done = subprocess.run([PCAPFRAME, "convert", str(path), "-o", str(out), "--threads", "2"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and f"at byte offset {len(good)}" in done.stderr, done.stderr
+        assert len(pd.read_csv(out)) == 33_000
