@@ -21,8 +21,8 @@ use pcapframe::writer::PcapWriter;
 use pcapframe::{ip, protocol, Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyPermissionError,
-    PyTypeError, PyValueError,
+    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyMemoryError, PyOSError,
+    PyPermissionError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyTuple};
@@ -68,6 +68,7 @@ fn to_py_err(e: Error) -> PyErr {
             CaptureError::new_err(text)
         }
         ErrorKind::Interrupted => PyKeyboardInterrupt::new_err(text),
+        ErrorKind::OutOfMemory => PyMemoryError::new_err(text),
     }
 }
 
@@ -786,7 +787,8 @@ fn read_capture<'py>(
             }
             None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
         })?
-        .map_err(to_py_err)?;
+        // Errors met while building rows (memory) know no file: this one.
+        .map_err(|e| to_py_err(e.in_file(&path)))?;
         let stats = stats_dict(py, read.stats)?;
         Ok((
             read.batches

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pcapframe::error::{Error, ErrorKind, Result};
+use pcapframe::error::{Error, Result};
 use pcapframe::format::{Record, RecordReader};
 use pcapframe::ip::IpPacket;
 use pcapframe::link::LinkInfo;
@@ -78,12 +78,7 @@ pub fn for_each_packet(
                     }
                 }
                 Ok(None) => break,
-                // Damage (a file cut short, an impossible record, garbage after a compressed
-                // stream) keeps every packet before it, as tshark and tcpdump do.
-                Err(e)
-                    if matches!(e.kind, ErrorKind::Truncated | ErrorKind::Corrupt)
-                        && options.errors != TruncationPolicy::Raise =>
-                {
+                Err(e) if options.errors.keeps_packets_before(&e) => {
                     if options.errors == TruncationPolicy::Warn {
                         warn_truncated(&e);
                     }

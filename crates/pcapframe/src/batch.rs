@@ -19,6 +19,7 @@ use arrow_schema::{Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
 use crate::column::{self, Column};
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
 use crate::ip::{self, Addr, IpPacket};
 use crate::link::{self, IpVersion, LinkInfo};
@@ -46,6 +47,41 @@ pub fn needs_transport(columns: &[Column]) -> bool {
         matches!(
             c,
             Column::SrcPort | Column::DstPort | Column::Payload | Column::PayloadLength
+        )
+    })
+}
+
+/// Growth below this many bytes is not checked: small allocations are not where memory
+/// runs out.
+const CHECK_FROM_BYTES: usize = 4 << 20;
+
+/// Bytes a row may take in the builders of `columns` (besides its payload): fixed-width
+/// values, offsets and validity bits, and the host dictionary's share (two addresses, each
+/// with its hash slot and text). An overestimate, used only to check growth.
+pub fn row_bytes(columns: &[Column]) -> usize {
+    let hosts = columns
+        .iter()
+        .any(|c| matches!(c, Column::SrcHost | Column::DstHost));
+    8 * columns.len() + if hosts { 96 } else { 0 }
+}
+
+/// Fail with `OutOfMemory` unless `bytes` more can be allocated now, by allocating them
+/// fallibly and letting go. Arrow's builders grow with allocations that abort the process
+/// (a Python interpreter with it) when memory runs out; trying each large growth first
+/// turns a limit (`ulimit -v`, a container's) into an error that names the file.
+pub fn check_room(bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
+    if bytes < CHECK_FROM_BYTES {
+        return Ok(());
+    }
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| {
+        Error::new(
+            ErrorKind::OutOfMemory,
+            format!(
+                "out of memory: {bytes} more bytes cannot be allocated for {} (read in smaller \
+                 chunks, with fewer columns or without the payload, or allow more memory)",
+                what()
+            ),
         )
     })
 }
@@ -502,6 +538,8 @@ pub struct BatchBuilder {
     payload: Option<LargeBinaryBuilder>,
     more: Option<Box<MoreColumns>>,
     rows: usize,
+    /// `row_bytes` of the columns.
+    row_bytes: usize,
 }
 
 fn protocol_name(p: u8) -> String {
@@ -535,6 +573,7 @@ impl BatchBuilder {
                 .then(|| LargeBinaryBuilder::with_capacity(capacity, capacity * 64)),
             more: MoreColumns::new(columns, capacity),
             rows: 0,
+            row_bytes: row_bytes(columns),
         }
     }
 
@@ -559,6 +598,27 @@ impl BatchBuilder {
     /// Payload bytes held so far (to cut batches before they grow too large).
     pub fn payload_bytes(&self) -> usize {
         self.payload.as_ref().map_or(0, |b| b.values_slice().len())
+    }
+
+    /// Check that the next row, with `payload_len` payload bytes, can be added: the
+    /// builders double (each when full, the per-row ones all at row counts that are powers
+    /// of two), so the doubling about to happen is tried first (see `check_room`).
+    #[inline]
+    pub fn make_room(&self, payload_len: usize) -> Result<()> {
+        let rows = self.rows;
+        if rows.is_power_of_two() && rows * self.row_bytes >= CHECK_FROM_BYTES {
+            check_room(2 * rows * self.row_bytes, || {
+                format!("a batch of {} rows", 2 * rows)
+            })?;
+        }
+        if let Some(b) = &self.payload {
+            let (len, capacity) = (b.values_slice().len(), b.values_capacity());
+            if len + payload_len > capacity {
+                let grown = (2 * capacity).max(len + payload_len);
+                check_room(grown, || format!("{len} bytes of payload in one batch"))?;
+            }
+        }
+        Ok(())
     }
 
     #[inline]
@@ -756,5 +816,15 @@ mod tests {
         let batch = b.finish();
         assert_eq!(batch.column(0).as_primitive::<UInt32Type>().value(0), 9);
         assert!(batch.column(1).is_null(0) && batch.column(2).is_null(0));
+    }
+
+    #[test]
+    fn growth_that_cannot_be_allocated_is_an_out_of_memory_error() {
+        // Small growth is not checked; growth beyond any address space is refused.
+        assert!(check_room(1 << 10, || unreachable!()).is_ok());
+        let e = check_room(isize::MAX as usize, || "a test".into()).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::OutOfMemory);
+        assert!(e.message.contains("a test"), "{e}");
+        assert!(check_room(64 << 20, || "64 MiB".into()).is_ok());
     }
 }

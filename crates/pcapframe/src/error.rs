@@ -29,6 +29,9 @@ pub enum ErrorKind {
     Interrupted,
     /// The file is not the one whose partitions were planned: it was written to or replaced.
     Changed,
+    /// Memory ran out (a limit such as `ulimit -v`): a large allocation was tried first and
+    /// refused, rather than made and aborting the process.
+    OutOfMemory,
 }
 
 #[derive(Debug)]
@@ -63,8 +66,13 @@ impl Error {
     }
 
     pub fn io(err: io::Error, offset: Option<u64>) -> Self {
+        // A buffer that could not grow (`try_reserve` in a reader) is memory, not I/O.
+        let kind = match err.kind() {
+            io::ErrorKind::OutOfMemory => ErrorKind::OutOfMemory,
+            _ => ErrorKind::Io,
+        };
         Error {
-            kind: ErrorKind::Io,
+            kind,
             path: None,
             offset,
             message: err.to_string(),

@@ -17,6 +17,9 @@ pub const DEFAULT_WINDOW: usize = 1 << 20;
 pub struct ByteWindow {
     inner: Box<dyn Read + Send>,
     buf: Vec<u8>,
+    /// The size `buf` grows to on the first fill (it starts empty, so that the allocation
+    /// happens where it can fail without aborting: see `fill_slow`).
+    capacity: usize,
     start: usize,
     end: usize,
     /// Stream offset of `buf[start]`.
@@ -32,7 +35,8 @@ impl ByteWindow {
     pub fn with_capacity(inner: Box<dyn Read + Send>, capacity: usize) -> Self {
         ByteWindow {
             inner,
-            buf: vec![0; capacity.max(64)],
+            buf: Vec::new(),
+            capacity: capacity.max(64),
             start: 0,
             end: 0,
             offset: 0,
@@ -128,9 +132,22 @@ impl ByteWindow {
             self.end -= self.start;
             self.start = 0;
         }
-        if need > self.buf.len() {
-            // Exactly what is asked: a length read from the file may be a lie, so no rounding up.
-            self.buf.resize(need, 0);
+        // Exactly what is asked beyond the window: a length read from the file may be a lie,
+        // so no rounding up. Tried first, so that memory running out is an error to report
+        // (MemoryError in Python) rather than an abort of the process.
+        let size = need.max(self.capacity);
+        if size > self.buf.len() {
+            self.buf
+                .try_reserve_exact(size - self.buf.len())
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        format!(
+                            "out of memory: a read window of {size} bytes could not be allocated"
+                        ),
+                    )
+                })?;
+            self.buf.resize(size, 0);
         }
         while self.end < need && !self.eof {
             match self.inner.read(&mut self.buf[self.end..]) {

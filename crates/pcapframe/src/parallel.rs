@@ -25,7 +25,7 @@ use crate::format::pcapng::PcapngFormat;
 use crate::format::RecordReader;
 use crate::index::FileStamp;
 use crate::input::ByteWindow;
-use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder, TruncationPolicy};
+use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder};
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
@@ -667,9 +667,7 @@ fn decode_records(
                 next = start + records.offset();
                 break;
             }
-            Err(e)
-                if e.kind == ErrorKind::Truncated && options.errors != TruncationPolicy::Raise =>
-            {
+            Err(e) if options.errors.keeps_packets_before(&e) => {
                 rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
                 break;
             }

@@ -1,5 +1,5 @@
 //! The whole path for one capture: records -> link layer -> IP -> filter -> Arrow batches,
-//! with the caller's policy for a file that ends mid-record.
+//! with the caller's policy for a file that ends mid-record or is damaged.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,15 +18,18 @@ use crate::input::ByteWindow;
 use crate::protocol;
 use crate::select::PacketSelector;
 
-/// What to do when a capture ends inside a record (a capture killed while writing).
+/// What to do when a capture ends inside a record (a capture killed while writing) or is
+/// damaged (a length that cannot be right, a later section we cannot read, garbage after
+/// a compressed stream): the packets before it are complete and correct, and tshark,
+/// tcpdump and Wireshark show them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TruncationPolicy {
     /// Stop with an error.
     Raise,
-    /// Keep every complete packet and report the truncation in `ReadStats`.
+    /// Keep every complete packet before it and report it in `ReadStats`.
     #[default]
     Warn,
-    /// Keep every complete packet and report nothing (still counted in `ReadStats`).
+    /// Keep every complete packet before it and report nothing (still in `ReadStats`).
     Ignore,
 }
 
@@ -40,6 +43,14 @@ impl TruncationPolicy {
                 "errors={other:?} is not one of 'raise', 'warn', 'ignore'"
             ))),
         }
+    }
+
+    /// Whether a read that met `e` ends there keeping the packets before it (reported in
+    /// `ReadStats::truncated`) rather than failing: a file cut short or damaged, unless
+    /// the caller asked for errors. Any other error (I/O, memory) always fails.
+    pub fn keeps_packets_before(self, e: &Error) -> bool {
+        self != TruncationPolicy::Raise
+            && matches!(e.kind, ErrorKind::Truncated | ErrorKind::Corrupt)
     }
 }
 
@@ -163,7 +174,8 @@ pub struct ReadStats {
     pub filtered: u64,
     /// Packets skipped because their link type is not decoded, by link type.
     pub unsupported_link_types: BTreeMap<u32, u64>,
-    /// Set when the file ended inside a record and the policy kept going.
+    /// Set when the file ended inside a record or was damaged and the policy kept going:
+    /// the error's text (file, byte offset, what was wrong).
     pub truncated: Option<String>,
 }
 
@@ -181,6 +193,15 @@ impl RowBuilder {
     pub fn new(options: &ReadOptions) -> Result<Self> {
         let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
         let columns = options.selected_columns();
+        // The builders' first allocation: at most 8 bytes a column, 64 of payload, a row.
+        let payload = if columns.contains(&Column::Payload) {
+            64
+        } else {
+            0
+        };
+        batch::check_room(capacity * (8 * columns.len() + payload), || {
+            format!("a batch of {capacity} rows")
+        })?;
         // Ports and payload bounds are decoded only when a column needs them.
         let selector =
             PacketSelector::new(options)?.with_transport(batch::needs_transport(&columns));
@@ -222,11 +243,12 @@ impl RowBuilder {
         self.builder.payload_bytes() > MAX_BATCH_PAYLOAD
     }
 
-    /// Add the record as a row, or count why not. Fails only when the filter cannot be
-    /// compiled for the record's link type.
+    /// Add the record as a row, or count why not. Fails when the filter cannot be
+    /// compiled for the record's link type, or when memory runs out (`OutOfMemory`).
     #[inline]
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
         if let Some((info, packet)) = self.selector.select(record)? {
+            self.builder.make_room(packet.payload.len())?;
             self.builder.push(record, &info, &packet);
         }
         Ok(())
@@ -332,17 +354,19 @@ impl PacketReader {
                     self.done = true;
                     break;
                 }
-                Err(e)
-                    if e.kind == ErrorKind::Truncated && self.errors != TruncationPolicy::Raise =>
-                {
+                Err(e) if self.errors.keeps_packets_before(&e) => {
                     self.rows.stats_mut().truncated = Some(e.to_string());
                     self.done = true;
                     break;
                 }
                 Err(e) => Err(e),
             };
-            if let Err(e) = step {
+            if let Err(mut e) = step {
                 self.done = true;
+                if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
+                    // Memory ran out adding the record just read.
+                    e.offset = Some(self.records.last_record_offset());
+                }
                 return Err(match self.records.path() {
                     Some(p) => e.in_file(p),
                     None => e,

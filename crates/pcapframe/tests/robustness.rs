@@ -9,6 +9,8 @@
 //! - corpus captures with flipped bytes and with length fields overwritten;
 //! - `link::decode` and `ip::decode` on arbitrary bytes for every link type;
 //! - regressions: deep MPLS pseudowire nesting (stack overflow), truncated gzip (was `Io`).
+//! - damage keeps the packets before it unless errors are raised; records beyond the snaplen
+//!   up to 16 MiB read; 20,000 and 1,000,000 interfaces with long names in bounded memory.
 //!
 //! `PROPTEST_CASES` sets the number of cases of each property;
 //! `PCAPFRAME_EXHAUSTIVE=1` cuts the large captures at every offset too (best with --release).
@@ -39,6 +41,17 @@ struct PeakAlloc;
 
 thread_local! {
     static LARGEST: Cell<usize> = const { Cell::new(0) };
+    /// Bytes this thread holds (allocated minus freed by it) and the most it held, for
+    /// "bounded memory whatever the file declares".
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK_LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn note_live(delta: isize) {
+    let _ = LIVE.try_with(|live| {
+        live.set(live.get() + delta);
+        let _ = PEAK_LIVE.try_with(|peak| peak.set(peak.get().max(live.get())));
+    });
 }
 
 fn note_allocation(size: usize) {
@@ -52,23 +65,36 @@ fn note_allocation(size: usize) {
 unsafe impl GlobalAlloc for PeakAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note_allocation(layout.size());
+        note_live(layout.size() as isize);
         System.alloc(layout)
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         note_allocation(layout.size());
+        note_live(layout.size() as isize);
         System.alloc_zeroed(layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         note_allocation(new_size);
+        note_live(new_size as isize - layout.size() as isize);
         System.realloc(ptr, layout, new_size)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note_live(-(layout.size() as isize));
         System.dealloc(ptr, layout)
     }
 }
 
 #[global_allocator]
 static GLOBAL: PeakAlloc = PeakAlloc;
+
+/// Run `f` and return the most bytes this thread held at once meanwhile, beyond what it
+/// held before.
+fn peak_memory_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.with(|c| c.get());
+    PEAK_LIVE.with(|c| c.set(base));
+    let out = f();
+    (out, (PEAK_LIVE.with(|c| c.get()) - base).max(0) as usize)
+}
 
 /// Run `f` and return the largest single allocation this thread made meanwhile.
 fn largest_allocation_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
@@ -1704,4 +1730,234 @@ fn empty_and_tiny_inputs_are_not_captures_or_truncated() {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Damage keeps what came before; per-interface state is bounded.
+
+/// An IPv4 header alone (protocol 6, total length 20): a row with both addresses.
+const IPV4_ONLY: [u8; 20] = [
+    0x45, 0, 0, 20, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+];
+
+/// A pcapng section header block with this version.
+fn shb_version(big: bool, major: u16, minor: u16) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&u32b(0x1a2b_3c4d, big));
+    body.extend_from_slice(&u16b(major, big));
+    body.extend_from_slice(&u16b(minor, big));
+    body.extend_from_slice(&[0xff; 8]);
+    block(big, 0x0a0d_0d0a, &body)
+}
+
+/// Captures of every header kind: two good packets, damage of each kind this format can
+/// have, then a good packet that must not be read. With the damage's offset and name.
+fn damaged_captures() -> Vec<(String, Vec<u8>, usize)> {
+    let mut out = Vec::new();
+    for kind in HEADER_KINDS {
+        let good = |v: &mut Vec<u8>| match kind {
+            HeaderKind::Pcap { magic, big } => {
+                v.extend_from_slice(&pcap_record(magic, big, 7, 20, 20, &IPV4_ONLY))
+            }
+            HeaderKind::Pcapng { big } => v.extend_from_slice(&epb(big, 0, 20, 20, &IPV4_ONLY)),
+        };
+        let mut start = match kind {
+            HeaderKind::Pcap { magic, big } => pcap_header(magic, big, 64, linktype::RAW),
+            HeaderKind::Pcapng { big } => {
+                let mut v = shb(big);
+                v.extend_from_slice(&idb(big, linktype::RAW as u16, 64, &[]));
+                v
+            }
+        };
+        good(&mut start);
+        good(&mut start);
+        let bad_at = start.len();
+        let mut damages: Vec<(&str, Vec<u8>)> = Vec::new();
+        match kind {
+            HeaderKind::Pcap { magic, big } => {
+                for caplen in [MAX_CAPLEN + 1, 0xffff_fff0] {
+                    damages.push(("caplen", pcap_record(magic, big, 8, caplen, 60, &IPV4_ONLY)));
+                }
+            }
+            HeaderKind::Pcapng { big } => {
+                damages.push(("EPB caplen", epb(big, 0, 0xffff_fff0, 60, &IPV4_ONLY)));
+                let mut huge = u32b(6, big).to_vec();
+                huge.extend_from_slice(&u32b(0xffff_fffc, big));
+                huge.extend_from_slice(&[0; 64]);
+                damages.push(("block length", huge));
+                let mut trailer = epb(big, 0, 20, 20, &IPV4_ONLY);
+                let n = trailer.len();
+                trailer[n - 4..].copy_from_slice(&u32b(n as u32 + 4, big));
+                damages.push(("trailing length", trailer));
+                damages.push(("section version 2.0", shb_version(big, 2, 0)));
+                damages.push(("unknown interface", epb(big, 5, 20, 20, &IPV4_ONLY)));
+            }
+        }
+        for (what, damage) in damages {
+            let mut v = start.clone();
+            v.extend_from_slice(&damage);
+            good(&mut v);
+            out.push((format!("{kind:?} {what}"), v, bad_at));
+        }
+    }
+    out
+}
+
+#[test]
+fn damage_keeps_every_packet_before_it_unless_errors_are_raised() {
+    for (what, bytes, bad_at) in damaged_captures() {
+        for window in [64, 4096] {
+            let raised = read_bytes(bytes.clone(), window, TruncationPolicy::Raise, 1).unwrap();
+            let e = raised
+                .error
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: no error"));
+            assert_eq!(
+                (e.kind, e.offset),
+                (ErrorKind::Corrupt, Some(bad_at as u64)),
+                "{what}: {e}"
+            );
+            for policy in [TruncationPolicy::Warn, TruncationPolicy::Ignore] {
+                let kept = read_bytes(bytes.clone(), window, policy, 1).unwrap();
+                assert!(kept.error.is_none(), "{what} {policy:?}: {:?}", kept.error);
+                assert_eq!((kept.packets, kept.rows), (2, 2), "{what} {policy:?}");
+                // The message the warning carries: where, and the same words as the error.
+                assert_eq!(kept.truncated.as_deref(), Some(&*e.to_string()), "{what}");
+                assert!(e
+                    .to_string()
+                    .contains(&format!("at byte offset {bad_at}: ")));
+            }
+        }
+    }
+}
+
+#[test]
+fn damage_allocates_nothing_of_the_claimed_size_under_any_policy() {
+    for (what, bytes, _) in damaged_captures() {
+        for policy in [TruncationPolicy::Warn, TruncationPolicy::Ignore] {
+            let len = bytes.len();
+            let (out, alloc) = largest_allocation_during(|| {
+                let window = ByteWindow::with_capacity(Box::new(Cursor::new(bytes.clone())), 4096);
+                PacketReader::from_window(window, options(policy, 16))
+                    .map(|r| drain(r, len, 16))
+                    .unwrap()
+            });
+            assert_eq!(out.rows, 2, "{what}");
+            assert!(alloc < 256 << 10, "{what}: an allocation of {alloc} bytes");
+        }
+    }
+}
+
+#[test]
+fn records_beyond_the_snaplen_up_to_16_mib_are_read_whatever_the_header_says() {
+    for kind in HEADER_KINDS {
+        let HeaderKind::Pcap { magic, big } = kind else {
+            continue;
+        };
+        for caplen in [65, 300_000, MAX_CAPLEN] {
+            let mut data = IPV4_ONLY.to_vec();
+            data.resize(caplen as usize, 0xab);
+            let mut v = pcap_header(magic, big, 64, linktype::RAW);
+            v.extend_from_slice(&pcap_record(magic, big, 1, caplen, caplen, &data));
+            v.extend_from_slice(&pcap_record(magic, big, 2, 20, 20, &IPV4_ONLY));
+            let out = read_bytes(v, 4096, TruncationPolicy::Raise, 4).unwrap();
+            assert!(out.error.is_none(), "{kind:?} {caplen}: {:?}", out.error);
+            assert_eq!((out.packets, out.rows), (2, 2), "{kind:?} {caplen}");
+        }
+    }
+}
+
+/// A pcapng capture made on the fly: a section, `count` interfaces each named by
+/// `name_len`-byte if_name and if_description options, then one packet on the last one.
+struct ManyInterfaces {
+    count: usize,
+    name_len: usize,
+    made: usize,
+    pending: Cursor<Vec<u8>>,
+}
+
+impl ManyInterfaces {
+    fn new(count: usize, name_len: usize) -> Self {
+        ManyInterfaces {
+            count,
+            name_len,
+            made: 0,
+            pending: Cursor::new(shb(false)),
+        }
+    }
+}
+
+impl Read for ManyInterfaces {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.pending.read(out)?;
+            if n > 0 || out.is_empty() {
+                return Ok(n);
+            }
+            let next = if self.made < self.count {
+                let mut options = Vec::new();
+                for code in [2u16, 3] {
+                    let mut text = format!("if{}-{code}-", self.made).into_bytes();
+                    text.resize(self.name_len, b'n');
+                    options.extend_from_slice(&code.to_le_bytes());
+                    options.extend_from_slice(&(text.len() as u16).to_le_bytes());
+                    options.extend_from_slice(&text);
+                    options.resize(options.len().div_ceil(4) * 4, 0);
+                }
+                idb(false, linktype::RAW as u16, 0, &options)
+            } else if self.made == self.count {
+                epb(false, self.count as u32 - 1, 20, 20, &IPV4_ONLY)
+            } else {
+                return Ok(0);
+            };
+            self.made += 1;
+            self.pending = Cursor::new(next);
+        }
+    }
+}
+
+/// Read a generated many-interface capture with the interface column: the peak bytes
+/// held, and the interface name of its one row.
+fn read_many_interfaces(count: usize, name_len: usize) -> (usize, String) {
+    let (name, peak) = peak_memory_during(|| {
+        let window = ByteWindow::new(Box::new(ManyInterfaces::new(count, name_len)));
+        let options = ReadOptions {
+            columns: Some(vec![pcapframe::column::Column::Interface]),
+            ..ReadOptions::default()
+        };
+        let mut reader = PacketReader::from_window(window, options).unwrap();
+        let batch = reader.next_batch().unwrap().expect("one row");
+        assert!(reader.next_batch().unwrap().is_none());
+        let column = arrow_cast::display::ArrayFormatter::try_new(
+            batch.column(0).as_ref(),
+            &Default::default(),
+        )
+        .unwrap();
+        column.value(0).to_string()
+    });
+    (peak, name)
+}
+
+#[test]
+fn twenty_thousand_interfaces_with_long_names_take_a_few_megabytes() {
+    // 20,000 interfaces named by 60 KiB options (2.4 GB of names): held whole, 2.6 GB.
+    let (peak, name) = within("20000 interfaces", 300, || {
+        read_many_interfaces(20_000, 60_000)
+    });
+    let cap = pcapframe::format::MAX_INTERFACE_NAME;
+    assert!(peak < 32 << 20, "{peak} bytes held");
+    assert!(
+        name.starts_with("if19999-2-nnn") && name.len() == cap,
+        "{name}"
+    );
+}
+
+#[test]
+fn a_million_interfaces_stay_bounded() {
+    let (peak, name) = within("1M interfaces", 300, || {
+        read_many_interfaces(1_000_000, 400)
+    });
+    // About 40 bytes of description and at most 128 of name per interface.
+    assert!(peak < 256 << 20, "{peak} bytes held");
+    assert!(name.starts_with("if999999-2-nn"), "{name}");
 }

@@ -6,6 +6,8 @@
 pub(crate) mod pcap;
 pub(crate) mod pcapng;
 
+pub use pcapng::MAX_INTERFACE_NAME;
+
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -148,6 +150,11 @@ impl RecordReader {
         self.window.offset() + self.pending as u64
     }
 
+    /// Byte offset where the record last returned starts (its bytes are still held).
+    pub fn last_record_offset(&self) -> u64 {
+        self.window.offset()
+    }
+
     /// "pcap (microsecond)" etc., for `discover()` metadata.
     pub fn format_name(&self) -> &'static str {
         match &self.format {
@@ -224,14 +231,17 @@ struct Found {
 }
 
 fn not_a_capture(head: &[u8]) -> Error {
-    let shown: Vec<String> = head.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    // Only the magic number: the file may be a secret (a key, /etc/shadow read as root),
+    // and this message goes to logs.
+    let magic: Vec<String> = head.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let msg = if head.is_empty() {
         "not a capture file: the file is empty".to_string()
     } else {
         format!(
-            "not a pcap or pcapng capture: the first bytes are {} (a pcap file starts with \
-             d4 c3 b2 a1 or a1 b2 c3 d4, a pcapng file with 0a 0d 0d 0a)",
-            shown.join(" ")
+            "not a pcap or pcapng capture: its magic number (first 4 bytes) is {} (a pcap \
+             file starts with d4 c3 b2 a1, a1 b2 c3 d4 or their nanosecond forms, a pcapng file \
+             with 0a 0d 0d 0a; a compressed capture needs its codec's suffix, e.g. .gz or .zst)",
+            magic.join(" ")
         )
     };
     Error::at(ErrorKind::NotACapture, 0, msg)

@@ -11,9 +11,6 @@ const MAGIC_USEC: u32 = 0xa1b2_c3d4;
 const MAGIC_NSEC: u32 = 0xa1b2_3c4d;
 const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
 
-/// libpcap's usual ceiling for a record; a larger snaplen in the header raises it.
-const LIBPCAP_MAX_SNAPLEN: u32 = 262_144;
-
 #[derive(Debug, Clone)]
 pub struct PcapFormat {
     endian: Endian,
@@ -21,7 +18,6 @@ pub struct PcapFormat {
     frac_to_ns: i64,
     record_header_len: usize,
     link_type: u32,
-    max_caplen: u32,
     modified: bool,
 }
 
@@ -57,7 +53,6 @@ impl PcapFormat {
                 format!("unsupported pcap file format version {major}.{minor} (libpcap and Wireshark read 2.0 to 2.4)"),
             ));
         }
-        let snaplen = endian.u32(head, 16);
         // The upper bits of the link-type field carry FCS information, not the type.
         let link_type = endian.u32(head, 20) & 0xffff;
         Ok(Some(PcapFormat {
@@ -65,14 +60,14 @@ impl PcapFormat {
             frac_to_ns: if magic == MAGIC_NSEC { 1 } else { 1_000 },
             record_header_len: if magic == MAGIC_MODIFIED { 24 } else { 16 },
             link_type,
-            max_caplen: snaplen.clamp(LIBPCAP_MAX_SNAPLEN, MAX_CAPLEN),
             modified: magic == MAGIC_MODIFIED,
         }))
     }
 
-    /// The largest captured length a record of this file may have.
+    /// The largest captured length a record of this file may have: `MAX_CAPLEN`, whatever
+    /// the header's snaplen says (writers exceed their snaplen and tshark reads such records).
     pub fn max_caplen(&self) -> u32 {
-        self.max_caplen
+        MAX_CAPLEN
     }
 
     /// Bytes of each record header (16, or 24 for the modified format).
@@ -89,10 +84,7 @@ impl PcapFormat {
         let caplen = self.endian.u32(h, 8);
         let wire_len = self.endian.u32(h, 12);
         let frac_ok = frac * self.frac_to_ns < 1_000_000_000;
-        (frac_ok
-            && caplen <= self.max_caplen
-            && caplen <= wire_len
-            && wire_len <= super::MAX_CAPLEN)
+        (frac_ok && caplen <= MAX_CAPLEN && caplen <= wire_len && wire_len <= super::MAX_CAPLEN)
             .then_some(caplen)
     }
 
@@ -125,14 +117,15 @@ impl PcapFormat {
         let frac = e.u32(h, 4) as i64;
         let caplen = e.u32(h, 8);
         let wire_len = e.u32(h, 12);
-        if caplen > self.max_caplen {
+        // One rule whatever the snaplen: a record up to 16 MiB is data, beyond is damage
+        // (refused before the window grows to hold it).
+        if caplen > MAX_CAPLEN {
             return Err(Error::at(
                 ErrorKind::Corrupt,
                 offset,
                 format!(
-                    "pcap record claims {caplen} captured bytes, more than the limit of {} \
-                     for this file: the file is damaged here",
-                    self.max_caplen
+                    "pcap record claims {caplen} captured bytes, more than the {MAX_CAPLEN}-byte \
+                     (16 MiB) limit of a record: the file is damaged here"
                 ),
             ));
         }
