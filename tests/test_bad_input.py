@@ -337,16 +337,9 @@ def big_payloads(tmp_path_factory):
     return path
 
 
-THREADED_WINDOW_GAP = (
-    "the threaded reader's byte-range windows (ByteWindow in input.rs: its 1 MiB buffer and its growth "
-    "to 17 MiB in parallel.rs's boundary search) still allocate infallibly: an abort when that "
-    "allocation is the one that fails"
-)
-
-
 @pytest.mark.parametrize(
     "threads, chunksize",
-    [(1, 0), (1, 100_000), pytest.param(2, 0, marks=pytest.mark.xfail(reason=THREADED_WINDOW_GAP, strict=False))],
+    [(1, 0), (1, 100_000), (2, 0)],
 )
 def test_memory_running_out_raises_memory_error_naming_the_file(big_payloads, threads, chunksize):
     # Less than the 600 MB of payloads a read() holds, or than one 256 MiB batch of them.

@@ -275,7 +275,7 @@ fn boundary_near(
             None => match follow_plain(p, goal, &record, timed, &mut budget) {
                 Some(chain) => chain,
                 None => memo
-                    .insert(Chains::new(candidates))
+                    .insert(Chains::new(candidates)?)
                     .follow(p, goal, &record, timed),
             },
         };
@@ -348,15 +348,27 @@ struct Chains {
 const DEAD: u32 = u32::MAX;
 
 impl Chains {
-    fn new(len: usize) -> Self {
-        // Zeroed vectors are mapped lazily: pages are touched only where chains go.
-        Chains {
-            reach: vec![0; len],
-            links: vec![0; len],
-            jumps: vec![0; len],
-            seconds: vec![0; len],
+    fn new(len: usize) -> Result<Self> {
+        // Tried first, so that memory running out is an error rather than an abort. (Zeroed
+        // vectors are mapped lazily: pages are touched only where chains go.)
+        let zeroed = || -> Result<Vec<u32>> {
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| {
+                Error::new(
+                    ErrorKind::OutOfMemory,
+                    "out of memory while looking for a record boundary",
+                )
+            })?;
+            v.resize(len, 0);
+            Ok(v)
+        };
+        Ok(Chains {
+            reach: zeroed()?,
+            links: zeroed()?,
+            jumps: zeroed()?,
+            seconds: zeroed()?,
             stack: Vec::new(),
-        }
+        })
     }
 
     /// The chain from `p` (< goal), following `record` (length and seconds of a plausible
@@ -762,7 +774,7 @@ mod tests {
                 (b > 0).then_some((b as usize, (b as u32 % 3) * MAX_TIME_STEP))
             };
             let goal = len - 10;
-            let mut chains = Chains::new(goal);
+            let mut chains = Chains::new(goal).unwrap();
             // Every order of asking: ascending, then again from the memo.
             for p in (0..goal).chain((0..goal).rev()) {
                 let plain = follow_plain(p, goal, record, true, &mut usize::MAX.clone()).unwrap();
