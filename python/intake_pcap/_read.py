@@ -10,11 +10,15 @@ ICMP), booleans ``boolean``, time ``datetime64[ns]``.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import urllib.parse
 import warnings
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _native
 from .errors import CaptureWarning
@@ -42,9 +46,35 @@ def arrow_schema(payload: bool = False, columns=None) -> pa.Schema:
     return pa.schema(_native.capture_schema(payload, column_list(columns)))
 
 
-def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Convert a capture table; dictionaries of several batches are unified on the way."""
-    frame = table.to_pandas(
+# Text columns that share one dictionary per batch (the Rust core builds one for both), so
+# that pandas gives them the same categories and ``src_host == dst_host`` works.
+_SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"))
+# Columns whose distinct values are whatever the traffic holds (scans, spoofed or privacy
+# addresses): only these may become Arrow-backed strings. Protocol names, TCP flags and
+# interfaces are few by nature and always categoricals.
+_ADDRESS_COLUMNS = frozenset(name for pair in _SHARED_TEXT for name in pair)
+# read()'s rule (text="auto"): addresses stay categoricals unless the batches' dictionaries
+# hold more than this many entries in all *and* more than one per ``_ROWS_PER_ENTRY`` rows
+# (addresses rarely repeat); above it, unifying the dictionaries (hashing every distinct
+# string) would cost more than the read itself.
+_ALWAYS_CATEGORICAL_ENTRIES = 1 << 16
+_ROWS_PER_ENTRY = 4
+ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
+
+
+def to_pandas(table: pa.Table, text: str = "category") -> pd.DataFrame:
+    """Convert a capture table. Text columns become categoricals whose categories are the
+    Rust dictionaries themselves, without re-hashing them (unique by construction: one
+    entry per address, MAC, protocol number, ...); dictionaries of several batches are
+    unified on the way. ``text="auto"`` (what ``read()`` uses) turns the address columns
+    into ``string[pyarrow]`` instead when they rarely repeat (see ``_ROWS_PER_ENTRY``),
+    where unifying per-batch dictionaries would cost more than the read."""
+    if text not in ("category", "auto"):
+        raise ValueError(f"text={text!r} is not 'category' or 'auto'")
+    names = table.column_names
+    is_text = {n: pa.types.is_dictionary(table.schema.field(n).type) for n in names}
+    rest = [n for n in names if not is_text[n]]
+    frame = table.select(rest).to_pandas(
         types_mapper=_PANDAS_TYPES.get,
         split_blocks=True,
         coerce_temporal_nanoseconds=True,
@@ -52,12 +82,81 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
     if "time" in frame and frame["time"].dtype != "datetime64[ns]":
         frame["time"] = frame["time"].astype("datetime64[ns]")
-    # A text column with no value at all (an empty read, tcp_flags of a file without TCP)
-    # gets object-typed categories; every other partition, and the meta, have str ones.
-    for name, column in frame.items():
-        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype == object:
-            frame[name] = column.cat.set_categories(column.cat.categories.astype("str"))
-    return frame
+    groups = [[n for n in pair if is_text.get(n)] for pair in _SHARED_TEXT]
+    grouped = {n for g in groups for n in g}
+    groups = [g for g in groups if g] + [[n] for n in names if is_text[n] and n not in grouped]
+    columns = {n: frame[n] for n in rest}
+    for group in groups:
+        strings = text == "auto" and group[0] in _ADDRESS_COLUMNS
+        columns.update(_text_columns(table, group, table.num_rows, strings))
+    index = pd.RangeIndex(table.num_rows)
+    return pd.DataFrame({n: columns[n] for n in names}, index=index, copy=False)
+
+
+def _text_columns(table: pa.Table, group: list[str], rows: int, strings_if_rare: bool) -> dict:
+    """The dictionary columns ``group`` as categoricals sharing one categories Index (or as
+    Arrow-backed strings when ``strings_if_rare`` and the dictionaries are large)."""
+    # Each distinct dictionary once: within a batch the Rust core shares one between the
+    # columns of a group.
+    dictionaries, offsets, where = [], [], {}
+    total = 0
+    for name in group:
+        for i, chunk in enumerate(table.column(name).chunks):
+            found = None
+            for other in group:
+                if other == name:
+                    break
+                if (other, i) in where and table.column(other).chunk(i).dictionary.equals(chunk.dictionary):
+                    found = where[(other, i)]
+                    break
+            if found is None:
+                found = len(dictionaries)
+                dictionaries.append(chunk.dictionary)
+                offsets.append(total)
+                total += len(chunk.dictionary)
+            where[(name, i)] = found
+    if len(dictionaries) > 1 and strings_if_rare and total > _ALWAYS_CATEGORICAL_ENTRIES and total * _ROWS_PER_ENTRY > rows:
+        return {name: _strings(table.column(name)) for name in group}
+    if len(dictionaries) <= 1:
+        categories = dictionaries[0] if dictionaries else pa.array([], pa.string())
+        remap = None
+    else:
+        # One hash pass over the distinct dictionaries, shared by the whole group.
+        encoded = pc.dictionary_encode(pa.concat_arrays(dictionaries))
+        categories = encoded.dictionary
+        remap = encoded.indices.to_numpy()
+    index = pd.Index(categories.to_pandas(), copy=False)
+    if index.dtype == object:  # pandas 2 without a str dtype: the same as for an empty read
+        index = index.astype("str")
+    dtype = _categorical_dtype(index)
+    code_type = np.int8 if len(index) < 2**7 else np.int16 if len(index) < 2**15 else np.int32
+    out = {}
+    for name in group:
+        parts = []
+        for i, chunk in enumerate(table.column(name).chunks):
+            codes = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
+            if remap is not None:
+                codes = np.where(codes < 0, -1, remap[offsets[where[(name, i)]] + codes])
+            parts.append(codes.astype(code_type, copy=False))
+        codes = np.concatenate(parts) if parts else np.empty(0, code_type)
+        out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), name=name, copy=False)
+    return out
+
+
+def _categorical_dtype(categories: pd.Index) -> pd.CategoricalDtype:
+    """A categorical dtype over ``categories``, which are known to be unique: the public
+    constructor would hash them all again to check, the cost this module exists to avoid."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fastpath is not None:
+        return fastpath(categories, ordered=False)
+    return pd.CategoricalDtype(categories, ordered=False)
+
+
+def _strings(column: pa.ChunkedArray) -> pd.Series:
+    """A dictionary column as ``string[pyarrow]``: one Arrow string buffer, no hashing and no
+    Python object per row."""
+    values = pc.cast(column, pa.large_string()) if column.num_chunks else pa.chunked_array([], pa.large_string())
+    return pd.Series(pd.array(values, dtype=ADDRESS_STRING_DTYPE), copy=False)
 
 
 def to_polars(table: pa.Table):
@@ -123,12 +222,33 @@ def local_path(path) -> str:
     return text[len("file://"):] if text.startswith("file://") else os.path.expanduser(text)
 
 
+def is_stream(path) -> bool:
+    """Whether ``path`` is a local named pipe or character device (``mkfifo``,
+    ``/dev/stdin``): something that can be read once, from the start, and not measured,
+    mapped or reopened. Such inputs are opened once, as a Python file object."""
+    if not is_local(path):
+        return False
+    try:
+        mode = os.stat(local_path(path)).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None,
                 storage_options=None, compression="infer", columns=None):
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
-    blocks, never whole in memory."""
+    blocks, never whole in memory. A named pipe or device is opened once and streamed."""
     codec = codec_for(path, compression)
+    if is_stream(path) and codec in (None, "gzip"):
+        stream = open(local_path(path), "rb")
+        try:
+            return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=os.fspath(path),
+                                         columns=column_list(columns))
+        except BaseException:
+            stream.close()
+            raise
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
         return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter,
                                      columns=column_list(columns))
@@ -155,13 +275,21 @@ def warn_incomplete(stats: dict, name, errors: str) -> None:
     if errors != "warn":
         return
     if stats.get("truncated"):
-        warnings.warn(f"{stats['truncated']}; every complete packet before it was read", CaptureWarning, stacklevel=3)
+        _warn(f"{stats['truncated']}; every complete packet before it was read")
     for link_type, count in (stats.get("unsupported_link_types") or {}).items():
-        warnings.warn(
-            f"{name}: {count} packet(s) of link type {link_type} were skipped: this link type is not decoded",
-            CaptureWarning,
-            stacklevel=3,
-        )
+        _warn(f"{name}: {count} packet(s) of link type {link_type} were skipped: this link type is not decoded")
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn(message: str) -> None:
+    """A CaptureWarning pointing at the first caller outside this package (the user's line),
+    however deep inside it the read happened."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is the frame that called _warn
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, CaptureWarning, stacklevel=level)
 
 
 class ZstdStream:
@@ -216,7 +344,7 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     ``byte_range=(start, end)``: only the records that start there (a partition of a local
     classic pcap file)."""
     codec = codec_for(path, compression)
-    if is_local(path) and codec in (None, "gzip"):
+    if is_local(path) and codec in (None, "gzip") and not is_stream(path):
         batches, stats = _native.read_capture(
             local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
             columns=column_list(columns),
@@ -224,7 +352,7 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
         warn_incomplete(stats, path, errors)
         return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload, columns))
     if byte_range is not None:
-        raise ValueError(f"{path}: byte ranges are read from local uncompressed files only")
+        raise ValueError(f"{path}: byte ranges are read from local uncompressed regular files only")
     reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression, columns)
     try:
         table = read_table(reader)

@@ -7,6 +7,7 @@ import glob
 import operator
 import os
 import re
+import threading
 
 from intake.source.base import DataSource, Schema
 
@@ -134,14 +135,14 @@ class PCAPSource(DataSource):
         self.protocol = protocol
         self.payload = bool(payload)
         self.filter = filter
-        self.chunksize = chunksize
+        self.chunksize = _positive_int_or_none("chunksize", chunksize)
         self.errors = errors
         self.interface = interface
-        self.timeout = int(timeout)
-        self.max_packet = int(max_packet)
+        self.timeout = _positive_int("timeout", timeout)
+        self.max_packet = _positive_int("max_packet", max_packet)
         self.promisc = bool(promisc)
-        self.limit = limit
-        self.duration = duration
+        self.limit = _positive_int_or_none("limit", limit)
+        self.duration = _positive_number_or_none("duration", duration)
         self.compression = compression
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
@@ -150,6 +151,9 @@ class PCAPSource(DataSource):
         self._partitions = None
         self._live = None
         self._live_rows = 0
+        # Held while metadata is loaded or dropped, so that close() from another thread
+        # never leaves a read half-way between the two (the read keeps what it loaded).
+        self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
 
     @property
@@ -169,6 +173,15 @@ class PCAPSource(DataSource):
     def _whole_file_options(self):
         return dict(self._file_options, threads=self.threads)
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_state_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._state_lock = threading.RLock()
+
     @property
     def is_live(self):
         """Whether this source reads a network interface rather than files."""
@@ -176,8 +189,15 @@ class PCAPSource(DataSource):
 
     # -- Intake's protocol -------------------------------------------------------------
 
+    def _load_metadata(self):
+        """Discover if needed; returns the files and partitions to read, which a
+        concurrent close() cannot take away from the read that holds them."""
+        with self._state_lock:
+            super()._load_metadata()
+            return self._files, self._partitions
+
     def _get_schema(self):
-        from ._read import dtypes, open_reader
+        from ._read import dtypes, is_stream, open_reader
 
         if self.is_live:
             reader = self._live_reader()
@@ -188,15 +208,20 @@ class PCAPSource(DataSource):
                 npartitions=1,
                 extra_metadata={"interface": self.interface, "link_type": reader.link_type},
             )
-        self._files = _expand(self.urlpath, self.storage_options)
+        files = _expand(self.urlpath, self.storage_options)
         # Opening the first file checks early that it is a capture, and names its format;
-        # the others are opened only when read (on dask workers, for to_dask()).
-        first = open_reader(self._files[0], **self._file_options)
-        try:
-            file_format = first.format
-        finally:
-            first.close()
-        self._partitions, not_split = _plan_partitions(self._files, self.blocksize, self.compression)
+        # the others are opened only when read (on dask workers, for to_dask()). A pipe or
+        # device is not: its bytes can be read only once, by the read itself.
+        streams = [f for f in files if is_stream(f)]
+        file_format = None
+        if files[0] not in streams:
+            first = open_reader(files[0], **self._file_options)
+            try:
+                file_format = first.format
+            finally:
+                first.close()
+        partitions, not_split = _plan_partitions(files, self.blocksize, self.compression)
+        self._files, self._partitions = files, partitions
         dtype = dtypes(self.payload, self.columns)
         return Schema(
             dtype=dtype,
@@ -207,6 +232,7 @@ class PCAPSource(DataSource):
                 "format": file_format,
                 "partitions": [{"path": p, "byte_range": r} for p, r in self._partitions],
                 "not_split": not_split,
+                "streams": streams,
             },
         )
 
@@ -222,7 +248,7 @@ class PCAPSource(DataSource):
         next ``chunksize`` IP packets (100 by default), waiting for them."""
         from ._read import to_pandas
 
-        return to_pandas(self.to_arrow())
+        return to_pandas(self.to_arrow(), text="auto")
 
     def read_chunked(self):
         """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
@@ -237,7 +263,7 @@ class PCAPSource(DataSource):
             yield from self._live_chunks()
             return
         for batch in self._arrow_batches():
-            yield to_pandas(pa.Table.from_batches([batch]))
+            yield to_pandas(pa.Table.from_batches([batch]), text="auto")
 
     def _arrow_batches(self):
         """Record batches of at most ``chunksize`` rows, file after file, each file streamed
@@ -247,7 +273,8 @@ class PCAPSource(DataSource):
         from ._read import open_reader, warn_incomplete
 
         rows = self.chunksize or 65536
-        for path in self._files:
+        files, _ = self._load_metadata()
+        for path in files:
             reader = open_reader(path, batch_rows=rows, **self._file_options)
             try:
                 for batch in reader:
@@ -311,12 +338,12 @@ class PCAPSource(DataSource):
 
         from ._read import live_rows, read_file
 
-        self._load_metadata()
+        files, _ = self._load_metadata()
         if self.is_live:
             table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
-        tables = [read_file(p, **self._whole_file_options) for p in self._files]
+        tables = [read_file(p, **self._whole_file_options) for p in files]
         return pa.concat_tables(tables)
 
     @property
@@ -383,25 +410,38 @@ class PCAPSource(DataSource):
                 return
 
     def _close(self):
-        if self._live is not None:
-            self._live.close()
-            self._live = None
-        self._files = None
-        self._partitions = None
-        self._schema = None
+        with self._state_lock:
+            live, self._live = self._live, None
+            self._files = None
+            self._partitions = None
+            self._schema = None
+        if live is not None:
+            live.close()  # a read waiting on it in another thread ends with what it has
 
 
 def _positive_int_or_none(name, value):
     """``value`` as a whole number of at least 1, or None; anything else is the caller's mistake."""
-    if value is None:
-        return None
+    return None if value is None else _positive_int(name, value, ", or None")
+
+
+def _positive_int(name, value, alternative=""):
+    """``value`` as a whole number of at least 1 (not a float, a bool or a numeric string)."""
     try:
         number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
         number = None
     if number is None or number < 1:
-        raise ValueError(f"{name}= must be a whole number of at least 1, or None; got {value!r}")
+        raise ValueError(f"{name}= must be a whole number of at least 1{alternative}; got {value!r}")
     return number
+
+
+def _positive_number_or_none(name, value):
+    """``value`` as a number (seconds) greater than 0, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}= must be a number of seconds greater than 0, or None; got {value!r}")
+    return value
 
 
 def _read_partition(path, byte_range=None, **options):
@@ -459,7 +499,8 @@ def _expand(urlpath, storage_options=None) -> list[str]:
 
 def _expand_local(pattern):
     pattern = os.path.expanduser(pattern)
-    if glob.has_magic(pattern):
+    # A name that exists is that file, even with glob characters in it ("cap[1].pcap").
+    if glob.has_magic(pattern) and not os.path.exists(pattern):
         matches = sorted(glob.glob(pattern))
         if not matches:
             raise FileNotFoundError(f"no capture files match {pattern!r}")
@@ -480,7 +521,7 @@ def _expand_remote(url, storage_options):
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-    if glob.has_magic(path):
+    if glob.has_magic(path) and not fs.exists(path):
         paths = sorted(fs.glob(path))
     elif fs.isdir(path):
         paths = sorted(e["name"] for e in fs.ls(path, detail=True) if e["type"] == "file" and _CAPTURE_NAME.search(e["name"]))
