@@ -55,92 +55,126 @@ _SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"))
 _ADDRESS_COLUMNS = frozenset(name for pair in _SHARED_TEXT for name in pair)
 # read()'s rule (text="auto"): addresses stay categoricals unless the batches' dictionaries
 # hold more than this many entries in all *and* more than one per ``_ROWS_PER_ENTRY`` rows
-# (addresses rarely repeat); above it, unifying the dictionaries (hashing every distinct
-# string) would cost more than the read itself.
+# (addresses rarely repeat). Above it a categorical costs a hash of every distinct string,
+# twice: to unify the batches' dictionaries here, and in pandas at the first comparison
+# with a string (measured: 3 s for 500,000 categories, pandas 3).
 _ALWAYS_CATEGORICAL_ENTRIES = 1 << 16
 _ROWS_PER_ENTRY = 4
 ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
+# The allocator the Rust batches came from (malloc): strings built there reuse the memory of
+# the batches freed before them, which Arrow's default pool (jemalloc) cannot.
+_POOL = pa.system_memory_pool()
 
 
-def to_pandas(table: pa.Table, text: str = "category") -> pd.DataFrame:
-    """Convert a capture table. Text columns become categoricals whose categories are the
-    Rust dictionaries themselves, without re-hashing them (unique by construction: one
-    entry per address, MAC, protocol number, ...); dictionaries of several batches are
+def to_pandas(table, text: str = "category") -> pd.DataFrame:
+    """Convert a capture table (or a list of tables, which is emptied as it is converted, so
+    that each Rust batch is freed once its rows are in pandas: the peak stays near the
+    DataFrame's own size). Text columns become categoricals whose categories are the Rust
+    dictionaries themselves, not hashed again (they are unique by construction: one entry
+    per address, MAC, protocol number, ...); the dictionaries of several batches are
     unified on the way. ``text="auto"`` (what ``read()`` uses) turns the address columns
-    into ``string[pyarrow]`` instead when they rarely repeat (see ``_ROWS_PER_ENTRY``),
-    where unifying per-batch dictionaries would cost more than the read."""
+    into ``string[pyarrow]`` instead when their values rarely repeat (see
+    ``_ROWS_PER_ENTRY``), where unifying per-batch dictionaries would cost more than the read."""
     if text not in ("category", "auto"):
         raise ValueError(f"text={text!r} is not 'category' or 'auto'")
-    names = table.column_names
-    is_text = {n: pa.types.is_dictionary(table.schema.field(n).type) for n in names}
+    tables = table if isinstance(table, list) else [table]
+    schema = tables[0].schema
+    batches = []
+    while tables:
+        batches.extend(tables.pop(0).to_batches())
+    names = schema.names
+    rows = sum(b.num_rows for b in batches)
+    is_text = {n: pa.types.is_dictionary(schema.field(n).type) for n in names}
     rest = [n for n in names if not is_text[n]]
-    frame = table.select(rest).to_pandas(
-        types_mapper=_PANDAS_TYPES.get,
-        split_blocks=True,
-        coerce_temporal_nanoseconds=True,
-    )
+    grouped = [[n for n in pair if is_text.get(n)] for pair in _SHARED_TEXT]
+    grouped = [g for g in grouped if g]
+    in_pairs = {n for g in grouped for n in g}
+    groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
+    builders = [_TextGroup(g, batches, rows, text == "auto" and g[0] in _ADDRESS_COLUMNS) for g in groups]
+    pieces = []
+    while batches:
+        batch = batches.pop(0)
+        piece = pa.Table.from_batches([batch.select(rest)], schema=pa.schema([schema.field(n) for n in rest]))
+        frame = piece.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, coerce_temporal_nanoseconds=True)
+        # A copy, not a view into the batch: the batch (host dictionaries included) is
+        # freed now rather than when the DataFrame is.
+        pieces.append(frame.copy(deep=True))
+        for builder in builders:
+            builder.add(batch)
+        del batch, piece, frame
+    if pieces:
+        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+    else:
+        frame = pa.schema([schema.field(n) for n in rest]).empty_table().to_pandas(
+            types_mapper=_PANDAS_TYPES.get, coerce_temporal_nanoseconds=True)
+    del pieces
     # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
     if "time" in frame and frame["time"].dtype != "datetime64[ns]":
         frame["time"] = frame["time"].astype("datetime64[ns]")
-    groups = [[n for n in pair if is_text.get(n)] for pair in _SHARED_TEXT]
-    grouped = {n for g in groups for n in g}
-    groups = [g for g in groups if g] + [[n] for n in names if is_text[n] and n not in grouped]
     columns = {n: frame[n] for n in rest}
-    for group in groups:
-        strings = text == "auto" and group[0] in _ADDRESS_COLUMNS
-        columns.update(_text_columns(table, group, table.num_rows, strings))
-    index = pd.RangeIndex(table.num_rows)
-    return pd.DataFrame({n: columns[n] for n in names}, index=index, copy=False)
+    for builder in builders:
+        columns.update(builder.finish())
+    return pd.DataFrame({n: columns[n] for n in names}, index=pd.RangeIndex(rows), copy=False)
 
 
-def _text_columns(table: pa.Table, group: list[str], rows: int, strings_if_rare: bool) -> dict:
-    """The dictionary columns ``group`` as categoricals sharing one categories Index (or as
-    Arrow-backed strings when ``strings_if_rare`` and the dictionaries are large)."""
-    # Each distinct dictionary once: within a batch the Rust core shares one between the
-    # columns of a group.
-    dictionaries, offsets, where = [], [], {}
-    total = 0
-    for name in group:
-        for i, chunk in enumerate(table.column(name).chunks):
-            found = None
-            for other in group:
-                if other == name:
-                    break
-                if (other, i) in where and table.column(other).chunk(i).dictionary.equals(chunk.dictionary):
-                    found = where[(other, i)]
-                    break
-            if found is None:
-                found = len(dictionaries)
-                dictionaries.append(chunk.dictionary)
-                offsets.append(total)
-                total += len(chunk.dictionary)
-            where[(name, i)] = found
-    if len(dictionaries) > 1 and strings_if_rare and total > _ALWAYS_CATEGORICAL_ENTRIES and total * _ROWS_PER_ENTRY > rows:
-        return {name: _strings(table.column(name)) for name in group}
-    if len(dictionaries) <= 1:
-        categories = dictionaries[0] if dictionaries else pa.array([], pa.string())
-        remap = None
-    else:
-        # One hash pass over the distinct dictionaries, shared by the whole group.
-        encoded = pc.dictionary_encode(pa.concat_arrays(dictionaries))
-        categories = encoded.dictionary
-        remap = encoded.indices.to_numpy()
-    index = pd.Index(categories.to_pandas(), copy=False)
-    if index.dtype == object:  # pandas 2 without a str dtype: the same as for an empty read
-        index = index.astype("str")
-    dtype = _categorical_dtype(index)
-    code_type = np.int8 if len(index) < 2**7 else np.int16 if len(index) < 2**15 else np.int32
-    out = {}
-    for name in group:
-        parts = []
-        for i, chunk in enumerate(table.column(name).chunks):
-            codes = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
-            if remap is not None:
-                codes = np.where(codes < 0, -1, remap[offsets[where[(name, i)]] + codes])
-            parts.append(codes.astype(code_type, copy=False))
-        codes = np.concatenate(parts) if parts else np.empty(0, code_type)
-        out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), name=name, copy=False)
-    return out
+class _TextGroup:
+    """The dictionary columns of ``group`` (a shared-dictionary pair, or one column), built
+    batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
+    when ``strings_if_rare`` and the dictionaries are large against the rows."""
+
+    def __init__(self, group, batches, rows, strings_if_rare):
+        self.group = group
+        total = sum(len(b.column(n).dictionary) for b in batches for n in group[:1])
+        self.strings = bool(strings_if_rare and total > _ALWAYS_CATEGORICAL_ENTRIES and total * _ROWS_PER_ENTRY > rows)
+        self.parts = {n: [] for n in group}
+        self.dictionaries = []
+
+    def add(self, batch):
+        columns = [batch.column(n) for n in self.group]
+        if self.strings:
+            for name, column in zip(self.group, columns):
+                self.parts[name].append(pc.cast(column, pa.large_string(), memory_pool=_POOL))
+            return
+        # The Rust core shares one dictionary between the columns of a pair in each batch.
+        shared = all(c.dictionary.equals(columns[0].dictionary) for c in columns[1:])
+        dictionaries = [columns[0].dictionary] if shared else [c.dictionary for c in columns]
+        first = len(self.dictionaries)
+        self.dictionaries.extend(pa.concat_arrays([d]) for d in dictionaries)  # a copy: frees the batch
+        for k, (name, column) in enumerate(zip(self.group, columns)):
+            codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+            self.parts[name].append((first + (0 if shared else k), codes))
+
+    def finish(self) -> dict:
+        if self.strings:
+            return {
+                n: pd.Series(pd.array(pa.chunked_array(self.parts[n], pa.large_string()), dtype=ADDRESS_STRING_DTYPE),
+                             copy=False)
+                for n in self.group
+            }
+        offsets = np.cumsum([0] + [len(d) for d in self.dictionaries])
+        if len(self.dictionaries) <= 1:
+            categories = self.dictionaries[0] if self.dictionaries else pa.array([], pa.string())
+            remap = None
+        else:
+            # One hash pass over the distinct dictionaries, shared by the whole group.
+            encoded = pc.dictionary_encode(pa.concat_arrays(self.dictionaries))
+            categories = encoded.dictionary
+            remap = encoded.indices.to_numpy()
+        index = pd.Index(categories.to_pandas(), copy=False)
+        if index.dtype == object:  # pandas 2: no str dtype, the same as for an empty read
+            index = index.astype("str")
+        dtype = _categorical_dtype(index)
+        code_type = np.int8 if len(index) < 2**7 else np.int16 if len(index) < 2**15 else np.int32
+        out = {}
+        for name in self.group:
+            parts = []
+            for which, codes in self.parts[name]:
+                if remap is not None:
+                    codes = np.where(codes < 0, -1, remap[offsets[which] + codes])
+                parts.append(codes.astype(code_type, copy=False))
+            codes = np.concatenate(parts) if parts else np.empty(0, code_type)
+            out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), copy=False)
+        return out
 
 
 def _categorical_dtype(categories: pd.Index) -> pd.CategoricalDtype:
@@ -150,13 +184,6 @@ def _categorical_dtype(categories: pd.Index) -> pd.CategoricalDtype:
     if fastpath is not None:
         return fastpath(categories, ordered=False)
     return pd.CategoricalDtype(categories, ordered=False)
-
-
-def _strings(column: pa.ChunkedArray) -> pd.Series:
-    """A dictionary column as ``string[pyarrow]``: one Arrow string buffer, no hashing and no
-    Python object per row."""
-    values = pc.cast(column, pa.large_string()) if column.num_chunks else pa.chunked_array([], pa.large_string())
-    return pd.Series(pd.array(values, dtype=ADDRESS_STRING_DTYPE), copy=False)
 
 
 def to_polars(table: pa.Table):

@@ -248,7 +248,11 @@ class PCAPSource(DataSource):
         next ``chunksize`` IP packets (100 by default), waiting for them."""
         from ._read import to_pandas
 
-        return to_pandas(self.to_arrow(), text="auto")
+        if self.is_live:
+            return to_pandas(self.to_arrow(), text="auto")
+        # A list that to_pandas empties as it goes: each file's Arrow memory is released as
+        # soon as its rows are in pandas, rather than held until the end.
+        return to_pandas(self._file_tables(), text="auto")
 
     def read_chunked(self):
         """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
@@ -263,7 +267,8 @@ class PCAPSource(DataSource):
             yield from self._live_chunks()
             return
         for batch in self._arrow_batches():
-            yield to_pandas(pa.Table.from_batches([batch]), text="auto")
+            # Always categoricals: every chunk of a read has the same dtypes.
+            yield to_pandas(pa.Table.from_batches([batch]))
 
     def _arrow_batches(self):
         """Record batches of at most ``chunksize`` rows, file after file, each file streamed
@@ -336,15 +341,21 @@ class PCAPSource(DataSource):
         """All partitions as one pyarrow Table (hosts and protocol dictionary-encoded)."""
         import pyarrow as pa
 
-        from ._read import live_rows, read_file
+        from ._read import live_rows
 
-        files, _ = self._load_metadata()
+        self._load_metadata()
         if self.is_live:
             table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
-        tables = [read_file(p, **self._whole_file_options) for p in files]
-        return pa.concat_tables(tables)
+        return pa.concat_tables(self._file_tables())
+
+    def _file_tables(self):
+        """One pyarrow Table per file, in order."""
+        from ._read import read_file
+
+        files, _ = self._load_metadata()
+        return [read_file(p, **self._whole_file_options) for p in files]
 
     @property
     def plot(self):
