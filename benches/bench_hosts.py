@@ -124,20 +124,35 @@ def status(key):
 
 intake.open_pcap(sys.argv[2]).read()  # lazy imports and first-call costs, not measured
 before = status("VmRSS")
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 df = intake.open_pcap(sys.argv[1]).read()
-took = time.perf_counter() - start
+took, cpu = time.perf_counter() - start, time.process_time() - cpu
+peak = status("VmHWM")
+# The Rust part alone (after the memory figures are taken): the table read() converts.
+start, arrow_cpu = time.perf_counter(), time.process_time()
+table = intake.open_pcap(sys.argv[1]).to_arrow()
+arrow, arrow_cpu = time.perf_counter() - start, time.process_time() - arrow_cpu
+# The hand-over alone, as read() does it (older versions' to_pandas takes no text=).
+from intake_pcap._read import to_pandas
+start = time.perf_counter()
+try:
+    to_pandas([table], text="auto")
+except TypeError:
+    to_pandas(table)
+handover = time.perf_counter() - start
 print(json.dumps({
-    "seconds": took, "rows": len(df), "peak": status("VmHWM"), "before": before,
-    "frame": int(df.memory_usage(deep=True).sum()), "dtype": str(df.src_host.dtype),
+    "seconds": took, "cpu": cpu, "arrow": arrow, "arrow_cpu": arrow_cpu, "handover": handover,
+    "rows": len(df), "peak": peak,
+    "before": before, "frame": int(df.memory_usage(deep=True).sum()), "dtype": str(df.src_host.dtype),
 }))
 """
 
 
-def measure(path: Path, small: Path) -> dict:
+def measure(path: Path, small: Path, pythonpath: str | None = None) -> dict:
     """One read() in a fresh process: its time and its memory, untouched by earlier reads."""
+    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
     out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(small)],
-                         check=True, capture_output=True, text=True)
+                         check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -145,6 +160,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of 1M/2M packets")
     parser.add_argument("--repeat", type=int, default=3, help="fresh processes per case (time: best; memory: worst)")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also run each case with PYTHONPATH=DIR (another intake_pcap, e.g. the code before a change)")
     args = parser.parse_args()
     import intake_pcap
     import pandas as pd
@@ -165,8 +182,8 @@ def main() -> int:
     print(f"intake_pcap {intake_pcap.__file__}")
     print(f"python {platform.python_version()}, pandas {pd.__version__}, pyarrow {pa.__version__}, "
           f"{len(os.sched_getaffinity(0))} usable cores")
-    print(f"{'case':<12} {'packets':>9} {'file MB':>8} {'read() s':>9} {'peak MiB':>9} {'growth MiB':>10} "
-          f"{'frame MiB':>9} {'growth/frame':>12}  src_host dtype")
+    print(f"{'case':<12} {'packets':>9} {'file MB':>8} {'read() s':>9} {'cpu s':>6} {'to_arrow s':>10} "
+          f"{'cpu s':>6} {'peak MiB':>9} {'growth MiB':>10} {'frame MiB':>9} {'growth/frame':>12}  src_host dtype")
     runs = {kind: [] for kind, _ in cases}
     for _ in range(args.repeat):  # interleaved, so that a busy moment hits every case alike
         for kind, _n in cases:
@@ -179,14 +196,31 @@ def main() -> int:
         worst = max(runs[kind], key=lambda r: r["peak"] - r["before"])
         r = results[kind] = dict(best, peak=worst["peak"], before=worst["before"])
         growth = r["peak"] - r["before"]
-        print(f"{kind:<12} {n:>9,} {paths[kind].stat().st_size / 1e6:>8.1f} {r['seconds']:>9.3f} "
-              f"{r['peak'] / mib:>9.1f} {growth / mib:>10.1f} {r['frame'] / mib:>9.1f} "
+        arrow = min(runs[kind], key=lambda r: r["arrow"])
+        r["arrow"], r["arrow_cpu"] = arrow["arrow"], arrow["arrow_cpu"]
+        r["cpu"] = min(x["cpu"] for x in runs[kind])
+        r["handover"] = min(x["handover"] for x in runs[kind])
+        print(f"{kind:<12} {n:>9,} {paths[kind].stat().st_size / 1e6:>8.1f} {r['seconds']:>9.3f} {r['cpu']:>6.3f} "
+              f"{r['arrow']:>10.3f} {r['arrow_cpu']:>6.3f} {r['peak'] / mib:>9.1f} {growth / mib:>10.1f} {r['frame'] / mib:>9.1f} "
               f"{growth / r['frame']:>12.2f}  {r['dtype']}")
+    if args.before:
+        print(f"with PYTHONPATH={args.before} (one run each):")
+        for kind, n in cases:
+            r = measure(paths[kind], small, args.before)
+            print(f"  {kind:<12} read() {r['seconds']:.3f} s, to_arrow() {r['arrow']:.3f} s, hand-over "
+                  f"{r['handover']:.3f} s, peak growth "
+                  f"{(r['peak'] - r['before']) / mib:.1f} MiB, frame {r['frame'] / mib:.1f} MiB, "
+                  f"growth/frame {(r['peak'] - r['before']) / r['frame']:.2f}, {r['dtype']}")
     ok = all(results[k]["rows"] == n for k, n in cases)
     time_ratio = results["distinct-v4"]["seconds"] / results["hosts16-v4"]["seconds"]
     v6 = results["distinct-v6"]
     peak_ratio = (v6["peak"] - v6["before"]) / v6["frame"]
-    print(f"distinct-v4 / hosts16-v4 read() time: {time_ratio:.2f}x (goal <= 2.5x)")
+    h16, d4 = results["hosts16-v4"], results["distinct-v4"]
+    print(f"distinct-v4 / hosts16-v4 read() time: {time_ratio:.2f}x (goal <= 2.5x); CPU time "
+          f"{d4['cpu'] / h16['cpu']:.2f}x; to_arrow() alone (Rust, no pandas) {d4['arrow'] / h16['arrow']:.2f}x, "
+          f"CPU {d4['arrow_cpu'] / h16['arrow_cpu']:.2f}x")
+    print(f"hand-over to pandas alone (to_pandas of the table, best child): hosts16-v4 {h16['handover']:.3f} s, "
+          f"distinct-v4 {d4['handover']:.3f} s, distinct-v6 {v6['handover']:.3f} s")
     print(f"distinct-v6 peak growth / DataFrame: {peak_ratio:.2f}x (goal <= 2x); "
           f"whole-process peak / DataFrame: {v6['peak'] / v6['frame']:.2f}x")
     if not ok:
