@@ -77,7 +77,8 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     ``_ROWS_PER_ENTRY``), where unifying per-batch dictionaries would cost more than the read."""
     if text not in ("category", "auto"):
         raise ValueError(f"text={text!r} is not 'category' or 'auto'")
-    tables = table if isinstance(table, list) else [table]
+    consume = isinstance(table, list)
+    tables = table if consume else [table]
     schema = tables[0].schema
     batches = []
     while tables:
@@ -91,23 +92,23 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     in_pairs = {n for g in grouped for n in g}
     groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
     builders = [_TextGroup(g, batches, rows, text == "auto" and g[0] in _ADDRESS_COLUMNS) for g in groups]
-    pieces = []
+    rest_schema = pa.schema([schema.field(n) for n in rest])
+    kept = []
     while batches:
         batch = batches.pop(0)
-        piece = pa.Table.from_batches([batch.select(rest)], schema=pa.schema([schema.field(n) for n in rest]))
-        frame = piece.to_pandas(types_mapper=_PANDAS_TYPES.get, split_blocks=True, coerce_temporal_nanoseconds=True)
-        # A copy, not a view into the batch: the batch (host dictionaries included) is
-        # freed now rather than when the DataFrame is.
-        pieces.append(frame.copy(deep=True))
         for builder in builders:
             builder.add(batch)
-        del batch, piece, frame
-    if pieces:
-        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
-    else:
-        frame = pa.schema([schema.field(n) for n in rest]).empty_table().to_pandas(
-            types_mapper=_PANDAS_TYPES.get, coerce_temporal_nanoseconds=True)
-    del pieces
+        if consume:
+            # Copies, not views: a view keeps its whole Rust batch (host dictionaries
+            # included) alive for as long as the DataFrame lives; this way it is freed now.
+            kept.append(pa.record_batch([pa.concat_arrays([batch.column(n)]) for n in rest], schema=rest_schema))
+        else:
+            kept.append(batch.select(rest))
+        del batch
+    frame = pa.Table.from_batches(kept, schema=rest_schema).to_pandas(
+        types_mapper=_PANDAS_TYPES.get, split_blocks=True, coerce_temporal_nanoseconds=True
+    )
+    del kept
     # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
     if "time" in frame and frame["time"].dtype != "datetime64[ns]":
         frame["time"] = frame["time"].astype("datetime64[ns]")
@@ -141,7 +142,7 @@ class _TextGroup:
         first = len(self.dictionaries)
         self.dictionaries.extend(pa.concat_arrays([d]) for d in dictionaries)  # a copy: frees the batch
         for k, (name, column) in enumerate(zip(self.group, columns)):
-            codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+            codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False)
             self.parts[name].append((first + (0 if shared else k), codes))
 
     def finish(self) -> dict:
@@ -169,9 +170,13 @@ class _TextGroup:
         for name in self.group:
             parts = []
             for which, codes in self.parts[name]:
-                if remap is not None:
-                    codes = np.where(codes < 0, -1, remap[offsets[which] + codes])
-                parts.append(codes.astype(code_type, copy=False))
+                if remap is None:
+                    parts.append(codes.astype(code_type))
+                    continue
+                # This dictionary's positions in the unified categories, and -1 (missing)
+                # at the end, where a code of -1 indexes.
+                lookup = np.append(remap[offsets[which]:offsets[which + 1]], -1).astype(code_type)
+                parts.append(lookup[codes])
             codes = np.concatenate(parts) if parts else np.empty(0, code_type)
             out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), copy=False)
         return out
