@@ -147,3 +147,29 @@ def test_hand_over_to_pandas_is_not_a_cliff(captures):
         end = time.perf_counter()
         table_time, pandas_time = min(table_time, middle - start), min(pandas_time, end - middle)
     assert pandas_time < table_time + 0.05, (pandas_time, table_time)
+
+
+def _write(path, src_numbers, dst_numbers):
+    n = len(src_numbers)
+    records = bench_hosts._records(n, bench_hosts._v4(src_numbers), bench_hosts._v4(dst_numbers), v6=False)
+    path.write_bytes(bench_hosts.GLOBAL_HEADER + records.tobytes())
+
+
+@pytest.mark.parametrize("shared, dtype", [(True, "category"), (False, "string")])
+def test_the_rule_counts_distinct_addresses_not_batches(tmp_path, shared, dtype):
+    """Three files of 20,000 packets, each with 40,000 distinct addresses: the same ones in
+    every file (40,000 in all: categoricals) or new ones in each (120,000: strings). Read as
+    three files (three dictionaries) or as one file (one), the dtype is the same."""
+    i = np.arange(20_000, dtype=np.uint64)
+    parts = []
+    for k in range(3):
+        base = 0x0A000000 + (0 if shared else k * 40_000)
+        parts.append(tmp_path / f"part{k}.pcap")
+        _write(parts[-1], base + 2 * i, base + 2 * i + 1)
+    whole = tmp_path / "whole.pcap"
+    whole.write_bytes(bench_hosts.GLOBAL_HEADER + b"".join(p.read_bytes()[24:] for p in parts))
+    by_parts = intake.open_pcap([str(p) for p in parts]).read()
+    at_once = intake.open_pcap(str(whole), threads=1).read()
+    assert str(by_parts.src_host.dtype) == str(at_once.src_host.dtype) == dtype
+    assert by_parts.src_host.astype(str).tolist() == at_once.src_host.astype(str).tolist()
+    assert by_parts.dst_host.astype(str).tolist()[:3] == ["10.0.0.1", "10.0.0.3", "10.0.0.5"]

@@ -53,13 +53,14 @@ _SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"))
 # addresses): only these may become Arrow-backed strings. Protocol names, TCP flags and
 # interfaces are few by nature and always categoricals.
 _ADDRESS_COLUMNS = frozenset(name for pair in _SHARED_TEXT for name in pair)
-# read()'s rule (text="auto"): addresses stay categoricals unless the batches' dictionaries
-# hold more than this many entries in all *and* more than one per ``_ROWS_PER_ENTRY`` rows
-# (addresses rarely repeat). Above it a categorical costs a hash of every distinct string,
-# twice: to unify the batches' dictionaries here, and in pandas at the first comparison
-# with a string (measured: 3 s for 500,000 categories, pandas 3).
-_ALWAYS_CATEGORICAL_ENTRIES = 1 << 16
-_ROWS_PER_ENTRY = 4
+# read()'s rule (text="auto"): addresses become Arrow-backed strings when a read holds more
+# than this many distinct ones (source and destination together). Above it a categorical
+# costs a hash of every distinct string, twice: to unify the batches' dictionaries here, and
+# in pandas at the first comparison with a string (measured: 3 s for 500,000 categories,
+# pandas 3). The count is exact, so the dtype does not depend on how the read was cut into
+# batches (threads, files): the batches' dictionaries bound it from below (the largest) and
+# above (their sum), and only between the two are they hashed to count.
+_MAX_CATEGORIES = 1 << 16
 ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
 # The allocator the Rust batches came from (malloc): strings built there reuse the memory of
 # the batches freed before them, which Arrow's default pool (jemalloc) cannot.
@@ -73,8 +74,8 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     dictionaries themselves, not hashed again (they are unique by construction: one entry
     per address, MAC, protocol number, ...); the dictionaries of several batches are
     unified on the way. ``text="auto"`` (what ``read()`` uses) turns the address columns
-    into ``string[pyarrow]`` instead when their values rarely repeat (see
-    ``_ROWS_PER_ENTRY``), where unifying per-batch dictionaries would cost more than the read."""
+    into ``string[pyarrow]`` instead when they hold more than ``_MAX_CATEGORIES`` distinct
+    values, where categoricals would cost more than the read."""
     if text not in ("category", "auto"):
         raise ValueError(f"text={text!r} is not 'category' or 'auto'")
     consume = isinstance(table, list)
@@ -91,7 +92,7 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     grouped = [g for g in grouped if g]
     in_pairs = {n for g in grouped for n in g}
     groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
-    builders = [_TextGroup(g, batches, rows, text == "auto" and g[0] in _ADDRESS_COLUMNS) for g in groups]
+    builders = [_TextGroup(g, batches, text == "auto" and g[0] in _ADDRESS_COLUMNS) for g in groups]
     rest_schema = pa.schema([schema.field(n) for n in rest])
     kept = []
     while batches:
@@ -123,12 +124,28 @@ class _TextGroup:
     batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
     when ``strings_if_rare`` and the dictionaries are large against the rows."""
 
-    def __init__(self, group, batches, rows, strings_if_rare):
+    def __init__(self, group, batches, strings_if_rare):
         self.group = group
-        total = sum(len(b.column(n).dictionary) for b in batches for n in group[:1])
-        self.strings = bool(strings_if_rare and total > _ALWAYS_CATEGORICAL_ENTRIES and total * _ROWS_PER_ENTRY > rows)
+        self.strings = strings_if_rare and self._distinct_above(batches, _MAX_CATEGORIES)
         self.parts = {n: [] for n in group}
         self.dictionaries = []
+
+    def _distinct_above(self, batches, limit) -> bool:
+        """Whether the group's columns hold more than ``limit`` distinct values in all."""
+        dictionaries = [d for b in batches for d in self._dictionaries(b)]
+        if not dictionaries or max(len(d) for d in dictionaries) > limit:
+            return bool(dictionaries)
+        if sum(len(d) for d in dictionaries) <= limit:
+            return False
+        return pc.count_distinct(pa.chunked_array(dictionaries)).as_py() > limit
+
+    def _dictionaries(self, batch):
+        """The batch's distinct dictionaries for the group: the Rust core shares one between
+        the columns of a pair."""
+        columns = [batch.column(n) for n in self.group]
+        if all(c.dictionary.equals(columns[0].dictionary) for c in columns[1:]):
+            return [columns[0].dictionary]
+        return [c.dictionary for c in columns]
 
     def add(self, batch):
         columns = [batch.column(n) for n in self.group]
@@ -136,9 +153,8 @@ class _TextGroup:
             for name, column in zip(self.group, columns):
                 self.parts[name].append(pc.cast(column, pa.large_string(), memory_pool=_POOL))
             return
-        # The Rust core shares one dictionary between the columns of a pair in each batch.
-        shared = all(c.dictionary.equals(columns[0].dictionary) for c in columns[1:])
-        dictionaries = [columns[0].dictionary] if shared else [c.dictionary for c in columns]
+        dictionaries = self._dictionaries(batch)
+        shared = len(dictionaries) == 1
         first = len(self.dictionaries)
         self.dictionaries.extend(pa.concat_arrays([d]) for d in dictionaries)  # a copy: frees the batch
         for k, (name, column) in enumerate(zip(self.group, columns)):
