@@ -173,15 +173,6 @@ class PCAPSource(DataSource):
     def _whole_file_options(self):
         return dict(self._file_options, threads=self.threads)
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        del state["_state_lock"]
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._state_lock = threading.RLock()
-
     @property
     def is_live(self):
         """Whether this source reads a network interface rather than files."""
