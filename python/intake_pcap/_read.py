@@ -92,7 +92,7 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     grouped = [g for g in grouped if g]
     in_pairs = {n for g in grouped for n in g}
     groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
-    builders = [_TextGroup(g, batches, text == "auto" and g[0] in _ADDRESS_COLUMNS) for g in groups]
+    builders = [_TextGroup(g, batches, text == "auto" and g[0] in _ADDRESS_COLUMNS, consume) for g in groups]
     rest_schema = pa.schema([schema.field(n) for n in rest])
     kept = []
     while batches:
@@ -122,10 +122,11 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
 class _TextGroup:
     """The dictionary columns of ``group`` (a shared-dictionary pair, or one column), built
     batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
-    when ``strings_if_rare`` and the dictionaries are large against the rows."""
+    when ``strings_if_rare`` and they hold more than ``_MAX_CATEGORIES`` distinct values."""
 
-    def __init__(self, group, batches, strings_if_rare):
+    def __init__(self, group, batches, strings_if_rare, consume):
         self.group = group
+        self.consume = consume
         self.strings = strings_if_rare and self._distinct_above(batches, _MAX_CATEGORIES)
         self.parts = {n: [] for n in group}
         self.dictionaries = []
@@ -159,6 +160,8 @@ class _TextGroup:
         self.dictionaries.extend(pa.concat_arrays([d]) for d in dictionaries)  # a copy: frees the batch
         for k, (name, column) in enumerate(zip(self.group, columns)):
             codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False)
+            if self.consume:  # a view into the batch would keep all of it alive until finish()
+                codes = codes.copy()
             self.parts[name].append((first + (0 if shared else k), codes))
 
     def finish(self) -> dict:
