@@ -672,7 +672,10 @@ mod tests {
             let a = [b, 255 - b, b / 3, b.wrapping_mul(7)];
             let mut out = [0u8; 15];
             let n = super::dotted_quad(&mut out, a);
-            assert_eq!(&out[..n], std::net::Ipv4Addr::from(a).to_string().as_bytes());
+            assert_eq!(
+                &out[..n],
+                std::net::Ipv4Addr::from(a).to_string().as_bytes()
+            );
         }
     }
 
