@@ -152,3 +152,57 @@ def test_missing_files_are_named():
 def test_threads_and_blocksize_must_be_whole_numbers(name, value):
     with pytest.raises(ValueError, match=f"{name}= must be a whole number of at least 1, or None"):
         intake.open_pcap(HTTP, **{name: value})
+
+
+@pytest.mark.parametrize("name, value", [("chunksize", -5), ("chunksize", 0), ("chunksize", 2.5), ("chunksize", True),
+                                         ("chunksize", "10"), ("limit", 0), ("limit", 1.5), ("timeout", 0),
+                                         ("timeout", None), ("timeout", "1000"), ("max_packet", -1)])
+def test_counts_must_be_whole_numbers_at_construction(name, value):
+    with pytest.raises(ValueError, match=f"{name}= must be a whole number of at least 1"):
+        intake.open_pcap(HTTP, **{name: value})
+
+
+@pytest.mark.parametrize("value", [0, -1.0, "1", True, float("nan"), float("inf")])
+def test_duration_must_be_positive_seconds(value):
+    with pytest.raises(ValueError, match="duration= must be a number of seconds greater than 0"):
+        intake.open_pcap(None, interface="lo", duration=value)
+
+
+def test_chunksize_is_kept_as_given():
+    assert intake.open_pcap(HTTP, chunksize=7).chunksize == 7
+    assert [len(c) for c in intake.open_pcap(HTTP, chunksize=20).read_chunked()] == [20, 20, 3]
+
+
+def test_close_from_another_thread_during_reads():
+    """close() may land anywhere in a read (while files are listed, opened, decoded):
+    the read finishes with every row, and never fails inside the source's state."""
+    import threading
+
+    source = intake.open_pcap(str(CORPUS / "intake_pcap_tests_*.pcap"), threads=1)
+    stop = threading.Event()
+
+    def closer():
+        while not stop.is_set():
+            source.close()
+
+    thread = threading.Thread(target=closer)
+    thread.start()
+    try:
+        for _ in range(100):
+            assert len(source.read()) == 157
+            assert sum(len(c) for c in source.read_chunked()) == 157
+            assert source.to_arrow().num_rows == 157
+            assert source.discover()["npartitions"] == 3
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_warnings_point_at_the_callers_line(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(Path(HTTP).read_bytes()[:-100])
+    source = intake.open_pcap(str(cut))
+    for read in (source.read, lambda: list(source.read_chunked()), source.to_arrow):
+        with pytest.warns(Warning) as caught:
+            read()
+        assert [Path(w.filename).name for w in caught] == ["test_source.py"], [(w.filename, w.lineno) for w in caught]

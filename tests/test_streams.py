@@ -63,3 +63,47 @@ def test_ip_packet_of_a_non_ip_frame():
     packet = IPPacket(arp)
     assert packet.ethernet_protocol == 0x0806
     assert packet.source_ip_address is None and packet.source_ip_port is None and packet.ip_protocol is None
+
+
+def test_stream_counts_are_checked():
+    from intake_pcap.stream import LiveStream
+
+    stream = OfflineStream(HTTP)
+    for bad in (2.5, "3", True):
+        with pytest.raises(ValueError, match="n must be a whole number of rows"):
+            stream.to_dataframe(bad)
+    assert len(stream.to_dataframe(None)) == 43
+    for name, value in (("max_packet", 0), ("timeout", -5), ("timeout", 1.5)):
+        with pytest.raises(ValueError, match=f"{name}= must be a whole number of at least 1"):
+            LiveStream("lo", **{name: value})
+
+
+def test_a_closed_stream_says_so():
+    stream = OfflineStream(HTTP)
+    assert len(stream.to_dataframe(3)) == 3
+    stream.close()
+    with pytest.raises(ValueError, match="was closed"):
+        stream.to_dataframe()  # not an empty DataFrame, which would read as the end of the file
+
+
+def test_close_from_another_thread_during_a_stream_read(tmp_path):
+    """Either the rows are all there, or the read says the stream was closed."""
+    import threading
+
+    big = tmp_path / "big.pcap"
+    data = open(HTTP, "rb").read()
+    big.write_bytes(data + data[24:] * 2000)  # 43 * 2001 rows
+    outcomes = set()
+    for delay in (0, 0.001, 0.005, 0.02):
+        stream = OfflineStream(str(big))
+        timer = threading.Timer(delay, stream.close)
+        timer.start()
+        try:
+            rows = sum(len(stream.to_dataframe(500)) for _ in range(200))
+            outcomes.add("complete")
+            assert rows == 43 * 2001
+        except ValueError as err:
+            assert "was closed" in str(err)
+            outcomes.add("closed")
+        timer.join()
+    assert outcomes

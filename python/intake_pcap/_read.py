@@ -10,11 +10,15 @@ ICMP), booleans ``boolean``, time ``datetime64[ns]``.
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import urllib.parse
 import warnings
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _native
 from .errors import CaptureWarning
@@ -42,22 +46,168 @@ def arrow_schema(payload: bool = False, columns=None) -> pa.Schema:
     return pa.schema(_native.capture_schema(payload, column_list(columns)))
 
 
-def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Convert a capture table; dictionaries of several batches are unified on the way."""
-    frame = table.to_pandas(
-        types_mapper=_PANDAS_TYPES.get,
-        split_blocks=True,
-        coerce_temporal_nanoseconds=True,
+# Text columns that share one dictionary per batch (the Rust core builds one for both), so
+# that pandas gives them the same categories and ``src_host == dst_host`` works.
+_SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"))
+# Columns whose distinct values are whatever the traffic holds (scans, spoofed or privacy
+# addresses): only these may become Arrow-backed strings. Protocol names, TCP flags and
+# interfaces are few by nature and always categoricals.
+_ADDRESS_COLUMNS = frozenset(name for pair in _SHARED_TEXT for name in pair)
+# read()'s rule (text="auto"): addresses become Arrow-backed strings when a read holds more
+# than this many distinct ones (source and destination together). Above it a categorical
+# costs a hash of every distinct string, twice: to unify the batches' dictionaries here, and
+# in pandas at the first comparison with a string (measured: 3 s for 500,000 categories,
+# pandas 3). The count is exact, so the dtype does not depend on how the read was cut into
+# batches (threads, files): the batches' dictionaries bound it from below (the largest) and
+# above (their sum), and only between the two are they hashed to count.
+_MAX_CATEGORIES = 1 << 16
+ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
+# The allocator the Rust batches came from (malloc): strings built there reuse the memory of
+# the batches freed before them, which Arrow's default pool (jemalloc) cannot.
+_POOL = pa.system_memory_pool()
+
+
+def to_pandas(table, text: str = "category") -> pd.DataFrame:
+    """Convert a capture table (or a list of tables, which is emptied as it is converted, so
+    that each Rust batch is freed once its rows are in pandas: the peak stays near the
+    DataFrame's own size). Text columns become categoricals whose categories are the Rust
+    dictionaries themselves, not hashed again (they are unique by construction: one entry
+    per address, MAC, protocol number, ...); the dictionaries of several batches are
+    unified on the way. ``text="auto"`` (what ``read()`` uses) turns the address columns
+    into ``string[pyarrow]`` instead when they hold more than ``_MAX_CATEGORIES`` distinct
+    values, where categoricals would cost more than the read."""
+    if text not in ("category", "auto"):
+        raise ValueError(f"text={text!r} is not 'category' or 'auto'")
+    consume = isinstance(table, list)
+    tables = table if consume else [table]
+    schema = tables[0].schema
+    batches = []
+    while tables:
+        batches.extend(tables.pop(0).to_batches())
+    names = schema.names
+    rows = sum(b.num_rows for b in batches)
+    is_text = {n: pa.types.is_dictionary(schema.field(n).type) for n in names}
+    rest = [n for n in names if not is_text[n]]
+    grouped = [[n for n in pair if is_text.get(n)] for pair in _SHARED_TEXT]
+    grouped = [g for g in grouped if g]
+    in_pairs = {n for g in grouped for n in g}
+    groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
+    builders = [_TextGroup(g, batches, text == "auto" and g[0] in _ADDRESS_COLUMNS, consume) for g in groups]
+    rest_schema = pa.schema([schema.field(n) for n in rest])
+    kept = []
+    while batches:
+        batch = batches.pop(0)
+        for builder in builders:
+            builder.add(batch)
+        if consume:
+            # Copies, not views: a view keeps its whole Rust batch (host dictionaries
+            # included) alive for as long as the DataFrame lives; this way it is freed now.
+            kept.append(pa.record_batch([pa.concat_arrays([batch.column(n)]) for n in rest], schema=rest_schema))
+        else:
+            kept.append(batch.select(rest))
+        del batch
+    frame = pa.Table.from_batches(kept, schema=rest_schema).to_pandas(
+        types_mapper=_PANDAS_TYPES.get, split_blocks=True, coerce_temporal_nanoseconds=True
     )
+    del kept
     # pandas 3 infers datetime resolution from values; the column is nanoseconds by contract.
     if "time" in frame and frame["time"].dtype != "datetime64[ns]":
         frame["time"] = frame["time"].astype("datetime64[ns]")
-    # A text column with no value at all (an empty read, tcp_flags of a file without TCP)
-    # gets object-typed categories; every other partition, and the meta, have str ones.
-    for name, column in frame.items():
-        if isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.dtype == object:
-            frame[name] = column.cat.set_categories(column.cat.categories.astype("str"))
-    return frame
+    columns = {n: frame[n] for n in rest}
+    for builder in builders:
+        columns.update(builder.finish())
+    return pd.DataFrame({n: columns[n] for n in names}, index=pd.RangeIndex(rows), copy=False)
+
+
+class _TextGroup:
+    """The dictionary columns of ``group`` (a shared-dictionary pair, or one column), built
+    batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
+    when ``strings_if_rare`` and they hold more than ``_MAX_CATEGORIES`` distinct values."""
+
+    def __init__(self, group, batches, strings_if_rare, consume):
+        self.group = group
+        self.consume = consume
+        self.strings = strings_if_rare and self._distinct_above(batches, _MAX_CATEGORIES)
+        self.parts = {n: [] for n in group}
+        self.dictionaries = []
+
+    def _distinct_above(self, batches, limit) -> bool:
+        """Whether the group's columns hold more than ``limit`` distinct values in all."""
+        dictionaries = [d for b in batches for d in self._dictionaries(b)]
+        if not dictionaries or max(len(d) for d in dictionaries) > limit:
+            return bool(dictionaries)
+        if sum(len(d) for d in dictionaries) <= limit:
+            return False
+        return pc.count_distinct(pa.chunked_array(dictionaries)).as_py() > limit
+
+    def _dictionaries(self, batch):
+        """The batch's distinct dictionaries for the group: the Rust core shares one between
+        the columns of a pair."""
+        columns = [batch.column(n) for n in self.group]
+        if all(c.dictionary.equals(columns[0].dictionary) for c in columns[1:]):
+            return [columns[0].dictionary]
+        return [c.dictionary for c in columns]
+
+    def add(self, batch):
+        columns = [batch.column(n) for n in self.group]
+        if self.strings:
+            for name, column in zip(self.group, columns):
+                self.parts[name].append(pc.cast(column, pa.large_string(), memory_pool=_POOL))
+            return
+        dictionaries = self._dictionaries(batch)
+        shared = len(dictionaries) == 1
+        first = len(self.dictionaries)
+        self.dictionaries.extend(pa.concat_arrays([d]) for d in dictionaries)  # a copy: frees the batch
+        for k, (name, column) in enumerate(zip(self.group, columns)):
+            codes = pc.fill_null(column.indices, -1).to_numpy(zero_copy_only=False)
+            if self.consume:  # a view into the batch would keep all of it alive until finish()
+                codes = codes.copy()
+            self.parts[name].append((first + (0 if shared else k), codes))
+
+    def finish(self) -> dict:
+        if self.strings:
+            return {
+                n: pd.Series(pd.array(pa.chunked_array(self.parts[n], pa.large_string()), dtype=ADDRESS_STRING_DTYPE),
+                             copy=False)
+                for n in self.group
+            }
+        offsets = np.cumsum([0] + [len(d) for d in self.dictionaries])
+        if len(self.dictionaries) <= 1:
+            categories = self.dictionaries[0] if self.dictionaries else pa.array([], pa.string())
+            remap = None
+        else:
+            # One hash pass over the distinct dictionaries, shared by the whole group.
+            encoded = pc.dictionary_encode(pa.concat_arrays(self.dictionaries))
+            categories = encoded.dictionary
+            remap = encoded.indices.to_numpy()
+        index = pd.Index(categories.to_pandas(), copy=False)
+        if index.dtype == object:  # pandas 2: no str dtype, the same as for an empty read
+            index = index.astype("str")
+        dtype = _categorical_dtype(index)
+        code_type = np.int8 if len(index) < 2**7 else np.int16 if len(index) < 2**15 else np.int32
+        out = {}
+        for name in self.group:
+            parts = []
+            for which, codes in self.parts[name]:
+                if remap is None:
+                    parts.append(codes.astype(code_type))
+                    continue
+                # This dictionary's positions in the unified categories, and -1 (missing)
+                # at the end, where a code of -1 indexes.
+                lookup = np.append(remap[offsets[which]:offsets[which + 1]], -1).astype(code_type)
+                parts.append(lookup[codes])
+            codes = np.concatenate(parts) if parts else np.empty(0, code_type)
+            out[name] = pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False), copy=False)
+        return out
+
+
+def _categorical_dtype(categories: pd.Index) -> pd.CategoricalDtype:
+    """A categorical dtype over ``categories``, which are known to be unique: the public
+    constructor would hash them all again to check, the cost this module exists to avoid."""
+    fastpath = getattr(pd.CategoricalDtype, "_from_fastpath", None)
+    if fastpath is not None:
+        return fastpath(categories, ordered=False)
+    return pd.CategoricalDtype(categories, ordered=False)
 
 
 def to_polars(table: pa.Table):
@@ -123,12 +273,33 @@ def local_path(path) -> str:
     return text[len("file://"):] if text.startswith("file://") else os.path.expanduser(text)
 
 
+def is_stream(path) -> bool:
+    """Whether ``path`` is a local named pipe or character device (``mkfifo``,
+    ``/dev/stdin``): something that can be read once, from the start, and not measured,
+    mapped or reopened. Such inputs are opened once, as a Python file object."""
+    if not is_local(path):
+        return False
+    try:
+        mode = os.stat(local_path(path)).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None,
                 storage_options=None, compression="infer", columns=None):
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
-    blocks, never whole in memory."""
+    blocks, never whole in memory. A named pipe or device is opened once and streamed."""
     codec = codec_for(path, compression)
+    if is_stream(path) and codec in (None, "gzip"):
+        stream = open(local_path(path), "rb")
+        try:
+            return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=os.fspath(path),
+                                         columns=column_list(columns))
+        except BaseException:
+            stream.close()
+            raise
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
         return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter,
                                      columns=column_list(columns))
@@ -155,13 +326,21 @@ def warn_incomplete(stats: dict, name, errors: str) -> None:
     if errors != "warn":
         return
     if stats.get("truncated"):
-        warnings.warn(f"{stats['truncated']}; every complete packet before it was read", CaptureWarning, stacklevel=3)
+        _warn(f"{stats['truncated']}; every complete packet before it was read")
     for link_type, count in (stats.get("unsupported_link_types") or {}).items():
-        warnings.warn(
-            f"{name}: {count} packet(s) of link type {link_type} were skipped: this link type is not decoded",
-            CaptureWarning,
-            stacklevel=3,
-        )
+        _warn(f"{name}: {count} packet(s) of link type {link_type} were skipped: this link type is not decoded")
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _warn(message: str) -> None:
+    """A CaptureWarning pointing at the first caller outside this package (the user's line),
+    however deep inside it the read happened."""
+    frame, level = sys._getframe(1), 2  # stacklevel 2 is the frame that called _warn
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, CaptureWarning, stacklevel=level)
 
 
 class ZstdStream:
@@ -216,7 +395,7 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
     them: only the records that start there (a partition of a local uncompressed file)."""
     codec = codec_for(path, compression)
-    if is_local(path) and codec in (None, "gzip"):
+    if is_local(path) and codec in (None, "gzip") and not is_stream(path):
         batches, stats = _native.read_capture(
             local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
             columns=column_list(columns), stamp=stamp,
@@ -224,7 +403,7 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
         warn_incomplete(stats, path, errors)
         return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload, columns))
     if byte_range is not None:
-        raise ValueError(f"{path}: byte ranges are read from local uncompressed files only")
+        raise ValueError(f"{path}: byte ranges are read from local uncompressed regular files only")
     reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression, columns)
     try:
         table = read_table(reader)

@@ -7,6 +7,7 @@ import glob
 import operator
 import os
 import re
+import threading
 
 from intake.source.base import DataSource, Schema
 
@@ -134,14 +135,14 @@ class PCAPSource(DataSource):
         self.protocol = protocol
         self.payload = bool(payload)
         self.filter = filter
-        self.chunksize = chunksize
+        self.chunksize = _positive_int_or_none("chunksize", chunksize)
         self.errors = errors
         self.interface = interface
-        self.timeout = int(timeout)
-        self.max_packet = int(max_packet)
+        self.timeout = _positive_int("timeout", timeout)
+        self.max_packet = _positive_int("max_packet", max_packet)
         self.promisc = bool(promisc)
-        self.limit = limit
-        self.duration = duration
+        self.limit = _positive_int_or_none("limit", limit)
+        self.duration = _positive_number_or_none("duration", duration)
         self.compression = compression
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
@@ -150,6 +151,9 @@ class PCAPSource(DataSource):
         self._partitions = None
         self._live = None
         self._live_rows = 0
+        # Held while metadata is loaded or dropped, so that close() from another thread
+        # never leaves a read half-way between the two (the read keeps what it loaded).
+        self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
 
     @property
@@ -176,8 +180,15 @@ class PCAPSource(DataSource):
 
     # -- Intake's protocol -------------------------------------------------------------
 
+    def _load_metadata(self):
+        """Discover if needed; returns the files and partitions to read, which a
+        concurrent close() cannot take away from the read that holds them."""
+        with self._state_lock:
+            super()._load_metadata()
+            return self._files, self._partitions
+
     def _get_schema(self):
-        from ._read import dtypes, open_reader
+        from ._read import dtypes, is_stream, open_reader
 
         if self.is_live:
             reader = self._live_reader()
@@ -188,15 +199,20 @@ class PCAPSource(DataSource):
                 npartitions=1,
                 extra_metadata={"interface": self.interface, "link_type": reader.link_type},
             )
-        self._files = _expand(self.urlpath, self.storage_options)
+        files = _expand(self.urlpath, self.storage_options)
         # Opening the first file checks early that it is a capture, and names its format;
-        # the others are opened only when read (on dask workers, for to_dask()).
-        first = open_reader(self._files[0], **self._file_options)
-        try:
-            file_format = first.format
-        finally:
-            first.close()
-        self._partitions, not_split = _plan_partitions(self._files, self.blocksize, self.compression)
+        # the others are opened only when read (on dask workers, for to_dask()). A pipe or
+        # device is not: its bytes can be read only once, by the read itself.
+        streams = [f for f in files if is_stream(f)]
+        file_format = None
+        if files[0] not in streams:
+            first = open_reader(files[0], **self._file_options)
+            try:
+                file_format = first.format
+            finally:
+                first.close()
+        partitions, not_split = _plan_partitions(files, self.blocksize, self.compression)
+        self._files, self._partitions = files, partitions
         dtype = dtypes(self.payload, self.columns)
         return Schema(
             dtype=dtype,
@@ -207,14 +223,15 @@ class PCAPSource(DataSource):
                 "format": file_format,
                 "partitions": [{"path": p, "byte_range": r} for p, r, _ in self._partitions],
                 "not_split": not_split,
+                "streams": streams,
             },
         )
 
     def _get_partition(self, i):
-        self._load_metadata()
+        _, partitions = self._load_metadata()
         if self.is_live:
             return self.read()
-        path, byte_range, stamp = self._partitions[i]
+        path, byte_range, stamp = partitions[i]
         return _read_partition(path, byte_range, stamp, **self._whole_file_options)
 
     def read(self):
@@ -222,7 +239,11 @@ class PCAPSource(DataSource):
         next ``chunksize`` IP packets (100 by default), waiting for them."""
         from ._read import to_pandas
 
-        return to_pandas(self.to_arrow())
+        if self.is_live:
+            return to_pandas(self.to_arrow(), text="auto")
+        # A list that to_pandas empties as it goes: each file's Arrow memory is released as
+        # soon as its rows are in pandas, rather than held until the end.
+        return to_pandas(self._file_tables(), text="auto")
 
     def read_chunked(self):
         """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
@@ -237,6 +258,7 @@ class PCAPSource(DataSource):
             yield from self._live_chunks()
             return
         for batch in self._arrow_batches():
+            # Always categoricals: every chunk of a read has the same dtypes.
             yield to_pandas(pa.Table.from_batches([batch]))
 
     def _arrow_batches(self):
@@ -247,7 +269,8 @@ class PCAPSource(DataSource):
         from ._read import open_reader, warn_incomplete
 
         rows = self.chunksize or 65536
-        for path in self._files:
+        files, _ = self._load_metadata()
+        for path in files:
             reader = open_reader(path, batch_rows=rows, **self._file_options)
             try:
                 for batch in reader:
@@ -308,9 +331,9 @@ class PCAPSource(DataSource):
 
         if self.is_live:
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
-        self._load_metadata()
+        _, partitions = self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload, self.columns))
-        paths, ranges, stamps = zip(*self._partitions)
+        paths, ranges, stamps = zip(*partitions)
         return dd.from_map(
             _read_partition,
             list(paths),
@@ -325,15 +348,21 @@ class PCAPSource(DataSource):
         """All partitions as one pyarrow Table (hosts and protocol dictionary-encoded)."""
         import pyarrow as pa
 
-        from ._read import live_rows, read_file
+        from ._read import live_rows
 
         self._load_metadata()
         if self.is_live:
             table = live_rows(self._live_reader(), self._live_quota(self.chunksize or 100))
             self._live_rows += table.num_rows
             return table
-        tables = [read_file(p, **self._whole_file_options) for p in self._files]
-        return pa.concat_tables(tables)
+        return pa.concat_tables(self._file_tables())
+
+    def _file_tables(self):
+        """One pyarrow Table per file, in order."""
+        from ._read import read_file
+
+        files, _ = self._load_metadata()
+        return [read_file(p, **self._whole_file_options) for p in files]
 
     @property
     def plot(self):
@@ -399,25 +428,38 @@ class PCAPSource(DataSource):
                 return
 
     def _close(self):
-        if self._live is not None:
-            self._live.close()
-            self._live = None
-        self._files = None
-        self._partitions = None
-        self._schema = None
+        with self._state_lock:
+            live, self._live = self._live, None
+            self._files = None
+            self._partitions = None
+            self._schema = None
+        if live is not None:
+            live.close()  # a read waiting on it in another thread ends with what it has
 
 
 def _positive_int_or_none(name, value):
     """``value`` as a whole number of at least 1, or None; anything else is the caller's mistake."""
-    if value is None:
-        return None
+    return None if value is None else _positive_int(name, value, ", or None")
+
+
+def _positive_int(name, value, alternative=""):
+    """``value`` as a whole number of at least 1 (not a float, a bool or a numeric string)."""
     try:
         number = None if isinstance(value, bool) else operator.index(value)
     except TypeError:
         number = None
     if number is None or number < 1:
-        raise ValueError(f"{name}= must be a whole number of at least 1, or None; got {value!r}")
+        raise ValueError(f"{name}= must be a whole number of at least 1{alternative}; got {value!r}")
     return number
+
+
+def _positive_number_or_none(name, value):
+    """``value`` as a number (seconds) greater than 0, or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}= must be a number of seconds greater than 0, or None; got {value!r}")
+    return value
 
 
 def _read_partition(path, byte_range=None, stamp=None, **options):
@@ -436,11 +478,12 @@ def _plan_partitions(files, blocksize, compression):
     boundary: no guess that payload bytes could fool. Workers check the stamp and refuse
     a file that changed since."""
     from ._native import plan_partitions
-    from ._read import codec_for, is_local, local_path
+    from ._read import codec_for, is_local, is_stream, local_path
 
     partitions, not_split = [], {}
     for path in files:
-        size = os.path.getsize(local_path(path)) if is_local(path) else None
+        # A pipe or device is read once, whole: never walked ahead of the read.
+        size = os.path.getsize(local_path(path)) if is_local(path) and not is_stream(path) else None
         if not blocksize or size is None or size <= blocksize:
             partitions.append((path, None, None))
             continue
@@ -478,7 +521,8 @@ def _expand(urlpath, storage_options=None) -> list[str]:
 
 def _expand_local(pattern):
     pattern = os.path.expanduser(pattern)
-    if glob.has_magic(pattern):
+    # A name that exists is that file, even with glob characters in it ("cap[1].pcap").
+    if glob.has_magic(pattern) and not os.path.exists(pattern):
         matches = sorted(glob.glob(pattern))
         if not matches:
             raise FileNotFoundError(f"no capture files match {pattern!r}")
@@ -499,7 +543,7 @@ def _expand_remote(url, storage_options):
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-    if glob.has_magic(path):
+    if glob.has_magic(path) and not fs.exists(path):
         paths = sorted(fs.glob(path))
     elif fs.isdir(path):
         paths = sorted(e["name"] for e in fs.ls(path, detail=True) if e["type"] == "file" and _CAPTURE_NAME.search(e["name"]))

@@ -29,6 +29,7 @@ class PacketStream:
         from ._read import column_list
 
         self._reader = reader
+        self._closed = False
         self._payload = bool(payload)
         self._errors = errors
         self._columns = column_list(columns)
@@ -58,18 +59,35 @@ class PacketStream:
         """The next ``n`` IP packets as a DataFrame (all that remain when ``n < 0``)."""
         from ._read import to_pandas
 
-        return to_pandas(self._next_table(None if n is None or n < 0 else int(n)))
+        return to_pandas(self._take(n), text="auto")
 
     def to_arrow(self, n=-1):
         """The next ``n`` IP packets as a pyarrow Table (hosts and protocol
         dictionary-encoded; the buffers come from Rust without a copy)."""
-        return self._next_table(None if n is None or n < 0 else int(n))
+        return self._take(n)
 
     def to_polars(self, n=-1):
         """The next ``n`` IP packets as a polars DataFrame, straight from Arrow (no pandas)."""
         from ._read import to_polars
 
         return to_polars(self.to_arrow(n))
+
+    def _take(self, n):
+        """``_next_table`` for a count as the user gave it, refusing a closed stream: a
+        closed reader reads as empty, which must not pass for the end of the capture."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
+            raise ValueError(f"n must be a whole number of rows (negative or None: all that remain); got {n!r}")
+        self._check_open()
+        table = self._next_table(None if n is None or n < 0 else n)
+        self._check_open()  # closed from another thread while reading: the rows may be short
+        return table
+
+    def _check_open(self):
+        if self._closed:
+            raise ValueError(f"the stream of {self._reader_name()} was closed; open a new one to read again")
+
+    def _reader_name(self):
+        return getattr(self._reader, "path", None) or getattr(self._reader, "interface", "the capture")
 
     def _next_table(self, n):
         from ._read import read_table, warn_incomplete
@@ -79,7 +97,9 @@ class PacketStream:
         return table
 
     def close(self):
-        """Release the file or the interface."""
+        """Release the file or the interface. A read running in another thread stops and
+        raises ``ValueError`` (its rows may be incomplete); later reads raise too."""
+        self._closed = True
         self._reader.close()
 
 
@@ -145,10 +165,13 @@ class LiveStream(PacketStream):
     def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000, promisc=True, filter=None,
                  columns=None):
         from ._read import column_list
+        from .source import _positive_int
 
-        reader = _native.LiveReader(interface, None, payload, filter, int(max_packet), bool(promisc), int(timeout),
+        max_packet = _positive_int("max_packet", max_packet)
+        timeout = _positive_int("timeout", timeout)
+        reader = _native.LiveReader(interface, None, payload, filter, max_packet, bool(promisc), timeout,
                                     columns=column_list(columns))
-        self._timeout = int(timeout)
+        self._timeout = timeout
         super().__init__(reader, protocol, payload, columns=columns)
 
     def to_dataframe(self, n=-1):
