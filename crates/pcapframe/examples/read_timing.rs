@@ -1,5 +1,6 @@
 //! Times the stages of a read on one file: framing only, then framing + decoding into
-//! Arrow batches. `cargo run --release --example read_timing -- FILE`
+//! Arrow batches. `cargo run --release --example read_timing -- FILE [BATCH_ROWS]`
+//! (default: the whole file in one batch).
 use std::time::Instant;
 
 use pcapframe::format::RecordReader;
@@ -8,6 +9,9 @@ use pcapframe::reader::{PacketReader, ReadOptions};
 fn main() {
     let path = std::env::args().nth(1).expect("usage: read_timing FILE");
     let path = std::path::Path::new(&path);
+    let batch_rows: usize = std::env::args()
+        .nth(2)
+        .map_or(1 << 40, |n| n.parse().expect("BATCH_ROWS: a number"));
     for _ in 0..2 {
         let t = Instant::now();
         let mut records = RecordReader::open(path).unwrap();
@@ -21,7 +25,7 @@ fn main() {
         );
         let t = Instant::now();
         let options = ReadOptions {
-            batch_rows: 1 << 40,
+            batch_rows,
             ..ReadOptions::default()
         };
         let rows: usize = PacketReader::open(path, options)
