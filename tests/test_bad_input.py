@@ -314,7 +314,7 @@ import resource, sys, intake, pandas, pyarrow
 # As `ulimit -v` would, with room for this interpreter but not for the capture's payloads.
 size = int([l for l in open("/proc/self/status") if l.startswith("VmSize")][0].split()[1]) * 1024
 resource.setrlimit(resource.RLIMIT_AS, (size + int(sys.argv[2]), resource.RLIM_INFINITY))
-source = intake.open_pcap(sys.argv[1], payload=True, threads=int(sys.argv[3]), chunksize=int(sys.argv[4]))
+source = intake.open_pcap(sys.argv[1], payload=True, threads=int(sys.argv[3]), chunksize=int(sys.argv[4]) or None)
 try:
     if sys.argv[4] == "0":
         source.read()

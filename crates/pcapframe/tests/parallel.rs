@@ -436,7 +436,7 @@ mod any_size {
         #[test]
         fn forged_and_odd_captures_read_the_same_on_every_path(
             packets in 1usize..400,
-            block in 500u64..200_000,
+            block in 20_000u64..200_000,
             threads in 2usize..5,
             kind in 0u8..5,
             big_endian in any::<bool>(),
