@@ -204,13 +204,18 @@ def test_convert_refuses_bad_input_and_leaves_no_file(tmp_path):
     cases = {
         "unknown column": (["convert", good, "-o", tmp_path / "a.parquet", "--columns", "time,nope"],
                            "unknown column \"nope\"; valid names are: time, src_host"),
-        "damaged second file": (["convert", good, damaged, "-o", tmp_path / "b.parquet"], "damaged.pcap: at byte offset 24"),
+        # Damage keeps the packets before it unless --errors raise (the default warns: below).
+        "damaged second file": (["convert", good, damaged, "-o", tmp_path / "b.parquet", "--errors", "raise"],
+                                "damaged.pcap: at byte offset 24"),
         "unknown format": (["convert", good, "-o", tmp_path / "c.xlsx"], "cannot tell the output format"),
     }
     for name, (args, message) in cases.items():
         out = run(*args, check=False)
         assert out.returncode != 0 and message in out.stderr, (name, out.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["damaged.pcap", "good.pcap"]
+    kept = run("convert", good, damaged, "-o", tmp_path / "kept.parquet", check=False)
+    assert kept.returncode == 0 and "damaged.pcap: at byte offset 24" in kept.stderr and "warning" in kept.stderr
+    assert len(pd.read_parquet(tmp_path / "kept.parquet")) == len(intake.open_pcap(str(good)).read())
 
 
 @pytest.fixture(scope="module")
@@ -312,7 +317,7 @@ def test_outputs_whatever_goes_wrong_at_the_end_leave_nothing_and_name_the_desti
     taken.mkdir()  # the rename onto it fails
     out = run("convert", HTTP, "-o", taken, check=False)
     assert out.returncode != 0 and "taken.parquet" in out.stderr
-    with pytest.raises(OSError):
+    with pytest.raises(ValueError, match="taken.parquet: is a directory"):
         intake.open_pcap(str(HTTP)).to_file(taken)
     missing = run("convert", HTTP, "-o", tmp_path / "nowhere" / "x.parquet", check=False)
     assert "cannot create the output file" in missing.stderr and "partial" not in missing.stderr

@@ -399,11 +399,9 @@ fn open_destination(destination: &Path, inputs: &[PathBuf]) -> Result<(File, Tar
         .open(&temporary)
         .map_err(|e| {
             let mut error = Error::io(e, None).in_file(destination);
-            error.message = format!(
-                "cannot create the output file {}: {}",
-                temporary.display(),
-                error.message
-            );
+            // Named by the destination the user gave (the error's path), not the temporary
+            // name, which means nothing to them.
+            error.message = format!("cannot create the output file: {}", error.message);
             error
         })?;
     Ok((
