@@ -15,6 +15,8 @@ Prints figures, asserts nothing about speed (the tests assert generous bounds):
 
     python benches/bench_exact.py            # the 2,000,000-packet capture
     python benches/bench_exact.py --quick    # 200,000 packets
+    python benches/bench_exact.py --before OLD_PYTHON   # also read() old against new,
+        # alternating fresh processes (OLD_PYTHON: an interpreter with an older build installed)
 """
 
 from __future__ import annotations
@@ -51,6 +53,26 @@ def row(label, seconds, note=""):
     print(f"{label:<46} {seconds:>9.3f}  {note}", flush=True)
 
 
+READ_ONCE = """
+import sys, time, intake
+source = intake.open_pcap(sys.argv[1], threads=int(sys.argv[2]))
+source.discover()
+source.read()
+times = []
+for _ in range(5):
+    started = time.perf_counter()
+    source.read()
+    times.append(time.perf_counter() - started)
+print(min(times))
+"""
+
+
+def read_in_fresh_process(python, path, threads):
+    """read()'s best of 5 (after a warm-up) in a fresh process of ``python``."""
+    done = subprocess.run([python, "-c", READ_ONCE, str(path), str(threads)], capture_output=True, text=True, check=True)
+    return float(done.stdout)
+
+
 def zero_filled(path):
     records = []
     for i in range(5):
@@ -65,6 +87,7 @@ def zero_filled(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--before", metavar="PYTHON", help="an interpreter with an older intake-pcap installed")
     args = parser.parse_args()
     import intake
 
@@ -92,6 +115,13 @@ def main():
     source.discover()
     parts, n = best_of(1, lambda: sum(len(source.read_partition(i)) for i in range(source.npartitions)))
     row("read_partition(i) for every i, one by one", parts, f"{n:,} rows in {source.npartitions} partitions")
+
+    if args.before:
+        for round_ in (1, 2, 3):
+            for threads in (1, cores):
+                old = read_in_fresh_process(args.before, bench, threads)
+                new = read_in_fresh_process(sys.executable, bench, threads)
+                print(f"round {round_} threads {threads}: old {old:.3f} s, new {new:.3f} s", flush=True)
 
     zeros = DATA_DIR / "zero-filled-16MiB-records.pcap"
     DATA_DIR.mkdir(exist_ok=True)
