@@ -19,6 +19,9 @@ fn main() {
             best = best.min(t.elapsed().as_secs_f64());
             rows = read.batches.iter().map(|b| b.num_rows()).sum::<usize>();
         }
-        println!("{threads} threads: {:>8.1} ms best of 5 ({rows} rows)", best * 1e3);
+        println!(
+            "{threads} threads: {:>8.1} ms best of 5 ({rows} rows)",
+            best * 1e3
+        );
     }
 }
