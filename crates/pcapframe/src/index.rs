@@ -193,29 +193,15 @@ const SEVERAL_SECTIONS: &str =
 const LATE_INTERFACE: &str =
     "pcapng with an interface described after its first packet: a range after it cannot be read alone";
 
-/// Whether `path` starts with the magic of a compression format (gzip, zstd, bzip2, xz,
-/// lz4): no pcap or pcapng file does, and a compressed byte range cannot be read alone.
+/// Whether `path` starts with the magic of a compression format the reader decodes (see
+/// `input::is_compressed_head`): no pcap or pcapng file does, and a compressed byte range
+/// cannot be read alone.
 pub fn is_compressed(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    const MAGICS: [&[u8]; 5] = [
-        b"\x1f\x8b",
-        b"\x28\xb5\x2f\xfd",
-        b"BZh",
-        b"\xfd7zXZ\x00",
-        b"\x04\x22\x4d\x18",
-    ];
     let mut head = [0u8; 6];
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
-    let mut n = 0;
-    while n < head.len() {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(e, Some(n as u64)).in_file(path)),
-        }
-    }
-    Ok(MAGICS.iter().any(|m| head[..n].starts_with(m)))
+    let n = crate::input::read_fully(&mut file, &mut head)
+        .map_err(|e| Error::io(e, Some(0)).in_file(path))?;
+    Ok(crate::input::is_compressed_head(&head[..n]))
 }
 
 /// The index of `path` for `step`, from the cache when the file has not changed since.
@@ -244,15 +230,11 @@ pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordInd
     Ok(index)
 }
 
+/// Byte ranges `[start, end)` on record boundaries, or why the file cannot be split.
+pub type Plan = std::result::Result<Vec<(u64, u64)>, &'static str>;
+
 /// Exact partitions of `path` of about `blocksize` bytes, or why it cannot be split.
-pub fn plan_partitions(
-    path: &Path,
-    blocksize: u64,
-    cancel: &Cancel,
-) -> Result<(
-    FileStamp,
-    std::result::Result<Vec<(u64, u64)>, &'static str>,
-)> {
+pub fn plan_partitions(path: &Path, blocksize: u64, cancel: &Cancel) -> Result<(FileStamp, Plan)> {
     let index = index_of(path, blocksize.min(MAX_STEP), cancel)?;
     Ok(match index.not_splittable {
         Some(why) => (index.stamp, Err(why)),

@@ -189,6 +189,11 @@ pub(crate) fn read_error(e: io::Error, offset: u64) -> Error {
     }
 }
 
+/// Whether `head` (a stream's first six bytes) starts a compressed format we decode.
+pub fn is_compressed_head(head: &[u8]) -> bool {
+    Codec::detect(head).is_some()
+}
+
 /// The compressed formats we decode, by their magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -449,7 +454,7 @@ impl<D: Read> Read for Decoded<D> {
     }
 }
 
-fn read_fully(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(crate) fn read_fully(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

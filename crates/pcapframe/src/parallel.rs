@@ -271,12 +271,12 @@ fn boundary_near(
     let mut memo: Option<Chains> = None;
     for p in 0..candidates {
         let chain = match &mut memo {
-            Some(chains) => chains.follow(p, goal, &record, timed),
-            None => match follow_plain(p, goal, &record, timed, &mut budget) {
+            Some(chains) => chains.follow(p, goal, record, timed),
+            None => match follow_plain(p, goal, record, timed, &mut budget) {
                 Some(chain) => chain,
                 None => memo
                     .insert(Chains::new(candidates)?)
-                    .follow(p, goal, &record, timed),
+                    .follow(p, goal, record, timed),
             },
         };
         let Some(chain) = chain else {
