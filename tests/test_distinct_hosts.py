@@ -173,3 +173,34 @@ def test_the_rule_counts_distinct_addresses_not_batches(tmp_path, shared, dtype)
     assert str(by_parts.src_host.dtype) == str(at_once.src_host.dtype) == dtype
     assert by_parts.src_host.astype(str).tolist() == at_once.src_host.astype(str).tolist()
     assert by_parts.dst_host.astype(str).tolist()[:3] == ["10.0.0.1", "10.0.0.3", "10.0.0.5"]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_hosts_turn_to_text_mid_file_with_the_same_values(tmp_path, threads):
+    """The Rust core writes hosts as text from the first batch that holds more than 65,536
+    distinct ones (no hashing after it); the batches before it, and other files, come as
+    dictionaries. Whatever the mix, read() gives every row's own address, as the
+    dictionary path (to_arrow) and Python's ipaddress write it."""
+    repeated = np.arange(70_000, dtype=np.uint64) % 16
+    distinct = np.arange(140_000, dtype=np.uint64)
+    src = np.concatenate([0x0A000001 + repeated, 0x0B000000 + 2 * distinct, 0x0A000001 + repeated[:30_000]])
+    dst = np.concatenate([0x0A000002 + repeated, 0x0B000001 + 2 * distinct, 0x0A000002 + repeated[:30_000]])
+    mixed, few = tmp_path / "mixed.pcap", tmp_path / "few.pcap"
+    _write(mixed, src, dst)
+    _write(few, 0x0A000001 + repeated, 0x0A000002 + repeated)
+    source = intake.open_pcap([str(few), str(mixed)], threads=threads)
+    df = source.read()
+    assert str(df.src_host.dtype) == str(df.dst_host.dtype) == "string"
+    text = lambda numbers: [str(ipaddress.IPv4Address(int(n))) for n in numbers]  # noqa: E731
+    assert df.src_host.tolist() == text(0x0A000001 + repeated) + text(src)
+    assert df.dst_host.tolist() == text(0x0A000002 + repeated) + text(dst)
+    table = source.to_arrow()  # dictionaries throughout
+    assert pa.types.is_dictionary(table.schema.field("src_host").type)
+    assert df.src_host.tolist() == table.column("src_host").cast(pa.string()).to_pylist()
+    assert len(df) == 70_000 + len(src)
+    # Not vacuous: the core did switch, mid-file, and only for read().
+    from intake_pcap import _native
+
+    batches, _ = _native.read_capture(str(mixed), threads=threads, hosts="text_when_distinct")
+    kinds = [str(pa.record_batch(b).schema.field("src_host").type) for b in batches]
+    assert kinds[0].startswith("dictionary") and kinds[-1] == "large_string", kinds

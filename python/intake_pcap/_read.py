@@ -60,7 +60,7 @@ _ADDRESS_COLUMNS = frozenset(name for pair in _SHARED_TEXT for name in pair)
 # pandas 3). The count is exact, so the dtype does not depend on how the read was cut into
 # batches (threads, files): the batches' dictionaries bound it from below (the largest) and
 # above (their sum), and only between the two are they hashed to count.
-_MAX_CATEGORIES = 1 << 16
+_MAX_CATEGORIES = _native.TEXT_AFTER_DISTINCT_HOSTS  # 65,536, the Rust core's same rule
 ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
 # The allocator the Rust batches came from (malloc): strings built there reuse the memory of
 # the batches freed before them, which Arrow's default pool (jemalloc) cannot.
@@ -81,12 +81,15 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     consume = isinstance(table, list)
     tables = table if consume else [table]
     schema = tables[0].schema
+    # Address columns may come as large strings from the Rust core already (read_file's
+    # hosts="text_when_distinct"); they are text columns all the same.
+    text_types = {n for t in tables for n in t.schema.names if _is_text(n, t.schema.field(n).type)}
     batches = []
     while tables:
         batches.extend(tables.pop(0).to_batches())
     names = schema.names
     rows = sum(b.num_rows for b in batches)
-    is_text = {n: pa.types.is_dictionary(schema.field(n).type) for n in names}
+    is_text = {n: n in text_types for n in names}
     rest = [n for n in names if not is_text[n]]
     grouped = [[n for n in pair if is_text.get(n)] for pair in _SHARED_TEXT]
     grouped = [g for g in grouped if g]
@@ -119,6 +122,10 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     return pd.DataFrame({n: columns[n] for n in names}, index=pd.RangeIndex(rows), copy=False)
 
 
+def _is_text(name: str, type: pa.DataType) -> bool:
+    return pa.types.is_dictionary(type) or (name in _ADDRESS_COLUMNS and pa.types.is_large_string(type))
+
+
 class _TextGroup:
     """The dictionary columns of ``group`` (a shared-dictionary pair, or one column), built
     batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
@@ -132,7 +139,10 @@ class _TextGroup:
         self.dictionaries = []
 
     def _distinct_above(self, batches, limit) -> bool:
-        """Whether the group's columns hold more than ``limit`` distinct values in all."""
+        """Whether the group's columns hold more than ``limit`` distinct values in all. The
+        Rust core gives them as text from the first batch that holds more on its own."""
+        if any(not pa.types.is_dictionary(b.schema.field(self.group[0]).type) for b in batches):
+            return True
         dictionaries = [d for b in batches for d in self._dictionaries(b)]
         if not dictionaries or max(len(d) for d in dictionaries) > limit:
             return bool(dictionaries)
@@ -152,7 +162,9 @@ class _TextGroup:
         columns = [batch.column(n) for n in self.group]
         if self.strings:
             for name, column in zip(self.group, columns):
-                self.parts[name].append(pc.cast(column, pa.large_string(), memory_pool=_POOL))
+                if pa.types.is_dictionary(column.type):
+                    column = pc.cast(column, pa.large_string(), memory_pool=_POOL)
+                self.parts[name].append(column)
             return
         dictionaries = self._dictionaries(batch)
         shared = len(dictionaries) == 1
@@ -389,19 +401,27 @@ _WHOLE_FILE = 1 << 62
 
 
 def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
-              compression="infer", threads=None, byte_range=None, columns=None, stamp=None) -> pa.Table:
+              compression="infer", threads=None, byte_range=None, columns=None, stamp=None,
+              text="category") -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
     ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
-    them: only the records that start there (a partition of a local uncompressed file)."""
+    them: only the records that start there (a partition of a local uncompressed file).
+    ``text="auto"``: for ``to_pandas(..., text="auto")`` only: hosts may come as large
+    strings (all of the file's, when any batch holds more than ``_MAX_CATEGORIES``)."""
     codec = codec_for(path, compression)
     if is_local(path) and codec in (None, "gzip") and not is_stream(path):
+        hosts = "text_when_distinct" if text == "auto" else "dictionary"
         batches, stats = _native.read_capture(
             local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
-            columns=column_list(columns), stamp=stamp,
+            columns=column_list(columns), stamp=stamp, hosts=hosts,
         )
         warn_incomplete(stats, path, errors)
-        return pa.Table.from_batches([pa.record_batch(b) for b in batches], schema=arrow_schema(payload, columns))
+        batches = [pa.record_batch(b) for b in batches]
+        schema = arrow_schema(payload, columns)
+        if any(b.schema != schema for b in batches):
+            batches, schema = _hosts_as_text(batches, schema)
+        return pa.Table.from_batches(batches, schema=schema)
     if byte_range is not None:
         raise ValueError(f"{path}: byte ranges are read from local uncompressed regular files only")
     reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression, columns)
@@ -411,6 +431,21 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     finally:
         reader.close()
     return table
+
+
+def _hosts_as_text(batches, schema):
+    """``batches`` of one file, some with large-string hosts: all of them so (a table has
+    one schema)."""
+    fields = [pa.field(f.name, pa.large_string(), f.nullable) if f.name in ("src_host", "dst_host") else f
+              for f in schema]
+    text_schema = pa.schema(fields)
+    out = []
+    for b in batches:
+        if b.schema != text_schema:
+            b = pa.record_batch([pc.cast(c, t.type, memory_pool=_POOL) for c, t in zip(b.columns, text_schema)],
+                                schema=text_schema)
+        out.append(b)
+    return out, text_schema
 
 
 def live_rows(reader: _native.LiveReader, rows: int) -> pa.Table:

@@ -243,7 +243,7 @@ class PCAPSource(DataSource):
             return to_pandas(self.to_arrow(), text="auto")
         # A list that to_pandas empties as it goes: each file's Arrow memory is released as
         # soon as its rows are in pandas, rather than held until the end.
-        return to_pandas(self._file_tables(), text="auto")
+        return to_pandas(self._file_tables(text="auto"), text="auto")
 
     def read_chunked(self):
         """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
@@ -357,12 +357,12 @@ class PCAPSource(DataSource):
             return table
         return pa.concat_tables(self._file_tables())
 
-    def _file_tables(self):
-        """One pyarrow Table per file, in order."""
+    def _file_tables(self, text="category"):
+        """One pyarrow Table per file, in order (``text``: see ``read_file``)."""
         from ._read import read_file
 
         files, _ = self._load_metadata()
-        return [read_file(p, **self._whole_file_options) for p in files]
+        return [read_file(p, text=text, **self._whole_file_options) for p in files]
 
     @property
     def plot(self):

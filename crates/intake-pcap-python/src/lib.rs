@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arrow_array::ffi::{to_ffi, FFI_ArrowSchema};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_schema::SchemaRef;
+use pcapframe::batch::HostEncoding;
 use pcapframe::index::FileStamp;
 use pcapframe::input::ByteWindow;
 use pcapframe::link::{self, Link};
@@ -647,8 +648,6 @@ impl LiveReader {
     }
 }
 
-/// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
-/// Exactly the sequential read's rows, in order.
 /// Write every batch of `table` (anything with `__arrow_c_stream__`: a pyarrow Table or
 /// RecordBatchReader) to `path` with the core's writers: Parquet (zstd, hosts kept
 /// dictionary-encoded), Arrow IPC, CSV or JSON lines, by `format` or the file's extension.
@@ -748,8 +747,10 @@ type Stamp = (u64, u64, i64);
 /// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
 /// Exactly the sequential read's rows, in order. With `byte_range=(start, end)` and the
 /// `stamp` of `plan_partitions`: only the records that start in that range (a partition).
+/// `hosts="text_when_distinct"`: batches from the first one with more than 65,536 distinct
+/// hosts on give them as large strings (see `HostEncoding`); the default is dictionaries.
 #[pyfunction]
-#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None, stamp=None))]
+#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None, stamp=None, hosts="dictionary"))]
 #[allow(clippy::too_many_arguments)]
 fn read_capture<'py>(
     py: Python<'py>,
@@ -762,9 +763,29 @@ fn read_capture<'py>(
     byte_range: Option<(u64, u64)>,
     columns: Option<Vec<String>>,
     stamp: Option<Stamp>,
+    hosts: &str,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
-        let options = read_options(protocol, payload, errors, filter, columns, usize::MAX)?;
+        let hosts = match hosts {
+            "dictionary" => HostEncoding::Dictionary,
+            "text_when_distinct" => HostEncoding::TextWhenDistinct,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "hosts={other:?} is not 'dictionary' or 'text_when_distinct'"
+                )))
+            }
+        };
+        // Batches of the default size: smaller batches keep each host dictionary's hash table
+        // near the cache, which is most of the cost when every address is new.
+        let options = read_options(
+            protocol,
+            payload,
+            errors,
+            filter,
+            columns,
+            pcapframe::batch::DEFAULT_BATCH_ROWS,
+        )?;
+        let options = ReadOptions { hosts, ..options };
         let partition = match (byte_range, stamp) {
             (None, _) => None,
             (Some(range), Some((inode, size, modified_ns))) => Some((
@@ -909,6 +930,10 @@ fn outer_ethertype(link_type: u32, data: &[u8]) -> Option<u16> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    m.add(
+        "TEXT_AFTER_DISTINCT_HOSTS",
+        pcapframe::batch::TEXT_AFTER_DISTINCT_HOSTS,
+    )?;
     m.add_class::<CaptureReader>()?;
     m.add_class::<LiveReader>()?;
     m.add_class::<ArrowBatch>()?;

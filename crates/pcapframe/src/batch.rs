@@ -12,10 +12,11 @@ use arrow_array::builder::{
 };
 use arrow_array::types::{Int16Type, Int32Type};
 use arrow_array::{
-    ArrayRef, DictionaryArray, Int16Array, Int32Array, RecordBatch, RecordBatchOptions, StringArray,
+    ArrayRef, DictionaryArray, Int16Array, Int32Array, LargeStringArray, RecordBatch,
+    RecordBatchOptions, StringArray,
 };
-use arrow_buffer::BufferBuilder;
-use arrow_schema::{Schema, SchemaRef};
+use arrow_buffer::{Buffer, BufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
 use crate::column::{self, Column};
@@ -28,6 +29,26 @@ use crate::protocol;
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
 pub const DEFAULT_BATCH_ROWS: usize = 64 * 1024;
+
+/// How a read writes its host columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostEncoding {
+    /// Dictionary-encoded (the schema's type), one dictionary per batch shared by
+    /// `src_host` and `dst_host`.
+    #[default]
+    Dictionary,
+    /// As `Dictionary` until a batch holds more than `TEXT_AFTER_DISTINCT_HOSTS` distinct
+    /// hosts; that batch and every later one give both host columns as `LargeUtf8` text,
+    /// later batches writing each row's address out with no hashing at all (when most
+    /// addresses are new, the hash inserts are most of a row's cost). For `read()`, which
+    /// turns a read's hosts into text by the same count taken over the whole read, so that
+    /// its result does not depend on where batches were cut: a batch over the count means
+    /// the read is over it.
+    TextWhenDistinct,
+}
+
+/// Distinct hosts past which `HostEncoding::TextWhenDistinct` turns to text.
+pub const TEXT_AFTER_DISTINCT_HOSTS: usize = 1 << 16;
 
 /// The Arrow schema of a read of the documented columns; `payload` adds the payload column.
 pub fn schema(payload: bool) -> SchemaRef {
@@ -86,72 +107,104 @@ pub fn check_room(bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
     })
 }
 
-/// Address -> dictionary key, formatting each new address once.
-#[derive(Default)]
+/// Address -> dictionary key. Each new address is written as text once, straight into
+/// the dictionary's string buffers: with every address distinct this insert is most of a
+/// row's cost.
 struct HostDictionary {
     v4: FxHashMap<[u8; 4], i32>,
     v6: FxHashMap<[u8; 16], i32>,
-    values: Vec<Addr>,
+    /// Arrow string offsets (one more than entries) and bytes of the dictionary's values.
+    offsets: Vec<i32>,
+    text: Vec<u8>,
+}
+
+impl Default for HostDictionary {
+    fn default() -> Self {
+        HostDictionary {
+            v4: FxHashMap::default(),
+            v6: FxHashMap::default(),
+            offsets: vec![0],
+            text: Vec::new(),
+        }
+    }
 }
 
 impl HostDictionary {
     #[inline]
     fn key(&mut self, addr: Addr) -> i32 {
-        let next = self.values.len() as i32;
+        let next = self.offsets.len() as i32 - 1;
         let key = match addr {
             Addr::V4(a) => *self.v4.entry(a).or_insert(next),
             Addr::V6(a) => *self.v6.entry(a).or_insert(next),
         };
         if key == next {
-            self.values.push(addr);
+            addr.push_text(&mut self.text);
+            // A batch holds at most a few million addresses of at most 39 bytes.
+            self.offsets.push(
+                i32::try_from(self.text.len()).expect("a batch's host text fits i32 offsets"),
+            );
         }
         key
     }
 
+    /// Distinct addresses so far.
+    fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
     fn take_values(&mut self) -> ArrayRef {
-        let mut text = StringBuilder::with_capacity(self.values.len(), self.values.len() * 16);
-        let mut buf = String::with_capacity(48);
-        for addr in &self.values {
-            use std::fmt::Write;
-            if let Addr::V4(a) = addr {
-                // Dotted decimal by hand: core::fmt costs more than the rest of a row when
-                // every address is new (scans, backbone traffic).
-                let mut out = [0u8; 15];
-                let n = dotted_quad(&mut out, *a);
-                text.append_value(std::str::from_utf8(&out[..n]).expect("digits and dots"));
-                continue;
-            }
-            buf.clear();
-            let _ = write!(buf, "{addr}");
-            text.append_value(&buf);
-        }
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let text = std::mem::take(&mut self.text);
         self.v4.clear();
         self.v6.clear();
-        self.values.clear();
-        Arc::new(text.finish())
+        // Validated once for the whole buffer (ASCII), not value by value.
+        Arc::new(
+            StringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(text),
+                None,
+            )
+            .expect("address text is ASCII with increasing offsets"),
+        )
     }
 }
 
-/// `a` as `std::net::Ipv4Addr` displays it ("192.168.1.10"), into `out`; returns its length.
-fn dotted_quad(out: &mut [u8; 15], a: [u8; 4]) -> usize {
-    let mut n = 0;
-    for (i, &b) in a.iter().enumerate() {
-        if i > 0 {
-            out[n] = b'.';
-            n += 1;
+/// Addresses written out row by row, as an Arrow `LargeUtf8` column (what pandas' Arrow
+/// strings hold, so they are handed over without a copy).
+struct TextColumn {
+    offsets: Vec<i64>,
+    bytes: Vec<u8>,
+}
+
+impl TextColumn {
+    fn with_capacity(rows: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TextColumn {
+            offsets,
+            bytes: Vec::with_capacity(rows * 16),
         }
-        if b >= 100 {
-            out[n] = b'0' + b / 100;
-            n += 1;
-        }
-        if b >= 10 {
-            out[n] = b'0' + b / 10 % 10;
-            n += 1;
-        }
-        out[n] = b'0' + b % 10;
-        n += 1;
     }
-    n
+
+    #[inline]
+    fn push(&mut self, addr: Addr) {
+        addr.push_text(&mut self.bytes);
+        self.offsets.push(self.bytes.len() as i64);
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let rows = self.offsets.len() - 1;
+        let TextColumn { offsets, bytes } =
+            std::mem::replace(self, TextColumn::with_capacity(rows));
+        Arc::new(
+            LargeStringArray::try_new(
+                OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                Buffer::from_vec(bytes),
+                None,
+            )
+            .expect("address text is ASCII with increasing offsets"),
+        )
+    }
 }
 
 /// A byte (protocol number, TCP flags) -> dictionary key, only for the values a batch
@@ -561,6 +614,12 @@ pub struct BatchBuilder {
     hosts: HostDictionary,
     src_host: Option<BufferBuilder<i32>>,
     dst_host: Option<BufferBuilder<i32>>,
+    host_encoding: HostEncoding,
+    /// Set once `HostEncoding::TextWhenDistinct` has turned to text: the host columns are
+    /// these, and the two above stay empty.
+    host_text: Option<(Option<TextColumn>, Option<TextColumn>)>,
+    /// `schema` with the host columns as `LargeUtf8`, once they are text.
+    text_schema: Option<SchemaRef>,
     src_port: Option<UInt16Builder>,
     dst_port: Option<UInt16Builder>,
     protocols: ByteDictionary,
@@ -595,6 +654,9 @@ impl BatchBuilder {
             hosts: HostDictionary::default(),
             src_host: has(Column::SrcHost).then(|| BufferBuilder::new(capacity)),
             dst_host: has(Column::DstHost).then(|| BufferBuilder::new(capacity)),
+            host_encoding: HostEncoding::Dictionary,
+            host_text: None,
+            text_schema: None,
             src_port: has(Column::SrcPort).then(|| UInt16Builder::with_capacity(capacity)),
             dst_port: has(Column::DstPort).then(|| UInt16Builder::with_capacity(capacity)),
             protocols: ByteDictionary::new(protocol_name),
@@ -607,6 +669,14 @@ impl BatchBuilder {
         }
     }
 
+    /// This builder, writing its hosts as `encoding` says.
+    pub fn with_host_encoding(mut self, encoding: HostEncoding) -> Self {
+        self.host_encoding = encoding;
+        self
+    }
+
+    /// The schema of the batches (with `HostEncoding::TextWhenDistinct`, a batch's host
+    /// columns may be `LargeUtf8` instead).
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
@@ -628,6 +698,18 @@ impl BatchBuilder {
     /// Payload bytes held so far (to cut batches before they grow too large).
     pub fn payload_bytes(&self) -> usize {
         self.payload.as_ref().map_or(0, |b| b.values_slice().len())
+    }
+
+    /// Text bytes the batch's dictionaries and text columns hold so far (to cut batches
+    /// before 32-bit string offsets could overflow, and bound their memory, whatever the
+    /// batch's row count).
+    pub fn text_bytes(&self) -> usize {
+        let host_text = self.host_text.as_ref().map_or(0, |(src, dst)| {
+            src.as_ref().map_or(0, |t| t.bytes.len()) + dst.as_ref().map_or(0, |t| t.bytes.len())
+        });
+        self.hosts.text.len()
+            + host_text
+            + self.more.as_ref().map_or(0, |m| m.macs.values.len() * 17)
     }
 
     /// Check that the next row, with `payload_len` payload bytes, can be added: the
@@ -656,14 +738,23 @@ impl BatchBuilder {
         if let Some(b) = &mut self.time {
             b.append_option(record.timestamp_ns);
         }
-        if let Some(b) = &mut self.src_host {
-            b.append(self.hosts.key(p.src));
+        if let Some((src, dst)) = &mut self.host_text {
+            if let Some(t) = src {
+                t.push(p.src);
+            }
+            if let Some(t) = dst {
+                t.push(p.dst);
+            }
+        } else {
+            if let Some(b) = &mut self.src_host {
+                b.append(self.hosts.key(p.src));
+            }
+            if let Some(b) = &mut self.dst_host {
+                b.append(self.hosts.key(p.dst));
+            }
         }
         if let Some(b) = &mut self.src_port {
             b.append_option(p.src_port);
-        }
-        if let Some(b) = &mut self.dst_host {
-            b.append(self.hosts.key(p.dst));
         }
         if let Some(b) = &mut self.dst_port {
             b.append_option(p.dst_port);
@@ -682,19 +773,41 @@ impl BatchBuilder {
 
     /// The rows so far as one batch; the builder is empty afterwards.
     pub fn finish(&mut self) -> RecordBatch {
+        let selects_hosts = self.src_host.is_some() || self.dst_host.is_some();
+        // This batch turns the hosts to text (see `HostEncoding::TextWhenDistinct`).
+        let to_text = self.host_text.is_none()
+            && self.host_encoding == HostEncoding::TextWhenDistinct
+            && self.hosts.len() > TEXT_AFTER_DISTINCT_HOSTS;
         let host_values =
-            (self.src_host.is_some() || self.dst_host.is_some()).then(|| self.hosts.take_values());
+            (selects_hosts && self.host_text.is_none()).then(|| self.hosts.take_values());
         let host_column = |keys: &mut Option<BufferBuilder<i32>>| -> ArrayRef {
             let keys = keys.as_mut().expect("selected").finish();
-            dictionary32(
+            let column = dictionary32(
                 Int32Array::new(keys.into(), None),
                 host_values.clone().expect("hosts selected"),
-            )
+            );
+            if to_text {
+                arrow_cast::cast(&column, &DataType::LargeUtf8)
+                    .expect("a string dictionary casts to text")
+            } else {
+                column
+            }
+        };
+        let text_column = |text: &mut Option<(Option<TextColumn>, Option<TextColumn>)>,
+                           src: bool| {
+            let (s, d) = text.as_mut().expect("hosts are text");
+            if src { s } else { d }.as_mut().expect("selected").finish()
         };
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len());
         for i in 0..self.columns.len() {
             columns.push(match self.columns[i] {
                 Column::Time => Arc::new(self.time.as_mut().expect("selected").finish()),
+                Column::SrcHost if self.host_text.is_some() => {
+                    text_column(&mut self.host_text, true)
+                }
+                Column::DstHost if self.host_text.is_some() => {
+                    text_column(&mut self.host_text, false)
+                }
                 Column::SrcHost => host_column(&mut self.src_host),
                 Column::DstHost => host_column(&mut self.dst_host),
                 Column::SrcPort => Arc::new(self.src_port.as_mut().expect("selected").finish()),
@@ -718,27 +831,47 @@ impl BatchBuilder {
             more.mac_values = None;
         }
         let rows = std::mem::take(&mut self.rows);
+        if to_text {
+            let capacity = rows.max(1024);
+            self.host_text = Some((
+                self.src_host
+                    .is_some()
+                    .then(|| TextColumn::with_capacity(capacity)),
+                self.dst_host
+                    .is_some()
+                    .then(|| TextColumn::with_capacity(capacity)),
+            ));
+        }
+        let schema = if to_text || self.host_text.is_some() {
+            self.text_schema().clone()
+        } else {
+            self.schema.clone()
+        };
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
-        RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+        RecordBatch::try_new_with_options(schema, columns, &options)
             .expect("columns match the schema")
+    }
+
+    fn text_schema(&mut self) -> &SchemaRef {
+        let schema = &self.schema;
+        self.text_schema.get_or_insert_with(|| {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "src_host" | "dst_host" => {
+                        Field::new(f.name(), DataType::LargeUtf8, f.is_nullable())
+                    }
+                    _ => f.as_ref().clone(),
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn dotted_quad_is_std_display() {
-        for b in 0..=255u8 {
-            let a = [b, 255 - b, b / 3, b.wrapping_mul(7)];
-            let mut out = [0u8; 15];
-            let n = super::dotted_quad(&mut out, a);
-            assert_eq!(
-                &out[..n],
-                std::net::Ipv4Addr::from(a).to_string().as_bytes()
-            );
-        }
-    }
-
     use super::*;
     use crate::link::{self, Link};
     use arrow_array::cast::AsArray;
@@ -778,6 +911,67 @@ mod tests {
         };
         let p = ip::decode_with(data, &info, record.wire_len, transport).unwrap();
         builder.push(&record, &info, &p);
+    }
+
+    /// `frame()` with the IPv4 source address set to `src` (the checksum is not checked).
+    fn frame_from(src: [u8; 4]) -> Vec<u8> {
+        let mut f = frame();
+        f[18 + 12..18 + 16].copy_from_slice(&src);
+        f
+    }
+
+    /// The host column as text, whichever encoding the batch chose.
+    fn host_text(batch: &RecordBatch, name: &str) -> (bool, Vec<String>) {
+        let column = batch.column_by_name(name).unwrap();
+        let is_text = column.data_type() == &DataType::LargeUtf8;
+        let text = arrow_cast::cast(column, &DataType::Utf8).unwrap();
+        let values = text
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap().to_owned())
+            .collect();
+        (is_text, values)
+    }
+
+    #[test]
+    fn hosts_turn_to_text_after_a_batch_of_many_distinct() {
+        let few = |i: u32| [10, 0, 0, (i % 16) as u8];
+        let many = |i: u32| {
+            let [a, b, c, d] = (0x0b00_0000 + i).to_be_bytes();
+            [a, b, c, d]
+        };
+        type Addresses = fn(u32) -> [u8; 4];
+        let batches: [(u32, Addresses); 4] = [
+            (1000, few),
+            (TEXT_AFTER_DISTINCT_HOSTS as u32 + 10, many), // with 10.0.0.2: over the count
+            (1000, few),
+            (70_000, many),
+        ];
+        for encoding in [HostEncoding::Dictionary, HostEncoding::TextWhenDistinct] {
+            let mut b = BatchBuilder::new(false, 1024).with_host_encoding(encoding);
+            let mut kinds = Vec::new();
+            for (rows, address) in batches {
+                for i in 0..rows {
+                    push(&mut b, &frame_from(address(i)), true);
+                }
+                let batch = b.finish();
+                let (src_is_text, src) = host_text(&batch, "src_host");
+                let (dst_is_text, dst) = host_text(&batch, "dst_host");
+                assert_eq!(src_is_text, dst_is_text);
+                kinds.push(src_is_text);
+                let want: Vec<String> = (0..rows)
+                    .map(|i| std::net::Ipv4Addr::from(address(i)).to_string())
+                    .collect();
+                assert_eq!(src, want);
+                assert!(dst.iter().all(|d| d == "10.0.0.2"));
+                assert_eq!(batch.schema().field(0), b.schema().field(0)); // time as ever
+            }
+            let expected = match encoding {
+                HostEncoding::Dictionary => [false; 4],
+                HostEncoding::TextWhenDistinct => [false, true, true, true],
+            };
+            assert_eq!(kinds, expected, "{encoding:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::batch::{self, BatchBuilder, DEFAULT_BATCH_ROWS};
+use crate::batch::{self, BatchBuilder, HostEncoding, DEFAULT_BATCH_ROWS};
 
 use crate::column::{self, Column};
 use crate::error::{Error, ErrorKind, Result};
@@ -101,6 +101,8 @@ pub struct ReadOptions {
     pub errors: TruncationPolicy,
     /// Stops the read when set (see `Cancel`).
     pub cancel: Cancel,
+    /// How the host columns are written.
+    pub hosts: HostEncoding,
 }
 
 impl Default for ReadOptions {
@@ -113,6 +115,7 @@ impl Default for ReadOptions {
             batch_rows: DEFAULT_BATCH_ROWS,
             errors: TruncationPolicy::Warn,
             cancel: Cancel::default(),
+            hosts: HostEncoding::Dictionary,
         }
     }
 }
@@ -181,6 +184,9 @@ pub struct ReadStats {
 
 /// Cut a batch early when its payload bytes pass this, to bound memory on jumbo payloads.
 const MAX_BATCH_PAYLOAD: usize = 256 << 20;
+/// Cut a batch early when its dictionaries' and text columns' bytes pass this: far below
+/// the 2 GiB that Arrow's 32-bit string offsets hold, whatever batch size a caller asks for.
+const MAX_BATCH_TEXT: usize = 256 << 20;
 
 /// Records to rows: filters, link layer, IP, then a row in the batch being built. The one
 /// place that decides what becomes a row, for files and live captures alike.
@@ -207,7 +213,8 @@ impl RowBuilder {
             PacketSelector::new(options)?.with_transport(batch::needs_transport(&columns));
         Ok(RowBuilder {
             selector,
-            builder: BatchBuilder::with_columns(&columns, capacity),
+            builder: BatchBuilder::with_columns(&columns, capacity)
+                .with_host_encoding(options.hosts),
         })
     }
 
@@ -241,6 +248,7 @@ impl RowBuilder {
     #[inline]
     pub fn is_full(&self) -> bool {
         self.builder.payload_bytes() > MAX_BATCH_PAYLOAD
+            || self.builder.text_bytes() > MAX_BATCH_TEXT
     }
 
     /// Add the record as a row, or count why not. Fails when the filter cannot be
