@@ -13,6 +13,12 @@ use pcapframe::link::{IpVersion, LinkInfo};
 use pcapframe::live::{LiveCapture, LiveOptions};
 use pcapframe::reader::ReadOptions;
 use pcapframe::select::PacketSelector;
+use pcapframe::wire;
+use pcapframe::wire::icmp::IcmpHeader;
+use pcapframe::wire::ip_protocol;
+use pcapframe::wire::ipv4::Ipv4Header;
+use pcapframe::wire::ipv6::{ExtensionHeader, Ipv6Header};
+use pcapframe::wire::udp::UdpHeader;
 
 use crate::inputs;
 
@@ -170,59 +176,59 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
         out.push('\n');
         return;
     }
+    let transport = d.get(t..).unwrap_or(&[]);
     match packet.protocol {
-        6 => {
+        ip_protocol::TCP => {
             let _ = write!(out, "tcp {}", ip_end.saturating_sub(packet.payload.start));
         }
-        17 => match be16(d, t + 4) {
+        ip_protocol::UDP => match UdpHeader::new(transport).length() {
             Some(len) => {
                 let _ = write!(out, "UDP, length {}", len.saturating_sub(8));
             }
             None => out.push_str("UDP"),
         },
-        1 => {
+        ip_protocol::ICMP => {
             let length = ip_end.saturating_sub(t);
-            match (d.get(t), be16(d, t + 4), be16(d, t + 6)) {
-                (Some(&kind @ (0 | 8)), Some(id), Some(seq)) => {
+            let icmp = IcmpHeader::new(transport);
+            match (icmp.msg_type(), icmp.echo_ident(), icmp.echo_seq()) {
+                (Some(kind @ (0 | 8)), Some(id), Some(seq)) => {
                     let kind = if kind == 8 { "request" } else { "reply" };
                     let _ = write!(out, "ICMP echo {kind}, id {id}, seq {seq}, length {length}");
                 }
                 (kind, _, _) => {
-                    let code = d.get(t + 1).copied().unwrap_or(0);
+                    let code = icmp.code().unwrap_or(0);
                     let _ = write!(
                         out,
                         "ICMP type {}, code {code}, length {length}",
-                        kind.copied().unwrap_or(0)
+                        kind.unwrap_or(0)
                     );
                 }
             }
         }
-        58 => {
+        ip_protocol::ICMPV6 => {
             let length = ip_end.saturating_sub(t);
-            let target = || {
-                d.get(t + 8..t + 24)
-                    .map(|b| Addr::V6(b.try_into().expect("16 bytes")))
-            };
+            let icmp = IcmpHeader::new(transport);
+            let target = icmp.nd_target().map(Addr::V6);
             out.push_str("ICMP6, ");
-            match (d.get(t).copied(), be16(d, t + 4), be16(d, t + 6)) {
+            match (icmp.msg_type(), icmp.echo_ident(), icmp.echo_seq()) {
                 (Some(kind @ (128 | 129)), Some(id), Some(seq)) => {
                     let kind = if kind == 128 { "request" } else { "reply" };
                     let _ = write!(out, "echo {kind}, id {id}, seq {seq}, ");
                 }
                 (Some(133), ..) => out.push_str("router solicitation, "),
                 (Some(134), ..) => out.push_str("router advertisement, "),
-                (Some(135), ..) if target().is_some() => {
+                (Some(135), ..) if target.is_some() => {
                     let _ = write!(
                         out,
                         "neighbor solicitation, who has {}, ",
-                        target().expect("checked")
+                        target.expect("checked")
                     );
                 }
-                (Some(136), ..) if target().is_some() => {
+                (Some(136), ..) if target.is_some() => {
                     let _ = write!(
                         out,
                         "neighbor advertisement, tgt is {}, ",
-                        target().expect("checked")
+                        target.expect("checked")
                     );
                 }
                 (kind, ..) => {
@@ -230,7 +236,7 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
                         out,
                         "type {}, code {}, ",
                         kind.unwrap_or(0),
-                        d.get(t + 1).copied().unwrap_or(0)
+                        icmp.code().unwrap_or(0)
                     );
                 }
             }
@@ -254,22 +260,26 @@ pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packe
 /// header says this is a later fragment (tcpdump then stops).
 fn ipv6_extensions(out: &mut String, d: &[u8], ip: usize, ip_end: usize) -> bool {
     use std::fmt::Write;
-    let Some(&first) = d.get(ip + 6) else {
+    let Some(header) = Ipv6Header::new(d.get(ip..).unwrap_or(&[])) else {
         return false;
     };
-    let (mut next, mut at) = (first, ip + 40);
+    let (mut next, mut at) = (header.next_header(), ip + Ipv6Header::LEN);
     // Each header takes at least 8 bytes: the packet bounds the walk.
     while at < ip_end {
-        let (Some(&following), Some(&len)) = (d.get(at), d.get(at + 1)) else {
+        let ext = ExtensionHeader::new(d.get(at..).unwrap_or(&[]), next);
+        let (Some(following), Some(len)) = (ext.next_header(), ext.length_field()) else {
             return false;
         };
         match next {
-            0 | 60 => {
-                out.push_str(if next == 0 { "HBH " } else { "DSTOPT " });
-                at += (len as usize + 1) * 8;
+            ip_protocol::HOPOPT | ip_protocol::DSTOPTS => {
+                out.push_str(if next == ip_protocol::HOPOPT {
+                    "HBH "
+                } else {
+                    "DSTOPT "
+                });
             }
-            43 => {
-                let (Some(&kind), Some(&left)) = (d.get(at + 2), d.get(at + 3)) else {
+            ip_protocol::ROUTING => {
+                let (Some(kind), Some(left)) = (ext.routing_type(), ext.segments_left()) else {
                     return false;
                 };
                 let deprecated = if kind == 0 { " [Deprecated]" } else { "" };
@@ -277,21 +287,20 @@ fn ipv6_extensions(out: &mut String, d: &[u8], ip: usize, ip_end: usize) -> bool
                     out,
                     "RT6 (len={len}, type={kind}{deprecated}, segleft={left}) "
                 );
-                at += (len as usize + 1) * 8;
             }
-            44 => {
-                let Some(word) = be16(d, at + 2) else {
+            ip_protocol::FRAGMENT => {
+                // tcpdump reads the offset from the first 4 bytes, without the other 4.
+                let Some(offset) = wire::be16(d, at + 2..at + 4).map(|word| word & !7) else {
                     return false;
                 };
-                let offset = word & !7;
                 let _ = write!(out, "frag ({offset}|{}) ", ip_end.saturating_sub(at + 8));
                 if offset > 0 {
                     return true;
                 }
-                at += 8;
             }
             _ => return false,
         }
+        at += ext.header_len().unwrap_or(8);
         next = following;
     }
     false
@@ -301,17 +310,15 @@ fn ipv6_extensions(out: &mut String, d: &[u8], ip: usize, ip_end: usize) -> bool
 /// length), or the captured end when the header does not say.
 fn ip_end(d: &[u8], link: &LinkInfo, packet: &IpPacket) -> usize {
     let at = link.ip_offset;
+    let header = d.get(at..).unwrap_or(&[]);
     let by_header = match packet.version {
-        IpVersion::V4 => be16(d, at + 2).map(|len| at + len as usize),
-        IpVersion::V6 => be16(d, at + 4)
+        IpVersion::V4 => Ipv4Header::new(header).map(|h| at + h.total_len() as usize),
+        IpVersion::V6 => Ipv6Header::new(header)
+            .map(|h| h.payload_len())
             .filter(|&len| len != 0)
-            .map(|len| at + 40 + len as usize),
+            .map(|len| at + Ipv6Header::LEN + len as usize),
     };
     by_header.unwrap_or(d.len())
-}
-
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
 
 /// `YYYY-MM-DD HH:MM:SS.uuuuuu` in the local time zone, as `tcpdump -tttt` prints it

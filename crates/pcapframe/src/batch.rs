@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use crate::column::{self, Column};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
-use crate::ip::{self, Addr, IpPacket};
+use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion, LinkInfo};
 use crate::protocol;
 
@@ -322,21 +322,9 @@ fn dictionary16(keys: Int16Array, values: ArrayRef) -> ArrayRef {
     Arc::new(DictionaryArray::<Int16Type>::try_new(keys, values).expect("dictionary keys in range"))
 }
 
-/// Big-endian fields that lie wholly before `end` (which never passes the captured bytes).
-#[inline]
-fn be16(d: &[u8], at: usize, end: usize) -> Option<u16> {
-    (at + 2 <= end).then(|| u16::from_be_bytes([d[at], d[at + 1]]))
-}
-
-#[inline]
-fn be32(d: &[u8], at: usize, end: usize) -> Option<u32> {
-    (at + 4 <= end).then(|| u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]))
-}
-
 #[inline]
 fn mac_at(d: &[u8], at: usize) -> Option<[u8; 6]> {
-    d.get(at..at + 6)
-        .map(|b| [b[0], b[1], b[2], b[3], b[4], b[5]])
+    crate::wire::array(d, at..at + 6)
 }
 
 /// A number as text in `buf`, without allocating.
@@ -479,18 +467,12 @@ impl MoreColumns {
             self.push_tcp(d, p);
         }
         if self.icmp {
-            let at = p.transport_offset;
-            let end = if p.first_fragment && matches!(p.protocol, ip::PROTO_ICMP | ip::PROTO_ICMPV6)
-            {
-                p.end
-            } else {
-                0
-            };
+            let icmp = p.icmp(d);
             if let Some(b) = &mut self.icmp_type {
-                b.append_option((at < end).then(|| d[at]));
+                b.append_option(icmp.and_then(|h| h.msg_type()));
             }
             if let Some(b) = &mut self.icmp_code {
-                b.append_option((at + 1 < end).then(|| d[at + 1]));
+                b.append_option(icmp.and_then(|h| h.code()));
             }
         }
         if let Some(b) = &mut self.vlan {
@@ -522,25 +504,19 @@ impl MoreColumns {
     /// The TCP header's fields, each as far as it was captured within the IP packet.
     #[inline]
     fn push_tcp(&mut self, d: &[u8], p: &IpPacket) {
-        let at = p.transport_offset;
-        let end = if p.first_fragment && p.protocol == ip::PROTO_TCP {
-            p.end
-        } else {
-            0
-        };
-        let flags = (at + 14 <= end).then(|| d[at + 13]);
+        let tcp = p.tcp(d);
         if let (Some(b), Some(names)) = (&mut self.tcp_flags, &mut self.tcp_flag_names) {
-            b.append_option(flags.map(|f| names.key(f)));
+            b.append_option(tcp.and_then(|h| h.flags()).map(|f| names.key(f)));
         }
         if let Some(b) = &mut self.tcp_seq {
-            b.append_option(be32(d, at + 4, end));
+            b.append_option(tcp.and_then(|h| h.seq_number()));
         }
         if let Some(b) = &mut self.tcp_ack {
             // As the header holds it, with or without the ACK flag (as tshark's tcp.ack_raw).
-            b.append_option(be32(d, at + 8, end));
+            b.append_option(tcp.and_then(|h| h.ack_number()));
         }
         if let Some(b) = &mut self.tcp_window {
-            b.append_option(be16(d, at + 14, end));
+            b.append_option(tcp.and_then(|h| h.window()));
         }
     }
 
@@ -909,7 +885,7 @@ mod tests {
         let Link::Ip(info) = link::decode(record.link_type, data) else {
             panic!("not IP")
         };
-        let p = ip::decode_with(data, &info, record.wire_len, transport).unwrap();
+        let p = crate::ip::decode_with(data, &info, record.wire_len, transport).unwrap();
         builder.push(&record, &info, &p);
     }
 

@@ -5,16 +5,13 @@
 use std::ops::Range;
 
 use crate::link::{IpVersion, LinkInfo};
-
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
-pub const PROTO_FRAGMENT: u8 = 44;
-pub const PROTO_AH: u8 = 51;
-pub const PROTO_ICMPV6: u8 = 58;
-const PROTO_HOPOPT: u8 = 0;
-const PROTO_ROUTING: u8 = 43;
-const PROTO_DSTOPTS: u8 = 60;
+use crate::wire::icmp::IcmpHeader;
+use crate::wire::ip_protocol::{AH, FRAGMENT, ICMP, ICMPV6, TCP, UDP};
+use crate::wire::ipv4::Ipv4Header;
+use crate::wire::ipv6::{is_extension, ExtensionHeader, FragmentHeader, Ipv6Header};
+use crate::wire::rest;
+use crate::wire::tcp::TcpHeader;
+use crate::wire::udp::UdpHeader;
 
 /// An IP address as its bytes; formatted only when a dictionary meets it first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,9 +148,23 @@ pub struct IpPacket {
     pub payload: Range<usize>,
 }
 
-#[inline]
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
+impl IpPacket {
+    /// The TCP header, when the header chain ended at one in a first fragment: a view
+    /// over `d` (the record's bytes) up to the end of the IP packet.
+    pub fn tcp<'a>(&self, d: &'a [u8]) -> Option<TcpHeader<'a>> {
+        (self.first_fragment && self.protocol == TCP)
+            .then(|| TcpHeader::new(self.transport_bytes(d)))
+    }
+
+    /// The ICMP or ICMPv6 header, as `tcp` finds TCP's.
+    pub fn icmp<'a>(&self, d: &'a [u8]) -> Option<IcmpHeader<'a>> {
+        (self.first_fragment && matches!(self.protocol, ICMP | ICMPV6))
+            .then(|| IcmpHeader::new(self.transport_bytes(d)))
+    }
+
+    fn transport_bytes<'a>(&self, d: &'a [u8]) -> &'a [u8] {
+        d.get(self.transport_offset..self.end).unwrap_or(&[])
+    }
 }
 
 /// Decode the IP header at `link.ip_offset`. `None` when too little was captured to name
@@ -199,52 +210,49 @@ fn decode_v4(
     limit: usize,
     transport: bool,
 ) -> Option<IpPacket> {
-    let h = d.get(at..at + 20)?;
-    let ihl = (h[0] & 0x0f) as usize * 4;
-    let total = u16::from_be_bytes([h[2], h[3]]) as usize;
-    if ihl < 20 || (total != 0 && total < ihl) {
+    let h = Ipv4Header::new(rest(d, at))?;
+    let ihl = h.header_len();
+    let total = h.total_len() as usize;
+    if ihl < Ipv4Header::MIN_LEN || (total != 0 && total < ihl) {
         return None;
     }
-    let frag = u16::from_be_bytes([h[6], h[7]]);
+    let end = ip_end(d, at, total, wire_len, limit);
     let mut p = IpPacket {
         version: IpVersion::V4,
-        src: Addr::V4([h[12], h[13], h[14], h[15]]),
-        dst: Addr::V4([h[16], h[17], h[18], h[19]]),
-        ip_proto: h[9],
-        protocol: h[9],
+        src: Addr::V4(h.source()),
+        dst: Addr::V4(h.destination()),
+        ip_proto: h.protocol(),
+        protocol: h.protocol(),
         chain: ProtoSet::default(),
         src_port: None,
         dst_port: None,
-        ttl: h[8],
-        fragment_offset: (frag & 0x1fff) * 8,
-        more_fragments: frag & 0x2000 != 0,
-        first_fragment: frag & 0x1fff == 0,
-        ident: Some(u16::from_be_bytes([h[4], h[5]]) as u32),
-        tos: h[1],
-        end: 0,
+        ttl: h.ttl(),
+        fragment_offset: h.fragment_offset(),
+        more_fragments: h.more_fragments(),
+        first_fragment: h.fragment_offset() == 0,
+        ident: Some(h.ident() as u32),
+        tos: h.tos(),
+        end,
         transport_offset: at + ihl,
         payload: 0..0,
     };
-    let end = ip_end(d, at, total, wire_len, limit);
-    p.end = end;
     p.chain.insert(p.protocol);
-    let first_fragment = p.fragment_offset == 0;
     // AH authenticates what follows; the protocol of interest is behind it.
     let mut t = at + ihl;
     let mut hops = 0;
-    while first_fragment && p.protocol == PROTO_AH && hops < 8 {
-        let (Some(&next), Some(&len)) = (d.get(t).filter(|_| t < end), d.get(t + 1)) else {
+    while p.first_fragment && p.protocol == AH && hops < 8 && t < end {
+        let ah = ExtensionHeader::new(rest(d, t), AH);
+        let (Some(next), Some(len)) = (ah.next_header(), ah.header_len()) else {
             break;
         };
         p.protocol = next;
         p.chain.insert(next);
-        t += (len as usize + 2) * 4;
+        t += len;
         hops += 1;
     }
     p.transport_offset = t;
-    p.first_fragment = first_fragment;
     if transport {
-        finish(d, &mut p, t, end, first_fragment);
+        finish(d, &mut p);
     }
     Some(p)
 }
@@ -256,106 +264,98 @@ fn decode_v6(
     limit: usize,
     transport: bool,
 ) -> Option<IpPacket> {
-    let h = d.get(at..at + 40)?;
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src.copy_from_slice(&h[8..24]);
-    dst.copy_from_slice(&h[24..40]);
-    let stated = u16::from_be_bytes([h[4], h[5]]) as usize;
+    let h = Ipv6Header::new(rest(d, at))?;
+    let stated = h.payload_len() as usize;
+    let end = ip_end(
+        d,
+        at,
+        if stated == 0 {
+            0
+        } else {
+            stated + Ipv6Header::LEN
+        },
+        wire_len,
+        limit,
+    );
     let mut p = IpPacket {
         version: IpVersion::V6,
-        src: Addr::V6(src),
-        dst: Addr::V6(dst),
-        ip_proto: h[6],
-        protocol: h[6],
+        src: Addr::V6(h.source()),
+        dst: Addr::V6(h.destination()),
+        ip_proto: h.next_header(),
+        protocol: h.next_header(),
         chain: ProtoSet::default(),
         src_port: None,
         dst_port: None,
-        ttl: h[7],
+        ttl: h.hop_limit(),
         fragment_offset: 0,
         more_fragments: false,
         first_fragment: true,
         ident: None,
-        tos: (h[0] << 4) | (h[1] >> 4),
-        end: 0,
-        transport_offset: at + 40,
+        tos: h.traffic_class(),
+        end,
+        transport_offset: at + Ipv6Header::LEN,
         payload: 0..0,
     };
-    let end = ip_end(
-        d,
-        at,
-        if stated == 0 { 0 } else { stated + 40 },
-        wire_len,
-        limit,
-    );
-    p.end = end;
     p.chain.insert(p.protocol);
-    let mut t = at + 40;
-    let mut first_fragment = true;
+    let mut t = at + Ipv6Header::LEN;
     // Each extension header is at least 8 bytes, so the chain ends within the packet;
     // the count bound only guards against a zero-progress loop.
     for _ in 0..=u16::MAX {
-        let header = p.protocol;
-        let len = match header {
-            PROTO_HOPOPT | PROTO_ROUTING | PROTO_DSTOPTS => {
-                d.get(t + 1).map(|&l| (l as usize + 1) * 8)
-            }
-            PROTO_AH => d.get(t + 1).map(|&l| (l as usize + 2) * 4),
-            PROTO_FRAGMENT => Some(8),
-            _ => break,
-        };
-        let (Some(len), Some(&next)) = (len, d.get(t)) else {
-            break;
-        };
-        if t >= end {
+        if !is_extension(p.protocol) || t >= end {
             break;
         }
-        if header == PROTO_FRAGMENT {
+        let header = ExtensionHeader::new(rest(d, t), p.protocol);
+        let (Some(len), Some(next)) = (header.header_len(), header.next_header()) else {
+            break;
+        };
+        if p.protocol == FRAGMENT {
             // Followed only when all 8 bytes were captured, as Wireshark does.
-            if d.len() < t + 8 {
+            let Some(fragment) = FragmentHeader::new(rest(d, t)) else {
                 break;
-            }
-            let Some(off) = be16(d, t + 2) else { break };
+            };
             if p.ident.is_none() {
-                p.fragment_offset = off & 0xfff8;
-                p.more_fragments = off & 1 != 0;
-                p.ident = Some(u32::from_be_bytes([d[t + 4], d[t + 5], d[t + 6], d[t + 7]]));
+                p.fragment_offset = fragment.fragment_offset();
+                p.more_fragments = fragment.more_fragments();
+                p.ident = Some(fragment.ident());
             }
-            first_fragment = off & 0xfff8 == 0;
+            p.first_fragment = fragment.fragment_offset() == 0;
         }
         p.protocol = next;
         p.chain.insert(next);
         t += len;
-        if !first_fragment {
+        if !p.first_fragment {
             break;
         }
     }
     p.transport_offset = t;
-    p.first_fragment = first_fragment;
     if transport {
-        finish(d, &mut p, t, end, first_fragment);
+        finish(d, &mut p);
     }
     Some(p)
 }
 
-/// Ports and payload, given where the chain ended.
-fn finish(d: &[u8], p: &mut IpPacket, t: usize, end: usize, first_fragment: bool) {
+/// Ports and payload, given where the header chain ended.
+fn finish(d: &[u8], p: &mut IpPacket) {
+    let (t, end) = (p.transport_offset, p.end);
     let mut start = t;
-    if first_fragment {
+    if p.first_fragment {
+        let header = d.get(t..end).unwrap_or(&[]);
         match p.protocol {
-            PROTO_TCP | PROTO_UDP if t + 4 <= end => {
-                p.src_port = be16(d, t);
-                p.dst_port = be16(d, t + 2);
+            TCP | UDP if header.len() >= 4 => {
+                let udp = UdpHeader::new(header); // TCP's ports are where UDP's are
+                p.src_port = udp.src_port();
+                p.dst_port = udp.dst_port();
                 start = match p.protocol {
-                    PROTO_TCP => {
-                        t + d
-                            .get(t + 12)
-                            .map_or(20, |&b| ((b >> 4) as usize * 4).max(20))
+                    // The data offset as far as captured (past `end` too, as before).
+                    TCP => {
+                        t + TcpHeader::new(rest(d, t))
+                            .header_len()
+                            .unwrap_or(TcpHeader::MIN_LEN)
                     }
-                    _ => t + 8,
+                    _ => t + UdpHeader::LEN,
                 };
             }
-            PROTO_ICMP | PROTO_ICMPV6 => start = t + 8,
+            ICMP | ICMPV6 => start = t + IcmpHeader::LEN,
             _ => {}
         }
     }
@@ -452,7 +452,7 @@ mod tests {
         ];
         tcp.extend_from_slice(&[1, 1, 1, 1]); // 4 bytes of options: data offset 6
         tcp.extend_from_slice(b"hello");
-        let mut pkt = v4(PROTO_TCP, 0, &tcp);
+        let mut pkt = v4(TCP, 0, &tcp);
         pkt.extend_from_slice(&[0; 6]); // Ethernet padding beyond the IP length
         let p = decode(&pkt, &link(IpVersion::V4), pkt.len() as u32).unwrap();
         assert_eq!((p.src_port, p.dst_port), (Some(443), Some(49152)));
@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn later_fragments_have_no_ports() {
-        let pkt = v4(PROTO_UDP, 185, &[0, 53, 0, 53, 0, 0, 0, 0]);
+        let pkt = v4(UDP, 185, &[0, 53, 0, 53, 0, 0, 0, 0]);
         let p = decode(&pkt, &link(IpVersion::V4), pkt.len() as u32).unwrap();
         assert_eq!(p.src_port, None);
         assert_eq!(p.fragment_offset, 185 * 8);
@@ -478,15 +478,15 @@ mod tests {
         pkt.extend_from_slice(&[17, 0, 0, 1, 0, 0, 0, 7]); // fragment (offset 0, M) -> UDP
         pkt.extend_from_slice(&[0x12, 0x34, 0x00, 0x35, 0, 8, 0, 0]);
         let p = decode(&pkt, &link(IpVersion::V6), pkt.len() as u32).unwrap();
-        assert_eq!(p.protocol, PROTO_UDP);
+        assert_eq!(p.protocol, UDP);
         assert_eq!((p.src_port, p.dst_port), (Some(0x1234), Some(53)));
-        assert!(p.chain.contains(PROTO_FRAGMENT) && p.chain.contains(0));
+        assert!(p.chain.contains(FRAGMENT) && p.chain.contains(0));
         assert_eq!(p.src.to_string(), "2001:db8::1");
     }
 
     #[test]
     fn truncated_headers_yield_nothing_rather_than_garbage() {
-        let pkt = v4(PROTO_TCP, 0, &[0x01, 0xbb]);
+        let pkt = v4(TCP, 0, &[0x01, 0xbb]);
         let p = decode(&pkt, &link(IpVersion::V4), 60).unwrap();
         assert_eq!(p.src_port, None);
         assert!(decode(&pkt[..19], &link(IpVersion::V4), 60).is_none());

@@ -3,8 +3,14 @@
 //! The data path, one module per step:
 //! [`input`] (bytes, gzip) -> [`format`] (pcap/pcapng records) -> [`link`] (link layers)
 //! -> [`ip`] (IP chain, ports, payload) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
+//! Every header field is read through the views of [`wire`].
+//!
+//! Features (all on by default): `filter` (tcpdump expressions, libpcap), `live` (capture
+//! from interfaces, libpcap), `output` (Parquet, Arrow IPC, CSV, JSON lines writers). With
+//! none of them the decoder needs neither libpcap nor parquet.
 
 pub mod batch;
+#[cfg(feature = "filter")]
 pub mod bpf;
 pub mod column;
 pub mod error;
@@ -13,12 +19,15 @@ pub mod index;
 pub mod input;
 pub mod ip;
 pub mod link;
+#[cfg(feature = "live")]
 pub mod live;
+#[cfg(feature = "output")]
 pub mod output;
 pub mod parallel;
 pub mod protocol;
 pub mod reader;
 pub mod select;
+pub mod wire;
 pub mod writer;
 
 pub use error::{Error, ErrorKind, Result};

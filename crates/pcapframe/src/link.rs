@@ -25,14 +25,13 @@ pub mod linktype {
     pub const LINUX_SLL2: u32 = 276;
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
-const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
-const ETHERTYPE_MPLS: u16 = 0x8847;
-const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
-const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+use crate::wire::ethernet::{
+    is_vlan_tag, EthernetFrame, SnapHeader, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
+    ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_PPPOE_SESSION, MAX_802_3_LENGTH,
+};
+use crate::wire::mpls::MplsLabel;
+use crate::wire::pppoe::{PppoeSession, PPP_IPV4, PPP_IPV6, PPP_MPLS_MULTICAST, PPP_MPLS_UNICAST};
+use crate::wire::{be16, rest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpVersion {
@@ -98,11 +97,6 @@ pub fn is_supported(link_type: u32) -> bool {
 }
 
 #[inline]
-fn be16(d: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*d.get(at)?, *d.get(at + 1)?]))
-}
-
-#[inline]
 fn ip(version: IpVersion, ip_offset: usize) -> Link {
     Link::Ip(LinkInfo {
         version,
@@ -123,11 +117,11 @@ pub fn decode(link_type: u32, d: &[u8]) -> Link {
         IPV4 => ip(IpVersion::V4, 0),
         IPV6 => ip(IpVersion::V6, 0),
         NULL | LOOP => null_loopback(d),
-        LINUX_SLL => match (be16(d, 2), be16(d, 14)) {
+        LINUX_SLL => match (be16(d, 2..4), be16(d, 14..16)) {
             (Some(hatype), Some(proto)) => sll_payload(d, 16, hatype, proto),
             _ => Link::NotIp,
         },
-        LINUX_SLL2 => match (be16(d, 8), be16(d, 0)) {
+        LINUX_SLL2 => match (be16(d, 8..10), be16(d, 0..2)) {
             (Some(hatype), Some(proto)) if d.len() >= 20 => sll_payload(d, 20, hatype, proto),
             _ => Link::NotIp,
         },
@@ -153,14 +147,17 @@ fn by_version_nibble(d: &[u8], at: usize) -> Link {
 }
 
 fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
-    match be16(d, at + 12) {
+    match EthernetFrame::new(rest(d, at)).ethertype() {
         Some(ethertype) => {
-            let link = ethertype_chain(d, at + 14, ethertype, depth);
+            let link = ethertype_chain(d, at + EthernetFrame::HEADER_LEN, ethertype, depth);
             match link {
                 Link::Ip(mut info) => {
                     if info.ethernet_offset.is_none() {
                         info.ethernet_offset = Some(at);
-                        info.macs = Some((at + 6, at));
+                        info.macs = Some((
+                            at + EthernetFrame::SOURCE_AT,
+                            at + EthernetFrame::DESTINATION_AT,
+                        ));
                     }
                     Link::Ip(info)
                 }
@@ -179,13 +176,14 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
         match ethertype {
             ETHERTYPE_IPV4 => return tagged(IpVersion::V4, at, vlan),
             ETHERTYPE_IPV6 => return tagged(IpVersion::V6, at, vlan),
-            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
-                let (Some(tci), Some(next)) = (be16(d, at), be16(d, at + 2)) else {
+            t if is_vlan_tag(t) => {
+                let tag = VlanTag::new(rest(d, at));
+                let (Some(id), Some(next)) = (tag.vlan_id(), tag.ethertype()) else {
                     return Link::NotIp;
                 };
-                vlan.get_or_insert(tci & 0x0fff);
+                vlan.get_or_insert(id);
                 ethertype = next;
-                at += 4;
+                at += VlanTag::LEN;
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(d, at, vlan, depth),
             ETHERTYPE_PPPOE_SESSION => {
@@ -201,12 +199,12 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
                 }
             }
             // An 802.3 length field: LLC follows; only SNAP carries an EtherType.
-            len if len <= 1500 => match d.get(at..at + 8) {
-                Some([0xaa, 0xaa, 0x03, _, _, _, hi, lo]) => {
-                    ethertype = u16::from_be_bytes([*hi, *lo]);
-                    at += 8;
+            len if len <= MAX_802_3_LENGTH => match SnapHeader::new(rest(d, at)).ethertype() {
+                Some(next) => {
+                    ethertype = next;
+                    at += SnapHeader::LEN;
                 }
-                _ => return Link::NotIp,
+                None => return Link::NotIp,
             },
             _ => return Link::NotIp,
         }
@@ -228,11 +226,11 @@ fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
 /// Ethernet pseudowire after a zero control word (as Wireshark guesses).
 fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     loop {
-        let Some(label) = d.get(at..at + 4) else {
+        let Some(bottom) = MplsLabel::new(rest(d, at)).bottom_of_stack() else {
             return Link::NotIp;
         };
-        at += 4;
-        if label[2] & 0x01 != 0 {
+        at += MplsLabel::LEN;
+        if bottom {
             break;
         }
     }
@@ -253,14 +251,15 @@ fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
 /// PPPoE session header (6 bytes: its length counts the PPP protocol number and what
 /// follows) then a PPP protocol number.
 fn pppoe_session(d: &[u8], at: usize) -> Link {
-    let link = match be16(d, at + 6) {
-        Some(0x0021) => ip(IpVersion::V4, at + 8),
-        Some(0x0057) => ip(IpVersion::V6, at + 8),
+    let session = PppoeSession::new(rest(d, at));
+    let link = match session.ppp_protocol() {
+        Some(PPP_IPV4) => ip(IpVersion::V4, at + PppoeSession::PPP_PAYLOAD_AT),
+        Some(PPP_IPV6) => ip(IpVersion::V6, at + PppoeSession::PPP_PAYLOAD_AT),
         _ => return Link::NotIp,
     };
-    match (link, be16(d, at + 4)) {
+    match (link, session.length()) {
         (Link::Ip(info), Some(len)) => Link::Ip(LinkInfo {
-            ip_limit: Some(at + 6 + len as usize),
+            ip_limit: Some(at + PppoeSession::PAYLOAD_AT + len as usize),
             ..info
         }),
         (other, _) => other,
@@ -283,22 +282,22 @@ fn ppp(d: &[u8], mut at: usize) -> Link {
     let (proto, len) = if first & 1 == 1 {
         (first as u16, 1)
     } else {
-        match be16(d, at) {
+        match be16(d, at..at + 2) {
             Some(p) => (p, 2),
             None => return Link::NotIp,
         }
     };
     match proto {
-        0x0021 => ip(IpVersion::V4, at + len),
-        0x0057 => ip(IpVersion::V6, at + len),
-        0x0281 | 0x0283 => mpls(d, at + len, None, 0),
+        PPP_IPV4 => ip(IpVersion::V4, at + len),
+        PPP_IPV6 => ip(IpVersion::V6, at + len),
+        PPP_MPLS_UNICAST | PPP_MPLS_MULTICAST => mpls(d, at + len, None, 0),
         _ => Link::NotIp,
     }
 }
 
 /// Cisco HDLC: address, control, then an EtherType.
 fn cisco_hdlc(d: &[u8], at: usize) -> Link {
-    match be16(d, at + 2) {
+    match be16(d, at + 2..at + 4) {
         Some(ethertype) => ethertype_chain(d, at + 4, ethertype, 0),
         None => Link::NotIp,
     }
@@ -320,7 +319,7 @@ fn frame_relay(d: &[u8]) -> Link {
     }
     if d.get(at) != Some(&0x03) {
         // Cisco's encapsulation: the address is followed by an EtherType.
-        return match be16(d, at) {
+        return match be16(d, at..at + 2) {
             Some(ethertype) if ethertype > 1500 => ethertype_chain(d, at + 2, ethertype, 0),
             _ => Link::NotIp,
         };
@@ -333,7 +332,10 @@ fn frame_relay(d: &[u8]) -> Link {
     match d.get(nlpid_at) {
         Some(0xcc) => ip(IpVersion::V4, nlpid_at + 1),
         Some(0x8e) => ip(IpVersion::V6, nlpid_at + 1),
-        Some(0x80) => match (d.get(nlpid_at + 1..nlpid_at + 4), be16(d, nlpid_at + 4)) {
+        Some(0x80) => match (
+            d.get(nlpid_at + 1..nlpid_at + 4),
+            be16(d, nlpid_at + 4..nlpid_at + 6),
+        ) {
             (Some([0, 0, 0]), Some(ethertype)) => ethertype_chain(d, nlpid_at + 6, ethertype, 0),
             _ => Link::NotIp,
         },
@@ -511,12 +513,17 @@ fn ieee80211(d: &[u8], at: usize, data_pad: bool) -> Link {
 
 /// The EtherType of the Ethernet header at `at`, after its 802.1Q/802.1ad tags (the SNAP
 /// type of an 802.3 frame carrying LLC/SNAP); `None` when not captured.
-pub fn ethernet_type(d: &[u8], mut at: usize) -> Option<u16> {
-    at += 12;
+pub fn ethernet_type(d: &[u8], at: usize) -> Option<u16> {
+    let mut ethertype = EthernetFrame::new(rest(d, at)).ethertype()?;
+    let mut at = at + EthernetFrame::HEADER_LEN;
     loop {
-        match be16(d, at)? {
-            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => at += 4,
-            len if len <= 1500 => return be16(d, at + 8),
+        match ethertype {
+            t if is_vlan_tag(t) => {
+                ethertype = VlanTag::new(rest(d, at)).ethertype()?;
+                at += VlanTag::LEN;
+            }
+            // The SNAP type, read as it stands (without checking for aa aa 03).
+            len if len <= MAX_802_3_LENGTH => return be16(d, at + 6..at + 8),
             ethertype => return Some(ethertype),
         }
     }

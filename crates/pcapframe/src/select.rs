@@ -2,12 +2,32 @@
 //! `protocol=`; every record that does not is counted by reason. Shared by the table
 //! builder and by per-packet consumers (the command line's `show` and `stats`).
 
+#[cfg(feature = "filter")]
 use crate::bpf::BpfFilter;
 use crate::error::Result;
 use crate::format::Record;
 use crate::ip::{self, IpPacket};
 use crate::link::{self, Link, LinkInfo};
 use crate::reader::{ReadOptions, ReadStats};
+
+/// Without the `filter` feature there is no libpcap to compile an expression: a read that
+/// asks for one fails before it starts, and no filter can exist.
+#[cfg(not(feature = "filter"))]
+struct BpfFilter(std::convert::Infallible);
+
+#[cfg(not(feature = "filter"))]
+impl BpfFilter {
+    fn new(expression: &str) -> Result<Self> {
+        Err(crate::error::Error::invalid_argument(format!(
+            "filter={expression:?} needs libpcap, and this build of pcapframe was made without \
+             its `filter` feature: rebuild with it (the command line and the Python module have it)"
+        )))
+    }
+
+    fn matches(&mut self, _: &Record<'_>) -> Result<bool> {
+        match self.0 {}
+    }
+}
 
 pub struct PacketSelector {
     protocol: Option<u8>,

@@ -854,7 +854,9 @@ fn zero_filled_giant_records_resynchronise_in_linear_time() {
     })
     .unwrap();
     assert!(streamed == rows(&whole.batches));
-    let threaded_limit = sequential * 20 + std::time::Duration::from_secs(5);
+    // Generous: a debug build, while this binary's other tests load both cores, took 22 s
+    // against 0.85 s sequential; the quadratic behaviour took 346 s in a release build.
+    let threaded_limit = sequential * 30 + std::time::Duration::from_secs(60);
     assert!(
         threaded < threaded_limit,
         "threaded {threaded:?}, sequential {sequential:?}"

@@ -28,6 +28,7 @@ use flate2::read::MultiGzDecoder;
 use pcapframe::format::{RecordReader, MAX_CAPLEN};
 use pcapframe::input::ByteWindow;
 use pcapframe::link::{self, linktype, Link};
+use pcapframe::wire::ip_protocol;
 use pcapframe::{ip, Error, ErrorKind, PacketReader, ReadOptions, TruncationPolicy};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -761,7 +762,7 @@ fn check_decode(link_type: u32, data: &[u8], wire_len: u32) {
                 assert!(p.transport_offset >= info.ip_offset + 20);
                 // Ports come from captured bytes only, and only for TCP and UDP.
                 if p.src_port.is_some() {
-                    assert!(matches!(p.protocol, ip::PROTO_TCP | ip::PROTO_UDP));
+                    assert!(matches!(p.protocol, ip_protocol::TCP | ip_protocol::UDP));
                     assert!(p.transport_offset + 4 <= data.len());
                 }
                 assert!(p.chain.contains(p.protocol) && p.chain.contains(p.ip_proto));

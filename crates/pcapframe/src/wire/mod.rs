@@ -1,0 +1,66 @@
+//! Zero-copy views over the headers of a captured packet, one file per header, in the
+//! manner of smoltcp's `wire`: a private `mod field` of byte ranges, one-line accessors,
+//! tests at the foot with the packet as a byte array. Unlike smoltcp, a view never refuses
+//! a short capture: every accessor returns `None` when its field was not captured (or lies
+//! past the bound the view was given), so a decoder can say where it stopped and still
+//! use what came before, as etherparse's lax slicing does.
+//!
+//! A view is made over the bytes from the header's first byte to the end of what may be
+//! read (the captured bytes, or less when an outer header bounds its payload).
+
+pub mod ethernet;
+pub mod icmp;
+pub mod ipv4;
+pub mod ipv6;
+pub mod mpls;
+pub mod pppoe;
+pub mod tcp;
+pub mod udp;
+
+/// IP protocol numbers (IANA), as IPv4's protocol and IPv6's next-header fields hold them.
+pub mod ip_protocol {
+    pub const HOPOPT: u8 = 0;
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const AH: u8 = 51;
+    pub const ICMPV6: u8 = 58;
+    pub const DSTOPTS: u8 = 60;
+}
+
+/// A field's byte range within its header.
+pub type Field = std::ops::Range<usize>;
+
+/// The byte at `at`, if captured.
+#[inline]
+pub fn u8_at(bytes: &[u8], at: usize) -> Option<u8> {
+    bytes.get(at).copied()
+}
+
+/// The big-endian 16-bit field `f`, if wholly captured.
+#[inline]
+pub fn be16(bytes: &[u8], f: Field) -> Option<u16> {
+    let b = bytes.get(f)?;
+    Some(u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// The big-endian 32-bit field `f`, if wholly captured.
+#[inline]
+pub fn be32(bytes: &[u8], f: Field) -> Option<u32> {
+    let b = bytes.get(f)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// The `N`-byte field `f` (an address), if wholly captured.
+#[inline]
+pub fn array<const N: usize>(bytes: &[u8], f: Field) -> Option<[u8; N]> {
+    bytes.get(f)?.try_into().ok()
+}
+
+/// `bytes` from `at` on (empty past the end): the next header's view starts there.
+#[inline]
+pub fn rest(bytes: &[u8], at: usize) -> &[u8] {
+    bytes.get(at..).unwrap_or(&[])
+}
