@@ -1,6 +1,8 @@
 //! `intake_pcap._native`: the Rust reader as Python objects, a thin layer over the
 //! `pcapframe` core split by topic. Every entry point runs inside `errors::guard`, so a
-//! Rust panic becomes a Python exception instead of crossing the boundary.
+//! Rust panic becomes a Python exception instead of crossing the boundary; readers take
+//! their options by keyword only (`options::ReadArgs`). `python/intake_pcap/_native.pyi`
+//! describes this module for type checkers; `tests/test_typing.py` holds the two together.
 
 mod arrow;
 mod errors;

@@ -63,7 +63,7 @@ impl LiveReader {
 #[pymethods]
 impl LiveReader {
     #[new]
-    #[pyo3(signature = (interface, protocol=None, payload=false, filter=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864, columns=None))]
+    #[pyo3(signature = (interface, *, protocol=None, payload=false, filter=None, columns=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -71,11 +71,11 @@ impl LiveReader {
         protocol: Option<&str>,
         payload: bool,
         filter: Option<String>,
+        columns: Option<Vec<String>>,
         snaplen: u32,
         promisc: bool,
         timeout_ms: u32,
         buffer_bytes: u32,
-        columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening a live capture", || {
             let read = ReadArgs {

@@ -47,7 +47,7 @@ type PartitionPlan = (Stamp, Option<Vec<(u64, u64)>>, Option<&'static str>);
 /// `hosts="text_when_distinct"`: batches from the first one with more than 65,536 distinct
 /// hosts on give them as large strings (see `HostEncoding`); the default is dictionaries.
 #[pyfunction]
-#[pyo3(signature = (path, protocol=None, payload=false, errors="warn", filter=None, threads=1, byte_range=None, columns=None, stamp=None, hosts="dictionary"))]
+#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, threads=1, byte_range=None, stamp=None, hosts="dictionary"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_capture<'py>(
     py: Python<'py>,
@@ -56,9 +56,9 @@ pub(crate) fn read_capture<'py>(
     payload: bool,
     errors: &str,
     filter: Option<String>,
+    columns: Option<Vec<String>>,
     threads: usize,
     byte_range: Option<(u64, u64)>,
-    columns: Option<Vec<String>>,
     stamp: Option<Stamp>,
     hosts: &str,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
@@ -159,7 +159,7 @@ impl CaptureReader {
     /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
     /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (source, protocol=None, payload=false, errors="warn", batch_rows=65536, filter=None, name=None, columns=None))]
+    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, batch_rows=65536, name=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -167,10 +167,10 @@ impl CaptureReader {
         protocol: Option<&str>,
         payload: bool,
         errors: &str,
-        batch_rows: usize,
         filter: Option<String>,
-        name: Option<PathBuf>,
         columns: Option<Vec<String>>,
+        batch_rows: usize,
+        name: Option<PathBuf>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
             let options = ReadArgs {
@@ -308,7 +308,7 @@ impl CaptureReader {
 /// documented six), `payload` appended when asked for and not named. An unknown column
 /// raises ValueError listing the valid names.
 #[pyfunction]
-#[pyo3(signature = (payload=false, columns=None))]
+#[pyo3(signature = (*, payload=false, columns=None))]
 pub(crate) fn capture_schema(payload: bool, columns: Option<Vec<String>>) -> PyResult<ArrowSchema> {
     guard("making a schema", || {
         let selected = pcapframe::column::select(columns.as_deref(), payload).map_err(to_py_err)?;

@@ -18,7 +18,7 @@ use crate::errors::{guard, to_py_err, CaptureError};
 /// device is written through; a directory, a socket or one of `inputs` is refused).
 /// Returns the rows written.
 #[pyfunction]
-#[pyo3(signature = (table, path, format=None, inputs=None))]
+#[pyo3(signature = (table, path, *, format=None, inputs=None))]
 pub(crate) fn write_table(
     table: &Bound<'_, PyAny>,
     path: PathBuf,
