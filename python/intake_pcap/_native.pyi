@@ -13,6 +13,11 @@ from os import PathLike
 from pathlib import Path
 from typing import Final, Literal, Protocol, Self, TypedDict, final, type_check_only
 
+# The values errors= (what a capture cut short or damaged does) and write_table's format=
+# accept: the public API's own Literal types.
+from ._types import Errors as _Errors
+from ._types import OutputFormat as _OutputFormat
+
 __all__ = [
     "TEXT_AFTER_DISTINCT_HOSTS",
     "CaptureError",
@@ -34,15 +39,8 @@ __all__ = [
     "decode_packet",
 ]
 
-# errors=: a capture cut short or damaged keeps the packets before it and warns
-# (``stats()["truncated"]`` says where), raises, or keeps them silently.
-_Errors = Literal["raise", "warn", "ignore"]
 # hosts= of read_capture: how the src_host/dst_host columns are built.
 _Hosts = Literal["dictionary", "text_when_distinct"]
-# format= of write_table: the names the core's OutputFormat::parse accepts (in any case).
-_OutputFormat = Literal[
-    "parquet", "pq", "arrow", "ipc", "feather", "arrows", "arrow-stream", "csv", "jsonl", "ndjson", "json"
-]
 _Path = str | PathLike[str]
 
 @type_check_only
