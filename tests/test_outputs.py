@@ -356,9 +356,9 @@ def test_write_table_refuses_its_inputs(capture, tmp_path):
     os.link(capture, alias)
     for out in (capture, alias):
         with pytest.raises(ValueError, match="is the input capture"):
-            write_table(table, str(out), "parquet", [str(capture)])
+            write_table(table, str(out), format="parquet", inputs=[str(capture)])
     assert capture.read_bytes() == original
-    assert write_table(table, str(tmp_path / "ok.parquet"), None, [str(capture)]) == table.num_rows
+    assert write_table(table, str(tmp_path / "ok.parquet"), inputs=[str(capture)]) == table.num_rows
 
 
 # --- live -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
 from .source import PCAPSource
@@ -32,6 +33,6 @@ class Plugin:
     name = "pcap"
     container = "dataframe"
 
-    def open(self, urlpath, **kwargs):
+    def open(self, urlpath: Any, **kwargs: Any) -> PCAPSource:
         """Open ``urlpath`` (a path or glob) as a :class:`PCAPSource`."""
         return PCAPSource(urlpath, **kwargs)

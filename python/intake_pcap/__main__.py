@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from importlib.resources import files
 
 
@@ -12,7 +13,7 @@ def sample_path() -> str:
     return str(files("intake_pcap") / "data" / "sample.pcap")
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m intake_pcap",
         description="Print the IP packets of a capture file as a DataFrame.",

@@ -1,94 +1,312 @@
-"""Type stubs of the Rust extension module (crates/intake-pcap-python)."""
+"""The Rust reader as Python objects (the PyO3 module of ``crates/intake-pcap-python``).
 
-from collections.abc import Iterator
+Readers take their read options by keyword only: ``protocol=``, ``payload=``,
+``errors=``, ``filter=``, ``columns=``, then their own. Batches leave through the Arrow
+PyCapsule interface, so ``pyarrow.record_batch(batch)`` takes the buffers without a copy.
+A bug in the Rust code raises ``CaptureError``, never crashes the interpreter.
+
+``tests/test_typing.py`` runs ``mypy.stubtest`` to hold this stub to the module.
+"""
+
+from collections.abc import Iterator, Sequence
 from os import PathLike
-from typing import Any, BinaryIO
+from pathlib import Path
+from typing import Final, Literal, Protocol, Self, TypedDict, final, type_check_only
 
-class CaptureError(Exception): ...
-class NotACaptureError(CaptureError): ...
-class TruncatedCaptureError(CaptureError): ...
-class CorruptCaptureError(CaptureError): ...
+# The values errors= (what a capture cut short or damaged does) and write_table's format=
+# accept: the public API's own Literal types.
+from ._types import Errors as _Errors
+from ._types import OutputFormat as _OutputFormat
 
+__all__ = [
+    "TEXT_AFTER_DISTINCT_HOSTS",
+    "CaptureError",
+    "NotACaptureError",
+    "TruncatedCaptureError",
+    "CorruptCaptureError",
+    "ArrowBatch",
+    "ArrowSchema",
+    "CaptureReader",
+    "LiveReader",
+    "read_capture",
+    "plan_partitions",
+    "capture_schema",
+    "column_names",
+    "protocol_names",
+    "check_filter",
+    "check_protocol",
+    "write_table",
+    "decode_packet",
+]
+
+# hosts= of read_capture: how the src_host/dst_host columns are built.
+_Hosts = Literal["dictionary", "text_when_distinct"]
+_Path = str | PathLike[str]
+
+@type_check_only
+class _BinaryReader(Protocol):
+    """A binary file object: ``read1(n)`` is used when it has one, else ``read(n)``; both
+    return at most ``n`` bytes, ``b""`` at the end."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+@type_check_only
+class _ArrowStreamExportable(Protocol):
+    """Anything with the Arrow PyCapsule stream interface: a pyarrow Table or
+    RecordBatchReader, a polars DataFrame, ..."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+@type_check_only
+class _ReadStats(TypedDict, total=False):
+    """What a read of a file saw (empty once its reader is closed)."""
+
+    packets: int
+    """Packet records read."""
+    rows: int
+    """Rows produced."""
+    not_ip: int
+    """Packets that are not IP (ARP, STP, ...) or whose IP header was not captured."""
+    filtered: int
+    """Packets dropped by ``protocol=`` or ``filter=``."""
+    unsupported_link_types: dict[int, int]
+    """Packets skipped because their link type is not decoded, by LINKTYPE value."""
+    truncated: str | None
+    """Where and how the file was cut short or damaged (``errors`` other than "raise")."""
+
+@type_check_only
+class _PacketFields(TypedDict, total=False):
+    """One frame decoded by ``decode_packet``; the IP keys are absent without IP."""
+
+    source_mac_address: str | None
+    destination_mac_address: str | None
+    ethernet_protocol: int | None
+    ip_version: int
+    source_ip_address: str
+    destination_ip_address: str
+    source_ip_port: int | None
+    destination_ip_port: int | None
+    ip_protocol: str
+    payload_offset: int
+    payload_end: int
+
+TEXT_AFTER_DISTINCT_HOSTS: Final[int]
+"""Distinct addresses (source and destination together) above which ``read()`` gives the
+host columns as strings rather than categoricals: 65,536."""
+
+class CaptureError(Exception):
+    """A capture file could not be read."""
+
+class NotACaptureError(CaptureError):
+    """The file is not a pcap or pcapng capture."""
+
+class TruncatedCaptureError(CaptureError):
+    """The capture ends inside a record."""
+
+class CorruptCaptureError(CaptureError):
+    """The capture holds an impossible length or field."""
+
+@final
 class ArrowSchema:
-    def __arrow_c_schema__(self) -> object: ...
+    """An Arrow schema, readable by ``pyarrow.schema(obj)``."""
 
+    def __arrow_c_schema__(self) -> object:
+        """The schema as an ``arrow_schema`` PyCapsule."""
+
+@final
 class ArrowBatch:
-    @property
-    def num_rows(self) -> int: ...
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    """One record batch, readable by ``pyarrow.record_batch(obj)`` without copying."""
 
+    @property
+    def num_rows(self) -> int:
+        """Rows in the batch."""
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        """The batch as ``arrow_schema`` and ``arrow_array`` PyCapsules; always in its own
+        schema (pyarrow casts afterwards when it asked for another)."""
+
+@final
 class CaptureReader:
-    def __init__(
-        self,
-        source: str | PathLike[str] | BinaryIO,
-        protocol: str | None = None,
-        payload: bool = False,
-        errors: str = "warn",
-        batch_rows: int = 65536,
-        filter: str | None = None,
-        name: str | None = None,
-        columns: list[str] | None = None,
-    ) -> None: ...
-    @property
-    def schema(self) -> ArrowSchema: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def format(self) -> str: ...
-    def __iter__(self) -> Iterator[ArrowBatch]: ...
-    def __next__(self) -> ArrowBatch: ...
-    def read_batch(self, max_rows: int | None = None) -> ArrowBatch | None: ...
-    def set_protocol(self, protocol: str | None = None) -> None: ...
-    def stats(self) -> dict[str, Any]: ...
-    def close(self) -> None: ...
+    """Reads one capture file into Arrow batches: ``for batch in CaptureReader(path): ...``."""
 
+    def __new__(
+        cls,
+        source: _Path | _BinaryReader,
+        *,
+        protocol: str | None = None,
+        payload: bool = False,
+        errors: _Errors = "warn",
+        filter: str | None = None,
+        columns: Sequence[str] | None = None,
+        batch_rows: int = 65536,
+        name: _Path | None = None,
+    ) -> Self:
+        """Open ``source``: a local path (plain or gzip, recognised by content), or a binary
+        file object (what ``fsspec.open`` gives). ``name`` names it in messages (a URL, say).
+
+        ``protocol``: keep packets whose IP header chain holds it (a name of
+        ``protocol_names()`` or a number 0-255 as text). ``payload``: add the payload column.
+        ``filter``: a tcpdump expression, compiled by libpcap. ``columns``: the columns in
+        order (``None``: the documented six; a single ``str`` is refused). ``batch_rows``:
+        rows per batch. Raises ``ValueError`` for a bad option (naming the valid values),
+        ``FileNotFoundError``, ``NotACaptureError``, ...
+        """
+
+    @property
+    def schema(self) -> ArrowSchema:
+        """The schema of every batch."""
+
+    @property
+    def path(self) -> Path:
+        """The file's path, or the ``name`` given."""
+
+    @property
+    def format(self) -> str:
+        """The file's format: ``pcap (microseconds)``, ``pcap (nanoseconds)``, ``pcapng``, ..."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> ArrowBatch: ...
+    def read_batch(self, max_rows: int | None = None) -> ArrowBatch | None:
+        """The next batch of at most ``max_rows`` rows (the reader's batch size by default);
+        ``None`` at the end of the file. Ctrl-C raises KeyboardInterrupt and leaves the reader
+        refusing to go on (the batch's rows are lost)."""
+
+    def set_protocol(self, protocol: str | None = None) -> None:
+        """Keep only packets whose IP header chain holds ``protocol`` (a name or number),
+        from the next batch on; ``None`` keeps every IP packet."""
+
+    def stats(self) -> _ReadStats:
+        """What the read has seen so far: packets, rows, skipped packets, truncation."""
+
+    def close(self) -> None:
+        """Release the file now rather than when the object is collected."""
+
+@final
 class LiveReader:
-    def __init__(
-        self,
+    """Live capture on an interface, read in batches: ``LiveReader("lo", filter="udp")``.
+
+    Capture starts when the reader is made and runs in a Rust thread until ``close()``.
+    Needs root or CAP_NET_RAW."""
+
+    def __new__(
+        cls,
         interface: str,
+        *,
         protocol: str | None = None,
         payload: bool = False,
         filter: str | None = None,
+        columns: Sequence[str] | None = None,
         snaplen: int = 65536,
         promisc: bool = True,
         timeout_ms: int = 1000,
         buffer_bytes: int = 67108864,
-        columns: list[str] | None = None,
-    ) -> None: ...
+    ) -> Self:
+        """Open ``interface`` (``ValueError`` listing the interfaces when it does not
+        exist, ``PermissionError`` without the privilege). ``protocol``, ``payload``,
+        ``filter`` (run in the kernel) and ``columns`` as for ``CaptureReader``;
+        ``snaplen``: the most bytes kept of each packet; ``timeout_ms``: libpcap's read
+        timeout; ``buffer_bytes``: the kernel's capture buffer."""
+
     @property
-    def schema(self) -> ArrowSchema: ...
+    def schema(self) -> ArrowSchema:
+        """The schema of every batch."""
+
     @property
-    def interface(self) -> str: ...
+    def interface(self) -> str:
+        """The interface's name."""
+
     @property
-    def link_type(self) -> int: ...
+    def link_type(self) -> int:
+        """LINKTYPE_* value of the interface."""
+
     @property
-    def finished(self) -> bool: ...
-    def read_batch(self, max_rows: int, timeout_ms: int | None = None) -> ArrowBatch | None: ...
-    def dump(self, path: str | PathLike[str], limit: int) -> int: ...
-    def set_protocol(self, protocol: str | None = None) -> None: ...
-    def stats(self) -> dict[str, int]: ...
-    def close(self) -> None: ...
+    def finished(self) -> bool:
+        """Whether the capture has ended (closed, or failed with the error already raised)."""
+
+    def read_batch(self, max_rows: int, timeout_ms: int | None = None) -> ArrowBatch | None:
+        """Up to ``max_rows`` rows from packets arriving within ``timeout_ms`` (``None``: as
+        long as it takes to get ``max_rows``); ``None`` when none came in time or the capture
+        has ended. Rows taken before the capture failed come back first; the error on the
+        next call."""
+
+    def dump(self, path: _Path, limit: int) -> int:
+        """Write the next ``limit`` captured packets (all that pass the filter, IP or not)
+        to a pcap file at ``path`` (nanosecond format); returns how many were written."""
+
+    def set_protocol(self, protocol: str | None = None) -> None:
+        """Keep only packets whose IP header chain holds ``protocol``, from now on."""
+
+    def stats(self) -> dict[str, int]:
+        """libpcap's ``received``, ``dropped`` (by the kernel) and ``if_dropped`` (by the
+        interface), packets ``captured``, and ``rows``, ``not_ip``, ``filtered``; empty
+        once closed."""
+
+    def close(self) -> None:
+        """Stop capturing and release the interface. A read waiting in another thread ends."""
 
 def read_capture(
-    path: str | PathLike[str],
+    path: _Path,
+    *,
     protocol: str | None = None,
     payload: bool = False,
-    errors: str = "warn",
+    errors: _Errors = "warn",
     filter: str | None = None,
+    columns: Sequence[str] | None = None,
     threads: int = 1,
     byte_range: tuple[int, int] | None = None,
-    columns: list[str] | None = None,
     stamp: tuple[int, int, int] | None = None,
-) -> tuple[list[ArrowBatch], dict[str, Any]]: ...
+    hosts: _Hosts = "dictionary",
+) -> tuple[list[ArrowBatch], _ReadStats]:
+    """A whole local capture file decoded on ``threads`` threads: its batches and what the
+    read saw. Exactly the sequential read's rows, in order.
+
+    The read options are those of ``CaptureReader``. ``byte_range=(start, end)`` with the
+    ``stamp`` ``plan_partitions`` gave with it: only the records that start in that range
+    (``CaptureError`` if the file changed since). ``hosts="text_when_distinct"``: from the
+    first batch holding more than ``TEXT_AFTER_DISTINCT_HOSTS`` distinct hosts on, the
+    host columns are large strings instead of dictionaries.
+    """
+
 def plan_partitions(
-    path: str | PathLike[str], blocksize: int
-) -> tuple[tuple[int, int, int], list[tuple[int, int]] | None, str | None]: ...
-def check_filter(expression: str) -> None: ...
-def check_protocol(name: str) -> None: ...
-def capture_schema(payload: bool = False, columns: list[str] | None = None) -> ArrowSchema: ...
-def column_names() -> list[str]: ...
-def protocol_names() -> list[str]: ...
-def decode_packet(data: bytes, link_type: int = 1) -> dict[str, Any]: ...
+    path: _Path, blocksize: int
+) -> tuple[tuple[int, int, int], list[tuple[int, int]] | None, str | None]:
+    """Exact byte-range partitions of a local file of about ``blocksize`` bytes each, from
+    one walk over its records: ``(stamp, ranges, None)``, or ``(stamp, None, reason)`` when
+    the file cannot be split. ``stamp`` (inode, size, modification time in ns) identifies
+    the file's version; give it back to ``read_capture`` with each range."""
+
+def capture_schema(*, payload: bool = False, columns: Sequence[str] | None = None) -> ArrowSchema:
+    """The Arrow schema of a read, without opening a file: ``columns`` in order (``None``:
+    the documented six), ``payload`` appended when asked for and not named. An unknown
+    column raises ``ValueError`` listing the valid names."""
+
+def column_names() -> list[str]:
+    """Every column a read can produce, in the documented order."""
+
+def protocol_names() -> list[str]:
+    """The names ``protocol=`` accepts (documented ones first), besides numbers 0-255."""
+
+def check_filter(expression: str) -> None:
+    """Raise ``ValueError`` (with libpcap's message) unless ``expression`` is a valid
+    tcpdump filter."""
+
+def check_protocol(name: str) -> None:
+    """Raise ``ValueError`` (listing the valid names) unless ``name`` is a protocol
+    ``protocol=`` accepts."""
+
 def write_table(
-    table: Any, path: str | PathLike[str], format: str | None = None, inputs: list[str] | None = None
-) -> int: ...
+    table: _ArrowStreamExportable,
+    path: _Path,
+    *,
+    format: _OutputFormat | None = None,
+    inputs: Sequence[_Path] | None = None,
+) -> int:
+    """Write every batch of ``table`` to ``path`` with the core's writers: Parquet (zstd,
+    hosts kept dictionary-encoded), Arrow IPC, CSV or JSON lines, by ``format`` or the
+    file's extension. The file appears only when complete; a FIFO or a device is written
+    through; a directory, a socket or one of ``inputs`` is refused. Returns the rows
+    written."""
+
+def decode_packet(data: bytes, link_type: int = 1) -> _PacketFields:
+    """Decode one frame (an Ethernet frame unless ``link_type`` says otherwise) the way a
+    read does; the IP keys are absent when it carries no IP packet."""

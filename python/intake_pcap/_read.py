@@ -14,6 +14,9 @@ import stat
 import sys
 import urllib.parse
 import warnings
+from collections.abc import Iterable, Mapping
+from types import FrameType
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -21,7 +24,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _native
+from ._types import Compression, Errors
 from .errors import CaptureWarning
+
+if TYPE_CHECKING:
+    import polars
+
+# columns= as users give it: None (the documented six), one name, or names in order.
+Columns = str | Iterable[str] | None
+# A capture's path or URL (str or os.PathLike).
+PathArg = str | os.PathLike[str]
+
+
+class NativeReadOptions(TypedDict):
+    """The read options ``_native.read_capture`` and ``_native.CaptureReader`` take, by
+    keyword: one dict built from the caller's arguments, passed as ``**options``."""
+
+    protocol: str | None
+    payload: bool
+    errors: Errors
+    filter: str | None
+    columns: list[str] | None
 
 _PANDAS_TYPES = {
     pa.uint8(): pd.UInt8Dtype(),
@@ -32,7 +55,7 @@ _PANDAS_TYPES = {
 }
 
 
-def column_list(columns):
+def column_list(columns: Columns) -> list[str] | None:
     """``columns=`` as given (``None``, a name, or names) as ``None`` or a list of str."""
     if columns is None:
         return None
@@ -41,9 +64,9 @@ def column_list(columns):
     return [str(c) for c in columns]
 
 
-def arrow_schema(payload: bool = False, columns=None) -> pa.Schema:
+def arrow_schema(payload: bool = False, columns: Columns = None) -> pa.Schema:
     """The schema of a read; an unknown column raises ValueError listing the valid names."""
-    return pa.schema(_native.capture_schema(payload, column_list(columns)))
+    return pa.schema(_native.capture_schema(payload=payload, columns=column_list(columns)))
 
 
 # Text columns that share one dictionary per batch (the Rust core builds one for both), so
@@ -67,7 +90,7 @@ ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
 _POOL = pa.system_memory_pool()
 
 
-def to_pandas(table, text: str = "category") -> pd.DataFrame:
+def to_pandas(table: pa.Table | list[pa.Table], text: Literal["category", "auto"] = "category") -> pd.DataFrame:
     """Convert a capture table (or a list of tables, which is emptied as it is converted, so
     that each Rust batch is freed once its rows are in pandas: the peak stays near the
     DataFrame's own size). Text columns become categoricals whose categories are the Rust
@@ -79,7 +102,7 @@ def to_pandas(table, text: str = "category") -> pd.DataFrame:
     if text not in ("category", "auto"):
         raise ValueError(f"text={text!r} is not 'category' or 'auto'")
     consume = isinstance(table, list)
-    tables = table if consume else [table]
+    tables: list[pa.Table] = table if isinstance(table, list) else [table]
     schema = tables[0].schema
     # Address columns may come as large strings from the Rust core already (read_file's
     # hosts="text_when_distinct"); they are text columns all the same.
@@ -131,14 +154,15 @@ class _TextGroup:
     batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
     when ``strings_if_rare`` and they hold more than ``_MAX_CATEGORIES`` distinct values."""
 
-    def __init__(self, group, batches, strings_if_rare, consume):
+    def __init__(self, group: list[str], batches: list[pa.RecordBatch], strings_if_rare: bool, consume: bool) -> None:
         self.group = group
         self.consume = consume
         self.strings = strings_if_rare and self._distinct_above(batches, _MAX_CATEGORIES)
-        self.parts = {n: [] for n in group}
-        self.dictionaries = []
+        # Per column: its Arrow string arrays (strings), or (dictionary number, codes) pairs.
+        self.parts: dict[str, list[Any]] = {n: [] for n in group}
+        self.dictionaries: list[pa.Array] = []
 
-    def _distinct_above(self, batches, limit) -> bool:
+    def _distinct_above(self, batches: list[pa.RecordBatch], limit: int) -> bool:
         """Whether the group's columns hold more than ``limit`` distinct values in all. The
         Rust core gives them as text from the first batch that holds more on its own."""
         if any(not pa.types.is_dictionary(b.schema.field(self.group[0]).type) for b in batches):
@@ -148,9 +172,9 @@ class _TextGroup:
             return bool(dictionaries)
         if sum(len(d) for d in dictionaries) <= limit:
             return False
-        return pc.count_distinct(pa.chunked_array(dictionaries)).as_py() > limit
+        return bool(pc.count_distinct(pa.chunked_array(dictionaries)).as_py() > limit)
 
-    def _dictionaries(self, batch):
+    def _dictionaries(self, batch: pa.RecordBatch) -> list[pa.Array]:
         """The batch's distinct dictionaries for the group: the Rust core shares one between
         the columns of a pair."""
         columns = [batch.column(n) for n in self.group]
@@ -158,7 +182,7 @@ class _TextGroup:
             return [columns[0].dictionary]
         return [c.dictionary for c in columns]
 
-    def add(self, batch):
+    def add(self, batch: pa.RecordBatch) -> None:
         columns = [batch.column(n) for n in self.group]
         if self.strings:
             for name, column in zip(self.group, columns):
@@ -176,7 +200,7 @@ class _TextGroup:
                 codes = codes.copy()
             self.parts[name].append((first + (0 if shared else k), codes))
 
-    def finish(self) -> dict:
+    def finish(self) -> dict[str, pd.Series]:
         if self.strings:
             return {
                 n: pd.Series(pd.array(pa.chunked_array(self.parts[n], pa.large_string()), dtype=ADDRESS_STRING_DTYPE),
@@ -222,22 +246,23 @@ def _categorical_dtype(categories: pd.Index) -> pd.CategoricalDtype:
     return pd.CategoricalDtype(categories, ordered=False)
 
 
-def to_polars(table: pa.Table):
+def to_polars(table: pa.Table) -> polars.DataFrame:
     """A pyarrow Table as a polars DataFrame, without pandas (hosts and protocol become
     polars Categoricals)."""
     try:
         import polars as pl
     except ImportError as err:
         raise ImportError("to_polars() needs polars; install it with `pip install polars`") from err
-    return pl.from_arrow(table)
+    # A Table gives a DataFrame (a Series comes only from an Array).
+    return cast("polars.DataFrame", pl.from_arrow(table))
 
 
-def empty_frame(payload: bool = False, columns=None) -> pd.DataFrame:
+def empty_frame(payload: bool = False, columns: Columns = None) -> pd.DataFrame:
     """A zero-row frame with the exact dtypes of a read (dask's ``meta``)."""
     return to_pandas(arrow_schema(payload, columns).empty_table())
 
 
-def dtypes(payload: bool = False, columns=None) -> dict[str, str]:
+def dtypes(payload: bool = False, columns: Columns = None) -> dict[str, str]:
     """Column name to dtype name (``"category"`` for hosts and protocol), in column order."""
     return {name: str(dtype) for name, dtype in empty_frame(payload, columns).dtypes.items()}
 
@@ -262,7 +287,7 @@ _SUFFIX_CODECS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zst": "zstd", ".l
 COMPRESSIONS = ("infer", None, "gzip", "bz2", "xz", "zstd", "lz4")
 
 
-def codec_for(path, compression="infer"):
+def codec_for(path: PathArg, compression: Compression = "infer") -> str | None:
     """The compression of ``path``: as given, or inferred from its suffix."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression={compression!r} is not one of {COMPRESSIONS}")
@@ -275,17 +300,17 @@ def codec_for(path, compression="infer"):
     return next((codec for suffix, codec in _SUFFIX_CODECS.items() if name.endswith(suffix)), None)
 
 
-def is_local(path) -> bool:
+def is_local(path: PathArg) -> bool:
     text = str(path)
     return "://" not in text or text.startswith("file://")
 
 
-def local_path(path) -> str:
+def local_path(path: PathArg) -> str:
     text = os.fspath(path)
     return text[len("file://"):] if text.startswith("file://") else os.path.expanduser(text)
 
 
-def is_stream(path) -> bool:
+def is_stream(path: PathArg) -> bool:
     """Whether ``path`` is a local named pipe or character device (``mkfifo``,
     ``/dev/stdin``): something that can be read once, from the start, and not measured,
     mapped or reopened. Such inputs are opened once, as a Python file object."""
@@ -298,23 +323,34 @@ def is_stream(path) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
-def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65536, filter=None,
-                storage_options=None, compression="infer", columns=None):
+def open_reader(
+    path: PathArg,
+    *,
+    protocol: str | None = None,
+    payload: bool = False,
+    errors: Errors = "warn",
+    batch_rows: int = 65536,
+    filter: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    compression: Compression = "infer",
+    columns: Columns = None,
+) -> _native.CaptureReader:
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
     blocks, never whole in memory. A named pipe or device is opened once and streamed."""
     codec = codec_for(path, compression)
+    options = NativeReadOptions(
+        protocol=protocol, payload=payload, errors=errors, filter=filter, columns=column_list(columns)
+    )
     if is_stream(path) and codec in (None, "gzip"):
-        stream = open(local_path(path), "rb")
+        pipe = open(local_path(path), "rb")
         try:
-            return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=os.fspath(path),
-                                         columns=column_list(columns))
+            return _native.CaptureReader(pipe, name=os.fspath(path), batch_rows=batch_rows, **options)
         except BaseException:
-            stream.close()
+            pipe.close()
             raise
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
-        return _native.CaptureReader(local_path(path), protocol, payload, errors, batch_rows, filter,
-                                     columns=column_list(columns))
+        return _native.CaptureReader(local_path(path), batch_rows=batch_rows, **options)
     import fsspec
 
     # gzip is left to Rust (flate2, detected by content) even for remote files; zstd to a
@@ -329,11 +365,10 @@ def open_reader(path, protocol=None, payload=False, errors="warn", batch_rows=65
             package = {"zstd": "zstandard", "lz4": "lz4"}.get(python_codec, python_codec)
             raise ValueError(f"{path}: reading {python_codec} needs the {package} package (pip install {package})") from err
         raise
-    return _native.CaptureReader(stream, protocol, payload, errors, batch_rows, filter, name=str(path),
-                                 columns=column_list(columns))
+    return _native.CaptureReader(stream, name=str(path), batch_rows=batch_rows, **options)
 
 
-def warn_incomplete(stats: dict, name, errors: str) -> None:
+def warn_incomplete(stats: Mapping[str, Any], name: PathArg, errors: Errors) -> None:
     """Tell the user what a finished read skipped, unless they asked for silence."""
     if errors != "warn":
         return
@@ -349,7 +384,8 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 def _warn(message: str) -> None:
     """A CaptureWarning pointing at the first caller outside this package (the user's line),
     however deep inside it the read happened."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2 is the frame that called _warn
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 2 is the frame that called _warn
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, CaptureWarning, stacklevel=level)
@@ -359,7 +395,7 @@ class ZstdStream:
     """zstd decompression of a binary file object, raising EOFError (as bz2 and lzma do)
     when the compressed stream ends inside a frame."""
 
-    def __init__(self, raw, chunk=1 << 20):
+    def __init__(self, raw: BinaryIO, chunk: int = 1 << 20) -> None:
         try:
             import zstandard
         except ImportError as err:
@@ -370,7 +406,7 @@ class ZstdStream:
         self._d = self._new()
         self._pending = b""
 
-    def read1(self, n=-1):
+    def read1(self, n: int | None = -1) -> bytes:
         while not self._pending:
             data = self._raw.read(self._chunk)
             if not data:
@@ -391,7 +427,7 @@ class ZstdStream:
     read = read1
     _started = False
 
-    def close(self):
+    def close(self) -> None:
         self._raw.close()
 
 
@@ -400,9 +436,21 @@ class ZstdStream:
 _WHOLE_FILE = 1 << 62
 
 
-def read_file(path, protocol=None, payload=False, errors="warn", filter=None, storage_options=None,
-              compression="infer", threads=None, byte_range=None, columns=None, stamp=None,
-              text="category") -> pa.Table:
+def read_file(
+    path: PathArg,
+    *,
+    protocol: str | None = None,
+    payload: bool = False,
+    errors: Errors = "warn",
+    filter: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    compression: Compression = "infer",
+    threads: int | None = None,
+    byte_range: tuple[int, int] | None = None,
+    columns: Columns = None,
+    stamp: tuple[int, int, int] | None = None,
+    text: Literal["category", "auto"] = "category",
+) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
     ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
@@ -410,21 +458,29 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     ``text="auto"``: for ``to_pandas(..., text="auto")`` only: hosts may come as large
     strings (all of the file's, when any batch holds more than ``_MAX_CATEGORIES``)."""
     codec = codec_for(path, compression)
+    options = NativeReadOptions(
+        protocol=protocol, payload=payload, errors=errors, filter=filter, columns=column_list(columns)
+    )
     if is_local(path) and codec in (None, "gzip") and not is_stream(path):
-        hosts = "text_when_distinct" if text == "auto" else "dictionary"
         batches, stats = _native.read_capture(
-            local_path(path), protocol, payload, errors, filter, threads or os.cpu_count() or 1, byte_range,
-            columns=column_list(columns), stamp=stamp, hosts=hosts,
+            local_path(path),
+            threads=threads or os.cpu_count() or 1,
+            byte_range=byte_range,
+            stamp=stamp,
+            hosts="text_when_distinct" if text == "auto" else "dictionary",
+            **options,
         )
         warn_incomplete(stats, path, errors)
-        batches = [pa.record_batch(b) for b in batches]
+        record_batches = [pa.record_batch(b) for b in batches]
         schema = arrow_schema(payload, columns)
-        if any(b.schema != schema for b in batches):
-            batches, schema = _hosts_as_text(batches, schema)
-        return pa.Table.from_batches(batches, schema=schema)
+        if any(b.schema != schema for b in record_batches):
+            record_batches, schema = _hosts_as_text(record_batches, schema)
+        return pa.Table.from_batches(record_batches, schema=schema)
     if byte_range is not None:
         raise ValueError(f"{path}: byte ranges are read from local uncompressed regular files only")
-    reader = open_reader(path, protocol, payload, errors, _WHOLE_FILE, filter, storage_options, compression, columns)
+    reader = open_reader(
+        path, batch_rows=_WHOLE_FILE, storage_options=storage_options, compression=compression, **options
+    )
     try:
         table = read_table(reader)
         warn_incomplete(reader.stats(), path, errors)
@@ -433,7 +489,7 @@ def read_file(path, protocol=None, payload=False, errors="warn", filter=None, st
     return table
 
 
-def _hosts_as_text(batches, schema):
+def _hosts_as_text(batches: list[pa.RecordBatch], schema: pa.Schema) -> tuple[list[pa.RecordBatch], pa.Schema]:
     """``batches`` of one file, some with large-string hosts: all of them so (a table has
     one schema)."""
     fields = [pa.field(f.name, pa.large_string(), f.nullable) if f.name in ("src_host", "dst_host") else f

@@ -20,55 +20,57 @@ class IPPacket:
     Frames that carry no IP packet have ``None`` for the IP attributes.
     """
 
-    def __init__(self, data, link_type=1):
+    def __init__(self, data: bytes | bytearray | memoryview, link_type: int = 1) -> None:
         self._data = bytes(data)
         self._fields = _native.decode_packet(self._data, link_type)
 
     @property
-    def source_mac_address(self):
+    def source_mac_address(self) -> str | None:
         """Source MAC address as ``aa:bb:cc:dd:ee:ff`` (Ethernet frames)."""
         return self._fields.get("source_mac_address")
 
     @property
-    def destination_mac_address(self):
+    def destination_mac_address(self) -> str | None:
         """Destination MAC address as ``aa:bb:cc:dd:ee:ff`` (Ethernet frames)."""
         return self._fields.get("destination_mac_address")
 
     @property
-    def ethernet_protocol(self):
+    def ethernet_protocol(self) -> int | None:
         """The EtherType after any VLAN tags, as a number (0x0800 for IPv4)."""
         return self._fields.get("ethernet_protocol")
 
     @property
-    def ip_protocol(self):
+    def ip_protocol(self) -> str | None:
         """Name of the transport protocol (``tcp``, ``udp``, ``icmp``, ...)."""
         return self._fields.get("ip_protocol")
 
     @property
-    def source_ip_address(self):
+    def source_ip_address(self) -> str | None:
+        """Source IP address: dotted IPv4 or RFC 5952 IPv6 text."""
         return self._fields.get("source_ip_address")
 
     @property
-    def destination_ip_address(self):
+    def destination_ip_address(self) -> str | None:
+        """Destination IP address: dotted IPv4 or RFC 5952 IPv6 text."""
         return self._fields.get("destination_ip_address")
 
     @property
-    def source_ip_port(self):
+    def source_ip_port(self) -> int | None:
         """TCP/UDP source port, or None."""
         return self._fields.get("source_ip_port")
 
     @property
-    def destination_ip_port(self):
+    def destination_ip_port(self) -> int | None:
         """TCP/UDP destination port, or None."""
         return self._fields.get("destination_ip_port")
 
     @property
-    def payload(self):
+    def payload(self) -> bytes | None:
         """The bytes after the transport header, as the ``payload`` column holds them."""
         start, end = self._fields.get("payload_offset"), self._fields.get("payload_end")
         return None if start is None else self._data[start:end]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"IPPacket({self.source_ip_address}:{self.source_ip_port} -> "
             f"{self.destination_ip_address}:{self.destination_ip_port} {self.ip_protocol})"

@@ -8,12 +8,48 @@ import operator
 import os
 import re
 import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from intake.source.base import DataSource, Schema
+
+from ._types import Compression, Errors, OutputFormat
+
+if TYPE_CHECKING:
+    import dask.dataframe
+    import pandas as pd
+    import polars
+    import pyarrow as pa
+
+    from ._native import LiveReader
 
 __all__ = ["PCAPSource"]
 
 _ERRORS = ("raise", "warn", "ignore")
+
+
+class _FileOptions(TypedDict):
+    """How each file of a source is read: the options ``_read.open_reader`` and
+    ``_read.read_file`` take by keyword, in one dict (a plain dict: dask pickles it)."""
+
+    protocol: str | None
+    payload: bool
+    errors: Errors
+    filter: str | None
+    storage_options: Mapping[str, Any]
+    compression: Compression
+    columns: list[str] | None
+
+
+class _WholeFileOptions(_FileOptions):
+    """``_FileOptions`` and the threads that decode one local file (``read_file`` only)."""
+
+    threads: int | None
+
+
+# One partition: a file, the byte range of it that is read (None: all of it), and the
+# stamp of the file's version the range was planned on (None without a range).
+_Partition = tuple[str, tuple[int, int] | None, tuple[int, int, int] | None]
 
 
 class PCAPSource(DataSource):
@@ -87,26 +123,26 @@ class PCAPSource(DataSource):
 
     def __init__(
         self,
-        urlpath,
-        protocol=None,
-        payload=False,
-        filter=None,
-        chunksize=None,
-        errors="warn",
-        interface=None,
-        timeout=1000,
-        max_packet=65536,
-        promisc=True,
-        limit=None,
-        duration=None,
-        compression="infer",
-        storage_options=None,
-        threads=None,
-        blocksize=256 * 2**20,
-        columns=None,
-        metadata=None,
-        **kwargs,
-    ):
+        urlpath: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None,
+        protocol: str | None = None,
+        payload: bool = False,
+        filter: str | None = None,
+        chunksize: int | None = None,
+        errors: Errors = "warn",
+        interface: str | None = None,
+        timeout: int = 1000,
+        max_packet: int = 65536,
+        promisc: bool = True,
+        limit: int | None = None,
+        duration: float | None = None,
+        compression: Compression = "infer",
+        storage_options: Mapping[str, Any] | None = None,
+        threads: int | None = None,
+        blocksize: int | None = 256 * 2**20,
+        columns: str | Iterable[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: object,
+    ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
@@ -130,7 +166,8 @@ class PCAPSource(DataSource):
 
         codec_for("", compression)  # validates the name
         columns = column_list(columns)
-        capture_schema(bool(payload), columns)  # validates the names (ValueError listing the valid ones)
+        # Validates the names (ValueError listing the valid ones).
+        capture_schema(payload=bool(payload), columns=columns)
         self.urlpath = urlpath
         self.protocol = protocol
         self.payload = bool(payload)
@@ -147,9 +184,9 @@ class PCAPSource(DataSource):
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.columns = columns
-        self._files = None
-        self._partitions = None
-        self._live = None
+        self._files: list[str] | None = None
+        self._partitions: list[_Partition] | None = None
+        self._live: LiveReader | None = None
         self._live_rows = 0
         # Held while metadata is loaded or dropped, so that close() from another thread
         # never leaves a read half-way between the two (the read keeps what it loaded).
@@ -157,9 +194,9 @@ class PCAPSource(DataSource):
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
 
     @property
-    def _file_options(self):
+    def _file_options(self) -> _FileOptions:
         """How each file is read: what every partition needs, picklable for dask."""
-        return dict(
+        return _FileOptions(
             protocol=self.protocol,
             payload=self.payload,
             errors=self.errors,
@@ -170,24 +207,25 @@ class PCAPSource(DataSource):
         )
 
     @property
-    def _whole_file_options(self):
-        return dict(self._file_options, threads=self.threads)
+    def _whole_file_options(self) -> _WholeFileOptions:
+        return _WholeFileOptions(**self._file_options, threads=self.threads)
 
     @property
-    def is_live(self):
+    def is_live(self) -> bool:
         """Whether this source reads a network interface rather than files."""
         return self.urlpath is None
 
     # -- Intake's protocol -------------------------------------------------------------
 
-    def _load_metadata(self):
+    def _load_metadata(self) -> tuple[list[str], list[_Partition]]:
         """Discover if needed; returns the files and partitions to read, which a
-        concurrent close() cannot take away from the read that holds them."""
+        concurrent close() cannot take away from the read that holds them (none for a
+        live source)."""
         with self._state_lock:
             super()._load_metadata()
-            return self._files, self._partitions
+            return self._files or [], self._partitions or []
 
-    def _get_schema(self):
+    def _get_schema(self) -> Schema:
         from ._read import dtypes, is_stream, open_reader
 
         if self.is_live:
@@ -199,6 +237,7 @@ class PCAPSource(DataSource):
                 npartitions=1,
                 extra_metadata={"interface": self.interface, "link_type": reader.link_type},
             )
+        assert self.urlpath is not None  # not live
         files = _expand(self.urlpath, self.storage_options)
         # Opening the first file checks early that it is a capture, and names its format;
         # the others are opened only when read (on dask workers, for to_dask()). A pipe or
@@ -227,14 +266,14 @@ class PCAPSource(DataSource):
             },
         )
 
-    def _get_partition(self, i):
+    def _get_partition(self, i: int) -> pd.DataFrame:
         _, partitions = self._load_metadata()
         if self.is_live:
             return self.read()
         path, byte_range, stamp = partitions[i]
         return _read_partition(path, byte_range, stamp, **self._whole_file_options)
 
-    def read(self):
+    def read(self) -> pd.DataFrame:
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
         next ``chunksize`` IP packets (100 by default), waiting for them."""
         from ._read import to_pandas
@@ -245,7 +284,7 @@ class PCAPSource(DataSource):
         # soon as its rows are in pandas, rather than held until the end.
         return to_pandas(self._file_tables(text="auto"), text="auto")
 
-    def read_chunked(self):
+    def read_chunked(self) -> Iterator[pd.DataFrame]:
         """DataFrames of at most ``chunksize`` rows (65536 by default), file after file.
         Live: one per ``chunksize`` packets or per ``timeout`` with what arrived (never
         empty), until ``close()``, ``limit`` or ``duration``."""
@@ -261,7 +300,7 @@ class PCAPSource(DataSource):
             # Always categoricals: every chunk of a read has the same dtypes.
             yield to_pandas(pa.Table.from_batches([batch]))
 
-    def _arrow_batches(self):
+    def _arrow_batches(self) -> Iterator[pa.RecordBatch]:
         """Record batches of at most ``chunksize`` rows, file after file, each file streamed
         (bounded memory whatever its size)."""
         import pyarrow as pa
@@ -279,7 +318,7 @@ class PCAPSource(DataSource):
             finally:
                 reader.close()
 
-    def to_file(self, path, format=None):
+    def to_file(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> int:
         """Write every row to ``path``: Parquet (``.parquet``: zstd, hosts and protocol
         dictionary-encoded, row groups of 1M rows), Arrow IPC (``.arrow``), CSV (``.csv``) or
         JSON lines (``.jsonl``), by ``format`` or the file's extension. Streams file after
@@ -293,13 +332,13 @@ class PCAPSource(DataSource):
         if not is_local(os.fspath(path)):
             raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
         path = local_path(path)
-        self._load_metadata()
+        files, _ = self._load_metadata()
         if self.is_live:
             raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
         schema = arrow_schema(self.payload, self.columns)
         failed = []
 
-        def batches():
+        def batches() -> Iterator[pa.RecordBatch]:
             # An exception while reading (Ctrl-C, a damaged file) reaches write_table as an
             # Arrow stream error: keep it, to raise it as it was rather than as its text.
             try:
@@ -309,20 +348,21 @@ class PCAPSource(DataSource):
                 raise
 
         try:
-            inputs = [local_path(f) for f in self._files if is_local(f)]
-            return write_table(pa.RecordBatchReader.from_batches(schema, batches()), os.fspath(path), format, inputs)
+            inputs = [local_path(f) for f in files if is_local(f)]
+            stream = pa.RecordBatchReader.from_batches(schema, batches())
+            return write_table(stream, os.fspath(path), format=format, inputs=inputs)
         except Exception:
             if failed:
                 raise failed[0] from None
             raise
 
-    def to_polars(self):
+    def to_polars(self) -> polars.DataFrame:
         """All rows as a polars DataFrame, from the Arrow table without pandas."""
         from ._read import to_polars
 
         return to_polars(self.to_arrow())
 
-    def to_dask(self):
+    def to_dask(self) -> dask.dataframe.DataFrame:
         """A lazy dask DataFrame: one partition per file, read on the workers."""
         import dask.dataframe as dd
         from dask.dataframe.utils import clear_known_categories
@@ -334,7 +374,7 @@ class PCAPSource(DataSource):
         _, partitions = self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload, self.columns))
         paths, ranges, stamps = zip(*partitions)
-        return dd.from_map(
+        frame: dask.dataframe.DataFrame = dd.from_map(
             _read_partition,
             list(paths),
             list(ranges),
@@ -343,8 +383,9 @@ class PCAPSource(DataSource):
             meta=meta,
             enforce_metadata=False,
         )
+        return frame
 
-    def to_arrow(self):
+    def to_arrow(self) -> pa.Table:
         """All partitions as one pyarrow Table (hosts and protocol dictionary-encoded)."""
         import pyarrow as pa
 
@@ -357,7 +398,7 @@ class PCAPSource(DataSource):
             return table
         return pa.concat_tables(self._file_tables())
 
-    def _file_tables(self, text="category"):
+    def _file_tables(self, text: Literal["category", "auto"] = "category") -> list[pa.Table]:
         """One pyarrow Table per file, in order (``text``: see ``read_file``)."""
         from ._read import read_file
 
@@ -365,7 +406,7 @@ class PCAPSource(DataSource):
         return [read_file(p, text=text, **self._whole_file_options) for p in files]
 
     @property
-    def plot(self):
+    def plot(self) -> Any:
         """hvPlot of the whole DataFrame (needs hvplot: ``pip install hvplot``)."""
         try:
             import hvplot.pandas  # noqa: F401  (registers the .hvplot accessor)
@@ -373,7 +414,7 @@ class PCAPSource(DataSource):
             raise ImportError("PCAPSource.plot needs hvplot; install it with `pip install hvplot`") from err
         return self.read().hvplot
 
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         """Live: libpcap's counters (``received``, ``dropped`` by the kernel, ``if_dropped``
         by the interface), packets ``captured`` and ``rows`` made so far."""
         if not self.is_live:
@@ -382,29 +423,30 @@ class PCAPSource(DataSource):
 
     # -- live capture --------------------------------------------------------------------
 
-    def _live_reader(self):
+    def _live_reader(self) -> LiveReader:
         if self._live is None:
             from ._native import LiveReader
 
+            assert self.interface is not None  # is_live sources are made with one
             self._live = LiveReader(
                 self.interface,
-                self.protocol,
-                self.payload,
-                self.filter,
-                self.max_packet,
-                self.promisc,
-                self.timeout,
+                protocol=self.protocol,
+                payload=self.payload,
+                filter=self.filter,
                 columns=self.columns,
+                snaplen=self.max_packet,
+                promisc=self.promisc,
+                timeout_ms=self.timeout,
             )
         return self._live
 
-    def _live_quota(self, rows):
+    def _live_quota(self, rows: int) -> int:
         """``rows``, cut to what ``limit`` still allows."""
         if self.limit is None:
             return rows
         return max(0, min(rows, int(self.limit) - self._live_rows))
 
-    def _live_chunks(self):
+    def _live_chunks(self) -> Iterator[pd.DataFrame]:
         import time
 
         import pyarrow as pa
@@ -427,7 +469,7 @@ class PCAPSource(DataSource):
             elif reader.finished:
                 return
 
-    def _close(self):
+    def _close(self) -> None:
         with self._state_lock:
             live, self._live = self._live, None
             self._files = None
@@ -437,12 +479,12 @@ class PCAPSource(DataSource):
             live.close()  # a read waiting on it in another thread ends with what it has
 
 
-def _positive_int_or_none(name, value):
+def _positive_int_or_none(name: str, value: Any) -> int | None:
     """``value`` as a whole number of at least 1, or None; anything else is the caller's mistake."""
     return None if value is None else _positive_int(name, value, ", or None")
 
 
-def _positive_int(name, value, alternative=""):
+def _positive_int(name: str, value: Any, alternative: str = "") -> int:
     """``value`` as a whole number of at least 1 (not a float, a bool or a numeric string)."""
     try:
         number = None if isinstance(value, bool) else operator.index(value)
@@ -453,7 +495,7 @@ def _positive_int(name, value, alternative=""):
     return number
 
 
-def _positive_number_or_none(name, value):
+def _positive_number_or_none(name: str, value: Any) -> float | None:
     """``value`` as a number (seconds) greater than 0, or None."""
     if value is None:
         return None
@@ -462,7 +504,12 @@ def _positive_number_or_none(name, value):
     return value
 
 
-def _read_partition(path, byte_range=None, stamp=None, **options):
+def _read_partition(
+    path: str,
+    byte_range: tuple[int, int] | None = None,
+    stamp: tuple[int, int, int] | None = None,
+    **options: Unpack[_WholeFileOptions],
+) -> pd.DataFrame:
     """One partition (a file, or a byte range of one) as a DataFrame; module-level so
     that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
@@ -470,7 +517,9 @@ def _read_partition(path, byte_range=None, stamp=None, **options):
     return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, **options))
 
 
-def _plan_partitions(files, blocksize, compression):
+def _plan_partitions(
+    files: list[str], blocksize: int | None, compression: Compression
+) -> tuple[list[_Partition], dict[str, str]]:
     """(path, byte range or None, file stamp or None) for each partition, and why big files
     were not split. Sizes come from the file system; each local file larger than
     ``blocksize`` is walked record by record once (about the speed of ``cat``; kept per
@@ -480,7 +529,8 @@ def _plan_partitions(files, blocksize, compression):
     from ._native import plan_partitions
     from ._read import codec_for, is_local, is_stream, local_path
 
-    partitions, not_split = [], {}
+    partitions: list[_Partition] = []
+    not_split: dict[str, str] = {}
     for path in files:
         # A pipe or device is read once, whole: never walked ahead of the read.
         size = os.path.getsize(local_path(path)) if is_local(path) and not is_stream(path) else None
@@ -493,6 +543,7 @@ def _plan_partitions(files, blocksize, compression):
             continue
         stamp, ranges, reason = plan_partitions(local_path(path), int(blocksize))
         if ranges is None:
+            assert reason is not None  # the module gives a reason whenever it gives no ranges
             not_split[path] = reason
             partitions.append((path, None, None))
         else:
@@ -504,7 +555,9 @@ def _plan_partitions(files, blocksize, compression):
 _CAPTURE_NAME = re.compile(r"\.(pcap|pcapng|cap|dmp|trace)\d*(\.(gz|bz2|xz|zst|lz4))?$", re.IGNORECASE)
 
 
-def _expand(urlpath, storage_options=None) -> list[str]:
+def _expand(
+    urlpath: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], storage_options: Mapping[str, Any] | None = None
+) -> list[str]:
     """Paths, URLs, globs and directories (or a list of them) into the list of files to
     read, each pattern's matches sorted; a pattern that matches nothing is an error naming it.
     A directory gives the capture files in it (by name: .pcap, .pcapng, .cap, ...)."""
@@ -519,7 +572,7 @@ def _expand(urlpath, storage_options=None) -> list[str]:
     return files
 
 
-def _expand_local(pattern):
+def _expand_local(pattern: str) -> list[str]:
     pattern = os.path.expanduser(pattern)
     # A name that exists is that file, even with glob characters in it ("cap[1].pcap").
     if glob.has_magic(pattern) and not os.path.exists(pattern):
@@ -539,7 +592,7 @@ def _expand_local(pattern):
     return [pattern]
 
 
-def _expand_remote(url, storage_options):
+def _expand_remote(url: str, storage_options: Mapping[str, Any] | None) -> list[str]:
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))

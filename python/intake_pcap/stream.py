@@ -3,7 +3,17 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
 from . import _native
+from ._types import Compression, Errors
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import polars
+    import pyarrow as pa
 
 __all__ = ["PacketStream", "OfflineStream", "LiveStream"]
 
@@ -13,7 +23,7 @@ class PacketStream:
 
     Parameters
     ----------
-    reader : intake_pcap._native.CaptureReader
+    reader : intake_pcap._native.CaptureReader or intake_pcap._native.LiveReader
         Where packets come from; the stream keeps reading it where it stopped.
     protocol : str or None
         Keep only packets whose IP header chain contains this protocol.
@@ -25,7 +35,14 @@ class PacketStream:
         The columns the reader was opened with (``None``: the documented six).
     """
 
-    def __init__(self, reader, protocol, payload, errors="warn", columns=None):
+    def __init__(
+        self,
+        reader: _native.CaptureReader | _native.LiveReader,
+        protocol: str | None,
+        payload: bool,
+        errors: Errors = "warn",
+        columns: str | Iterable[str] | None = None,
+    ) -> None:
         from ._read import column_list
 
         self._reader = reader
@@ -36,13 +53,13 @@ class PacketStream:
         self.set_filter(protocol)
 
     @property
-    def dtype(self):
+    def dtype(self) -> dict[str, str]:
         """Column name to pandas dtype name, in column order."""
         from ._read import dtypes
 
         return dtypes(self._payload, self._columns)
 
-    def set_filter(self, protocol):
+    def set_filter(self, protocol: str | None) -> None:
         """Filters all IP traffic except packets matching given protocol.
 
         Parameters
@@ -55,24 +72,24 @@ class PacketStream:
         # The native reader checks the name (ValueError listing the valid ones).
         self._reader.set_protocol(None if protocol is None else str(protocol))
 
-    def to_dataframe(self, n=-1):
+    def to_dataframe(self, n: int | None = -1) -> pd.DataFrame:
         """The next ``n`` IP packets as a DataFrame (all that remain when ``n < 0``)."""
         from ._read import to_pandas
 
         return to_pandas(self._take(n), text="auto")
 
-    def to_arrow(self, n=-1):
+    def to_arrow(self, n: int | None = -1) -> pa.Table:
         """The next ``n`` IP packets as a pyarrow Table (hosts and protocol
         dictionary-encoded; the buffers come from Rust without a copy)."""
         return self._take(n)
 
-    def to_polars(self, n=-1):
+    def to_polars(self, n: int | None = -1) -> polars.DataFrame:
         """The next ``n`` IP packets as a polars DataFrame, straight from Arrow (no pandas)."""
         from ._read import to_polars
 
         return to_polars(self.to_arrow(n))
 
-    def _take(self, n):
+    def _take(self, n: int | None) -> pa.Table:
         """``_next_table`` for a count as the user gave it, refusing a closed stream: a
         closed reader reads as empty, which must not pass for the end of the capture."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, int)):
@@ -82,21 +99,22 @@ class PacketStream:
         self._check_open()  # closed from another thread while reading: the rows may be short
         return table
 
-    def _check_open(self):
+    def _check_open(self) -> None:
         if self._closed:
             raise ValueError(f"the stream of {self._reader_name()} was closed; open a new one to read again")
 
-    def _reader_name(self):
-        return getattr(self._reader, "path", None) or getattr(self._reader, "interface", "the capture")
+    def _reader_name(self) -> str:
+        return str(getattr(self._reader, "path", None) or getattr(self._reader, "interface", "the capture"))
 
-    def _next_table(self, n):
+    def _next_table(self, n: int | None) -> pa.Table:
         from ._read import read_table, warn_incomplete
 
-        table = read_table(self._reader, n)
-        warn_incomplete(self._reader.stats(), self._reader.path, self._errors)
+        reader = cast(_native.CaptureReader, self._reader)  # a file's: LiveStream reads its own way
+        table = read_table(reader, n)
+        warn_incomplete(reader.stats(), reader.path, self._errors)
         return table
 
-    def close(self):
+    def close(self) -> None:
         """Release the file or the interface. A read running in another thread stops and
         raises ``ValueError`` (its rows may be incomplete); later reads raise too."""
         self._closed = True
@@ -125,13 +143,30 @@ class OfflineStream(PacketStream):
         ``payload=True`` appends ``payload`` when the list does not name it.
     """
 
-    def __init__(self, path, protocol=None, payload=False, errors="warn", filter=None, compression="infer",
-                 storage_options=None, columns=None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        protocol: str | None = None,
+        payload: bool = False,
+        errors: Errors = "warn",
+        filter: str | None = None,
+        compression: Compression = "infer",
+        storage_options: Mapping[str, Any] | None = None,
+        columns: str | Iterable[str] | None = None,
+    ) -> None:
         from ._read import open_reader
 
-        reader = open_reader(path, None, payload, errors, filter=filter, storage_options=storage_options,
-                             compression=compression, columns=columns)
-        super().__init__(reader, protocol, payload, errors, columns)
+        # protocol= is applied by set_filter() (which checks the name), not when opening.
+        reader = open_reader(
+            path,
+            payload=payload,
+            errors=errors,
+            filter=filter,
+            storage_options=storage_options,
+            compression=compression,
+            columns=columns,
+        )
+        super().__init__(reader, protocol, payload, errors=errors, columns=columns)
 
 
 class LiveStream(PacketStream):
@@ -162,24 +197,43 @@ class LiveStream(PacketStream):
         interface's name.
     """
 
-    def __init__(self, interface, protocol=None, payload=False, max_packet=65536, timeout=1000, promisc=True, filter=None,
-                 columns=None):
+    _reader: _native.LiveReader
+
+    def __init__(
+        self,
+        interface: str,
+        protocol: str | None = None,
+        payload: bool = False,
+        max_packet: int = 65536,
+        timeout: int = 1000,
+        promisc: bool = True,
+        filter: str | None = None,
+        columns: str | Iterable[str] | None = None,
+    ) -> None:
         from ._read import column_list
         from .source import _positive_int
 
         max_packet = _positive_int("max_packet", max_packet)
         timeout = _positive_int("timeout", timeout)
-        reader = _native.LiveReader(interface, None, payload, filter, max_packet, bool(promisc), timeout,
-                                    columns=column_list(columns))
+        # protocol= is applied by set_filter(), as for files.
+        reader = _native.LiveReader(
+            interface,
+            payload=payload,
+            filter=filter,
+            columns=column_list(columns),
+            snaplen=max_packet,
+            promisc=bool(promisc),
+            timeout_ms=timeout,
+        )
         self._timeout = timeout
         super().__init__(reader, protocol, payload, columns=columns)
 
-    def to_dataframe(self, n=-1):
+    def to_dataframe(self, n: int | None = -1) -> pd.DataFrame:
         """The next ``n`` IP packets, waiting for them; with ``n < 0``, what arrives within
         one ``timeout`` (waiting on until at least one packet has come)."""
         return super().to_dataframe(n)
 
-    def _next_table(self, n):
+    def _next_table(self, n: int | None) -> pa.Table:
         from ._read import arrow_schema, live_chunk, live_rows
 
         if n is not None:
@@ -187,12 +241,12 @@ class LiveStream(PacketStream):
         table = live_chunk(self._reader, 1 << 20, self._timeout)
         return table if table is not None else arrow_schema(self._payload, self._columns).empty_table()
 
-    def stats(self):
+    def stats(self) -> dict[str, int]:
         """libpcap's counters (``received``, ``dropped``, ``if_dropped``), packets
         ``captured`` and ``rows`` made so far."""
         return self._reader.stats()
 
-    def dump(self, path, limit):
+    def dump(self, path: str | os.PathLike[str], limit: int) -> int:
         """Write the next ``limit`` captured packets (all that pass ``filter``, IP or not) to a
         pcap file; returns how many were written."""
         return self._reader.dump(str(path), int(limit))
