@@ -26,9 +26,25 @@ pub(crate) fn interruptible<T: Send>(
     use std::sync::mpsc::{sync_channel, RecvTimeoutError};
     std::thread::scope(|scope| {
         let (done_tx, mut done_rx) = sync_channel(1);
-        scope.spawn(move || {
-            let _ = done_tx.send(catch_unwind(AssertUnwindSafe(work)));
+        // The work goes to the thread once it has started: a thread that cannot start
+        // drops its closure, and the work with it.
+        let (work_tx, work_rx) = sync_channel(1);
+        let started = std::thread::Builder::new().spawn_scoped(scope, move || {
+            if let Ok(work) = work_rx.recv() {
+                let _ = done_tx.send(catch_unwind(AssertUnwindSafe(work)));
+            }
         });
+        if started.is_err() {
+            // No thread to be had (a memory limit): do the work here, without the GIL,
+            // where Ctrl-C waits for its end; running out of memory in it is still a
+            // MemoryError naming the file.
+            return Ok(py.detach(work));
+        }
+        if work_tx.send(work).is_err() {
+            return Err(CaptureError::new_err(
+                "internal error: a read's thread ended before its work came (a bug in intake-pcap, please report it)",
+            ));
+        }
         loop {
             let (rx, waited) = py.detach(move || {
                 let waited = done_rx.recv_timeout(SIGNAL_POLL);

@@ -507,30 +507,42 @@ fn decode_group(
     let ranges = bounds.len();
     let results: Vec<Mutex<Option<Range>>> = (0..ranges).map(|_| Mutex::new(None)).collect();
     let next_index = AtomicUsize::new(0);
+    let worker = || loop {
+        let i = next_index.fetch_add(1, Ordering::Relaxed);
+        if i >= ranges {
+            break;
+        }
+        let (begin, end) = bounds[i];
+        let range = if i == 0 {
+            decode_range(path, options, framing, known_start, end)
+        } else {
+            match boundary_at_or_after(path, framing, begin, size) {
+                Ok(Some(start)) => decode_range(path, options, framing, start, end),
+                // No boundary found: leave it to the check below, which decodes the
+                // range from where the previous one ended.
+                Ok(None) | Err(_) => Range {
+                    start: u64::MAX,
+                    next: u64::MAX,
+                    outcome: Ok(FileRead::default()),
+                },
+            }
+        };
+        *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(range);
+    };
     std::thread::scope(|scope| {
+        let mut started = 0;
         for _ in 0..threads.min(ranges) {
-            scope.spawn(|| loop {
-                let i = next_index.fetch_add(1, Ordering::Relaxed);
-                if i >= ranges {
-                    break;
-                }
-                let (begin, end) = bounds[i];
-                let range = if i == 0 {
-                    decode_range(path, options, framing, known_start, end)
-                } else {
-                    match boundary_at_or_after(path, framing, begin, size) {
-                        Ok(Some(start)) => decode_range(path, options, framing, start, end),
-                        // No boundary found: leave it to the check below, which decodes the
-                        // range from where the previous one ended.
-                        Ok(None) | Err(_) => Range {
-                            start: u64::MAX,
-                            next: u64::MAX,
-                            outcome: Ok(FileRead::default()),
-                        },
-                    }
-                };
-                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(range);
-            });
+            // A thread that cannot start (a memory limit) leaves its share to the others.
+            if std::thread::Builder::new()
+                .spawn_scoped(scope, worker)
+                .is_err()
+            {
+                break;
+            }
+            started += 1;
+        }
+        if started == 0 {
+            worker();
         }
     });
     let mut done: Vec<Range> = results
