@@ -129,7 +129,7 @@ fn ours(path: &Path, damaged: bool) -> Vec<Row> {
     rows
 }
 
-/// Every capture of `dir` against its oracle; returns how many were checked.
+/// Every capture of `dir` against its oracle; at least `least` of them.
 fn check_corpus(dir: &Path, least: usize) {
     let mut checked = 0;
     let mut failures = Vec::new();
