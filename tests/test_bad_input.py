@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import intake_pcap
-from conftest import CORPUS
+from conftest import CORPUS, CORPUS2
 
 CUT = str(CORPUS / "pcap_cut_short_mid_record.pcap")
 
@@ -349,9 +349,6 @@ def test_memory_running_out_raises_memory_error_naming_the_file(big_payloads, th
         assert done.returncode == 0, f"room {room}: status {done.returncode}: {done.stderr[-2000:]}"
         assert done.stdout.startswith("MemoryError: "), done.stdout
         assert "payloads.pcap" in done.stdout and "out of memory" in done.stdout
-
-
-CORPUS2 = CORPUS.parent / "corpus2"
 
 
 @pytest.mark.skipif(not CORPUS2.is_dir(), reason="the shared corpus2 is missing")

@@ -25,7 +25,7 @@ import pytest
 from intake_pcap._native import column_names
 from intake_pcap.stream import OfflineStream
 
-from conftest import CORPUS, oracle_files
+from conftest import CORPUS, CORPUS2, oracle_files
 
 DEFAULT = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol"]
 ALL = column_names()
@@ -39,8 +39,12 @@ FIELDS = [
     "ip.flags.mf", "ipv6.fraghdr.ident", "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "ip.dsfield.dscp",
     "ip.dsfield.ecn", "ipv6.tclass.dscp", "ipv6.tclass.ecn", "tcp.flags", "tcp.seq_raw", "tcp.ack_raw",
     "tcp.window_size_value", "tcp.len", "icmp.type", "icmp.code", "icmpv6.type", "icmpv6.code", "vlan.id",
-    "vlan.etype", "eth.src", "eth.dst", "eth.type", "llc.type", "wlan.sa", "wlan.da",
+    "vlan.etype", "ieee8021ad.id", "ieee8021ah.etype", "eth.src", "eth.dst", "eth.type", "llc.type",
+    "wlan.sa", "wlan.da",
 ]
+# The tag layers of frame.protocols and their id and EtherType fields (tshark 4.0 files an
+# 802.1ad tag's EtherType under ieee8021ah.etype).
+TAG_FIELDS = {"vlan": ("vlan.id", "vlan.etype"), "ieee8021ad": ("ieee8021ad.id", "ieee8021ah.etype")}
 
 # tcpdump's letters, in tcpdump's order (print-tcp.c, tcp_flag_values).
 TCPDUMP_FLAGS = [(0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"), (0x40, "E"), (0x80, "W")]
@@ -126,7 +130,9 @@ def expected_row(t, want) -> dict:
     e["icmp_type"] = first(t, f"{icmp}.type") if icmp else None
     e["icmp_code"] = first(t, f"{icmp}.code") if icmp else None
     link = protos[:k]
-    e["vlan"] = first(t, "vlan.id") if "vlan" in link else None
+    # The outermost tag, 802.1Q or 802.1ad (corpus2's packetnet 802.1ad_vlan_ipv4.pcap: S-tag 30, then C-tag 100).
+    tags = [p for p in link if p in TAG_FIELDS]
+    e["vlan"] = first(t, TAG_FIELDS[tags[0]][0]) if tags else None
     e["src_mac"] = e["dst_mac"] = e["ethertype"] = None
     n_eth = link.count("eth")
     if n_eth:
@@ -134,11 +140,13 @@ def expected_row(t, want) -> dict:
         last = len(link) - 1 - link[::-1].index("eth")
         e["src_mac"] = t["eth.src"][n_eth - 1]
         e["dst_mac"] = t["eth.dst"][n_eth - 1]
-        tags_before, tags_after = link[:last].count("vlan"), link[last:].count("vlan")
+        tags_after = [p for p in link[last:] if p in TAG_FIELDS]
         if "llc" in link[last:]:
             e["ethertype"] = hexint(t["llc.type"][link[:last].count("llc")])
         elif tags_after:
-            e["ethertype"] = hexint(t["vlan.etype"][tags_before + tags_after - 1])
+            # The EtherType in the last tag of this Ethernet header.
+            kind = tags_after[-1]
+            e["ethertype"] = hexint(t[TAG_FIELDS[kind][1]][link[:last].count(kind) + tags_after.count(kind) - 1])
         else:
             e["ethertype"] = hexint(t["eth.type"][n_eth - 1])
     elif "wlan" in link:
@@ -154,21 +162,25 @@ def value(x):
     return x.item() if hasattr(x, "item") else x
 
 
-def read_oracle(name):
-    with open(CORPUS / f"{name}.expected.csv", newline="") as f:
+def read_oracle(name, directory=CORPUS):
+    with open(directory / f"{name}.expected.csv", newline="") as f:
         return list(csv.DictReader(f))
 
 
 @needs_tshark
-@pytest.mark.parametrize("name", oracle_files())
-def test_columns_equal_tshark_fields(name):
-    oracle = read_oracle(name)
+@pytest.mark.parametrize("directory, name", [
+    pytest.param(directory, name, id=f"{label}/{name}")
+    for label, directory in (("corpus", CORPUS), ("corpus2", CORPUS2))
+    for name in oracle_files(directory)
+])
+def test_columns_equal_tshark_fields(directory, name):
+    oracle = read_oracle(name, directory)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the cut-short capture warns; tested elsewhere
-        df = intake.open_pcap(str(CORPUS / name), columns=ALL).read()
+        warnings.simplefilter("ignore")  # the cut-short and damaged captures warn; tested elsewhere
+        df = intake.open_pcap(str(directory / name), columns=ALL).read()
     assert list(df.columns) == ALL
     assert len(df) == len(oracle)
-    frames = tshark_frames(CORPUS / name)
+    frames = tshark_frames(directory / name)
     problems = []
     for i, want in enumerate(oracle):
         number = int(want["frame_number"])

@@ -116,7 +116,7 @@ pub fn decode(link_type: u32, d: &[u8]) -> Link {
         RAW | RAW_DLT12 | RAW_DLT14 => by_version_nibble(d, 0),
         IPV4 => ip(IpVersion::V4, 0),
         IPV6 => ip(IpVersion::V6, 0),
-        NULL | LOOP => null_loopback(d),
+        NULL | LOOP => null_loopback(link_type, d),
         LINUX_SLL => match (be16(d, 2..4), be16(d, 14..16)) {
             (Some(hatype), Some(proto)) => sll_payload(d, 16, hatype, proto),
             _ => Link::NotIp,
@@ -353,19 +353,36 @@ fn ipnet(d: &[u8]) -> Link {
 }
 
 /// BSD loopback: a 4-byte address family in the capturing host's byte order (NULL) or
-/// network order (LOOP); both are accepted either way round.
-fn null_loopback(d: &[u8]) -> Link {
+/// network order (LOOP); both are accepted either way round. A NULL header is read as
+/// Wireshark reads it (`packet-null.c`): byte-swapped when its upper half is set (or
+/// shifted down, for IRIX's 16-bit family in the upper half), and a value above 1500 is an
+/// EtherType in its low 16 bits, as some systems write there.
+fn null_loopback(link_type: u32, d: &[u8]) -> Link {
     let Some(raw) = d.get(0..4) else {
         return Link::NotIp;
     };
     let mut family = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
-    if family & 0xffff_0000 != 0 && family & 0xffff == 0 {
-        family = family.swap_bytes();
+    if link_type == linktype::LOOP {
+        if family & 0xffff_0000 != 0 && family & 0xffff == 0 {
+            family = family.swap_bytes();
+        }
+    } else if family & 0xffff_0000 != 0 {
+        if family & 0xff00_0000 == 0 && family & 0x00ff_0000 < 0x0006_0000 {
+            family >>= 16;
+        } else {
+            family = family.swap_bytes();
+        }
+    } else if family & 0xff == 0 && family & 0xff00 < 0x0600 {
+        family = u32::from((family as u16).swap_bytes());
     }
     match family {
         2 => ip(IpVersion::V4, 4),
         // AF_INET6 on NetBSD/OpenBSD, FreeBSD and Darwin.
         24 | 28 | 30 => ip(IpVersion::V6, 4),
+        f if link_type == linktype::NULL && f > 1500 => match f as u16 {
+            ethertype @ 1501.. => ethertype_chain(d, 4, ethertype, 0),
+            _ => Link::NotIp,
+        },
         _ => Link::NotIp,
     }
 }
@@ -583,6 +600,41 @@ mod tests {
         assert_eq!(
             decode(linktype::LOOP, &[0, 0, 0, 30, 0x60]),
             ip(IpVersion::V6, 4)
+        );
+    }
+
+    #[test]
+    fn null_header_above_1500_is_an_ethertype_as_wireshark_reads_it() {
+        // PcapPlusPlus's null_loopback.pcap, frame 3: 0f 00 08 00, swapped to 0x0f000800,
+        // whose low 16 bits are IPv4's EtherType (tshark: null:ip:udp:dns).
+        assert_eq!(
+            decode(linktype::NULL, &[0x0f, 0x00, 0x08, 0x00, 0x45]),
+            ip(IpVersion::V4, 4)
+        );
+        assert_eq!(
+            decode(linktype::NULL, &[0x00, 0x00, 0x86, 0xdd, 0x60]),
+            ip(IpVersion::V6, 4)
+        );
+        // An EtherType that is not IP (ARP), or a value above 1500 whose low 16 bits are
+        // not an EtherType (0x00100005), is not IP.
+        assert_eq!(decode(linktype::NULL, &[0, 0, 0x08, 0x06, 0]), Link::NotIp);
+        assert_eq!(
+            decode(linktype::NULL, &[0, 0x10, 0, 0x05, 0x45]),
+            Link::NotIp
+        );
+        // IRIX's family in the upper half, in either byte order.
+        assert_eq!(
+            decode(linktype::NULL, &[0, 0, 2, 0, 0x45]),
+            ip(IpVersion::V4, 4)
+        );
+        assert_eq!(
+            decode(linktype::NULL, &[0, 2, 0, 0, 0x45]),
+            ip(IpVersion::V4, 4)
+        );
+        // LOOP is a family in network order only, never an EtherType (tshark's dissect_loop).
+        assert_eq!(
+            decode(linktype::LOOP, &[0, 0, 0x08, 0x00, 0x45]),
+            Link::NotIp
         );
     }
 }
