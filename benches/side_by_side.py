@@ -20,12 +20,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after "--" is the benchmark's own command line.
+    split = argv.index("--") if "--" in argv else len(argv)
+    ours, bench = argv[:split], argv[split + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     usage="%(prog)s BEFORE [--rounds N] -- BENCH.py [ARGS...]")
     parser.add_argument("before", help="directory holding the older intake_pcap (put first on PYTHONPATH)")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each build, alternating")
-    parser.add_argument("bench", nargs=argparse.REMAINDER, help="-- the benchmark script and its arguments")
-    args = parser.parse_args(argv)
-    bench = [a for a in args.bench if a != "--"]
+    args = parser.parse_args(ours)
     if not bench:
         parser.error("name the benchmark after --")
     if not os.path.isdir(os.path.join(args.before, "intake_pcap")):
