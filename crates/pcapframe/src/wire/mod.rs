@@ -9,6 +9,9 @@
 //! read (the captured bytes, or less when an outer header bounds its payload).
 
 pub mod ethernet;
+pub mod geneve;
+pub mod gre;
+pub mod gtpu;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
@@ -16,6 +19,7 @@ pub mod mpls;
 pub mod pppoe;
 pub mod tcp;
 pub mod udp;
+pub mod vxlan;
 
 /// IP protocol numbers (IANA), as IPv4's protocol and IPv6's next-header fields hold them.
 pub mod ip_protocol {
