@@ -492,14 +492,15 @@ def read_file(
 def _hosts_as_text(batches: list[pa.RecordBatch], schema: pa.Schema) -> tuple[list[pa.RecordBatch], pa.Schema]:
     """``batches`` of one file, some with large-string hosts: all of them so (a table has
     one schema)."""
-    fields = [pa.field(f.name, pa.large_string(), f.nullable) if f.name in ("src_host", "dst_host") else f
-              for f in schema]
-    text_schema = pa.schema(fields)
+    hosts = _SHARED_TEXT[0]
+    text_schema = pa.schema([pa.field(f.name, pa.large_string(), f.nullable) if f.name in hosts else f
+                             for f in schema])
     out = []
     for b in batches:
         if b.schema != text_schema:
-            b = pa.record_batch([pc.cast(c, t.type, memory_pool=_POOL) for c, t in zip(b.columns, text_schema)],
-                                schema=text_schema)
+            columns = [pc.cast(c, pa.large_string(), memory_pool=_POOL) if pa.types.is_dictionary(c.type)
+                       and name in hosts else c for name, c in zip(b.schema.names, b.columns)]
+            b = pa.record_batch(columns, schema=text_schema)
         out.append(b)
     return out, text_schema
 

@@ -829,16 +829,15 @@ impl BatchBuilder {
     }
 
     fn text_schema(&mut self) -> &SchemaRef {
-        let schema = &self.schema;
+        let columns = &self.columns;
         self.text_schema.get_or_insert_with(|| {
-            let fields: Vec<Field> = schema
-                .fields()
+            let fields: Vec<Field> = columns
                 .iter()
-                .map(|f| match f.name().as_str() {
-                    "src_host" | "dst_host" => {
-                        Field::new(f.name(), DataType::LargeUtf8, f.is_nullable())
+                .map(|&c| match c {
+                    Column::SrcHost | Column::DstHost => {
+                        Field::new(c.name(), DataType::LargeUtf8, c.field().is_nullable())
                     }
-                    _ => f.as_ref().clone(),
+                    _ => c.field(),
                 })
                 .collect();
             Arc::new(Schema::new(fields))
