@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use pcapframe::dissect::Dissection;
 use pcapframe::error::{Error, Result};
 use pcapframe::format::{Record, RecordReader};
-use pcapframe::ip::IpPacket;
-use pcapframe::link::LinkInfo;
 use pcapframe::reader::{ReadOptions, ReadStats, TruncationPolicy};
 use pcapframe::select::PacketSelector;
 
@@ -54,25 +53,27 @@ pub fn warn_truncated_text(error: &str) {
     eprintln!("pcapframe: warning: {error} (the packets before it are kept)");
 }
 
-/// Call `each` with every selected IP packet of `files`, in order, until it returns false.
-/// Every record (IP or not) is passed to `every_record` first, for counts of the whole file.
+/// Call `each` with the dissection of every selected IP packet of `files`, in order, until
+/// it returns false. Every record (IP or not) is passed to `every_record` first, for counts
+/// of the whole file. `tunnels` walks the tunnels even without `options.decapsulate`.
 /// Returns the selection's counters.
 pub fn for_each_packet(
     files: &[PathBuf],
     options: &ReadOptions,
+    tunnels: bool,
     mut every_record: impl FnMut(&Record<'_>),
-    mut each: impl FnMut(&Record<'_>, &LinkInfo, &IpPacket) -> bool,
+    mut each: impl FnMut(&Record<'_>, &Dissection) -> bool,
 ) -> Result<ReadStats> {
-    let mut selector = PacketSelector::new(options)?;
+    let mut selector = PacketSelector::new(options)?.with_tunnels(tunnels);
     'files: for path in files {
         let mut records = RecordReader::open(path)?;
         loop {
             match records.next_record() {
                 Ok(Some(record)) => {
                     every_record(&record);
-                    if let Some((link, packet)) = selector.select(&record)? {
+                    if let Some(dissection) = selector.select(&record)? {
                         selector.stats_mut().rows += 1;
-                        if !each(&record, &link, &packet) {
+                        if !each(&record, &dissection) {
                             break 'files;
                         }
                     }

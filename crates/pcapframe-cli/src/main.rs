@@ -98,6 +98,13 @@ enum Command {
         #[command(flatten)]
         select: Selection,
     },
+    /// List the columns `convert --columns` (and the Python `columns=`) can give, with their
+    /// types and meanings.
+    Columns {
+        /// As the README's Markdown table.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 /// Options every subcommand shares: which packets.
@@ -112,6 +119,10 @@ struct Selection {
     /// What to do with a file cut short: warn (default), ignore, or raise (fail).
     #[arg(long, default_value = "warn")]
     errors: String,
+    /// Rows describe the innermost IP packet reached through tunnels (GRE, VXLAN, Geneve,
+    /// GTP-U, IP-in-IP, ...); --protocol follows, --filter keeps its meaning (outer headers).
+    #[arg(long)]
+    decapsulate: bool,
 }
 
 impl Selection {
@@ -120,6 +131,7 @@ impl Selection {
             protocol: parse_protocol(self.protocol.as_deref())?,
             filter: self.filter.clone(),
             errors: TruncationPolicy::parse(&self.errors)?,
+            decapsulate: self.decapsulate,
             ..ReadOptions::default()
         })
     }
@@ -173,6 +185,16 @@ fn main() -> ExitCode {
         } => select
             .options()
             .and_then(|o| show::live(&interface, count, snaplen, !no_promisc, &o)),
+        Command::Columns { markdown } => {
+            if markdown {
+                print!("{}", pcapframe::column::markdown_table());
+            } else {
+                for d in &pcapframe::column::COLUMNS {
+                    println!("{:<16} {:<22} {}", d.name, d.kind.pandas_dtype(), d.doc);
+                }
+            }
+            Ok(())
+        }
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,10 +6,11 @@
 use std::io::{BufWriter, Write};
 use std::time::{Duration, Instant};
 
+use pcapframe::dissect::Dissection;
 use pcapframe::error::{Error, Result};
 use pcapframe::format::Record;
 use pcapframe::ip::{Addr, IpPacket};
-use pcapframe::link::{IpVersion, LinkInfo};
+use pcapframe::link::IpVersion;
 use pcapframe::live::{LiveCapture, LiveOptions};
 use pcapframe::reader::ReadOptions;
 use pcapframe::select::PacketSelector;
@@ -32,13 +33,14 @@ pub fn run(files: &[String], count: Option<u64>, options: &ReadOptions) -> Resul
     inputs::for_each_packet(
         &files,
         options,
+        false,
         |_| {},
-        |record, link, packet| {
+        |record, dissection| {
             if count.is_some_and(|c| shown >= c) {
                 return false;
             }
             line.clear();
-            format_line(&mut line, record, link, packet);
+            format_line(&mut line, record, dissection);
             if let Err(e) = out.write_all(line.as_bytes()) {
                 failed = Some(e);
                 return false;
@@ -92,9 +94,9 @@ pub fn live(
                 }
                 continue;
             };
-            if let Some((link, packet)) = selector.select(&record)? {
+            if let Some(dissection) = selector.select(&record)? {
                 line.clear();
-                format_line(&mut line, &record, &link, &packet);
+                format_line(&mut line, &record, &dissection);
                 // Each packet as it comes: a live view is read by people, not piped in bulk.
                 out.write_all(line.as_bytes())
                     .and_then(|_| out.flush())
@@ -128,27 +130,48 @@ fn stop_live_on_signals() {
     }
 }
 
-/// One line of `tcpdump -tttt -n -q`.
-pub fn format_line(out: &mut String, record: &Record<'_>, link: &LinkInfo, packet: &IpPacket) {
+/// One line of `tcpdump -tttt -n -q`. A decapsulated packet is introduced by its outer
+/// header's addresses and the tunnels crossed (`IP a > b: vxlan 42: IP c.1 > d.2: ...`),
+/// as tcpdump shows the outer header before the inner one.
+pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissection) {
     use std::fmt::Write;
     local_time(out, record.timestamp_ns.unwrap_or(0));
     let d = record.data;
-    out.push_str(if packet.version == IpVersion::V6 {
-        " IP6 "
-    } else {
-        " IP "
-    });
+    let packet = dissection.ip();
+    let ip_word = |p: &IpPacket| {
+        if p.version == IpVersion::V6 {
+            " IP6 "
+        } else {
+            " IP "
+        }
+    };
+    if dissection.inner.is_some() {
+        let outer = &dissection.outer;
+        let _ = write!(
+            out,
+            "{}{} > {}: {}",
+            ip_word(outer),
+            outer.src,
+            outer.dst,
+            dissection.tunnels.name()
+        );
+        if let Some(id) = dissection.tunnels.id() {
+            let _ = write!(out, " {id}");
+        }
+        out.push(':');
+    }
+    out.push_str(ip_word(packet));
     let ports = packet.src_port.zip(packet.dst_port);
     // The IP datagram's end by its own length field (tcpdump counts from the header, not
     // from what was captured).
-    let ip_end = ip_end(d, link, packet);
+    let ip_end = ip_end(d, packet);
     let t = packet.transport_offset;
     let mut later_fragment = packet.fragment_offset > 0;
     // IPv6 extension headers: tcpdump names each before the transport, and then gives the
     // ports without the addresses.
     let mut extensions = String::new();
     if packet.version == IpVersion::V6 {
-        later_fragment = ipv6_extensions(&mut extensions, d, link.ip_offset, ip_end);
+        later_fragment = ipv6_extensions(&mut extensions, d, packet.start, ip_end);
     }
     if extensions.is_empty() {
         match ports {
@@ -308,8 +331,8 @@ fn ipv6_extensions(out: &mut String, d: &[u8], ip: usize, ip_end: usize) -> bool
 
 /// Where the IP datagram ends according to its header (IPv4 total length, IPv6 payload
 /// length), or the captured end when the header does not say.
-fn ip_end(d: &[u8], link: &LinkInfo, packet: &IpPacket) -> usize {
-    let at = link.ip_offset;
+fn ip_end(d: &[u8], packet: &IpPacket) -> usize {
+    let at = packet.start;
     let header = d.get(at..).unwrap_or(&[]);
     let by_header = match packet.version {
         IpVersion::V4 => Ipv4Header::new(header).map(|h| at + h.total_len() as usize),

@@ -28,6 +28,8 @@ struct Tally {
     protocols: HashMap<u8, u64>,
     talkers: HashMap<Addr, (u64, u64)>,
     ports: HashMap<(u8, u16), u64>,
+    /// Packets by the chain of tunnels they cross (`tunnel` column's names).
+    tunnels: HashMap<String, u64>,
 }
 
 pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -> Result<()> {
@@ -37,6 +39,7 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
     let stats = inputs::for_each_packet(
         &files,
         options,
+        true,
         |record| {
             all.0 += 1;
             all.1 += record.wire_len as u64;
@@ -45,7 +48,11 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
                 all.3 = Some(all.3.map_or(ns, |l: i64| l.max(ns)));
             }
         },
-        |record, _, packet| {
+        |record, dissection| {
+            let packet = dissection.ip();
+            if !dissection.tunnels.is_empty() {
+                *t.tunnels.entry(dissection.tunnels.name()).or_default() += 1;
+            }
             let bytes = record.wire_len as u64;
             t.ip_packets += 1;
             t.ip_bytes += bytes;
@@ -83,6 +90,8 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
         .collect();
     ports.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     ports.truncate(top);
+    let mut tunnels: Vec<(String, u64)> = t.tunnels.iter().map(|(k, &n)| (k.clone(), n)).collect();
+    tunnels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let duration_ns = match (t.first_ns, t.last_ns) {
         (Some(f), Some(l)) => Some(l - f),
         _ => None,
@@ -104,6 +113,7 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
             "protocols": protocols.iter().map(|(n, c)| json!({"protocol": n, "packets": c})).collect::<Vec<_>>(),
             "top_talkers": talkers.iter().map(|(h, p, b)| json!({"host": h, "packets": p, "bytes": b})).collect::<Vec<_>>(),
             "top_ports": ports.iter().map(|(p, c)| json!({"port": p, "packets": c})).collect::<Vec<_>>(),
+            "tunnels": tunnels.iter().map(|(k, c)| json!({"tunnel": k, "packets": c})).collect::<Vec<_>>(),
         });
         println!(
             "{}",
@@ -163,6 +173,17 @@ pub fn run(files: &[String], as_json: bool, top: usize, options: &ReadOptions) -
             thousands(*n),
             share(*n, t.ip_packets)
         );
+    }
+    if !tunnels.is_empty() {
+        println!();
+        println!("{:<24} {:>14} {:>7}", "tunnels", "packets", "%");
+        for (name, n) in &tunnels {
+            println!(
+                "{name:<24} {:>14} {:>6.1}%",
+                thousands(*n),
+                share(*n, t.ip_packets)
+            );
+        }
     }
     Ok(())
 }

@@ -19,12 +19,14 @@ use arrow_buffer::{Buffer, BufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
-use crate::column::{self, Column};
+use crate::column::{self, Column, Needs};
+use crate::dissect::Dissection;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
 use crate::ip::{Addr, IpPacket};
-use crate::link::{self, IpVersion, LinkInfo};
+use crate::link::{self, IpVersion};
 use crate::protocol;
+use crate::tunnel::Tunnels;
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -64,12 +66,12 @@ pub fn schema_of(columns: &[Column]) -> SchemaRef {
 
 /// Whether rows of `columns` need the transport header's ports and the payload's bounds.
 pub fn needs_transport(columns: &[Column]) -> bool {
-    columns.iter().any(|c| {
-        matches!(
-            c,
-            Column::SrcPort | Column::DstPort | Column::Payload | Column::PayloadLength
-        )
-    })
+    columns.iter().any(|c| c.def().needs == Needs::Transport)
+}
+
+/// Whether rows of `columns` need the tunnels walked, even without decapsulating.
+pub fn needs_tunnels(columns: &[Column]) -> bool {
+    columns.iter().any(|c| c.def().needs == Needs::Tunnels)
 }
 
 /// Growth below this many bytes is not checked: small allocations are not where memory
@@ -80,10 +82,10 @@ const CHECK_FROM_BYTES: usize = 4 << 20;
 /// values, offsets and validity bits, and the host dictionary's share (two addresses, each
 /// with its hash slot and text). An overestimate, used only to check growth.
 pub fn row_bytes(columns: &[Column]) -> usize {
-    let hosts = columns
-        .iter()
-        .any(|c| matches!(c, Column::SrcHost | Column::DstHost));
-    8 * columns.len() + if hosts { 96 } else { 0 }
+    let hosts = |pair: [Column; 2]| columns.iter().any(|c| pair.contains(c));
+    8 * columns.len()
+        + 96 * hosts([Column::SrcHost, Column::DstHost]) as usize
+        + 96 * hosts([Column::OuterSrcHost, Column::OuterDstHost]) as usize
 }
 
 /// Fail with `OutOfMemory` unless `bytes` more can be allocated now, by allocating them
@@ -274,6 +276,32 @@ impl MacDictionary {
     }
 }
 
+/// Tunnel chain (`Tunnels::code`) -> dictionary key, named once per batch.
+#[derive(Default)]
+struct TunnelDictionary {
+    keys: FxHashMap<u64, i32>,
+    values: Vec<Tunnels>,
+}
+
+impl TunnelDictionary {
+    #[inline]
+    fn key(&mut self, tunnels: &Tunnels) -> i32 {
+        let next = self.values.len() as i32;
+        let key = *self.keys.entry(tunnels.code()).or_insert(next);
+        if key == next {
+            self.values.push(*tunnels);
+        }
+        key
+    }
+
+    fn take_values(&mut self) -> ArrayRef {
+        let values: StringArray = self.values.iter().map(|t| Some(t.name())).collect();
+        self.keys.clear();
+        self.values.clear();
+        Arc::new(values)
+    }
+}
+
 /// Interface name (or index as text) -> dictionary key; the last one is remembered, as
 /// consecutive packets mostly share their interface.
 #[derive(Default)]
@@ -371,6 +399,15 @@ struct MoreColumns {
     mac_values: Option<ArrayRef>,
     ethertype: Option<UInt16Builder>,
     payload_length: Option<UInt32Builder>,
+    tunnels: TunnelDictionary,
+    tunnel: Option<Int32Builder>,
+    tunnel_id: Option<UInt32Builder>,
+    /// The outermost IP header's addresses: their own dictionary, shared by the two.
+    outer_hosts: HostDictionary,
+    outer_src_host: Option<BufferBuilder<i32>>,
+    outer_dst_host: Option<BufferBuilder<i32>>,
+    /// This batch's outer host dictionary values, once taken.
+    outer_values: Option<ArrayRef>,
     /// Any of the TCP columns, any of the ICMP ones (each group shares one look at its header).
     tcp: bool,
     icmp: bool,
@@ -412,6 +449,10 @@ impl MoreColumns {
                 DstMac => m.dst_mac = Some(Int32Builder::with_capacity(capacity)),
                 Ethertype => m.ethertype = u16s(),
                 PayloadLength => m.payload_length = u32s(),
+                Tunnel => m.tunnel = Some(Int32Builder::with_capacity(capacity)),
+                TunnelId => m.tunnel_id = u32s(),
+                OuterSrcHost => m.outer_src_host = Some(BufferBuilder::new(capacity)),
+                OuterDstHost => m.outer_dst_host = Some(BufferBuilder::new(capacity)),
             }
             any = true;
         }
@@ -424,8 +465,8 @@ impl MoreColumns {
     }
 
     #[inline]
-    fn push(&mut self, record: &Record<'_>, link: &LinkInfo, p: &IpPacket) {
-        let d = record.data;
+    fn push(&mut self, record: &Record<'_>, dissection: &Dissection) {
+        let (d, link, p) = (record.data, &dissection.link, dissection.ip());
         if let Some(b) = &mut self.length {
             b.append_value(record.wire_len);
         }
@@ -498,6 +539,19 @@ impl MoreColumns {
         }
         if let Some(b) = &mut self.payload_length {
             b.append_value(p.payload.len() as u32);
+        }
+        let tunnels = &dissection.tunnels;
+        if let Some(b) = &mut self.tunnel {
+            b.append_option((!tunnels.is_empty()).then(|| self.tunnels.key(tunnels)));
+        }
+        if let Some(b) = &mut self.tunnel_id {
+            b.append_option(tunnels.id());
+        }
+        if let Some(b) = &mut self.outer_src_host {
+            b.append(self.outer_hosts.key(dissection.outer.src));
+        }
+        if let Some(b) = &mut self.outer_dst_host {
+            b.append(self.outer_hosts.key(dissection.outer.dst));
         }
     }
 
@@ -575,6 +629,26 @@ impl MoreColumns {
             }
             Ethertype => take(&mut self.ethertype),
             PayloadLength => take(&mut self.payload_length),
+            Tunnel => {
+                let keys = self.tunnel.as_mut().expect("selected").finish();
+                dictionary32(keys, self.tunnels.take_values())
+            }
+            TunnelId => take(&mut self.tunnel_id),
+            OuterSrcHost | OuterDstHost => {
+                let keys = if c == OuterSrcHost {
+                    self.outer_src_host.as_mut()
+                } else {
+                    self.outer_dst_host.as_mut()
+                };
+                let keys = keys.expect("selected").finish();
+                if self.outer_values.is_none() {
+                    self.outer_values = Some(self.outer_hosts.take_values());
+                }
+                dictionary32(
+                    Int32Array::new(keys.into(), None),
+                    self.outer_values.clone().expect("just set"),
+                )
+            }
             Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => {
                 unreachable!("the documented columns are built by BatchBuilder")
             }
@@ -685,7 +759,10 @@ impl BatchBuilder {
         });
         self.hosts.text.len()
             + host_text
-            + self.more.as_ref().map_or(0, |m| m.macs.values.len() * 17)
+            + self
+                .more
+                .as_ref()
+                .map_or(0, |m| m.macs.values.len() * 17 + m.outer_hosts.text.len())
     }
 
     /// Check that the next row, with `payload_len` payload bytes, can be added: the
@@ -710,7 +787,8 @@ impl BatchBuilder {
     }
 
     #[inline]
-    pub fn push(&mut self, record: &Record<'_>, link: &LinkInfo, p: &IpPacket) {
+    pub fn push(&mut self, record: &Record<'_>, dissection: &Dissection) {
+        let p = dissection.ip();
         if let Some(b) = &mut self.time {
             b.append_option(record.timestamp_ns);
         }
@@ -742,7 +820,7 @@ impl BatchBuilder {
             b.append_value(&record.data[p.payload.clone()]);
         }
         if let Some(more) = &mut self.more {
-            more.push(record, link, p);
+            more.push(record, dissection);
         }
         self.rows += 1;
     }
@@ -805,6 +883,7 @@ impl BatchBuilder {
         }
         if let Some(more) = &mut self.more {
             more.mac_values = None;
+            more.outer_values = None;
         }
         let rows = std::mem::take(&mut self.rows);
         if to_text {
@@ -848,7 +927,7 @@ impl BatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::link::{self, Link};
+    use crate::link;
     use arrow_array::cast::AsArray;
     use arrow_array::types::{UInt16Type, UInt32Type};
     use arrow_array::Array;
@@ -881,11 +960,14 @@ mod tests {
             big_endian: false,
             data,
         };
-        let Link::Ip(info) = link::decode(record.link_type, data) else {
-            panic!("not IP")
+        let depth = crate::dissect::Depth {
+            transport,
+            tunnels: true,
+            decapsulate: false,
         };
-        let p = crate::ip::decode_with(data, &info, record.wire_len, transport).unwrap();
-        builder.push(&record, &info, &p);
+        let dissection =
+            crate::dissect::dissect(record.link_type, data, record.wire_len, depth).unwrap();
+        builder.push(&record, &dissection);
     }
 
     /// `frame()` with the IPv4 source address set to `src` (the checksum is not checked).

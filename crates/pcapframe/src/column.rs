@@ -5,7 +5,8 @@ use arrow_schema::{DataType, Field, TimeUnit};
 
 use crate::error::{Error, Result};
 
-/// One column of a read. The order of [`Column::ALL`] is the documented order.
+/// One column of a read. The order of [`Column::ALL`] is the documented order, and the
+/// order of [`COLUMNS`], whose entries define each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
     Time,
@@ -37,6 +38,10 @@ pub enum Column {
     DstMac,
     Ethertype,
     PayloadLength,
+    Tunnel,
+    TunnelId,
+    OuterSrcHost,
+    OuterDstHost,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -49,110 +54,278 @@ pub const DEFAULT: [Column; 6] = [
     Column::Protocol,
 ];
 
-impl Column {
-    pub const ALL: [Column; 29] = {
-        use Column::*;
-        [
-            Time,
-            SrcHost,
-            SrcPort,
-            DstHost,
-            DstPort,
-            Protocol,
-            Payload,
-            Length,
-            Caplen,
-            Interface,
-            IpVersion,
-            Ttl,
-            IpId,
-            IpProto,
-            Dscp,
-            Ecn,
-            FragmentOffset,
-            MoreFragments,
-            TcpFlags,
-            TcpSeq,
-            TcpAck,
-            TcpWindow,
-            IcmpType,
-            IcmpCode,
-            Vlan,
-            SrcMac,
-            DstMac,
-            Ethertype,
-            PayloadLength,
-        ]
-    };
+/// A column's Arrow type, as a constant (Arrow's `DataType` cannot be one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Nanoseconds since the epoch, no timezone.
+    Timestamp,
+    /// Dictionary-encoded text with 32-bit keys (hosts, MACs, interface names).
+    Text32,
+    /// Dictionary-encoded text with 16-bit keys (few distinct values).
+    Text16,
+    UInt8,
+    UInt16,
+    UInt32,
+    Boolean,
+    /// Bytes with 64-bit offsets.
+    Binary,
+}
 
-    pub fn name(self) -> &'static str {
-        use Column::*;
+impl Kind {
+    pub fn data_type(self) -> DataType {
+        let text = |keys| DataType::Dictionary(Box::new(keys), Box::new(DataType::Utf8));
         match self {
-            Time => "time",
-            SrcHost => "src_host",
-            SrcPort => "src_port",
-            DstHost => "dst_host",
-            DstPort => "dst_port",
-            Protocol => "protocol",
-            Payload => "payload",
-            Length => "length",
-            Caplen => "caplen",
-            Interface => "interface",
-            IpVersion => "ip_version",
-            Ttl => "ttl",
-            IpId => "ip_id",
-            IpProto => "ip_proto",
-            Dscp => "dscp",
-            Ecn => "ecn",
-            FragmentOffset => "fragment_offset",
-            MoreFragments => "more_fragments",
-            TcpFlags => "tcp_flags",
-            TcpSeq => "tcp_seq",
-            TcpAck => "tcp_ack",
-            TcpWindow => "tcp_window",
-            IcmpType => "icmp_type",
-            IcmpCode => "icmp_code",
-            Vlan => "vlan",
-            SrcMac => "src_mac",
-            DstMac => "dst_mac",
-            Ethertype => "ethertype",
-            PayloadLength => "payload_length",
+            Kind::Timestamp => DataType::Timestamp(TimeUnit::Nanosecond, None),
+            Kind::Text32 => text(DataType::Int32),
+            Kind::Text16 => text(DataType::Int16),
+            Kind::UInt8 => DataType::UInt8,
+            Kind::UInt16 => DataType::UInt16,
+            Kind::UInt32 => DataType::UInt32,
+            Kind::Boolean => DataType::Boolean,
+            Kind::Binary => DataType::LargeBinary,
         }
     }
 
+    /// The pandas dtype a read gives (as the README's table names it).
+    pub fn pandas_dtype(self) -> &'static str {
+        match self {
+            Kind::Timestamp => "datetime64[ns]",
+            Kind::Text32 | Kind::Text16 => "category",
+            Kind::UInt8 => "UInt8",
+            Kind::UInt16 => "UInt16",
+            Kind::UInt32 => "UInt32",
+            Kind::Boolean => "boolean",
+            Kind::Binary => "large_binary[pyarrow]",
+        }
+    }
+}
+
+/// What must be decoded, beyond the record and its outermost IP header, to build a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// The record and the IP header chain.
+    Nothing,
+    /// The transport header's ports and where the payload starts.
+    Transport,
+    /// The tunnels inside the packet (even without `decapsulate=`).
+    Tunnels,
+}
+
+/// The definition of one column: everything the schema, the choice of columns, the
+/// documentation and the tests know about it. The builder is `batch::BatchBuilder`'s arm
+/// for it.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnDef {
+    pub column: Column,
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+    pub needs: Needs,
+    /// What the column holds, for the README's table (Markdown).
+    pub doc: &'static str,
+    /// The tshark fields the tests hold the column to (empty: tested otherwise, as the doc
+    /// says).
+    pub tshark: &'static str,
+}
+
+const fn def(
+    column: Column,
+    name: &'static str,
+    kind: Kind,
+    nullable: bool,
+    needs: Needs,
+    doc: &'static str,
+    tshark: &'static str,
+) -> ColumnDef {
+    ColumnDef {
+        column,
+        name,
+        kind,
+        nullable,
+        needs,
+        doc,
+        tshark,
+    }
+}
+
+/// Every column, in the documented order (the order of `Column`'s variants).
+pub const COLUMNS: [ColumnDef; 33] = {
+    use Column::*;
+    use Kind::*;
+    use Needs::*;
+    [
+        def(Time, "time", Timestamp, true, Nothing,
+            "capture time, UTC wall-clock without a timezone, exact to the nanosecond the file holds; `NaT` for pcapng Simple Packet Blocks (they carry no time) and for times past what 64-bit nanoseconds hold (the year 2262)",
+            "frame.time_epoch"),
+        def(SrcHost, "src_host", Text32, false, Nothing,
+            "source address of the row's IP header (the outermost; the innermost with `decapsulate=True`): dotted IPv4, RFC 5952 IPv6; shares its categories with `dst_host`",
+            "ip.src, ipv6.src"),
+        def(SrcPort, "src_port", UInt16, true, Transport,
+            "source port of the TCP or UDP header that follows the row's IP header (after IPv6 extension headers and AH); missing (`<NA>`) for every other protocol and for non-first fragments",
+            "tcp.srcport, udp.srcport"),
+        def(DstHost, "dst_host", Text32, false, Nothing,
+            "destination address of the row's IP header, as `src_host`",
+            "ip.dst, ipv6.dst"),
+        def(DstPort, "dst_port", UInt16, true, Transport,
+            "destination port, as `src_port`",
+            "tcp.dstport, udp.dstport"),
+        def(Protocol, "protocol", Text16, false, Nothing,
+            "lowercase name of the protocol reached after the row's IP header, its IPv6 extension headers and AH: `tcp`, `udp`, `icmp`, `icmp6`, `igmp`, `igrp`, `pim`, `ah`, `esp`, `vrrp`, then IANA keywords (`gre`, `sctp`, `ipip` for 4, `ipv6`, `ipcomp`, `l2tp`, `ipv6-nonxt`, ...), else the number as text",
+            "ip.proto, ipv6.nxt"),
+        def(Payload, "payload", Binary, false, Transport,
+            "(only with `payload=True` or when named) the bytes after the transport header (TCP with options, UDP, ICMP/ICMPv6 after their 8-byte header), bounded by the IP length (no Ethernet padding), by PPPoE's length when the IP length claims more (as Wireshark), and by what was captured; for other protocols and non-first fragments, the bytes after the IP header chain",
+            ""),
+        def(Length, "length", UInt32, false, Nothing,
+            "length of the packet on the wire, which may exceed what was captured",
+            "frame.len"),
+        def(Caplen, "caplen", UInt32, false, Nothing,
+            "bytes of it in the capture",
+            "frame.cap_len"),
+        def(Interface, "interface", Text32, false, Nothing,
+            "the pcapng interface's `if_name`, else its `if_description` (as Wireshark names it), else the interface's index in its section as text; `\"0\"` for classic pcap; a live source's interface name",
+            "frame.interface_name, frame.interface_id"),
+        def(IpVersion, "ip_version", UInt8, false, Nothing,
+            "4 or 6: the version of the row's IP header, the one `src_host` and `dst_host` come from",
+            "ip.version, ipv6.version"),
+        def(Ttl, "ttl", UInt8, false, Nothing,
+            "that header's IPv4 TTL or IPv6 hop limit",
+            "ip.ttl, ipv6.hlim"),
+        def(IpId, "ip_id", UInt32, true, Nothing,
+            "IPv4 identification (16 bits); for IPv6, the 32-bit identification of the first fragment header in that header chain, missing when there is none",
+            "ip.id, ipv6.fraghdr.ident"),
+        def(IpProto, "ip_proto", UInt8, false, Nothing,
+            "that header's protocol / next-header number, before IPv6 extension headers and AH (`protocol` names what comes after them)",
+            "ip.proto, ipv6.nxt"),
+        def(Dscp, "dscp", UInt8, false, Nothing,
+            "the DiffServ code point (6 bits) of IPv4's type of service or IPv6's traffic class",
+            "ip.dsfield.dscp, ipv6.tclass.dscp"),
+        def(Ecn, "ecn", UInt8, false, Nothing,
+            "ECN (2 bits), from the same field",
+            "ip.dsfield.ecn, ipv6.tclass.ecn"),
+        def(FragmentOffset, "fragment_offset", UInt16, false, Nothing,
+            "fragment offset in bytes, of the IPv4 header or of the first IPv6 fragment header; 0 when not fragmented (tshark's field output gives IPv6's in 8-byte units)",
+            "ip.frag_offset, ipv6.fraghdr.offset"),
+        def(MoreFragments, "more_fragments", Boolean, false, Nothing,
+            "the more-fragments flag, from the same header; false when not fragmented",
+            "ip.flags.mf, ipv6.fraghdr.more"),
+        def(TcpFlags, "tcp_flags", Text16, true, Nothing,
+            "TCP flags as tcpdump prints them: `F S R P . U E W` in that order (`S`, `S.`, `.`, `P.`, `F.`, `R`, `R.`, `SEW`), `none` when no flag is set; missing for non-TCP packets, non-first fragments and a flags byte not captured",
+            "tcp.flags"),
+        def(TcpSeq, "tcp_seq", UInt32, true, Nothing,
+            "sequence number as the header holds it, not relative",
+            "tcp.seq_raw"),
+        def(TcpAck, "tcp_ack", UInt32, true, Nothing,
+            "acknowledgement number as the header holds it, even without the ACK flag, as tshark",
+            "tcp.ack_raw"),
+        def(TcpWindow, "tcp_window", UInt16, true, Nothing,
+            "the window field, not scaled",
+            "tcp.window_size_value"),
+        def(IcmpType, "icmp_type", UInt8, true, Nothing,
+            "type of the ICMP or ICMPv6 header reached after extension headers; missing for other protocols",
+            "icmp.type, icmpv6.type"),
+        def(IcmpCode, "icmp_code", UInt8, true, Nothing,
+            "its code",
+            "icmp.code, icmpv6.code"),
+        def(Vlan, "vlan", UInt16, true, Nothing,
+            "the outer frame's outermost 802.1Q / 802.1ad VLAN id; missing for untagged frames",
+            "vlan.id, ieee8021ad.id"),
+        def(SrcMac, "src_mac", Text32, true, Nothing,
+            "source address of the outer frame's Ethernet header that carries the IP packet (the inner one behind an MPLS Ethernet pseudowire, PBB, FabricPath or NSH), or of the 802.11 header (SA, by To DS / From DS), as `aa:bb:cc:dd:ee:ff`; missing for links without them (raw IP, Linux SLL, BSD NULL, PPP, FDDI, ...); shares its categories with `dst_mac`",
+            "eth.src, wlan.sa"),
+        def(DstMac, "dst_mac", Text32, true, Nothing,
+            "destination address of the same header, as `src_mac`",
+            "eth.dst, wlan.da"),
+        def(Ethertype, "ethertype", UInt16, true, Nothing,
+            "the EtherType of that Ethernet header after its VLAN tags: `0x0800`, `0x86dd`, `0x8864` (PPPoE), `0x8847` (MPLS), the SNAP type of an 802.3 LLC/SNAP frame; missing without an Ethernet header (802.11 included)",
+            "eth.type, vlan.etype, llc.type"),
+        def(PayloadLength, "payload_length", UInt32, false, Transport,
+            "length of the row's `payload` bytes, as that column defines them",
+            "tcp.len"),
+        def(Tunnel, "tunnel", Text32, true, Tunnels,
+            "the tunnels crossed to reach the innermost IP packet, outermost first, joined by `/`: `ipip`, `gre`, `erspan`, `vxlan`, `geneve`, `gtp-u`, `teredo`, `l2tp`, `mpls-udp`, `pim`, `lisp` (`gre/erspan`, `ipip/gre`, ...); a tunnel whose payload is not a whole IP packet ends the chain; missing when there is none; the same with or without `decapsulate`",
+            "frame.protocols"),
+        def(TunnelId, "tunnel_id", UInt32, true, Tunnels,
+            "the innermost tunnel's identifier: VXLAN or Geneve VNI, GTP-U TEID, GRE key, ERSPAN session, L2TP session; missing when it has none",
+            "vxlan.vni, geneve.vni, gtp.teid, gre.key, erspan.spanid, l2tp.sid"),
+        def(OuterSrcHost, "outer_src_host", Text32, false, Nothing,
+            "source address of the outermost IP header, tshark's first `ip`/`ipv6` layer (equal to `src_host` without `decapsulate`); shares its categories with `outer_dst_host`",
+            "ip.src, ipv6.src"),
+        def(OuterDstHost, "outer_dst_host", Text32, false, Nothing,
+            "destination address of the outermost IP header, as `outer_src_host`",
+            "ip.dst, ipv6.dst"),
+    ]
+};
+
+impl Column {
+    pub const ALL: [Column; COLUMNS.len()] = {
+        let mut all = [Column::Time; COLUMNS.len()];
+        let mut i = 0;
+        while i < COLUMNS.len() {
+            all[i] = COLUMNS[i].column;
+            i += 1;
+        }
+        all
+    };
+
+    /// The column's definition.
+    #[inline]
+    pub fn def(self) -> &'static ColumnDef {
+        &COLUMNS[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+
     pub fn from_name(name: &str) -> Option<Column> {
-        Column::ALL.into_iter().find(|c| c.name() == name)
+        COLUMNS.iter().find(|d| d.name == name).map(|d| d.column)
     }
 
     /// The column's Arrow field.
     pub fn field(self) -> Field {
-        use Column::*;
-        let text32 = || DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-        let text16 = || DataType::Dictionary(Box::new(DataType::Int16), Box::new(DataType::Utf8));
-        let (data_type, nullable) = match self {
-            Time => (DataType::Timestamp(TimeUnit::Nanosecond, None), true),
-            SrcHost | DstHost => (text32(), false),
-            Protocol => (text16(), false),
-            SrcPort | DstPort | TcpWindow => (DataType::UInt16, true),
-            Payload => (DataType::LargeBinary, false),
-            Length | Caplen | PayloadLength => (DataType::UInt32, false),
-            Interface => (text32(), false),
-            IpVersion | Ttl | IpProto | Dscp | Ecn => (DataType::UInt8, false),
-            IpId | TcpSeq | TcpAck => (DataType::UInt32, true),
-            FragmentOffset => (DataType::UInt16, false),
-            MoreFragments => (DataType::Boolean, false),
-            TcpFlags => (text16(), true),
-            IcmpType | IcmpCode => (DataType::UInt8, true),
-            Vlan | Ethertype => (DataType::UInt16, true),
-            SrcMac | DstMac => (text32(), true),
-        };
-        Field::new(self.name(), data_type, nullable)
+        let d = self.def();
+        Field::new(d.name, d.kind.data_type(), d.nullable)
     }
 
     /// Every valid name, in the documented order.
     pub fn names() -> Vec<&'static str> {
-        Column::ALL.iter().map(|c| c.name()).collect()
+        COLUMNS.iter().map(|d| d.name).collect()
     }
+}
+
+/// The README's table of columns, one row per column: name, pandas dtype, meaning and the
+/// tshark fields it is tested against. `tests/readme.rs` holds the README to it.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| column | dtype | meaning | tshark |\n|---|---|---|---|\n");
+    for d in &COLUMNS {
+        let nullable = if d.nullable
+            && d.kind != Kind::Timestamp
+            && d.kind != Kind::Text32
+            && d.kind != Kind::Text16
+        {
+            " (nullable)"
+        } else {
+            ""
+        };
+        let tshark = if d.tshark.is_empty() {
+            String::new()
+        } else {
+            d.tshark
+                .split(", ")
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | `{}`{} | {} | {} |\n",
+            d.name,
+            d.kind.pandas_dtype(),
+            nullable,
+            d.doc,
+            tshark
+        ));
+    }
+    out
 }
 
 /// The columns of a read: `names` in the caller's order (`None`: the documented six), and
@@ -220,6 +393,13 @@ pub fn tcp_flag_letters(flags: u8) -> String {
 mod tests {
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn the_table_is_in_the_order_of_the_variants() {
+        for (i, d) in COLUMNS.iter().enumerate() {
+            assert_eq!(d.column as usize, i, "{} is out of place", d.name);
+        }
+    }
 
     #[test]
     fn names_round_trip_and_are_unique() {

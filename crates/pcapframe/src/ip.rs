@@ -117,6 +117,8 @@ impl ProtoSet {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpPacket {
     pub version: IpVersion,
+    /// Where the IP header starts in the record's bytes.
+    pub start: usize,
     pub src: Addr,
     pub dst: Addr,
     /// The outer header's protocol / next-header field.
@@ -219,6 +221,7 @@ fn decode_v4(
     let end = ip_end(d, at, total, wire_len, limit);
     let mut p = IpPacket {
         version: IpVersion::V4,
+        start: at,
         src: Addr::V4(h.source()),
         dst: Addr::V4(h.destination()),
         ip_proto: h.protocol(),
@@ -279,6 +282,7 @@ fn decode_v6(
     );
     let mut p = IpPacket {
         version: IpVersion::V6,
+        start: at,
         src: Addr::V6(h.source()),
         dst: Addr::V6(h.destination()),
         ip_proto: h.next_header(),

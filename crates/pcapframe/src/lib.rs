@@ -2,7 +2,7 @@
 //!
 //! The data path, one module per step:
 //! [`input`] (bytes, gzip) -> [`format`] (pcap/pcapng records) -> [`link`] (link layers)
-//! -> [`ip`] (IP chain, ports, payload) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
+//! -> [`ip`] (IP chain, ports, payload) -> [`tunnel`] (inner IP packets) -> [`batch`] (Arrow columns) -> [`reader`] (the loop).
 //! Every header field is read through the views of [`wire`].
 //!
 //! Features (all on by default): `filter` (tcpdump expressions, libpcap), `live` (capture
@@ -13,6 +13,7 @@ pub mod batch;
 #[cfg(feature = "filter")]
 pub mod bpf;
 pub mod column;
+pub mod dissect;
 pub mod error;
 pub mod format;
 pub mod index;
@@ -27,6 +28,7 @@ pub mod parallel;
 pub mod protocol;
 pub mod reader;
 pub mod select;
+pub mod tunnel;
 pub mod wire;
 pub mod writer;
 

@@ -5,6 +5,7 @@
 pub mod linktype {
     pub const NULL: u32 = 0;
     pub const ETHERNET: u32 = 1;
+    pub const FDDI: u32 = 10;
     pub const PPP: u32 = 9;
     /// DLT_RAW as some systems write it into files (12 on most, 14 on OpenBSD).
     pub const RAW_DLT12: u32 = 12;
@@ -26,10 +27,12 @@ pub mod linktype {
 }
 
 use crate::wire::ethernet::{
-    is_vlan_tag, EthernetFrame, SnapHeader, VlanTag, ETHERTYPE_IPV4, ETHERTYPE_IPV6,
-    ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_PPPOE_SESSION, MAX_802_3_LENGTH,
+    is_vlan_tag, tag_before_frame_len, tag_with_ethertype_len, EthernetFrame, SnapHeader, VlanTag,
+    ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_NSH,
+    ETHERTYPE_PPPOE_SESSION, MAX_802_3_LENGTH,
 };
 use crate::wire::mpls::MplsLabel;
+use crate::wire::nsh::{self, NshHeader};
 use crate::wire::pppoe::{PppoeSession, PPP_IPV4, PPP_IPV6, PPP_MPLS_MULTICAST, PPP_MPLS_UNICAST};
 use crate::wire::{be16, rest};
 
@@ -67,11 +70,12 @@ pub enum Link {
 }
 
 /// Every link type `decode` understands.
-pub const SUPPORTED: [u32; 19] = {
+pub const SUPPORTED: [u32; 20] = {
     use linktype::*;
     [
         NULL,
         ETHERNET,
+        FDDI,
         PPP,
         RAW_DLT12,
         RAW_DLT14,
@@ -113,6 +117,9 @@ pub fn decode(link_type: u32, d: &[u8]) -> Link {
     use linktype::*;
     match link_type {
         ETHERNET => ethernet(d, 0, 0),
+        // Frame control, destination and source, then LLC (only SNAP carries an
+        // EtherType). The addresses are left alone: their bit order varies by platform.
+        FDDI => ethertype_chain(d, FDDI_HEADER_LEN, 0, 0),
         RAW | RAW_DLT12 | RAW_DLT14 => by_version_nibble(d, 0),
         IPV4 => ip(IpVersion::V4, 0),
         IPV6 => ip(IpVersion::V6, 0),
@@ -135,6 +142,28 @@ pub fn decode(link_type: u32, d: &[u8]) -> Link {
         IEEE802_11_RADIOTAP => radiotap(d),
         _ => Link::Unsupported,
     }
+}
+
+const FDDI_HEADER_LEN: usize = 13;
+
+/// The IP packet inside an Ethernet frame that starts at `at` (a tunnel's payload).
+pub(crate) fn ethernet_payload(d: &[u8], at: usize) -> Link {
+    ethernet(d, at, 0)
+}
+
+/// The IP packet after an EtherType (a GRE or Geneve protocol type), as Ethernet's.
+pub(crate) fn ethertype_payload(d: &[u8], at: usize, ethertype: u16) -> Link {
+    ethertype_chain(d, at, ethertype, 0)
+}
+
+/// The IP packet inside a PPP frame that starts at `at` (L2TP's, PPTP's).
+pub(crate) fn ppp_payload(d: &[u8], at: usize) -> Link {
+    ppp(d, at)
+}
+
+/// The IP packet after an MPLS label stack that starts at `at` (MPLS in UDP or GRE).
+pub(crate) fn mpls_payload(d: &[u8], at: usize) -> Link {
+    mpls(d, at, None, 0)
 }
 
 /// Raw IP: the version nibble says which.
@@ -168,8 +197,13 @@ fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
     }
 }
 
-/// Follow an EtherType through VLAN tags, MPLS labels, PPPoE and LLC/SNAP to IP.
-/// `depth` bounds recursion through MPLS pseudowires carrying Ethernet.
+/// Ethernet frames nested inside one another (MPLS pseudowires, PBB, FabricPath, NSH)
+/// followed before giving up.
+const MAX_NESTED_FRAMES: u8 = 4;
+
+/// Follow an EtherType through VLAN tags, MPLS labels, PPPoE, LLC/SNAP and the tags that
+/// carry an EtherType or a whole frame (VN-Tag, E-Tag, Cisco MetaData, PBB, FabricPath,
+/// NSH) to IP. `depth` bounds recursion through nested Ethernet frames.
 fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Link {
     let mut vlan = None;
     loop {
@@ -186,6 +220,33 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
                 at += VlanTag::LEN;
             }
             ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => return mpls(d, at, vlan, depth),
+            t if tag_with_ethertype_len(t).is_some() => {
+                let len = tag_with_ethertype_len(t).expect("matched");
+                let Some(next) = be16(d, at + len - 2..at + len) else {
+                    return Link::NotIp;
+                };
+                ethertype = next;
+                at += len;
+            }
+            t if tag_before_frame_len(t).is_some() => {
+                let len = tag_before_frame_len(t).expect("matched");
+                return inner_frame(d, at + len, vlan, depth);
+            }
+            ETHERTYPE_NSH => {
+                let header = NshHeader::new(rest(d, at));
+                let (Some(len), Some(next)) = (header.header_len(), header.next_protocol()) else {
+                    return Link::NotIp;
+                };
+                at += len;
+                match next {
+                    nsh::NEXT_IPV4 => return tagged(IpVersion::V4, at, vlan),
+                    nsh::NEXT_IPV6 => return tagged(IpVersion::V6, at, vlan),
+                    nsh::NEXT_ETHERNET => return inner_frame(d, at, vlan, depth),
+                    nsh::NEXT_NSH => ethertype = ETHERTYPE_NSH,
+                    nsh::NEXT_MPLS => return mpls(d, at, vlan, depth),
+                    _ => return Link::NotIp,
+                }
+            }
             ETHERTYPE_PPPOE_SESSION => {
                 return match pppoe_session(d, at) {
                     Link::Ip(info) => match tagged(info.version, info.ip_offset, vlan) {
@@ -211,6 +272,21 @@ fn ethertype_chain(d: &[u8], mut at: usize, mut ethertype: u16, depth: u8) -> Li
     }
 }
 
+/// A whole Ethernet frame carried at `at` (a pseudowire's, PBB's, FabricPath's, NSH's):
+/// its MAC addresses are the row's, the outer VLAN id is kept.
+fn inner_frame(d: &[u8], at: usize, vlan: Option<u16>, depth: u8) -> Link {
+    if depth >= MAX_NESTED_FRAMES {
+        return Link::NotIp;
+    }
+    match ethernet(d, at, depth + 1) {
+        Link::Ip(mut info) => {
+            info.vlan = vlan.or(info.vlan);
+            Link::Ip(info)
+        }
+        other => other,
+    }
+}
+
 fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
     Link::Ip(LinkInfo {
         version,
@@ -222,13 +298,22 @@ fn tagged(version: IpVersion, ip_offset: usize, vlan: Option<u16>) -> Link {
     })
 }
 
+/// MPLS labels that announce a payload that is not IP: the Generic Associated Channel
+/// Label (13, RFC 5586) and the OAM Alert Label (14, RFC 3429). Wireshark stops at them.
+const MPLS_GAL: u32 = 13;
+const MPLS_OAM_ALERT: u32 = 14;
+
 /// MPLS: labels until the bottom-of-stack bit, then IP by its version nibble, or an
 /// Ethernet pseudowire after a zero control word (as Wireshark guesses).
 fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     loop {
-        let Some(bottom) = MplsLabel::new(rest(d, at)).bottom_of_stack() else {
+        let label = MplsLabel::new(rest(d, at));
+        let (Some(value), Some(bottom)) = (label.label(), label.bottom_of_stack()) else {
             return Link::NotIp;
         };
+        if matches!(value, MPLS_GAL | MPLS_OAM_ALERT) {
+            return Link::NotIp;
+        }
         at += MplsLabel::LEN;
         if bottom {
             break;
@@ -237,13 +322,7 @@ fn mpls(d: &[u8], mut at: usize, vlan: Option<u16>, depth: u8) -> Link {
     match d.get(at).map(|b| b >> 4) {
         Some(4) => tagged(IpVersion::V4, at, vlan),
         Some(6) => tagged(IpVersion::V6, at, vlan),
-        Some(0) if depth < 4 => match ethernet(d, at + 4, depth + 1) {
-            Link::Ip(mut info) => {
-                info.vlan = vlan.or(info.vlan);
-                Link::Ip(info)
-            }
-            other => other,
-        },
+        Some(0) => inner_frame(d, at + 4, vlan, depth),
         _ => Link::NotIp,
     }
 }

@@ -103,6 +103,9 @@ pub struct ReadOptions {
     pub cancel: Cancel,
     /// How the host columns are written.
     pub hosts: HostEncoding,
+    /// Rows describe the innermost IP packet reached through tunnels (`tunnel` module);
+    /// `protocol` follows, `filter` keeps its libpcap meaning (the outer headers).
+    pub decapsulate: bool,
 }
 
 impl Default for ReadOptions {
@@ -116,6 +119,7 @@ impl Default for ReadOptions {
             errors: TruncationPolicy::Warn,
             cancel: Cancel::default(),
             hosts: HostEncoding::Dictionary,
+            decapsulate: false,
         }
     }
 }
@@ -209,8 +213,9 @@ impl RowBuilder {
             format!("a batch of {capacity} rows")
         })?;
         // Ports and payload bounds are decoded only when a column needs them.
-        let selector =
-            PacketSelector::new(options)?.with_transport(batch::needs_transport(&columns));
+        let selector = PacketSelector::new(options)?
+            .with_transport(batch::needs_transport(&columns))
+            .with_tunnels(batch::needs_tunnels(&columns));
         Ok(RowBuilder {
             selector,
             builder: BatchBuilder::with_columns(&columns, capacity)
@@ -255,9 +260,9 @@ impl RowBuilder {
     /// compiled for the record's link type, or when memory runs out (`OutOfMemory`).
     #[inline]
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
-        if let Some((info, packet)) = self.selector.select(record)? {
-            self.builder.make_room(packet.payload.len())?;
-            self.builder.push(record, &info, &packet);
+        if let Some(dissection) = self.selector.select(record)? {
+            self.builder.make_room(dissection.ip().payload.len())?;
+            self.builder.push(record, &dissection);
         }
         Ok(())
     }

@@ -4,10 +4,9 @@
 
 #[cfg(feature = "filter")]
 use crate::bpf::BpfFilter;
+use crate::dissect::{self, Depth, Dissection, NoIp};
 use crate::error::Result;
 use crate::format::Record;
-use crate::ip::{self, IpPacket};
-use crate::link::{self, Link, LinkInfo};
 use crate::reader::{ReadOptions, ReadStats};
 
 /// Without the `filter` feature there is no libpcap to compile an expression: a read that
@@ -32,8 +31,7 @@ impl BpfFilter {
 pub struct PacketSelector {
     protocol: Option<u8>,
     filter: Option<BpfFilter>,
-    /// Whether to decode ports and payload bounds (not when no column needs them).
-    transport: bool,
+    depth: Depth,
     stats: ReadStats,
 }
 
@@ -43,14 +41,25 @@ impl PacketSelector {
         Ok(PacketSelector {
             protocol: options.protocol,
             filter,
-            transport: true,
+            depth: Depth {
+                transport: true,
+                tunnels: options.decapsulate,
+                decapsulate: options.decapsulate,
+            },
             stats: ReadStats::default(),
         })
     }
 
+    /// Walk the tunnels of every packet even without decapsulating (a tunnel column needs
+    /// them).
+    pub fn with_tunnels(mut self, tunnels: bool) -> Self {
+        self.depth.tunnels |= tunnels;
+        self
+    }
+
     /// Skip decoding ports and payload bounds when `transport` is false.
     pub fn with_transport(mut self, transport: bool) -> Self {
-        self.transport = transport;
+        self.depth.transport = transport;
         self
     }
 
@@ -66,11 +75,12 @@ impl PacketSelector {
         self.protocol = protocol;
     }
 
-    /// The record's IP packet (and what its link layer said) if it is selected (counted in
-    /// `packets`, not yet in `rows`), else `None` with the reason counted. Fails only when
+    /// The record's dissection if it is selected (counted in `packets`, not yet in
+    /// `rows`), else `None` with the reason counted. `protocol=` is held to the chain of
+    /// the IP packet the row describes (the innermost when decapsulating). Fails only when
     /// the filter cannot be compiled for the record's link type.
     #[inline]
-    pub fn select(&mut self, record: &Record<'_>) -> Result<Option<(LinkInfo, IpPacket)>> {
+    pub fn select(&mut self, record: &Record<'_>) -> Result<Option<Dissection>> {
         self.stats.packets += 1;
         if let Some(filter) = &mut self.filter {
             if !filter.matches(record)? {
@@ -78,32 +88,28 @@ impl PacketSelector {
                 return Ok(None);
             }
         }
-        let info = match link::decode(record.link_type, record.data) {
-            Link::Ip(info) => info,
-            Link::NotIp => {
-                self.stats.not_ip += 1;
-                return Ok(None);
-            }
-            Link::Unsupported => {
-                *self
-                    .stats
-                    .unsupported_link_types
-                    .entry(record.link_type)
-                    .or_default() += 1;
-                return Ok(None);
-            }
-        };
-        let Some(packet) = ip::decode_with(record.data, &info, record.wire_len, self.transport)
-        else {
-            self.stats.not_ip += 1;
-            return Ok(None);
-        };
+        let dissection =
+            match dissect::dissect(record.link_type, record.data, record.wire_len, self.depth) {
+                Ok(dissection) => dissection,
+                Err(NoIp::NotIp) => {
+                    self.stats.not_ip += 1;
+                    return Ok(None);
+                }
+                Err(NoIp::UnsupportedLink) => {
+                    *self
+                        .stats
+                        .unsupported_link_types
+                        .entry(record.link_type)
+                        .or_default() += 1;
+                    return Ok(None);
+                }
+            };
         if let Some(p) = self.protocol {
-            if !packet.chain.contains(p) {
+            if !dissection.ip().chain.contains(p) {
                 self.stats.filtered += 1;
                 return Ok(None);
             }
         }
-        Ok(Some((info, packet)))
+        Ok(Some(dissection))
     }
 }

@@ -11,6 +11,18 @@ pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 pub const ETHERTYPE_MPLS: u16 = 0x8847;
 pub const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Cisco VN-Tag: a 4-byte tag, then the next EtherType.
+pub const ETHERTYPE_VN_TAG: u16 = 0x8926;
+/// IEEE 802.1BR E-Tag: a 6-byte tag, then the next EtherType.
+pub const ETHERTYPE_E_TAG: u16 = 0x893f;
+/// Cisco MetaData (the security group tag): 6 bytes, then the next EtherType.
+pub const ETHERTYPE_CISCO_METADATA: u16 = 0x8909;
+/// IEEE 802.1ah provider backbone bridging: a 4-byte I-TAG, then a whole Ethernet frame.
+pub const ETHERTYPE_PBB: u16 = 0x88e7;
+/// Cisco FabricPath: the 2-byte FTag/TTL, then a whole Ethernet frame.
+pub const ETHERTYPE_FABRICPATH: u16 = 0x8903;
+/// Network Service Header (RFC 8300): see `wire::nsh`.
+pub const ETHERTYPE_NSH: u16 = 0x894f;
 /// Values of the type/length field up to this are 802.3 lengths, not EtherTypes.
 pub const MAX_802_3_LENGTH: u16 = 1500;
 
@@ -76,6 +88,27 @@ impl<'a> VlanTag<'a> {
     }
     pub fn ethertype(&self) -> Option<u16> {
         be16(self.bytes, tag_field::ETHERTYPE)
+    }
+}
+
+/// The length of a tag that carries the next EtherType in its last two bytes (VN-Tag,
+/// E-Tag, Cisco MetaData), counted from the byte after the tag's own EtherType, as
+/// Wireshark's dissectors read them; `None` for other EtherTypes.
+pub fn tag_with_ethertype_len(ethertype: u16) -> Option<usize> {
+    match ethertype {
+        ETHERTYPE_VN_TAG => Some(6),
+        ETHERTYPE_E_TAG | ETHERTYPE_CISCO_METADATA => Some(8),
+        _ => None,
+    }
+}
+
+/// The length of what sits between a tag's EtherType and the whole Ethernet frame it
+/// carries (PBB's I-TAG, FabricPath's FTag/TTL); `None` for other EtherTypes.
+pub fn tag_before_frame_len(ethertype: u16) -> Option<usize> {
+    match ethertype {
+        ETHERTYPE_PBB => Some(4),
+        ETHERTYPE_FABRICPATH => Some(2),
+        _ => None,
     }
 }
 

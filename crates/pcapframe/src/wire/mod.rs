@@ -8,6 +8,7 @@
 //! A view is made over the bytes from the header's first byte to the end of what may be
 //! read (the captured bytes, or less when an outer header bounds its payload).
 
+pub mod erspan;
 pub mod ethernet;
 pub mod geneve;
 pub mod gre;
@@ -15,7 +16,9 @@ pub mod gtpu;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
+pub mod l2tp;
 pub mod mpls;
+pub mod nsh;
 pub mod pppoe;
 pub mod tcp;
 pub mod udp;
@@ -25,13 +28,19 @@ pub mod vxlan;
 pub mod ip_protocol {
     pub const HOPOPT: u8 = 0;
     pub const ICMP: u8 = 1;
+    /// IPv4 encapsulated in IP (IP-in-IP, IPsec tunnel mode).
+    pub const IPV4_IN_IP: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    /// IPv6 encapsulated in IP (6in4, 6in6).
+    pub const IPV6_IN_IP: u8 = 41;
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
+    pub const GRE: u8 = 47;
     pub const AH: u8 = 51;
     pub const ICMPV6: u8 = 58;
     pub const DSTOPTS: u8 = 60;
+    pub const PIM: u8 = 103;
 }
 
 /// A field's byte range within its header.
