@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::RecordReader;
-use crate::reader::Cancel;
+use crate::options::Cancel;
 
 /// Farthest apart two checkpoints are: 200 GB of capture index in 200,000 entries (4.8 MB).
 pub const MAX_STEP: u64 = 1 << 20;

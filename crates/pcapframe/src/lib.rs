@@ -22,15 +22,19 @@ pub mod ip;
 pub mod link;
 #[cfg(feature = "live")]
 pub mod live;
+pub mod options;
 #[cfg(feature = "output")]
 pub mod output;
 pub mod parallel;
 pub mod protocol;
 pub mod reader;
 pub mod select;
+pub mod stats;
 pub mod tunnel;
 pub mod wire;
 pub mod writer;
 
 pub use error::{Error, ErrorKind, Result};
-pub use reader::{Cancel, PacketReader, ReadOptions, ReadStats, TruncationPolicy};
+pub use options::{Cancel, ReadOptions, TruncationPolicy};
+pub use reader::PacketReader;
+pub use stats::ReadStats;

@@ -15,7 +15,9 @@ use arrow_schema::SchemaRef;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
 use crate::link::linktype;
-use crate::reader::{ReadOptions, ReadStats, RowBuilder};
+use crate::options::ReadOptions;
+use crate::reader::RowBuilder;
+use crate::stats::ReadStats;
 use crate::writer::PcapWriter;
 
 #[derive(Debug, Clone)]

@@ -25,7 +25,9 @@ use crate::format::pcapng::PcapngFormat;
 use crate::format::RecordReader;
 use crate::index::FileStamp;
 use crate::input::ByteWindow;
-use crate::reader::{PacketReader, ReadOptions, ReadStats, RowBuilder};
+use crate::options::ReadOptions;
+use crate::reader::{PacketReader, RowBuilder};
+use crate::stats::ReadStats;
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.

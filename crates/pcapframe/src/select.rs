@@ -7,7 +7,8 @@ use crate::bpf::BpfFilter;
 use crate::dissect::{self, Depth, Dissection, NoIp};
 use crate::error::Result;
 use crate::format::Record;
-use crate::reader::{ReadOptions, ReadStats};
+use crate::options::ReadOptions;
+use crate::stats::ReadStats;
 
 /// Without the `filter` feature there is no libpcap to compile an expression: a read that
 /// asks for one fails before it starts, and no filter can exist.

@@ -522,6 +522,48 @@ mod tests {
         assert_eq!(&frame[inner.payload.clone()], b"q");
     }
 
+    proptest::proptest! {
+        /// Whatever a stranger puts after a tunnel header (and wherever the capture cuts
+        /// it), the walk ends, every inner packet lies inside the one that carried it, after
+        /// its header, and the chain is bounded.
+        #[test]
+        fn any_bytes_after_a_tunnel_header_stay_inside_the_outer_packet(
+            carrier in 0usize..12,
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+            cut in 0usize..260,
+        ) {
+            let ports = [4789, 8472, 6081, 2152, 3544, 1701, 6635, 4341];
+            let payload = match carrier {
+                0..=7 => udp(40000, ports[carrier], &tail),
+                _ => tail.clone(),
+            };
+            let proto = match carrier {
+                0..=7 => 17,
+                8 => 47,
+                9 => 4,
+                10 => 41,
+                _ => 115,
+            };
+            let mut frame = ethernet(0x0800, &ipv4(proto, [10, 0, 0, 1], [10, 0, 0, 2], &payload));
+            frame.truncate(cut.max(34));
+            let Link::Ip(info) = link::decode(linktype::ETHERNET, &frame) else {
+                return Ok(());
+            };
+            let Some(outer) = ip::decode(&frame, &info, frame.len() as u32) else {
+                return Ok(());
+            };
+            let (tunnels, inner) = walk(&frame, frame.len() as u32, &outer, true);
+            proptest::prop_assert!(tunnels.kinds().count() <= MAX_TUNNELS + 1);
+            if let Some(inner) = inner {
+                proptest::prop_assert!(!tunnels.is_empty());
+                proptest::prop_assert!(inner.start > outer.start);
+                proptest::prop_assert!(inner.end <= outer.end && inner.end <= frame.len());
+                proptest::prop_assert!(inner.payload.start <= inner.payload.end);
+                proptest::prop_assert!(inner.payload.end <= inner.end);
+            }
+        }
+    }
+
     #[test]
     fn depth_is_bounded() {
         let mut p = inner_udp();

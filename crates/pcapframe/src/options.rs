@@ -1,0 +1,160 @@
+//! The options of a read (which packets, which columns, how deep, what to do with damage)
+//! and the flag that cancels it: one module, imported by every reader and the selector.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::batch::{HostEncoding, DEFAULT_BATCH_ROWS};
+use crate::column::{self, Column};
+use crate::error::{Error, ErrorKind, Result};
+use crate::protocol;
+
+/// What to do when a capture ends inside a record (a capture killed while writing) or is
+/// damaged (a length that cannot be right, a later section we cannot read, garbage after
+/// a compressed stream): the packets before it are complete and correct, and tshark,
+/// tcpdump and Wireshark show them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TruncationPolicy {
+    /// Stop with an error.
+    Raise,
+    /// Keep every complete packet before it and report it in `ReadStats`.
+    #[default]
+    Warn,
+    /// Keep every complete packet before it and report nothing (still in `ReadStats`).
+    Ignore,
+}
+
+impl TruncationPolicy {
+    pub fn parse(text: &str) -> Result<Self> {
+        match text {
+            "raise" => Ok(TruncationPolicy::Raise),
+            "warn" => Ok(TruncationPolicy::Warn),
+            "ignore" => Ok(TruncationPolicy::Ignore),
+            other => Err(Error::invalid_argument(format!(
+                "errors={other:?} is not one of 'raise', 'warn', 'ignore'"
+            ))),
+        }
+    }
+
+    /// Whether a read that met `e` ends there keeping the packets before it (reported in
+    /// `ReadStats::truncated`) rather than failing: a file cut short or damaged, unless
+    /// the caller asked for errors. Any other error (I/O, memory) always fails.
+    pub fn keeps_packets_before(self, e: &Error) -> bool {
+        self != TruncationPolicy::Raise
+            && matches!(e.kind, ErrorKind::Truncated | ErrorKind::Corrupt)
+    }
+}
+
+/// A flag that stops a read from outside (a signal handler, Python's KeyboardInterrupt):
+/// every loop from bytes to rows checks it once per record, so a read stops within a
+/// record's time whether or not it is producing rows. Clones share the flag.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Ask every read holding this flag to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Interrupted)` once cancelled.
+    #[inline]
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            return Err(Error::new(
+                ErrorKind::Interrupted,
+                "the read was interrupted",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Keep only packets whose IP header chain contains this protocol number.
+    pub protocol: Option<u8>,
+    /// Keep only packets a tcpdump expression accepts (checked by `ReadOptions::build`).
+    pub filter: Option<String>,
+    pub payload: bool,
+    /// The columns, in order (`None`: the documented six); `payload` appends the payload
+    /// column when it is not named here. Only these are decoded and built.
+    pub columns: Option<Vec<Column>>,
+    pub batch_rows: usize,
+    pub errors: TruncationPolicy,
+    /// Stops the read when set (see `Cancel`).
+    pub cancel: Cancel,
+    /// How the host columns are written.
+    pub hosts: HostEncoding,
+    /// Rows describe the innermost IP packet reached through tunnels (`tunnel` module);
+    /// `protocol` follows, `filter` keeps its libpcap meaning (the outer headers).
+    pub decapsulate: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            protocol: None,
+            filter: None,
+            payload: false,
+            columns: None,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            errors: TruncationPolicy::Warn,
+            cancel: Cancel::default(),
+            hosts: HostEncoding::Dictionary,
+            decapsulate: false,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Set `protocol` from a name as the `protocol` column writes it (or an alias, or a number).
+    pub fn with_protocol_name(mut self, name: Option<&str>) -> Result<Self> {
+        self.protocol = parse_protocol(name)?;
+        Ok(self)
+    }
+
+    /// Set `columns` from names (`None`: the documented six); an unknown or repeated name
+    /// is an `InvalidArgument` error listing the valid ones.
+    pub fn with_column_names<S: AsRef<str>>(mut self, names: Option<&[S]>) -> Result<Self> {
+        self.columns = match names {
+            None => None,
+            Some(names) => Some(column::select(Some(names), false)?),
+        };
+        Ok(self)
+    }
+
+    /// The columns of a read with these options, in order.
+    pub fn selected_columns(&self) -> Vec<Column> {
+        let mut out = self
+            .columns
+            .clone()
+            .unwrap_or_else(|| column::DEFAULT.to_vec());
+        if self.payload && !out.contains(&Column::Payload) {
+            out.push(Column::Payload);
+        }
+        out
+    }
+}
+
+/// A protocol name (as the `protocol` column writes it, an alias, or a number) to its number.
+pub fn parse_protocol(name: Option<&str>) -> Result<Option<u8>> {
+    match name {
+        None => Ok(None),
+        Some(n) => protocol::number(n).map(Some).ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "unknown protocol {n:?}; valid names are: {} (or a protocol number 0-255)",
+                protocol::valid_names().join(", ")
+            ))
+        }),
+    }
+}
+
