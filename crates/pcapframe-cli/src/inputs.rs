@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use pcapframe::dissect::Dissection;
 use pcapframe::error::{Error, Result};
 use pcapframe::format::{Record, RecordReader};
-use pcapframe::reader::{ReadOptions, ReadStats, TruncationPolicy};
+use pcapframe::reader::{pump, PumpEnd, ReadOptions, ReadStats, RecordSink, TruncationPolicy};
 use pcapframe::select::PacketSelector;
 
 /// Files named on the command line: each argument is a file, or a glob the shell left
@@ -61,34 +61,56 @@ pub fn for_each_packet(
     files: &[PathBuf],
     options: &ReadOptions,
     tunnels: bool,
-    mut every_record: impl FnMut(&Record<'_>),
-    mut each: impl FnMut(&Record<'_>, &Dissection) -> bool,
+    every_record: impl FnMut(&Record<'_>),
+    each: impl FnMut(&Record<'_>, &Dissection) -> bool,
 ) -> Result<ReadStats> {
-    let mut selector = PacketSelector::new(options)?.with_tunnels(tunnels);
-    'files: for path in files {
+    struct Packets<F, G> {
+        selector: PacketSelector,
+        every_record: F,
+        each: G,
+        stop: bool,
+    }
+    impl<F: FnMut(&Record<'_>), G: FnMut(&Record<'_>, &Dissection) -> bool> RecordSink
+        for Packets<F, G>
+    {
+        fn record(&mut self, record: &Record<'_>) -> Result<()> {
+            (self.every_record)(record);
+            if let Some(dissection) = self.selector.select(record)? {
+                self.selector.stats_mut().rows += 1;
+                self.stop = !(self.each)(record, &dissection);
+            }
+            Ok(())
+        }
+        fn go_on(&mut self, _: u64) -> Result<bool> {
+            Ok(!self.stop)
+        }
+    }
+    let mut packets = Packets {
+        selector: PacketSelector::new(options)?.with_tunnels(tunnels),
+        every_record,
+        each,
+        stop: false,
+    };
+    for path in files {
         let mut records = RecordReader::open(path)?;
-        loop {
-            match records.next_record() {
-                Ok(Some(record)) => {
-                    every_record(&record);
-                    if let Some(dissection) = selector.select(&record)? {
-                        selector.stats_mut().rows += 1;
-                        if !each(&record, &dissection) {
-                            break 'files;
-                        }
-                    }
+        match pump(
+            &mut records,
+            u64::MAX,
+            options.errors,
+            &options.cancel,
+            &mut packets,
+        )
+        .map_err(|e| e.in_file(path))?
+        {
+            PumpEnd::Stopped => break,
+            PumpEnd::Ended => {}
+            PumpEnd::Truncated(e) => {
+                if options.errors == TruncationPolicy::Warn {
+                    warn_truncated(&e);
                 }
-                Ok(None) => break,
-                Err(e) if options.errors.keeps_packets_before(&e) => {
-                    if options.errors == TruncationPolicy::Warn {
-                        warn_truncated(&e);
-                    }
-                    selector.stats_mut().truncated = Some(e.to_string());
-                    break;
-                }
-                Err(e) => return Err(e),
+                packets.selector.stats_mut().truncated = Some(e.to_string());
             }
         }
     }
-    Ok(selector.stats().clone())
+    Ok(packets.selector.stats().clone())
 }

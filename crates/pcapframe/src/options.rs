@@ -157,4 +157,3 @@ pub fn parse_protocol(name: Option<&str>) -> Result<Option<u8>> {
         }),
     }
 }
-

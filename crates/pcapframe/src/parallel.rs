@@ -22,11 +22,12 @@ use arrow_array::RecordBatch;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::pcap::PcapFormat;
 use crate::format::pcapng::PcapngFormat;
+use crate::format::Record;
 use crate::format::RecordReader;
 use crate::index::FileStamp;
 use crate::input::ByteWindow;
 use crate::options::ReadOptions;
-use crate::reader::{PacketReader, RowBuilder};
+use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
 use crate::stats::ReadStats;
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
@@ -668,42 +669,53 @@ fn decode_records(
     options: &ReadOptions,
     emit: &mut dyn FnMut(FileRead, u64) -> Result<()>,
 ) -> Result<u64> {
-    let mut rows = RowBuilder::new(options)?;
-    let mut piece = |rows: &mut RowBuilder, at: u64| {
-        let batches = rows.finish().into_iter().collect();
-        emit(
-            FileRead {
-                batches,
-                stats: std::mem::take(rows.stats_mut()),
-            },
-            at,
-        )
-    };
-    let mut next;
-    loop {
-        options.cancel.check()?;
-        next = start + records.offset();
-        if next >= end {
-            break;
-        }
-        // pcapng: blocks without packets may be skipped on the way to the next range's packet.
-        match records.next_record_before(end - start) {
-            Ok(Some(record)) => rows.push(&record)?,
-            Ok(None) => {
-                next = start + records.offset();
-                break;
-            }
-            Err(e) if options.errors.keeps_packets_before(&e) => {
-                rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
-                break;
-            }
-            Err(e) => return Err(offset_error(e, start)),
-        }
-        if rows.len() >= options.batch_rows || rows.is_full() {
-            piece(&mut rows, start + records.offset())?;
+    /// Rows cut into pieces of `batch_rows`, each emitted with the offset reached.
+    struct Pieces<'a> {
+        rows: RowBuilder,
+        batch_rows: usize,
+        start: u64,
+        emit: &'a mut dyn FnMut(FileRead, u64) -> Result<()>,
+    }
+    impl Pieces<'_> {
+        fn piece(&mut self, at: u64) -> Result<()> {
+            let batches = self.rows.finish().into_iter().collect();
+            let stats = std::mem::take(self.rows.stats_mut());
+            (self.emit)(FileRead { batches, stats }, at)
         }
     }
-    piece(&mut rows, next)?;
+    impl RecordSink for Pieces<'_> {
+        #[inline]
+        fn record(&mut self, record: &Record<'_>) -> Result<()> {
+            self.rows.push(record)
+        }
+        #[inline]
+        fn go_on(&mut self, offset: u64) -> Result<bool> {
+            if self.rows.len() >= self.batch_rows || self.rows.is_full() {
+                self.piece(self.start + offset)?;
+            }
+            Ok(true)
+        }
+    }
+    let mut pieces = Pieces {
+        rows: RowBuilder::new(options)?,
+        batch_rows: options.batch_rows,
+        start,
+        emit,
+    };
+    let before = end.saturating_sub(start);
+    let ended = pump(
+        &mut records,
+        before,
+        options.errors,
+        &options.cancel,
+        &mut pieces,
+    )
+    .map_err(|e| offset_error(e, start))?;
+    if let PumpEnd::Truncated(e) = ended {
+        pieces.rows.stats_mut().truncated = Some(offset_error(e, start).to_string());
+    }
+    let next = start + records.offset();
+    pieces.piece(next)?;
     Ok(next)
 }
 

@@ -9,12 +9,59 @@ use arrow_schema::SchemaRef;
 use crate::batch::{self, BatchBuilder, DEFAULT_BATCH_ROWS};
 
 use crate::column::Column;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Record, RecordReader};
 use crate::input::ByteWindow;
-use crate::select::PacketSelector;
 pub use crate::options::{parse_protocol, Cancel, ReadOptions, TruncationPolicy};
+use crate::select::PacketSelector;
 pub use crate::stats::ReadStats;
+
+/// How `pump` ended.
+#[derive(Debug)]
+pub enum PumpEnd {
+    /// The sink asked to stop.
+    Stopped,
+    /// The input ended, or the next record starts at or after the bound.
+    Ended,
+    /// The input is cut short or damaged and the policy keeps the records before it: the
+    /// error says where and what.
+    Truncated(Error),
+}
+
+/// Where `pump` hands the records: every reader of files and byte ranges, and the command
+/// line, is one of these.
+pub trait RecordSink {
+    /// Take one record.
+    fn record(&mut self, record: &Record<'_>) -> Result<()>;
+    /// After each record, with the byte offset just past it: whether to go on.
+    fn go_on(&mut self, offset: u64) -> Result<bool>;
+}
+
+/// The one loop from records to a sink: hand `sink` each record of `records` that starts
+/// before byte `before` (`u64::MAX`: all of them) until it says stop; check `cancel` once
+/// per record; a file cut short or damaged ends the loop as `errors` says.
+#[inline]
+pub fn pump(
+    records: &mut RecordReader,
+    before: u64,
+    errors: TruncationPolicy,
+    cancel: &Cancel,
+    sink: &mut impl RecordSink,
+) -> Result<PumpEnd> {
+    loop {
+        cancel.check()?;
+        // pcapng: blocks without packets may be skipped on the way to the next packet.
+        match records.next_record_before(before) {
+            Ok(Some(record)) => sink.record(&record)?,
+            Ok(None) => return Ok(PumpEnd::Ended),
+            Err(e) if errors.keeps_packets_before(&e) => return Ok(PumpEnd::Truncated(e)),
+            Err(e) => return Err(e),
+        }
+        if !sink.go_on(records.offset())? {
+            return Ok(PumpEnd::Stopped);
+        }
+    }
+}
 
 /// Cut a batch early when its payload bytes pass this, to bound memory on jumbo payloads.
 const MAX_BATCH_PAYLOAD: usize = 256 << 20;
@@ -184,27 +231,43 @@ impl PacketReader {
         if self.done {
             return Ok(None);
         }
-        let limit = max_rows.max(1);
-        while self.rows.len() < limit && !self.rows.is_full() {
-            if let Err(e) = self.cancel.check() {
-                // The rows of this unfinished batch are dropped: the reader is done.
+        struct Batch<'a> {
+            rows: &'a mut RowBuilder,
+            limit: usize,
+        }
+        impl RecordSink for Batch<'_> {
+            #[inline]
+            fn record(&mut self, record: &Record<'_>) -> Result<()> {
+                self.rows.push(record)
+            }
+            #[inline]
+            fn go_on(&mut self, _: u64) -> Result<bool> {
+                Ok(self.rows.len() < self.limit && !self.rows.is_full())
+            }
+        }
+        let mut batch = Batch {
+            rows: &mut self.rows,
+            limit: max_rows.max(1),
+        };
+        match pump(
+            &mut self.records,
+            u64::MAX,
+            self.errors,
+            &self.cancel,
+            &mut batch,
+        ) {
+            Ok(PumpEnd::Stopped) => {}
+            Ok(PumpEnd::Ended) => self.done = true,
+            Ok(PumpEnd::Truncated(e)) => {
+                self.rows.stats_mut().truncated = Some(e.to_string());
+                self.done = true;
+            }
+            // Cancelled: the rows of this unfinished batch are dropped, the reader is done.
+            Err(e) if e.kind == ErrorKind::Interrupted => {
                 self.done = true;
                 return Err(e);
             }
-            let step = match self.records.next_record() {
-                Ok(Some(record)) => self.rows.push(&record),
-                Ok(None) => {
-                    self.done = true;
-                    break;
-                }
-                Err(e) if self.errors.keeps_packets_before(&e) => {
-                    self.rows.stats_mut().truncated = Some(e.to_string());
-                    self.done = true;
-                    break;
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(mut e) = step {
+            Err(mut e) => {
                 self.done = true;
                 if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
                     // Memory ran out adding the record just read.

@@ -20,4 +20,3 @@ pub struct ReadStats {
     /// the error's text (file, byte offset, what was wrong).
     pub truncated: Option<String>,
 }
-

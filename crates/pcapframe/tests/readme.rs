@@ -7,7 +7,10 @@ fn readme_column_table_is_the_registry() {
         .expect("the README beside the workspace");
     let begin = "<!-- columns: begin (generated: pcapframe columns --markdown) -->\n";
     let start = readme.find(begin).expect("the table's begin marker") + begin.len();
-    let end = readme[start..].find("<!-- columns: end -->").expect("its end marker") + start;
+    let end = readme[start..]
+        .find("<!-- columns: end -->")
+        .expect("its end marker")
+        + start;
     assert_eq!(
         &readme[start..end],
         pcapframe::column::markdown_table(),
