@@ -16,7 +16,9 @@
 use crate::ip::{self, IpPacket};
 use crate::link::{self, IpVersion, Link, LinkInfo};
 use crate::wire::erspan::ErspanHeader;
-use crate::wire::ethernet::{ETHERTYPE_CISCO_METADATA, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
+use crate::wire::ethernet::{
+    ETHERTYPE_CISCO_METADATA, ETHERTYPE_IPV4, ETHERTYPE_IPV6, MAX_802_3_LENGTH,
+};
 use crate::wire::geneve::{self, GeneveHeader};
 use crate::wire::gre::{self, GreHeader};
 use crate::wire::gtpu::{self, GtpuHeader};
@@ -296,8 +298,10 @@ fn gre_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
         },
         ETHERTYPE_IPV4 => ip_at(d, inner_at, IpVersion::V4),
         ETHERTYPE_IPV6 => ip_at(d, inner_at, IpVersion::V6),
-        // MPLS, VLAN tags, NSH and the rest, as they follow an Ethernet header.
-        other => link::ethertype_payload(d, inner_at, other),
+        // MPLS, VLAN tags, NSH and the rest, as they follow an Ethernet header; a value
+        // that would be an 802.3 length there (a keepalive's 0) carries nothing.
+        other if other > MAX_802_3_LENGTH => link::ethertype_payload(d, inner_at, other),
+        _ => Link::NotIp,
     };
     Step::new(TunnelKind::Gre, key, inner)
 }
@@ -507,6 +511,16 @@ mod tests {
             (tunnels.name(), tunnels.id(), inner),
             ("vxlan".to_string(), Some(7), None)
         );
+    }
+
+    #[test]
+    fn a_gre_protocol_below_1501_carries_nothing_even_if_llc_snap_follows() {
+        let mut gre = vec![0x00, 0x00, 0x00, 0x00]; // protocol 0, as a keepalive
+        gre.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        gre.extend(inner_udp());
+        let frame = ethernet(0x0800, &ipv4(47, [10, 0, 0, 1], [10, 0, 0, 2], &gre));
+        let (tunnels, inner) = walk_frame(&frame);
+        assert_eq!((tunnels.name(), inner), ("gre".to_string(), None));
     }
 
     #[test]
