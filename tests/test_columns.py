@@ -210,6 +210,7 @@ def test_column_dtypes():
         "more_fragments": "boolean", "tcp_flags": "category", "tcp_seq": "UInt32", "tcp_ack": "UInt32",
         "tcp_window": "UInt16", "icmp_type": "UInt8", "icmp_code": "UInt8", "vlan": "UInt16",
         "src_mac": "category", "dst_mac": "category", "ethertype": "UInt16", "payload_length": "UInt32",
+        "tunnel": "category", "tunnel_id": "UInt32", "outer_src_host": "category", "outer_dst_host": "category",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

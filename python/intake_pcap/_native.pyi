@@ -1,7 +1,7 @@
 """The Rust reader as Python objects (the PyO3 module of ``crates/intake-pcap-python``).
 
 Readers take their read options by keyword only: ``protocol=``, ``payload=``,
-``errors=``, ``filter=``, ``columns=``, then their own. Batches leave through the Arrow
+``errors=``, ``filter=``, ``columns=``, ``decapsulate=``, then their own. Batches leave through the Arrow
 PyCapsule interface, so ``pyarrow.record_batch(batch)`` takes the buffers without a copy.
 A bug in the Rust code raises ``CaptureError``, never crashes the interpreter.
 
@@ -76,7 +76,8 @@ class _ReadStats(TypedDict, total=False):
 
 @type_check_only
 class _PacketFields(TypedDict, total=False):
-    """One frame decoded by ``decode_packet``; the IP keys are absent without IP."""
+    """One frame decoded by ``decode_packet``; the IP keys (all but the first three) are
+    absent without IP."""
 
     source_mac_address: str | None
     destination_mac_address: str | None
@@ -89,6 +90,15 @@ class _PacketFields(TypedDict, total=False):
     ip_protocol: str
     payload_offset: int
     payload_end: int
+    tunnel: str | None
+    """The tunnels crossed, outermost first, joined by ``/`` (``vxlan``, ``gre/erspan``);
+    ``None`` when there is none."""
+    tunnel_id: int | None
+    """The innermost tunnel's identifier (VXLAN/Geneve VNI, GRE key, GTP-U TEID, ...)."""
+    outer_source_ip_address: str
+    """Source address of the outermost IP header."""
+    outer_destination_ip_address: str
+    """Destination address of the outermost IP header."""
 
 TEXT_AFTER_DISTINCT_HOSTS: Final[int]
 """Distinct addresses (source and destination together) above which ``read()`` gives the
@@ -138,6 +148,7 @@ class CaptureReader:
         errors: _Errors = "warn",
         filter: str | None = None,
         columns: Sequence[str] | None = None,
+        decapsulate: bool = False,
         batch_rows: int = 65536,
         name: _Path | None = None,
     ) -> Self:
@@ -147,8 +158,10 @@ class CaptureReader:
         ``protocol``: keep packets whose IP header chain holds it (a name of
         ``protocol_names()`` or a number 0-255 as text). ``payload``: add the payload column.
         ``filter``: a tcpdump expression, compiled by libpcap. ``columns``: the columns in
-        order (``None``: the documented six; a single ``str`` is refused). ``batch_rows``:
-        rows per batch. Raises ``ValueError`` for a bad option (naming the valid values),
+        order (``None``: the documented six; a single ``str`` is refused). ``decapsulate``:
+        rows describe the innermost IP packet reached through tunnels (VXLAN, GRE, Geneve,
+        GTP-U, ...), and ``protocol`` follows it; ``filter`` still sees the outer headers.
+        ``batch_rows``: rows per batch. Raises ``ValueError`` for a bad option (naming the valid values),
         ``FileNotFoundError``, ``NotACaptureError``, ...
         """
 
@@ -196,6 +209,7 @@ class LiveReader:
         payload: bool = False,
         filter: str | None = None,
         columns: Sequence[str] | None = None,
+        decapsulate: bool = False,
         snaplen: int = 65536,
         promisc: bool = True,
         timeout_ms: int = 1000,
@@ -203,7 +217,7 @@ class LiveReader:
     ) -> Self:
         """Open ``interface`` (``ValueError`` listing the interfaces when it does not
         exist, ``PermissionError`` without the privilege). ``protocol``, ``payload``,
-        ``filter`` (run in the kernel) and ``columns`` as for ``CaptureReader``;
+        ``filter`` (run in the kernel), ``columns`` and ``decapsulate`` as for ``CaptureReader``;
         ``snaplen``: the most bytes kept of each packet; ``timeout_ms``: libpcap's read
         timeout; ``buffer_bytes``: the kernel's capture buffer."""
 
@@ -252,6 +266,7 @@ def read_capture(
     errors: _Errors = "warn",
     filter: str | None = None,
     columns: Sequence[str] | None = None,
+    decapsulate: bool = False,
     threads: int = 1,
     byte_range: tuple[int, int] | None = None,
     stamp: tuple[int, int, int] | None = None,
@@ -307,6 +322,8 @@ def write_table(
     through; a directory, a socket or one of ``inputs`` is refused. Returns the rows
     written."""
 
-def decode_packet(data: bytes, link_type: int = 1) -> _PacketFields:
+def decode_packet(data: bytes, link_type: int = 1, *, decapsulate: bool = False) -> _PacketFields:
     """Decode one frame (an Ethernet frame unless ``link_type`` says otherwise) the way a
-    read does; the IP keys are absent when it carries no IP packet."""
+    read does; the IP keys are absent when it carries no IP packet. ``decapsulate``: they
+    describe the innermost IP packet reached through tunnels; the ``outer_*`` keys always
+    describe the outermost, ``tunnel`` and ``tunnel_id`` the tunnels crossed."""

@@ -45,6 +45,7 @@ class NativeReadOptions(TypedDict):
     errors: Errors
     filter: str | None
     columns: list[str] | None
+    decapsulate: bool
 
 _PANDAS_TYPES = {
     pa.uint8(): pd.UInt8Dtype(),
@@ -71,7 +72,8 @@ def arrow_schema(payload: bool = False, columns: Columns = None) -> pa.Schema:
 
 # Text columns that share one dictionary per batch (the Rust core builds one for both), so
 # that pandas gives them the same categories and ``src_host == dst_host`` works.
-_SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"))
+# ``src_host``/``dst_host`` come first: ``_hosts_as_text`` names them by position.
+_SHARED_TEXT = (("src_host", "dst_host"), ("src_mac", "dst_mac"), ("outer_src_host", "outer_dst_host"))
 # Columns whose distinct values are whatever the traffic holds (scans, spoofed or privacy
 # addresses): only these may become Arrow-backed strings. Protocol names, TCP flags and
 # interfaces are few by nature and always categoricals.
@@ -334,13 +336,19 @@ def open_reader(
     storage_options: Mapping[str, Any] | None = None,
     compression: Compression = "infer",
     columns: Columns = None,
+    decapsulate: bool = False,
 ) -> _native.CaptureReader:
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
     blocks, never whole in memory. A named pipe or device is opened once and streamed."""
     codec = codec_for(path, compression)
     options = NativeReadOptions(
-        protocol=protocol, payload=payload, errors=errors, filter=filter, columns=column_list(columns)
+        protocol=protocol,
+        payload=payload,
+        errors=errors,
+        filter=filter,
+        columns=column_list(columns),
+        decapsulate=bool(decapsulate),
     )
     if is_stream(path) and codec in (None, "gzip"):
         pipe = open(local_path(path), "rb")
@@ -450,16 +458,23 @@ def read_file(
     columns: Columns = None,
     stamp: tuple[int, int, int] | None = None,
     text: Literal["category", "auto"] = "category",
+    decapsulate: bool = False,
 ) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
     ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
     them: only the records that start there (a partition of a local uncompressed file).
     ``text="auto"``: for ``to_pandas(..., text="auto")`` only: hosts may come as large
-    strings (all of the file's, when any batch holds more than ``_MAX_CATEGORIES``)."""
+    strings (all of the file's, when any batch holds more than ``_MAX_CATEGORIES``).
+    ``decapsulate``: rows describe the innermost IP packet reached through tunnels."""
     codec = codec_for(path, compression)
     options = NativeReadOptions(
-        protocol=protocol, payload=payload, errors=errors, filter=filter, columns=column_list(columns)
+        protocol=protocol,
+        payload=payload,
+        errors=errors,
+        filter=filter,
+        columns=column_list(columns),
+        decapsulate=bool(decapsulate),
     )
     if is_local(path) and codec in (None, "gzip") and not is_stream(path):
         batches, stats = _native.read_capture(

@@ -16,13 +16,18 @@ class IPPacket:
         The frame as captured (an Ethernet frame unless ``link_type`` says otherwise).
     link_type : int
         LINKTYPE_* value of the frame (1, Ethernet, by default).
+    decapsulate : bool
+        The IP attributes (addresses, ports, protocol, payload) describe the innermost IP
+        packet reached through tunnels (VXLAN, GRE, Geneve, GTP-U, ...), as a read with
+        ``decapsulate=True`` does; the ``outer_*`` attributes keep the outermost addresses.
+        The MAC addresses and EtherType are the outer frame's either way.
 
     Frames that carry no IP packet have ``None`` for the IP attributes.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview, link_type: int = 1) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview, link_type: int = 1, *, decapsulate: bool = False) -> None:
         self._data = bytes(data)
-        self._fields = _native.decode_packet(self._data, link_type)
+        self._fields = _native.decode_packet(self._data, link_type, decapsulate=bool(decapsulate))
 
     @property
     def source_mac_address(self) -> str | None:
@@ -63,6 +68,31 @@ class IPPacket:
     def destination_ip_port(self) -> int | None:
         """TCP/UDP destination port, or None."""
         return self._fields.get("destination_ip_port")
+
+    @property
+    def tunnel(self) -> str | None:
+        """The tunnels crossed, outermost first, joined by ``/`` (``vxlan``, ``gre/erspan``),
+        as the ``tunnel`` column names them (with or without ``decapsulate``); ``None``
+        when there is none."""
+        return self._fields.get("tunnel")
+
+    @property
+    def tunnel_id(self) -> int | None:
+        """The innermost tunnel's identifier (VXLAN/Geneve VNI, GRE key, GTP-U TEID, ...),
+        as the ``tunnel_id`` column holds it, or None."""
+        return self._fields.get("tunnel_id")
+
+    @property
+    def outer_source_ip_address(self) -> str | None:
+        """Source address of the outermost IP header (``source_ip_address`` unless
+        decapsulated)."""
+        return self._fields.get("outer_source_ip_address")
+
+    @property
+    def outer_destination_ip_address(self) -> str | None:
+        """Destination address of the outermost IP header (``destination_ip_address`` unless
+        decapsulated)."""
+        return self._fields.get("outer_destination_ip_address")
 
     @property
     def payload(self) -> bytes | None:

@@ -39,6 +39,7 @@ class _FileOptions(TypedDict):
     storage_options: Mapping[str, Any]
     compression: Compression
     columns: list[str] | None
+    decapsulate: bool
 
 
 class _WholeFileOptions(_FileOptions):
@@ -73,6 +74,12 @@ class PCAPSource(DataSource):
         The columns, in this order (default: ``time, src_host, src_port, dst_host,
         dst_port, protocol``); only these are decoded and built. See the README's
         "Columns" for every name; an unknown one raises ``ValueError`` listing them.
+    decapsulate : bool
+        Rows describe the innermost IP packet reached through tunnels (VXLAN, GRE, Geneve,
+        GTP-U, IP-in-IP, Teredo, L2TP, ERSPAN, ...) rather than the outermost: hosts,
+        ports, protocol, and ``protocol=`` with them. ``filter=`` keeps libpcap's meaning,
+        on the outer headers; the link columns (``vlan``, MACs, ``ethertype``) stay the
+        outer frame's; ``outer_src_host``/``outer_dst_host`` give the outer addresses.
     filter : str, optional
         A tcpdump filter expression (``"tcp port 443 and not host 10.0.0.1"``), compiled by
         libpcap; both it and ``protocol`` must hold. On a live interface it runs in the kernel.
@@ -141,13 +148,15 @@ class PCAPSource(DataSource):
         blocksize: int | None = 256 * 2**20,
         columns: str | Iterable[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        *,
+        decapsulate: bool = False,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration, compression, storage_options, threads, blocksize, columns and metadata"
+                "duration, compression, storage_options, threads, blocksize, columns, decapsulate and metadata"
             )
         if errors not in _ERRORS:
             raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
@@ -184,6 +193,7 @@ class PCAPSource(DataSource):
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.columns = columns
+        self.decapsulate = bool(decapsulate)
         self._files: list[str] | None = None
         self._partitions: list[_Partition] | None = None
         self._live: LiveReader | None = None
@@ -204,6 +214,7 @@ class PCAPSource(DataSource):
             storage_options=self.storage_options,
             compression=self.compression,
             columns=self.columns,
+            decapsulate=self.decapsulate,
         )
 
     @property
@@ -434,6 +445,7 @@ class PCAPSource(DataSource):
                 payload=self.payload,
                 filter=self.filter,
                 columns=self.columns,
+                decapsulate=self.decapsulate,
                 snaplen=self.max_packet,
                 promisc=self.promisc,
                 timeout_ms=self.timeout,

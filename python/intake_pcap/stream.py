@@ -33,6 +33,9 @@ class PacketStream:
         Whether a capture cut short is reported as a warning (the reader raises for "raise").
     columns : list of str, optional
         The columns the reader was opened with (``None``: the documented six).
+    decapsulate : bool
+        Whether the reader was opened with ``decapsulate=True`` (rows describe the
+        innermost IP packet reached through tunnels).
     """
 
     def __init__(
@@ -42,6 +45,8 @@ class PacketStream:
         payload: bool,
         errors: Errors = "warn",
         columns: str | Iterable[str] | None = None,
+        *,
+        decapsulate: bool = False,
     ) -> None:
         from ._read import column_list
 
@@ -50,6 +55,7 @@ class PacketStream:
         self._payload = bool(payload)
         self._errors = errors
         self._columns = column_list(columns)
+        self._decapsulate = bool(decapsulate)
         self.set_filter(protocol)
 
     @property
@@ -141,6 +147,9 @@ class OfflineStream(PacketStream):
     columns : list of str, optional
         The columns, in this order (default: the documented six); only these are decoded.
         ``payload=True`` appends ``payload`` when the list does not name it.
+    decapsulate : bool
+        Rows describe the innermost IP packet reached through tunnels (VXLAN, GRE, ...);
+        ``protocol`` follows it, ``filter`` keeps its meaning on the outer headers.
     """
 
     def __init__(
@@ -153,6 +162,8 @@ class OfflineStream(PacketStream):
         compression: Compression = "infer",
         storage_options: Mapping[str, Any] | None = None,
         columns: str | Iterable[str] | None = None,
+        *,
+        decapsulate: bool = False,
     ) -> None:
         from ._read import open_reader
 
@@ -165,8 +176,9 @@ class OfflineStream(PacketStream):
             storage_options=storage_options,
             compression=compression,
             columns=columns,
+            decapsulate=decapsulate,
         )
-        super().__init__(reader, protocol, payload, errors=errors, columns=columns)
+        super().__init__(reader, protocol, payload, errors=errors, columns=columns, decapsulate=decapsulate)
 
 
 class LiveStream(PacketStream):
@@ -195,6 +207,9 @@ class LiveStream(PacketStream):
     columns : list of str, optional
         The columns, in this order (default: the documented six); ``interface`` holds the
         interface's name.
+    decapsulate : bool
+        Rows describe the innermost IP packet reached through tunnels, as for
+        :class:`OfflineStream`.
     """
 
     _reader: _native.LiveReader
@@ -209,6 +224,8 @@ class LiveStream(PacketStream):
         promisc: bool = True,
         filter: str | None = None,
         columns: str | Iterable[str] | None = None,
+        *,
+        decapsulate: bool = False,
     ) -> None:
         from ._read import column_list
         from .source import _positive_int
@@ -221,12 +238,13 @@ class LiveStream(PacketStream):
             payload=payload,
             filter=filter,
             columns=column_list(columns),
+            decapsulate=bool(decapsulate),
             snaplen=max_packet,
             promisc=bool(promisc),
             timeout_ms=timeout,
         )
         self._timeout = timeout
-        super().__init__(reader, protocol, payload, columns=columns)
+        super().__init__(reader, protocol, payload, columns=columns, decapsulate=decapsulate)
 
     def to_dataframe(self, n: int | None = -1) -> pd.DataFrame:
         """The next ``n`` IP packets, waiting for them; with ``n < 0``, what arrives within

@@ -63,7 +63,7 @@ impl LiveReader {
 #[pymethods]
 impl LiveReader {
     #[new]
-    #[pyo3(signature = (interface, *, protocol=None, payload=false, filter=None, columns=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
+    #[pyo3(signature = (interface, *, protocol=None, payload=false, filter=None, columns=None, decapsulate=false, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -72,6 +72,7 @@ impl LiveReader {
         payload: bool,
         filter: Option<String>,
         columns: Option<Vec<String>>,
+        decapsulate: bool,
         snaplen: u32,
         promisc: bool,
         timeout_ms: u32,
@@ -85,6 +86,7 @@ impl LiveReader {
                 errors: "warn",
                 filter,
                 columns,
+                decapsulate,
                 batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
             }
             .into_options()?;

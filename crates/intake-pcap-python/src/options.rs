@@ -1,5 +1,5 @@
 //! The read options every reader takes by keyword (`protocol=`, `payload=`, `errors=`,
-//! `filter=`, `columns=`), checked in one place, and `protocol=` changed between batches.
+//! `filter=`, `columns=`, `decapsulate=`), checked in one place, and `protocol=` changed between batches.
 
 use std::sync::Mutex;
 
@@ -20,6 +20,8 @@ pub(crate) struct ReadArgs<'a> {
     pub(crate) filter: Option<String>,
     /// Column names in order (`None`: the documented six).
     pub(crate) columns: Option<Vec<String>>,
+    /// Rows describe the innermost IP packet reached through tunnels.
+    pub(crate) decapsulate: bool,
     pub(crate) batch_rows: usize,
 }
 
@@ -32,6 +34,7 @@ impl ReadArgs<'_> {
             batch_rows: self.batch_rows,
             errors,
             filter: self.filter,
+            decapsulate: self.decapsulate,
             ..ReadOptions::default()
         }
         .with_protocol_name(self.protocol)

@@ -47,7 +47,7 @@ type PartitionPlan = (Stamp, Option<Vec<(u64, u64)>>, Option<&'static str>);
 /// `hosts="text_when_distinct"`: batches from the first one with more than 65,536 distinct
 /// hosts on give them as large strings (see `HostEncoding`); the default is dictionaries.
 #[pyfunction]
-#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, threads=1, byte_range=None, stamp=None, hosts="dictionary"))]
+#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, threads=1, byte_range=None, stamp=None, hosts="dictionary"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_capture<'py>(
     py: Python<'py>,
@@ -57,6 +57,7 @@ pub(crate) fn read_capture<'py>(
     errors: &str,
     filter: Option<String>,
     columns: Option<Vec<String>>,
+    decapsulate: bool,
     threads: usize,
     byte_range: Option<(u64, u64)>,
     stamp: Option<Stamp>,
@@ -78,6 +79,7 @@ pub(crate) fn read_capture<'py>(
             errors,
             filter,
             columns,
+            decapsulate,
             // Batches of the default size: smaller batches keep each host dictionary's hash
             // table near the cache, which is most of the cost when every address is new.
             batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
@@ -159,7 +161,7 @@ impl CaptureReader {
     /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
     /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, batch_rows=65536, name=None))]
+    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536, name=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -169,6 +171,7 @@ impl CaptureReader {
         errors: &str,
         filter: Option<String>,
         columns: Option<Vec<String>>,
+        decapsulate: bool,
         batch_rows: usize,
         name: Option<PathBuf>,
     ) -> PyResult<Self> {
@@ -179,6 +182,7 @@ impl CaptureReader {
                 errors,
                 filter,
                 columns,
+                decapsulate,
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
