@@ -24,6 +24,7 @@ import pytest
 
 import tunnel_cases
 from conftest import CORPUS, CORPUS2
+from test_corpus import TSHARK_DIFFERS
 
 pytestmark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed (scripts/setup.sh --test installs it)")
 
@@ -142,7 +143,14 @@ def ours(path, decapsulate):
 
 
 def compare(path, frames, decapsulate):
-    want = [(n, e) for n, e in sorted(frames.items()) if (e := expected_row(e, decapsulate)) is not None]
+    want = [(n, e) for n, t in sorted(frames.items()) if (e := expected_row(t, decapsulate)) is not None]
+    # Where test_corpus.py judges tshark's outermost address not what the column means (its
+    # reasons are there), hold the row to that judgement; those frames carry no tunnel.
+    for n, e in want:
+        for column in ("src_host", "dst_host"):
+            if (path.name, n, column) in TSHARK_DIFFERS:
+                assert e["tunnel"] is None
+                e[column] = e[f"outer_{column}"] = TSHARK_DIFFERS[(path.name, n, column)][0]
     got = ours(path, decapsulate)
     assert len(got) == len(want), f"{path.name}: {len(got)} rows, tshark has {len(want)} IP frames"
     bad = [(n, w, g) for (n, w), g in zip(want, got) if w != g]
@@ -181,7 +189,8 @@ def test_l2tpv3_inner_frames_as_tshark_reads_them(tmp_path):
     for g, i in zip(got, inner):
         assert (g["src_host"], g["dst_host"]) == (i["src_host"], i["dst_host"])
         assert g["tunnel"] == "l2tp" and g["outer_src_host"] != g["src_host"]
-    assert {g["tunnel_id"] for g in got} == {0xFD4241EB, 0xF99BD42C}  # tshark's l2tp.sid
+    sessions = [int(t["l2tp.sid"][0], 16) for _, t in sorted(tshark(path).items())]
+    assert [g["tunnel_id"] for g in got] == sessions and len(set(sessions)) == 2
 
 
 @pytest.mark.parametrize("name", list(tunnel_cases.CASES))
