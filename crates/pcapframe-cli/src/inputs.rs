@@ -75,10 +75,12 @@ pub fn for_each_packet(
     {
         fn record(&mut self, record: &Record<'_>) -> Result<()> {
             (self.every_record)(record);
-            if let Some(dissection) = self.selector.select(record)? {
-                self.selector.stats_mut().rows += 1;
-                self.stop = !(self.each)(record, &dissection);
-            }
+            let go_on = match self.selector.select(record)? {
+                Some(dissection) => (self.each)(record, dissection),
+                None => return Ok(()),
+            };
+            self.selector.stats_mut().rows += 1;
+            self.stop = !go_on;
             Ok(())
         }
         fn go_on(&mut self, _: u64) -> Result<bool> {

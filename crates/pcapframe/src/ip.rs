@@ -176,19 +176,59 @@ pub fn decode(d: &[u8], link: &LinkInfo, wire_len: u32) -> Option<IpPacket> {
     decode_with(d, link, wire_len, true)
 }
 
+impl IpPacket {
+    /// A packet of no bytes, for a slot that `decode_into` fills.
+    pub fn placeholder() -> Self {
+        IpPacket {
+            version: IpVersion::V4,
+            start: 0,
+            src: Addr::V4([0; 4]),
+            dst: Addr::V4([0; 4]),
+            ip_proto: 0,
+            protocol: 0,
+            chain: ProtoSet::default(),
+            src_port: None,
+            dst_port: None,
+            ttl: 0,
+            fragment_offset: 0,
+            more_fragments: false,
+            first_fragment: true,
+            ident: None,
+            tos: 0,
+            end: 0,
+            transport_offset: 0,
+            payload: 0..0,
+        }
+    }
+}
+
 /// `decode`, reading the ports and the payload's bounds only when `transport` is set
 /// (a read whose columns need neither leaves them `None` and empty).
 #[inline]
 pub fn decode_with(d: &[u8], link: &LinkInfo, wire_len: u32, transport: bool) -> Option<IpPacket> {
+    let mut p = IpPacket::placeholder();
+    decode_into(d, link, wire_len, transport, &mut p).then_some(p)
+}
+
+/// `decode_with`, into `out` (false, and `out` unspecified, when there is no packet): the
+/// per-record loop keeps one slot rather than moving a packet out of every call.
+#[inline]
+pub fn decode_into(
+    d: &[u8],
+    link: &LinkInfo,
+    wire_len: u32,
+    transport: bool,
+    out: &mut IpPacket,
+) -> bool {
     let at = link.ip_offset;
     // The version nibble must agree with what the link layer announced: a frame that says
     // IPv4 but holds a version-6 header (or the reverse) is a bogus IP header to Wireshark,
     // which names no addresses for it, so it has no row.
     let limit = link.ip_limit.unwrap_or(usize::MAX);
-    match (d.get(at)? >> 4, link.version) {
-        (4, IpVersion::V4) => decode_v4(d, at, wire_len, limit, transport),
-        (6, IpVersion::V6) => decode_v6(d, at, wire_len, limit, transport),
-        _ => None,
+    match (d.get(at).map(|b| b >> 4), link.version) {
+        (Some(4), IpVersion::V4) => decode_v4(d, at, wire_len, limit, transport, out),
+        (Some(6), IpVersion::V6) => decode_v6(d, at, wire_len, limit, transport, out),
+        _ => false,
     }
 }
 
@@ -211,15 +251,18 @@ fn decode_v4(
     wire_len: u32,
     limit: usize,
     transport: bool,
-) -> Option<IpPacket> {
-    let h = Ipv4Header::new(rest(d, at))?;
+    p: &mut IpPacket,
+) -> bool {
+    let Some(h) = Ipv4Header::new(rest(d, at)) else {
+        return false;
+    };
     let ihl = h.header_len();
     let total = h.total_len() as usize;
     if ihl < Ipv4Header::MIN_LEN || (total != 0 && total < ihl) {
-        return None;
+        return false;
     }
     let end = ip_end(d, at, total, wire_len, limit);
-    let mut p = IpPacket {
+    *p = IpPacket {
         version: IpVersion::V4,
         start: at,
         src: Addr::V4(h.source()),
@@ -255,9 +298,9 @@ fn decode_v4(
     }
     p.transport_offset = t;
     if transport {
-        finish(d, &mut p);
+        finish(d, p);
     }
-    Some(p)
+    true
 }
 
 fn decode_v6(
@@ -266,8 +309,11 @@ fn decode_v6(
     wire_len: u32,
     limit: usize,
     transport: bool,
-) -> Option<IpPacket> {
-    let h = Ipv6Header::new(rest(d, at))?;
+    p: &mut IpPacket,
+) -> bool {
+    let Some(h) = Ipv6Header::new(rest(d, at)) else {
+        return false;
+    };
     let stated = h.payload_len() as usize;
     let end = ip_end(
         d,
@@ -280,7 +326,7 @@ fn decode_v6(
         wire_len,
         limit,
     );
-    let mut p = IpPacket {
+    *p = IpPacket {
         version: IpVersion::V6,
         start: at,
         src: Addr::V6(h.source()),
@@ -333,9 +379,9 @@ fn decode_v6(
     }
     p.transport_offset = t;
     if transport {
-        finish(d, &mut p);
+        finish(d, p);
     }
-    Some(p)
+    true
 }
 
 /// Ports and payload, given where the header chain ended.

@@ -5,6 +5,7 @@
 #[cfg(feature = "filter")]
 use crate::bpf::BpfFilter;
 use crate::dissect::{self, Depth, Dissection, NoIp};
+
 use crate::error::Result;
 use crate::format::Record;
 use crate::options::ReadOptions;
@@ -33,6 +34,8 @@ pub struct PacketSelector {
     protocol: Option<u8>,
     filter: Option<BpfFilter>,
     depth: Depth,
+    /// The slot each selected record is dissected into (see `dissect::dissect_into`).
+    dissection: Dissection,
     stats: ReadStats,
 }
 
@@ -47,6 +50,7 @@ impl PacketSelector {
                 tunnels: options.decapsulate,
                 decapsulate: options.decapsulate,
             },
+            dissection: Dissection::default(),
             stats: ReadStats::default(),
         })
     }
@@ -81,7 +85,7 @@ impl PacketSelector {
     /// the IP packet the row describes (the innermost when decapsulating). Fails only when
     /// the filter cannot be compiled for the record's link type.
     #[inline]
-    pub fn select(&mut self, record: &Record<'_>) -> Result<Option<Dissection>> {
+    pub fn select(&mut self, record: &Record<'_>) -> Result<Option<&Dissection>> {
         self.stats.packets += 1;
         if let Some(filter) = &mut self.filter {
             if !filter.matches(record)? {
@@ -89,28 +93,33 @@ impl PacketSelector {
                 return Ok(None);
             }
         }
-        let dissection =
-            match dissect::dissect(record.link_type, record.data, record.wire_len, self.depth) {
-                Ok(dissection) => dissection,
-                Err(NoIp::NotIp) => {
-                    self.stats.not_ip += 1;
-                    return Ok(None);
-                }
-                Err(NoIp::UnsupportedLink) => {
-                    *self
-                        .stats
-                        .unsupported_link_types
-                        .entry(record.link_type)
-                        .or_default() += 1;
-                    return Ok(None);
-                }
-            };
+        match dissect::dissect_into(
+            record.link_type,
+            record.data,
+            record.wire_len,
+            self.depth,
+            &mut self.dissection,
+        ) {
+            Ok(()) => {}
+            Err(NoIp::NotIp) => {
+                self.stats.not_ip += 1;
+                return Ok(None);
+            }
+            Err(NoIp::UnsupportedLink) => {
+                *self
+                    .stats
+                    .unsupported_link_types
+                    .entry(record.link_type)
+                    .or_default() += 1;
+                return Ok(None);
+            }
+        };
         if let Some(p) = self.protocol {
-            if !dissection.ip().chain.contains(p) {
+            if !self.dissection.ip().chain.contains(p) {
                 self.stats.filtered += 1;
                 return Ok(None);
             }
         }
-        Ok(Some(dissection))
+        Ok(Some(&self.dissection))
     }
 }
