@@ -96,7 +96,7 @@ pub fn live(
             };
             if let Some(dissection) = selector.select(&record)? {
                 line.clear();
-                format_line(&mut line, &record, &dissection);
+                format_line(&mut line, &record, dissection);
                 // Each packet as it comes: a live view is read by people, not piped in bulk.
                 out.write_all(line.as_bytes())
                     .and_then(|_| out.flush())

@@ -13,6 +13,7 @@ pub mod batch;
 #[cfg(feature = "filter")]
 pub mod bpf;
 pub mod column;
+pub mod community_id;
 pub mod dissect;
 pub mod error;
 pub mod format;

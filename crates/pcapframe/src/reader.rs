@@ -139,7 +139,7 @@ impl RowBuilder {
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
         if let Some(dissection) = self.selector.select(record)? {
             self.builder.make_room(dissection.ip().payload.len())?;
-            self.builder.push(record, &dissection);
+            self.builder.push(record, dissection);
         }
         Ok(())
     }
