@@ -100,8 +100,10 @@ pub fn is_supported(link_type: u32) -> bool {
     SUPPORTED.contains(&link_type)
 }
 
+/// IP of `version` at `ip_offset`, as far as the link layer knows (the IP decoder checks
+/// the version nibble agrees).
 #[inline]
-fn ip(version: IpVersion, ip_offset: usize) -> Link {
+pub(crate) fn ip(version: IpVersion, ip_offset: usize) -> Link {
     Link::Ip(LinkInfo {
         version,
         ip_offset,
@@ -167,7 +169,7 @@ pub(crate) fn mpls_payload(d: &[u8], at: usize) -> Link {
 }
 
 /// Raw IP: the version nibble says which.
-fn by_version_nibble(d: &[u8], at: usize) -> Link {
+pub(crate) fn by_version_nibble(d: &[u8], at: usize) -> Link {
     match d.get(at).map(|b| b >> 4) {
         Some(4) => ip(IpVersion::V4, at),
         Some(6) => ip(IpVersion::V6, at),

@@ -207,8 +207,8 @@ fn next(d: &[u8], p: &IpPacket) -> Option<Step> {
     let at = p.transport_offset;
     let payload = d.get(at..p.end)?;
     match p.protocol {
-        IPV4_IN_IP => Step::new(TunnelKind::IpIp, None, ip_at(d, at, IpVersion::V4)),
-        IPV6_IN_IP => Step::new(TunnelKind::IpIp, None, ip_at(d, at, IpVersion::V6)),
+        IPV4_IN_IP => Step::new(TunnelKind::IpIp, None, link::ip(IpVersion::V4, at)),
+        IPV6_IN_IP => Step::new(TunnelKind::IpIp, None, link::ip(IpVersion::V6, at)),
         GRE => gre_step(d, at, payload),
         UDP => udp_step(d, at, payload),
         l2tp::IP_PROTOCOL => {
@@ -226,31 +226,9 @@ fn next(d: &[u8], p: &IpPacket) -> Option<Step> {
         PIM if u8_at(payload, 0) == Some(PIM_REGISTER) => Step::new(
             TunnelKind::Pim,
             None,
-            by_version_nibble(d, at + PIM_REGISTER_LEN),
+            link::by_version_nibble(d, at + PIM_REGISTER_LEN),
         ),
         _ => None,
-    }
-}
-
-fn ip_at(d: &[u8], at: usize, version: IpVersion) -> Link {
-    match (d.get(at).map(|b| b >> 4), version) {
-        (Some(4), IpVersion::V4) | (Some(6), IpVersion::V6) => Link::Ip(LinkInfo {
-            version,
-            ip_offset: at,
-            ethernet_offset: None,
-            vlan: None,
-            macs: None,
-            ip_limit: None,
-        }),
-        _ => Link::NotIp,
-    }
-}
-
-fn by_version_nibble(d: &[u8], at: usize) -> Link {
-    match d.get(at).map(|b| b >> 4) {
-        Some(4) => ip_at(d, at, IpVersion::V4),
-        Some(6) => ip_at(d, at, IpVersion::V6),
-        _ => Link::NotIp,
     }
 }
 
@@ -296,9 +274,7 @@ fn gre_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
             Some(next) => link::ethertype_payload(d, inner_at + 8, next),
             None => Link::NotIp,
         },
-        ETHERTYPE_IPV4 => ip_at(d, inner_at, IpVersion::V4),
-        ETHERTYPE_IPV6 => ip_at(d, inner_at, IpVersion::V6),
-        // MPLS, VLAN tags, NSH and the rest, as they follow an Ethernet header; a value
+        // IP, MPLS, VLAN tags, NSH and the rest, as they follow an Ethernet header; a value
         // that would be an 802.3 length there (a keepalive's 0) carries nothing.
         other if other > MAX_802_3_LENGTH => link::ethertype_payload(d, inner_at, other),
         _ => Link::NotIp,
@@ -330,8 +306,8 @@ fn udp_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
                 };
                 let inner = match protocol {
                     gre::PROTOCOL_TRANSPARENT_ETHERNET => link::ethernet_payload(d, inner_at + len),
-                    ETHERTYPE_IPV4 => ip_at(d, inner_at + len, IpVersion::V4),
-                    ETHERTYPE_IPV6 => ip_at(d, inner_at + len, IpVersion::V6),
+                    ETHERTYPE_IPV4 => link::ip(IpVersion::V4, inner_at + len),
+                    ETHERTYPE_IPV6 => link::ip(IpVersion::V6, inner_at + len),
                     _ => Link::NotIp,
                 };
                 Step::new(TunnelKind::Geneve, header.vni(), inner)
@@ -342,7 +318,7 @@ fn udp_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
                     return None;
                 }
                 let inner = match (header.message_type()?, header.header_len()) {
-                    (gtpu::MESSAGE_G_PDU, Some(len)) => by_version_nibble(d, inner_at + len),
+                    (gtpu::MESSAGE_G_PDU, Some(len)) => link::by_version_nibble(d, inner_at + len),
                     _ => Link::NotIp,
                 };
                 Step::new(TunnelKind::GtpU, header.teid(), inner)
@@ -352,7 +328,7 @@ fn udp_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
                 Step::new(
                     TunnelKind::Teredo,
                     None,
-                    ip_at(d, inner_at + len, IpVersion::V6),
+                    link::ip(IpVersion::V6, inner_at + len),
                 )
             }
             l2tp::UDP_PORT => {
@@ -369,7 +345,7 @@ fn udp_step(d: &[u8], at: usize, payload: &[u8]) -> Option<Step> {
             LISP_DATA_PORT => Step::new(
                 TunnelKind::Lisp,
                 None,
-                by_version_nibble(d, inner_at + LISP_HEADER_LEN),
+                link::by_version_nibble(d, inner_at + LISP_HEADER_LEN),
             ),
             _ => continue,
         };
