@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
+from .flows import PCAPFlowsSource
 from .source import PCAPSource
 
 try:
@@ -17,6 +18,7 @@ except PackageNotFoundError:  # running from a source tree
 
 __all__ = [
     "PCAPSource",
+    "PCAPFlowsSource",
     "Plugin",
     "CaptureError",
     "CaptureWarning",

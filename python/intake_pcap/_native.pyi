@@ -8,7 +8,7 @@ A bug in the Rust code raises ``CaptureError``, never crashes the interpreter.
 ``tests/test_typing.py`` runs ``mypy.stubtest`` to hold this stub to the module.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Final, Literal, Protocol, Self, TypedDict, final, type_check_only
@@ -27,10 +27,12 @@ __all__ = [
     "ArrowBatch",
     "ArrowSchema",
     "CaptureReader",
+    "FlowTableReader",
     "LiveReader",
     "read_capture",
     "plan_partitions",
     "capture_schema",
+    "flow_table_schema",
     "column_names",
     "protocol_names",
     "check_filter",
@@ -195,6 +197,43 @@ class CaptureReader:
         """Release the file now rather than when the object is collected."""
 
 @final
+class FlowTableReader:
+    """The flow table of captures read as one traffic, flows in batches as they end:
+    ``for batch in FlowTableReader([path]): ...``."""
+
+    def __new__(
+        cls,
+        sources: Sequence[_Path | Callable[[], _BinaryReader]],
+        *,
+        names: Sequence[_Path | None] | None = None,
+        idle_timeout: float | None = 120.0,
+        active_timeout: float | None = 1800.0,
+        protocol: str | None = None,
+        errors: _Errors = "warn",
+        filter: str | None = None,
+        decapsulate: bool = False,
+        batch_rows: int = 65536,
+    ) -> Self:
+        """``sources`` in time order: local paths, or callables that open a binary file object
+        when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
+        capture time (``None``: off). The other options as ``CaptureReader``'s."""
+
+    @property
+    def schema(self) -> ArrowSchema:
+        """The flow table's schema."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> ArrowBatch: ...
+    def read_batch(self) -> ArrowBatch | None:
+        """The next batch of flows, in the order they ended; ``None`` when every flow is out."""
+
+    def stats(self) -> _ReadStats:
+        """What the read has seen so far; ``rows`` counts the flows handed out."""
+
+    def close(self) -> None:
+        """Release the files now."""
+
+@final
 class LiveReader:
     """Live capture on an interface, read in batches: ``LiveReader("lo", filter="udp")``.
 
@@ -294,6 +333,9 @@ def capture_schema(*, payload: bool = False, columns: Sequence[str] | None = Non
     """The Arrow schema of a read, without opening a file: ``columns`` in order (``None``:
     the documented six), ``payload`` appended when asked for and not named. An unknown
     column raises ``ValueError`` listing the valid names."""
+
+def flow_table_schema() -> ArrowSchema:
+    """The flow table's Arrow schema."""
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""

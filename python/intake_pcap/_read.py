@@ -14,7 +14,7 @@ import stat
 import sys
 import urllib.parse
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import FrameType
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypedDict, cast
 
@@ -53,6 +53,10 @@ _PANDAS_TYPES = {
     pa.uint32(): pd.UInt32Dtype(),
     pa.bool_(): pd.BooleanDtype(),
     pa.large_binary(): pd.ArrowDtype(pa.large_binary()),
+    # The flow table's counters, statistics and plain text.
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.string(): pd.StringDtype("pyarrow"),
 }
 
 
@@ -359,6 +363,25 @@ def open_reader(
             raise
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
         return _native.CaptureReader(local_path(path), batch_rows=batch_rows, **options)
+    return _native.CaptureReader(
+        _open_stream(path, codec, storage_options), name=str(path), batch_rows=batch_rows, **options
+    )
+
+
+def native_input(
+    path: PathArg, storage_options: Mapping[str, Any] | None = None, compression: Compression = "infer"
+) -> str | Callable[[], Any]:
+    """What the native readers of several files take for one: the local path Rust reads
+    itself (plain or gzip, or a pipe), or a callable that opens the file through fsspec
+    when its turn comes."""
+    codec = codec_for(path, compression)
+    if is_local(path) and codec in (None, "gzip"):
+        return local_path(path)
+    return lambda: _open_stream(path, codec, storage_options)
+
+
+def _open_stream(path: PathArg, codec: str | None, storage_options: Mapping[str, Any] | None) -> Any:
+    """A binary file object over ``path`` through fsspec, decompressing ``codec``."""
     import fsspec
 
     # gzip is left to Rust (flate2, detected by content) even for remote files; zstd to a
@@ -373,7 +396,7 @@ def open_reader(
             package = {"zstd": "zstandard", "lz4": "lz4"}.get(python_codec, python_codec)
             raise ValueError(f"{path}: reading {python_codec} needs the {package} package (pip install {package})") from err
         raise
-    return _native.CaptureReader(stream, name=str(path), batch_rows=batch_rows, **options)
+    return stream
 
 
 def warn_incomplete(stats: Mapping[str, Any], name: PathArg, errors: Errors) -> None:

@@ -7,6 +7,7 @@
 mod arrow;
 mod errors;
 mod files;
+mod flows;
 mod gil;
 mod live;
 mod options;
@@ -27,6 +28,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<arrow::ArrowSchema>()?;
     m.add_class::<read::CaptureReader>()?;
     m.add_class::<live::LiveReader>()?;
+    m.add_class::<flows::FlowTableReader>()?;
+    m.add_function(wrap_pyfunction!(flows::flow_table_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(read::capture_schema, m)?)?;

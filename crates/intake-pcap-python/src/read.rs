@@ -23,7 +23,7 @@ use crate::gil::{interruptible, locked};
 use crate::options::{set_protocol_in, ReadArgs};
 
 /// A file read's counters as a dict.
-fn stats_dict(py: Python<'_>, s: pcapframe::ReadStats) -> PyResult<Bound<'_, PyDict>> {
+pub(crate) fn stats_dict(py: Python<'_>, s: pcapframe::ReadStats) -> PyResult<Bound<'_, PyDict>> {
     let out = PyDict::new(py);
     out.set_item("packets", s.packets)?;
     out.set_item("rows", s.rows)?;

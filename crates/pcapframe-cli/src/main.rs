@@ -3,6 +3,7 @@
 //! `stats` summarises, `live` prints packets from an interface.
 
 mod convert;
+mod flows;
 mod inputs;
 mod show;
 mod stats;
@@ -98,12 +99,37 @@ enum Command {
         #[command(flatten)]
         select: Selection,
     },
+    /// The flow table: one line per flow as flows end (Zeek's originator, conn_state and
+    /// history, packets/bytes each way), or every column written like `convert` with -o.
+    /// The files are one traffic, read in the order given: a flow goes on from one into the next.
+    Flows {
+        /// Capture files, or globs of them (quoted), in time order.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Output file (.parquet, .arrow, .arrows, .csv, .jsonl; `-` with --format: standard output).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Output format, when the file name does not say.
+        #[arg(long)]
+        format: Option<String>,
+        /// Seconds of capture time without a packet that end a flow, or `none` (default 120).
+        #[arg(long, default_value = "120", value_parser = flows::parse_timeout)]
+        idle_timeout: flows::Timeout,
+        /// Seconds after its first packet at which a flow is cut, or `none` (default 1800).
+        #[arg(long, default_value = "1800", value_parser = flows::parse_timeout)]
+        active_timeout: flows::Timeout,
+        #[command(flatten)]
+        select: Selection,
+    },
     /// List the columns `convert --columns` (and the Python `columns=`) can give, with their
     /// types and meanings.
     Columns {
         /// As the README's Markdown table.
         #[arg(long)]
         markdown: bool,
+        /// The flow table's columns (`pcapframe flows`, `open_pcap_flows`) instead.
+        #[arg(long)]
+        flows: bool,
     },
 }
 
@@ -185,7 +211,27 @@ fn main() -> ExitCode {
         } => select
             .options()
             .and_then(|o| show::live(&interface, count, snaplen, !no_promisc, &o)),
-        Command::Columns { markdown } => {
+        Command::Flows {
+            files,
+            output,
+            format,
+            idle_timeout,
+            active_timeout,
+            select,
+        } => select.options().and_then(|o| {
+            flows::run(&files, output.as_deref(), format.as_deref(), o, idle_timeout, active_timeout)
+        }),
+        Command::Columns { markdown, flows: true } => {
+            if markdown {
+                print!("{}", pcapframe::flow::flow_markdown_table());
+            } else {
+                for d in pcapframe::flow::flow_columns() {
+                    println!("{:<20} {:<16} {}", d.name, d.kind.pandas_dtype(), d.doc);
+                }
+            }
+            Ok(())
+        }
+        Command::Columns { markdown, flows: false } => {
             if markdown {
                 print!("{}", pcapframe::column::markdown_table());
             } else {

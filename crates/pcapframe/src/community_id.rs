@@ -3,8 +3,6 @@
 //! and packets from here join theirs. SHA-1 over the seed, the two addresses, the protocol,
 //! a pad byte and the two ports (ICMP's type and its counterpart or code), endpoints in
 //! numeric order unless the ICMP message is one-way; then base64, prefixed with `1:`.
-//!
-//! Not yet a column: the flow table and the packets' `community_id` (issue 11) will use it.
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
@@ -16,8 +14,8 @@ use crate::wire::ip_protocol::{ICMP, ICMPV6, TCP, UDP};
 const SCTP: u8 = 132;
 
 /// ICMP request/reply pairs, as Zeek pairs them: each type with its counterpart.
-const ICMP_PAIRS: [(u8, u8); 5] = [(8, 0), (13, 14), (15, 16), (10, 9), (17, 18)];
-const ICMPV6_PAIRS: [(u8, u8); 6] = [
+pub(crate) const ICMP_PAIRS: [(u8, u8); 5] = [(8, 0), (13, 14), (15, 16), (10, 9), (17, 18)];
+pub(crate) const ICMPV6_PAIRS: [(u8, u8); 6] = [
     (128, 129),
     (130, 131),
     (133, 134),
@@ -29,7 +27,7 @@ const ICMPV6_PAIRS: [(u8, u8); 6] = [
 /// The "ports" of an ICMP message: its type and its counterpart's type, or its type and
 /// code when it has no counterpart (then the message is one-way and the endpoints keep
 /// their order).
-fn icmp_ports(pairs: &[(u8, u8)], msg_type: u8, code: u8) -> (u16, u16, bool) {
+pub(crate) fn icmp_ports(pairs: &[(u8, u8)], msg_type: u8, code: u8) -> (u16, u16, bool) {
     let counterpart = pairs.iter().find_map(|&(a, b)| match msg_type {
         t if t == a => Some(b),
         t if t == b => Some(a),

@@ -16,6 +16,7 @@ pub mod column;
 pub mod community_id;
 pub mod dissect;
 pub mod error;
+pub mod flow;
 pub mod format;
 pub mod index;
 pub mod input;

@@ -1,0 +1,174 @@
+//! The flow table (`FlowReader`): every capture of a read through one flow table, flows
+//! handed out as they end; and the flow table's schema, asked without opening a file.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use pcapframe::flow::{flow_schema, FlowReader, OpenInput, Timeouts};
+use pcapframe::format::RecordReader;
+use pcapframe::input::ByteWindow;
+use pcapframe::reader::Cancel;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::arrow::{ArrowBatch, ArrowSchema};
+use crate::errors::{guard, to_py_err, CaptureError};
+use crate::files::PyFileReader;
+use crate::gil::{interruptible, locked};
+use crate::options::ReadArgs;
+use crate::read::stats_dict;
+
+/// Seconds as nanoseconds of capture time; `None` turns the timeout off.
+fn timeout_ns(name: &str, seconds: Option<f64>) -> PyResult<Option<i64>> {
+    match seconds {
+        None => Ok(None),
+        Some(s) if s.is_finite() && s > 0.0 && s < 9.2e9 => Ok(Some((s * 1e9).round() as i64)),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "{name} must be a number of seconds greater than 0, or None; got {s}"
+        ))),
+    }
+}
+
+/// One input: a path read by Rust, or a callable that opens a binary file object when the
+/// input's turn comes (remote files, other codecs), named `name` in messages.
+fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput> {
+    if let Ok(path) = source.extract::<PathBuf>() {
+        return Ok(pcapframe::flow::path_input(path));
+    }
+    if !source.is_callable() {
+        return Err(PyTypeError::new_err(
+            "each source must be a path or a callable that opens a binary file object",
+        ));
+    }
+    let opener: Py<PyAny> = source.clone().unbind();
+    let label = name.unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
+    Ok(Box::new(move || {
+        let file = Python::attach(|py| {
+            opener
+                .bind(py)
+                .call0()
+                .map(|f| PyFileReader::new(&f))
+                .map_err(|e| pcapframe::Error::invalid_argument(format!("opening {}: {e}", label.display())))
+        })?;
+        let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
+        RecordReader::new(window, Some(label))
+    }))
+}
+
+#[pyclass(module = "intake_pcap._native")]
+pub(crate) struct FlowTableReader {
+    reader: Mutex<Option<FlowReader>>,
+    cancel: Cancel,
+}
+
+#[pymethods]
+impl FlowTableReader {
+    /// `sources`: paths, or callables that open a binary file object, in time order;
+    /// `names` name them in messages.
+    #[new]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        sources: Vec<Bound<'_, PyAny>>,
+        names: Option<Vec<Option<PathBuf>>>,
+        idle_timeout: Option<f64>,
+        active_timeout: Option<f64>,
+        protocol: Option<&str>,
+        errors: &str,
+        filter: Option<String>,
+        decapsulate: bool,
+        batch_rows: usize,
+    ) -> PyResult<Self> {
+        guard("opening captures for flows", || {
+            let options = ReadArgs {
+                protocol,
+                payload: false,
+                errors,
+                filter,
+                columns: None,
+                decapsulate,
+                batch_rows: batch_rows.max(1),
+            }
+            .into_options()?;
+            let timeouts = Timeouts {
+                idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
+                active_ns: timeout_ns("active_timeout", active_timeout)?,
+            };
+            let names = names.unwrap_or_default();
+            let inputs = sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
+                .collect::<PyResult<Vec<_>>>()?;
+            let cancel = options.cancel.clone();
+            let reader = FlowReader::new(inputs, options, timeouts).map_err(to_py_err)?;
+            Ok(FlowTableReader {
+                reader: Mutex::new(Some(reader)),
+                cancel,
+            })
+        })
+    }
+
+    #[getter]
+    fn schema(&self) -> ArrowSchema {
+        ArrowSchema { schema: flow_schema() }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ArrowBatch>> {
+        self.read_batch(py)
+    }
+
+    /// The next batch of flows, in the order they ended; `None` when every flow is out.
+    fn read_batch(&self, py: Python<'_>) -> PyResult<Option<ArrowBatch>> {
+        guard("reading flows", || {
+            if self.cancel.is_cancelled() {
+                return Err(CaptureError::new_err(
+                    "this flow reader was interrupted, and the flows it held are lost: read again",
+                ));
+            }
+            let step = interruptible(py, &self.cancel, || {
+                let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+                match catch_unwind(AssertUnwindSafe(|| match slot.as_mut() {
+                    None => Ok(None),
+                    Some(reader) => reader.next_batch(),
+                })) {
+                    Ok(step) => step,
+                    Err(panic) => {
+                        *slot = None;
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+            })?;
+            Ok(step.map_err(to_py_err)?.map(|batch| ArrowBatch { batch }))
+        })
+    }
+
+    /// What the read has seen so far (packets, skipped packets, truncation; `rows`: flows
+    /// handed out).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        guard("counting a flow read", || {
+            match locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats())) {
+                Some(stats) => stats_dict(py, stats),
+                None => Ok(pyo3::types::PyDict::new(py)),
+            }
+        })
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        guard("closing a flow read", || {
+            locked(py, &self.reader, |slot| *slot = None);
+            Ok(())
+        })
+    }
+}
+
+/// The flow table's Arrow schema.
+#[pyfunction]
+pub(crate) fn flow_table_schema() -> ArrowSchema {
+    ArrowSchema { schema: flow_schema() }
+}

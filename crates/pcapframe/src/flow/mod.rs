@@ -1,0 +1,21 @@
+//! Flows: packets grouped into conversations by their bidirectional 5-tuple, with Zeek's
+//! originator, `conn_state` and `history`, nfstream's timeouts and per-direction counters,
+//! and Community ID. One module per step:
+//! [`observe`] (what a packet tells the table) -> [`table`] (keys, timeouts, fragments) ->
+//! [`conn`] (Zeek's connection rules) and [`stats`] (counters) -> [`batch`] (Arrow) ->
+//! [`reader`] (files in order, flows as they end).
+
+pub mod batch;
+pub mod conn;
+pub mod observe;
+pub mod reader;
+pub mod stats;
+pub mod table;
+
+pub use batch::{flow_columns, flow_markdown_table, flow_schema, flows_batch};
+pub use observe::{Frame, Observation};
+pub use reader::{path_input, FlowReader, OpenInput};
+pub use table::{flow_id, EndReason, Flow, FlowKey, FlowTable, Placed, Timeouts};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,549 @@
+//! The flow table: packets grouped into flows by their bidirectional key, cut by the idle
+//! and active timeouts and by a TCP connection reused after its close, each flow's counters
+//! and Zeek connection state kept as its packets arrive, and each flow handed out when it
+//! ends.
+//!
+//! Time is the capture's clock: the latest packet time seen so far (a packet stamped
+//! earlier than one before it does not move the clock back), as nfstream keeps it. A flow
+//! is idle once the clock is `idle_timeout` or more past its last packet's clock, and cut
+//! once the clock is `active_timeout` or more past its first's. Flows are kept in the order
+//! of their last packet, so the idle ones are found at the front and handed out as soon as
+//! the clock passes them: memory holds the flows alive at once, not every flow seen.
+//!
+//! Keys are chosen by whoever writes the packets, so the table hashes with std's keyed
+//! SipHash (`RandomState`): a crafted set of 5-tuples cannot collide into one bucket.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+
+use super::conn::{self, Conn, Role};
+use super::observe::{Frame, Observation};
+use super::stats::Direction;
+use crate::ip::Addr;
+use crate::wire::ip_protocol::{ICMP, ICMPV6, TCP, UDP};
+
+/// How long (capture clock) a fragment's datagram waits for its other pieces: Linux's
+/// `ipfrag_time`. A later piece after this starts a flow of its own.
+pub const FRAGMENT_TIMEOUT_NS: i64 = 30_000_000_000;
+
+/// A flow's identity, the same whichever way a packet goes: the two endpoints in a fixed
+/// order (lower address first; for equal addresses, lower port first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub a: Addr,
+    pub b: Addr,
+    /// Ports of `a` and `b` (ICMP: the type and the counterpart type or code).
+    pub a_port: u16,
+    pub b_port: u16,
+    pub has_ports: bool,
+    pub protocol: u8,
+    pub vlan: Option<u16>,
+    pub tunnel_id: Option<u32>,
+}
+
+/// A packet's endpoints in its own direction (ICMP types in place of ports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoints {
+    pub src: Addr,
+    pub dst: Addr,
+    pub ports: Option<(u16, u16)>,
+}
+
+impl Endpoints {
+    pub fn of(obs: &Observation) -> Self {
+        let ports = match (obs.protocol, obs.icmp) {
+            (ICMP | ICMPV6, Some((t, code))) => Some(conn::icmp_ports(obs.protocol, t, code)),
+            (TCP | UDP, _) => obs.ports,
+            _ => None,
+        };
+        Endpoints { src: obs.src, dst: obs.dst, ports }
+    }
+
+    pub fn key(&self, obs: &Observation) -> FlowKey {
+        let (sp, dp) = self.ports.unwrap_or((0, 0));
+        let forward = (addr_order(&self.src), sp) <= (addr_order(&self.dst), dp);
+        let ((a, a_port), (b, b_port)) = if forward {
+            ((self.src, sp), (self.dst, dp))
+        } else {
+            ((self.dst, dp), (self.src, sp))
+        };
+        FlowKey {
+            a,
+            b,
+            a_port,
+            b_port,
+            has_ports: self.ports.is_some(),
+            protocol: obs.protocol,
+            vlan: obs.vlan,
+            tunnel_id: obs.tunnel_id,
+        }
+    }
+}
+
+/// Addresses in numeric order, IPv4 before IPv6 (Community ID's order).
+fn addr_order(a: &Addr) -> (u8, [u8; 16]) {
+    match a {
+        Addr::V4(b) => {
+            let mut out = [0; 16];
+            out[..4].copy_from_slice(b);
+            (4, out)
+        }
+        Addr::V6(b) => (6, *b),
+    }
+}
+
+/// Why a flow ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Idle,
+    Active,
+    Fin,
+    Rst,
+    /// A SYN with a new sequence number took the ports over before any close (Zeek's
+    /// `active_connection_reuse`).
+    Reused,
+    EndOfCapture,
+}
+
+impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Idle,
+        EndReason::Active,
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::Reused,
+        EndReason::EndOfCapture,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Idle => "idle",
+            EndReason::Active => "active",
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Reused => "reused",
+            EndReason::EndOfCapture => "end_of_capture",
+        }
+    }
+}
+
+/// Timeouts in nanoseconds of capture time; `None` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub idle_ns: Option<i64>,
+    pub active_ns: Option<i64>,
+}
+
+impl Default for Timeouts {
+    /// nfstream's defaults (and Zeek's TCP inactivity is of the same order): 120 s idle,
+    /// 1800 s active.
+    fn default() -> Self {
+        Timeouts {
+            idle_ns: Some(120_000_000_000),
+            active_ns: Some(1_800_000_000_000),
+        }
+    }
+}
+
+/// One flow: what is kept while it lives, and what is handed out when it ends.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub id: u64,
+    /// The originator's and the responder's endpoints, as Zeek decides them.
+    pub orig: (Addr, Option<u16>),
+    pub resp: (Addr, Option<u16>),
+    /// The earliest and latest packet times (`None` while no packet had a time: Simple
+    /// Packet Blocks, or a time past 64-bit nanoseconds).
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+    first_clock: i64,
+    last_clock: i64,
+    pub first_frame: Frame,
+    pub last_frame: Frame,
+    /// `[originator, responder]`.
+    pub directions: [Direction; 2],
+    pub conn: Conn,
+    pub end_reason: EndReason,
+    // The flow's place in the order of last packets (slot indices; NIL at the ends).
+    prev: u32,
+    next: u32,
+}
+
+impl Flow {
+    pub fn duration_ns(&self) -> Option<i64> {
+        Some(self.end_ns? - self.start_ns?)
+    }
+
+    pub fn community_id(&self) -> String {
+        let ports = self.key.has_ports.then(|| (self.orig.1.unwrap_or(0), self.resp.1.unwrap_or(0)));
+        crate::community_id::community_id_v1(0, self.orig.0, self.resp.0, self.key.protocol, ports)
+    }
+
+    fn role_of(&self, ends: &Endpoints) -> Role {
+        let (sp, dp) = match ends.ports {
+            Some((s, d)) => (Some(s), Some(d)),
+            None => (None, None),
+        };
+        if (ends.src, sp) == self.orig && (ends.dst, dp) == self.resp {
+            Role::Orig
+        } else {
+            Role::Resp
+        }
+    }
+
+    /// Swap originator and responder (Zeek's `FlipRoles`).
+    fn flip(&mut self) {
+        std::mem::swap(&mut self.orig, &mut self.resp);
+        self.directions.swap(0, 1);
+        self.conn.flip();
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Identifies a fragmented datagram: its addresses, protocol, IP id, and the flow key's
+/// VLAN and tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DatagramKey {
+    src: Addr,
+    dst: Addr,
+    protocol: u8,
+    ident: u32,
+    vlan: Option<u16>,
+    tunnel_id: Option<u32>,
+}
+
+impl DatagramKey {
+    fn of(obs: &Observation, ident: u32) -> Self {
+        DatagramKey {
+            src: obs.src,
+            dst: obs.dst,
+            protocol: obs.protocol,
+            ident,
+            vlan: obs.vlan,
+            tunnel_id: obs.tunnel_id,
+        }
+    }
+}
+
+/// A datagram whose first piece was seen: which flow counts it, and how much of it.
+#[derive(Debug, Clone, Copy)]
+struct Datagram {
+    flow_key: FlowKey,
+    flow_id: u64,
+    role: Role,
+    /// End of the data seen so far (offset + length of the furthest piece).
+    data_end: u32,
+    created_clock: i64,
+}
+
+/// What `FlowTable::add` did with a packet: the flow it joined and which way it went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    pub flow_id: u64,
+    pub role: Role,
+}
+
+pub struct FlowTable {
+    timeouts: Timeouts,
+    index: HashMap<FlowKey, u32>,
+    slots: Vec<Flow>,
+    free: Vec<u32>,
+    // Least recently seen flow first.
+    head: u32,
+    tail: u32,
+    datagrams: HashMap<DatagramKey, Datagram>,
+    datagram_order: VecDeque<(DatagramKey, i64)>,
+    clock: Option<i64>,
+    ended: Vec<Flow>,
+}
+
+impl FlowTable {
+    pub fn new(timeouts: Timeouts) -> Self {
+        FlowTable {
+            timeouts,
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            datagrams: HashMap::new(),
+            datagram_order: VecDeque::new(),
+            clock: None,
+            ended: Vec::new(),
+        }
+    }
+
+    /// Flows alive now.
+    pub fn live(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The flows ended since the last call, in the order they ended.
+    pub fn take_ended(&mut self) -> Vec<Flow> {
+        std::mem::take(&mut self.ended)
+    }
+
+    pub fn ended_len(&self) -> usize {
+        self.ended.len()
+    }
+
+    /// Add one packet; `flow_id` for a new flow is made from its frame.
+    pub fn add(&mut self, obs: &Observation) -> Placed {
+        let now = match (obs.time_ns, self.clock) {
+            (Some(t), Some(c)) => t.max(c),
+            (Some(t), None) => t,
+            (None, Some(c)) => c,
+            (None, None) => 0,
+        };
+        self.clock = Some(now);
+        self.expire_idle(now);
+        self.expire_datagrams(now);
+        let time = obs.time_ns;
+
+        // A later piece of a datagram whose first piece is in a live flow: counted there.
+        if let Some(f) = obs.fragment.filter(|f| f.offset > 0) {
+            let dkey = DatagramKey::of(obs, f.ident);
+            if let Some(dg) = self.datagrams.get_mut(&dkey) {
+                let live = self.index.get(&dg.flow_key).copied();
+                if let Some(slot) = live.filter(|&s| self.slots[s as usize].id == dg.flow_id) {
+                    let flow = &mut self.slots[slot as usize];
+                    let end = f.offset.saturating_add(f.data_len);
+                    let grown = end.saturating_sub(dg.data_end);
+                    dg.data_end = dg.data_end.max(end);
+                    let placed = Placed { flow_id: dg.flow_id, role: dg.role };
+                    flow.directions[placed.role as usize].add_fragment(grown);
+                    Self::touch_times(flow, time, now, obs.frame);
+                    self.move_to_back(slot);
+                    return placed;
+                }
+            }
+        }
+
+        let ends = Endpoints::of(obs);
+        let key = ends.key(obs);
+        let mut reason = None;
+        if let Some(&slot) = self.index.get(&key) {
+            let flow = &self.slots[slot as usize];
+            if self.timeouts.idle_ns.is_some_and(|t| now - flow.last_clock >= t) {
+                reason = Some(EndReason::Idle);
+            } else if self.timeouts.active_ns.is_some_and(|t| now - flow.first_clock >= t) {
+                reason = Some(EndReason::Active);
+            } else if let Some(closed) = flow.conn.reused_by(obs) {
+                reason = Some(closed);
+            }
+            if let Some(reason) = reason {
+                self.end(slot, reason);
+            }
+        }
+        let slot = match self.index.entry(key) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let flow = new_flow(key, &ends, obs, time, now);
+                let slot = match self.free.pop() {
+                    Some(s) => {
+                        self.slots[s as usize] = flow;
+                        s
+                    }
+                    None => {
+                        self.slots.push(flow);
+                        (self.slots.len() - 1) as u32
+                    }
+                };
+                e.insert(slot);
+                self.push_back(slot);
+                slot
+            }
+        };
+        let flow = &mut self.slots[slot as usize];
+        let role = flow.role_of(&ends);
+        // Zeek decides, packet by packet, whether the roles are the wrong way round.
+        let role = if flow.conn.should_flip(role, obs) {
+            flow.flip();
+            flow.conn.turned_late();
+            role.other()
+        } else {
+            role
+        };
+        Self::touch_times(flow, time, now, obs.frame);
+        flow.directions[role as usize].add_packet(obs, time);
+        flow.conn.update(role, obs);
+        let placed = Placed { flow_id: flow.id, role };
+        if let Some(f) = obs.fragment.filter(|f| f.offset == 0 && f.more) {
+            let dkey = DatagramKey::of(obs, f.ident);
+            self.datagrams.insert(
+                dkey,
+                Datagram {
+                    flow_key: key,
+                    flow_id: placed.flow_id,
+                    role,
+                    data_end: f.data_len,
+                    created_clock: now,
+                },
+            );
+            self.datagram_order.push_back((dkey, now));
+        }
+        self.move_to_back(slot);
+        placed
+    }
+
+    /// End every flow still alive (the capture is over), in the order of their last packets.
+    pub fn finish(&mut self) {
+        while self.head != NIL {
+            self.end(self.head, EndReason::EndOfCapture);
+        }
+        self.datagrams.clear();
+        self.datagram_order.clear();
+    }
+
+    fn touch_times(flow: &mut Flow, time: Option<i64>, now: i64, frame: Frame) {
+        if let Some(t) = time {
+            flow.start_ns = Some(flow.start_ns.map_or(t, |s| s.min(t)));
+            flow.end_ns = Some(flow.end_ns.map_or(t, |e| e.max(t)));
+        }
+        flow.last_clock = now;
+        flow.last_frame = frame;
+    }
+
+    fn expire_idle(&mut self, now: i64) {
+        let Some(idle) = self.timeouts.idle_ns else {
+            return;
+        };
+        while self.head != NIL && now - self.slots[self.head as usize].last_clock >= idle {
+            self.end(self.head, EndReason::Idle);
+        }
+    }
+
+    fn expire_datagrams(&mut self, now: i64) {
+        while let Some(&(key, created)) = self.datagram_order.front() {
+            if now - created < FRAGMENT_TIMEOUT_NS {
+                break;
+            }
+            self.datagram_order.pop_front();
+            if self.datagrams.get(&key).is_some_and(|d| d.created_clock == created) {
+                self.datagrams.remove(&key);
+            }
+        }
+    }
+
+    fn end(&mut self, slot: u32, reason: EndReason) {
+        self.unlink(slot);
+        let mut flow = std::mem::replace(&mut self.slots[slot as usize], placeholder());
+        self.index.remove(&flow.key);
+        self.free.push(slot);
+        // A TCP connection closed by FIN or RST says so, whatever removed it afterwards;
+        // an active timeout cuts even a closed one.
+        flow.end_reason = match (reason, flow.conn.closed()) {
+            (EndReason::Active, _) => EndReason::Active,
+            (_, Some(closed)) => closed,
+            (reason, None) => reason,
+        };
+        self.ended.push(flow);
+    }
+
+    fn push_back(&mut self, slot: u32) {
+        let flow = &mut self.slots[slot as usize];
+        flow.prev = self.tail;
+        flow.next = NIL;
+        if self.tail != NIL {
+            self.slots[self.tail as usize].next = slot;
+        } else {
+            self.head = slot;
+        }
+        self.tail = slot;
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = {
+            let f = &self.slots[slot as usize];
+            (f.prev, f.next)
+        };
+        if prev != NIL {
+            self.slots[prev as usize].next = next;
+        } else {
+            self.head = next;
+        }
+        if next != NIL {
+            self.slots[next as usize].prev = prev;
+        } else {
+            self.tail = prev;
+        }
+    }
+
+    fn move_to_back(&mut self, slot: u32) {
+        if self.tail != slot {
+            self.unlink(slot);
+            self.push_back(slot);
+        }
+    }
+}
+
+/// Bits of a flow id for the packet's ordinal in its file; the file's position in the
+/// read's list takes the bits above.
+pub const FRAME_BITS: u32 = 40;
+
+/// A flow's id: its first packet's file and frame, so that any reader of the same files
+/// (a thread, a byte range, a dask worker) names a flow as the sequential read does.
+pub fn flow_id(frame: Frame) -> u64 {
+    (frame.file as u64) << FRAME_BITS | (frame.number & ((1 << FRAME_BITS) - 1))
+}
+
+fn new_flow(key: FlowKey, ends: &Endpoints, obs: &Observation, time: Option<i64>, now: i64) -> Flow {
+    let (sp, dp) = match ends.ports {
+        Some((s, d)) => (Some(s), Some(d)),
+        None => (None, None),
+    };
+    let mut flow = Flow {
+        key,
+        id: flow_id(obs.frame),
+        orig: (ends.src, sp),
+        resp: (ends.dst, dp),
+        start_ns: time,
+        end_ns: time,
+        first_clock: now,
+        last_clock: now,
+        first_frame: obs.frame,
+        last_frame: obs.frame,
+        directions: [Direction::default(), Direction::default()],
+        conn: Conn::new(obs.protocol),
+        end_reason: EndReason::EndOfCapture,
+        prev: NIL,
+        next: NIL,
+    };
+    if conn::originator_is_responder(obs, ends) {
+        // Zeek's FlipRoles at creation, recorded as `^` like every turn.
+        flow.flip();
+    }
+    flow
+}
+
+fn placeholder() -> Flow {
+    let nowhere = Addr::V4([0; 4]);
+    Flow {
+        key: FlowKey {
+            a: nowhere,
+            b: nowhere,
+            a_port: 0,
+            b_port: 0,
+            has_ports: false,
+            protocol: 0,
+            vlan: None,
+            tunnel_id: None,
+        },
+        id: 0,
+        orig: (nowhere, None),
+        resp: (nowhere, None),
+        start_ns: None,
+        end_ns: None,
+        first_clock: 0,
+        last_clock: 0,
+        first_frame: Frame::default(),
+        last_frame: Frame::default(),
+        directions: [Direction::default(), Direction::default()],
+        conn: Conn::new(0),
+        end_reason: EndReason::EndOfCapture,
+        prev: NIL,
+        next: NIL,
+    }
+}

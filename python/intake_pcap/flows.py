@@ -1,0 +1,303 @@
+"""The flow table as an Intake source: ``intake.open_pcap_flows(urlpath, ...)`` and catalog
+entries with ``driver: pcap_flows``. One row per flow (a conversation between two
+endpoints), with Zeek's originator, ``conn_state`` and ``history``, per-direction counters,
+and the ``flow_id`` that the packet table's ``flow_id`` column joins on."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from intake.source.base import DataSource, Schema
+
+from ._types import Compression, Errors, OutputFormat
+
+if TYPE_CHECKING:
+    import dask.dataframe
+    import pandas as pd
+    import polars
+    import pyarrow as pa
+
+    from ._native import FlowTableReader
+
+__all__ = ["PCAPFlowsSource"]
+
+_ERRORS = ("raise", "warn", "ignore")
+
+
+class PCAPFlowsSource(DataSource):
+    """Packet captures as a flow table: one row per flow.
+
+    Parameters
+    ----------
+    urlpath : str or list of str
+        Capture files, globs, directories or fsspec URLs, as ``open_pcap`` takes them. The
+        files together are one traffic, read in the order given (each pattern's matches
+        sorted): a flow goes on from one file into the next, as in a rotated capture.
+    idle_timeout : float or None
+        Seconds of capture time without a packet after which a flow ends (default 120, as
+        nfstream); ``None``: never.
+    active_timeout : float or None
+        Seconds after its first packet at which a flow is cut and a new one starts with the
+        next packet (default 1800, as nfstream); ``None``: never.
+    protocol, filter, decapsulate, errors, compression, storage_options
+        As ``open_pcap``: which packets count, and how files are read. With
+        ``decapsulate=True`` flows are the innermost packets' and keyed by the tunnel id too.
+    chunksize : int, optional
+        Flows per DataFrame from ``read_chunked()`` (default 65536).
+    metadata : dict, optional
+        Intake metadata.
+    """
+
+    name = "pcap_flows"
+    container = "dataframe"
+    partition_access = True
+
+    def __init__(
+        self,
+        urlpath: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        idle_timeout: float | None = 120.0,
+        active_timeout: float | None = 1800.0,
+        protocol: str | None = None,
+        filter: str | None = None,
+        chunksize: int | None = None,
+        errors: Errors = "warn",
+        compression: Compression = "infer",
+        storage_options: Mapping[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        decapsulate: bool = False,
+        **kwargs: object,
+    ) -> None:
+        if kwargs:
+            raise TypeError(
+                f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
+                "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate "
+                "and metadata"
+            )
+        if errors not in _ERRORS:
+            raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
+        if urlpath is None:
+            raise ValueError("give capture files (urlpath): flows are read from files")
+        from .source import _positive_int_or_none, _positive_number_or_none
+
+        if protocol is not None:
+            from ._native import check_protocol
+
+            check_protocol(str(protocol))
+        if filter is not None:
+            from ._native import check_filter
+
+            check_filter(filter)
+        from ._read import codec_for
+
+        codec_for("", compression)  # validates the name
+        self.urlpath = urlpath
+        self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
+        self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
+        self.protocol = protocol
+        self.filter = filter
+        self.chunksize = _positive_int_or_none("chunksize", chunksize)
+        self.errors = errors
+        self.compression = compression
+        self.decapsulate = bool(decapsulate)
+        self._files: list[str] | None = None
+        self._state_lock = threading.RLock()
+        super().__init__(storage_options=storage_options or {}, metadata=metadata)
+
+    # -- Intake's protocol -------------------------------------------------------------
+
+    def _load_metadata(self) -> list[str]:
+        with self._state_lock:
+            super()._load_metadata()
+            return self._files or []
+
+    def _get_schema(self) -> Schema:
+        from ._native import flow_table_schema
+        from .source import _expand
+
+        files = _expand(self.urlpath, self.storage_options)
+        self._files = files
+        schema = _arrow_schema()
+        return Schema(
+            dtype={f.name: _pandas_dtype(f.type) for f in schema},
+            shape=(None, len(schema)),
+            # One traffic: flows cross files, so the files are read as one partition.
+            npartitions=1,
+            extra_metadata={"files": list(files), "schema": str(flow_table_schema())},
+        )
+
+    def _get_partition(self, i: int) -> pd.DataFrame:
+        if i != 0:
+            raise IndexError(f"a flow source has one partition; asked for {i}")
+        return self.read()
+
+    def _reader(self) -> FlowTableReader:
+        from ._native import FlowTableReader
+        from ._read import native_input
+
+        files = self._load_metadata()
+        return FlowTableReader(
+            [native_input(f, self.storage_options, self.compression) for f in files],
+            names=list(files),
+            idle_timeout=self.idle_timeout,
+            active_timeout=self.active_timeout,
+            protocol=self.protocol,
+            errors=self.errors,
+            filter=self.filter,
+            decapsulate=self.decapsulate,
+            batch_rows=self.chunksize or 65536,
+        )
+
+    def _arrow_batches(self) -> Iterator[pa.RecordBatch]:
+        """Flows as they end, in batches of at most ``chunksize``."""
+        import pyarrow as pa
+
+        from ._read import warn_incomplete
+
+        reader = self._reader()
+        try:
+            for batch in reader:
+                yield pa.record_batch(batch)
+            warn_incomplete(reader.stats(), ", ".join(self._files or []), self.errors)
+        finally:
+            reader.close()
+
+    def to_arrow(self) -> pa.Table:
+        """Every flow as a pyarrow Table, ordered by ``flow_id`` (the order of their first
+        packets)."""
+        import pyarrow as pa
+
+        table = pa.Table.from_batches(list(self._arrow_batches()), schema=_arrow_schema())
+        return table.sort_by("flow_id")
+
+    def read(self) -> pd.DataFrame:
+        """Every flow as one DataFrame, ordered by ``flow_id`` (the order of their first
+        packets), with a fresh index."""
+        from ._read import to_pandas
+
+        return to_pandas(self.to_arrow())
+
+    def read_chunked(self) -> Iterator[pd.DataFrame]:
+        """DataFrames of at most ``chunksize`` flows, in the order the flows end: memory
+        holds the flows alive at once, not every flow. Together they are ``read()``'s rows
+        (``pd.concat(...).sort_values("flow_id")``)."""
+        import pyarrow as pa
+
+        from ._read import to_pandas
+
+        for batch in self._arrow_batches():
+            yield to_pandas(pa.Table.from_batches([batch]))
+
+    def to_dask(self) -> dask.dataframe.DataFrame:
+        """A lazy dask DataFrame of one partition (the files are one traffic)."""
+        import dask.dataframe as dd
+        from dask.dataframe.utils import clear_known_categories
+
+        meta = clear_known_categories(self._empty())
+        frame: dask.dataframe.DataFrame = dd.from_map(
+            _read_flows, [self._rebuild()], meta=meta, enforce_metadata=False
+        )
+        return frame
+
+    def to_polars(self) -> polars.DataFrame:
+        """Every flow as a polars DataFrame, from the Arrow table without pandas."""
+        from ._read import to_polars
+
+        return to_polars(self.to_arrow())
+
+    def to_file(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> int:
+        """Write every flow, in the order they end, to ``path`` (Parquet, Arrow IPC, CSV
+        or JSON lines, by ``format`` or the extension), as ``PCAPSource.to_file`` does.
+        Returns the flows written."""
+        import pyarrow as pa
+
+        from ._native import write_table
+        from ._read import is_local, local_path
+
+        if not is_local(os.fspath(path)):
+            raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
+        out = local_path(path)
+        files = self._load_metadata()
+        failed: list[BaseException] = []
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from self._arrow_batches()
+            except BaseException as err:
+                failed.append(err)
+                raise
+
+        try:
+            inputs = [local_path(f) for f in files if is_local(f)]
+            stream = pa.RecordBatchReader.from_batches(_arrow_schema(), batches())
+            return int(write_table(stream, os.fspath(out), format=format, inputs=inputs))
+        except Exception:
+            if failed:
+                raise failed[0] from None
+            raise
+
+    def stats(self) -> dict[str, Any]:
+        """Read the flows and count what was seen: packets, flows (``rows``), skipped packets."""
+        reader = self._reader()
+        try:
+            for _ in reader:
+                pass
+            return dict(reader.stats())
+        finally:
+            reader.close()
+
+    def _empty(self) -> pd.DataFrame:
+        import pyarrow as pa
+
+        from ._read import to_pandas
+
+        return to_pandas(_arrow_schema().empty_table())
+
+    def _rebuild(self) -> dict[str, Any]:
+        return dict(
+            urlpath=self.urlpath,
+            idle_timeout=self.idle_timeout,
+            active_timeout=self.active_timeout,
+            protocol=self.protocol,
+            filter=self.filter,
+            chunksize=self.chunksize,
+            errors=self.errors,
+            compression=self.compression,
+            storage_options=self.storage_options,
+            decapsulate=self.decapsulate,
+        )
+
+    def _close(self) -> None:
+        with self._state_lock:
+            self._files = None
+            self._schema = None
+
+
+def _arrow_schema() -> pa.Schema:
+    import pyarrow as pa
+
+    from ._native import flow_table_schema
+
+    return pa.schema(flow_table_schema())
+
+
+def _pandas_dtype(type: pa.DataType) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(type):
+        return "category"
+    if pa.types.is_timestamp(type):
+        return "datetime64[ns]"
+    if pa.types.is_duration(type):
+        return "timedelta64[ns]"
+    if pa.types.is_string(type):
+        return "string"
+    return {pa.uint16(): "UInt16", pa.uint32(): "UInt32", pa.uint64(): "UInt64", pa.float64(): "Float64"}[type]
+
+
+def _read_flows(options: dict[str, Any]) -> pd.DataFrame:
+    """The flow table on a dask worker; module-level so that dask can pickle it."""
+    return PCAPFlowsSource(**options).read()
