@@ -206,8 +206,8 @@ class FlowTableReader:
         sources: Sequence[_Path | Callable[[], _BinaryReader]],
         *,
         names: Sequence[_Path | None] | None = None,
-        idle_timeout: float | None = 120.0,
-        active_timeout: float | None = 1800.0,
+        idle_timeout: float | None = ...,
+        active_timeout: float | None = ...,
         protocol: str | None = None,
         errors: _Errors = "warn",
         filter: str | None = None,
@@ -216,7 +216,7 @@ class FlowTableReader:
     ) -> Self:
         """``sources`` in time order: local paths, or callables that open a binary file object
         when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
-        capture time (``None``: off). The other options as ``CaptureReader``'s."""
+        capture time (``None``: off; defaults 120 and 1800). The other options as ``CaptureReader``'s."""
 
     @property
     def schema(self) -> ArrowSchema:

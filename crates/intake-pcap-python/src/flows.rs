@@ -42,14 +42,17 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
         ));
     }
     let opener: Py<PyAny> = source.clone().unbind();
-    let label = name.unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
+    let label = name
+        .unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
     Ok(Box::new(move || {
         let file = Python::attach(|py| {
             opener
                 .bind(py)
                 .call0()
                 .map(|f| PyFileReader::new(&f))
-                .map_err(|e| pcapframe::Error::invalid_argument(format!("opening {}: {e}", label.display())))
+                .map_err(|e| {
+                    pcapframe::Error::invalid_argument(format!("opening {}: {e}", label.display()))
+                })
         })?;
         let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
         RecordReader::new(window, Some(label))
@@ -112,7 +115,9 @@ impl FlowTableReader {
 
     #[getter]
     fn schema(&self) -> ArrowSchema {
-        ArrowSchema { schema: flow_schema() }
+        ArrowSchema {
+            schema: flow_schema(),
+        }
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -170,5 +175,7 @@ impl FlowTableReader {
 /// The flow table's Arrow schema.
 #[pyfunction]
 pub(crate) fn flow_table_schema() -> ArrowSchema {
-    ArrowSchema { schema: flow_schema() }
+    ArrowSchema {
+        schema: flow_schema(),
+    }
 }

@@ -22,7 +22,9 @@ pub fn parse_timeout(text: &str) -> std::result::Result<Timeout, String> {
     }
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 && s < 9.2e9 => Ok(Timeout(Some(s))),
-        _ => Err(format!("{text:?} is not a number of seconds greater than 0, or none")),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds greater than 0, or none"
+        )),
     }
 }
 

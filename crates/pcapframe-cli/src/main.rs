@@ -219,9 +219,19 @@ fn main() -> ExitCode {
             active_timeout,
             select,
         } => select.options().and_then(|o| {
-            flows::run(&files, output.as_deref(), format.as_deref(), o, idle_timeout, active_timeout)
+            flows::run(
+                &files,
+                output.as_deref(),
+                format.as_deref(),
+                o,
+                idle_timeout,
+                active_timeout,
+            )
         }),
-        Command::Columns { markdown, flows: true } => {
+        Command::Columns {
+            markdown,
+            flows: true,
+        } => {
             if markdown {
                 print!("{}", pcapframe::flow::flow_markdown_table());
             } else {
@@ -231,7 +241,10 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Command::Columns { markdown, flows: false } => {
+        Command::Columns {
+            markdown,
+            flows: false,
+        } => {
             if markdown {
                 print!("{}", pcapframe::column::markdown_table());
             } else {

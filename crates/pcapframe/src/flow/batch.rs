@@ -73,8 +73,18 @@ pub struct FlowColumnDef {
     pub doc: &'static str,
 }
 
-const fn col(name: &'static str, kind: FlowKind, nullable: bool, doc: &'static str) -> FlowColumnDef {
-    FlowColumnDef { name, kind, nullable, doc }
+const fn col(
+    name: &'static str,
+    kind: FlowKind,
+    nullable: bool,
+    doc: &'static str,
+) -> FlowColumnDef {
+    FlowColumnDef {
+        name,
+        kind,
+        nullable,
+        doc,
+    }
 }
 
 use FlowKind::*;
@@ -162,7 +172,13 @@ pub fn flow_markdown_table() -> String {
         } else {
             ""
         };
-        out.push_str(&format!("| `{}` | {}{} | {} |\n", d.name, d.kind.pandas_dtype(), nullable, d.doc));
+        out.push_str(&format!(
+            "| `{}` | {}{} | {} |\n",
+            d.name,
+            d.kind.pandas_dtype(),
+            nullable,
+            d.doc
+        ));
     }
     out
 }
@@ -185,7 +201,9 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     cols.push(times(&|f| f.start_ns));
     cols.push(times(&|f| f.end_ns));
     let mut duration = DurationNanosecondBuilder::with_capacity(n);
-    flows.iter().for_each(|f| duration.append_option(f.duration_ns()));
+    flows
+        .iter()
+        .for_each(|f| duration.append_option(f.duration_ns()));
     cols.push(Arc::new(duration.finish()));
     let (src_host, dst_host) = hosts(flows);
     let ports = |f: &dyn Fn(&Flow) -> Option<u16>| -> ArrayRef {
@@ -198,15 +216,15 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     cols.push(dst_host);
     cols.push(ports(&|f| f.resp.1));
     let mut protocol = StringDictionaryBuilder::<Int16Type>::new();
-    flows
-        .iter()
-        .for_each(|f| {
-            protocol.append_value(crate::protocol::name(f.key.protocol));
-        });
+    flows.iter().for_each(|f| {
+        protocol.append_value(crate::protocol::name(f.key.protocol));
+    });
     cols.push(Arc::new(protocol.finish()));
     cols.push(ports(&|f| f.key.vlan));
     let mut tunnel = UInt32Builder::with_capacity(n);
-    flows.iter().for_each(|f| tunnel.append_option(f.key.tunnel_id));
+    flows
+        .iter()
+        .for_each(|f| tunnel.append_option(f.key.tunnel_id));
     cols.push(Arc::new(tunnel.finish()));
     for side in 0..2 {
         cols.push(u64s(&|f| f.directions[side].packets));
@@ -224,15 +242,27 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
         cols.push(Arc::new(flags.finish()));
         cols.push(ports(&|f| f.directions[side].init_window));
         let sizes = |f: &Flow| f.directions[side].sizes;
-        cols.push(moment_u32(flows, &|f| sizes(f), |m| (m.count > 0).then_some(m.min)));
-        cols.push(moment_f64(flows, &|f| sizes(f), |m| (m.count > 0).then_some(m.mean)));
+        cols.push(moment_u32(flows, &|f| sizes(f), |m| {
+            (m.count > 0).then_some(m.min)
+        }));
+        cols.push(moment_f64(flows, &|f| sizes(f), |m| {
+            (m.count > 0).then_some(m.mean)
+        }));
         cols.push(moment_f64(flows, &|f| sizes(f), |m| m.std()));
-        cols.push(moment_u32(flows, &|f| sizes(f), |m| (m.count > 0).then_some(m.max)));
+        cols.push(moment_u32(flows, &|f| sizes(f), |m| {
+            (m.count > 0).then_some(m.max)
+        }));
         let gaps = |f: &Flow| f.directions[side].gaps;
-        cols.push(moment_ns(flows, &|f| gaps(f), |m| (m.count > 0).then_some(m.min)));
-        cols.push(moment_ns(flows, &|f| gaps(f), |m| (m.count > 0).then_some(m.mean)));
+        cols.push(moment_ns(flows, &|f| gaps(f), |m| {
+            (m.count > 0).then_some(m.min)
+        }));
+        cols.push(moment_ns(flows, &|f| gaps(f), |m| {
+            (m.count > 0).then_some(m.mean)
+        }));
         cols.push(moment_ns(flows, &|f| gaps(f), |m| m.std()));
-        cols.push(moment_ns(flows, &|f| gaps(f), |m| (m.count > 0).then_some(m.max)));
+        cols.push(moment_ns(flows, &|f| gaps(f), |m| {
+            (m.count > 0).then_some(m.max)
+        }));
     }
     let mut state = StringDictionaryBuilder::<Int16Type>::new();
     flows.iter().for_each(|f| {
@@ -240,7 +270,9 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     });
     cols.push(Arc::new(state.finish()));
     let mut history = StringBuilder::with_capacity(n, n * 8);
-    flows.iter().for_each(|f| history.append_value(f.conn.history()));
+    flows
+        .iter()
+        .for_each(|f| history.append_value(f.conn.history()));
     cols.push(Arc::new(history.finish()));
     let mut reason = StringDictionaryBuilder::<Int16Type>::new();
     flows.iter().for_each(|f| {
@@ -248,28 +280,46 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     });
     cols.push(Arc::new(reason.finish()));
     let mut community = StringBuilder::with_capacity(n, n * 30);
-    flows.iter().for_each(|f| community.append_value(f.community_id()));
+    flows
+        .iter()
+        .for_each(|f| community.append_value(f.community_id()));
     cols.push(Arc::new(community.finish()));
     cols.push(u64s(&|f| f.first_frame.number));
     cols.push(u64s(&|f| f.last_frame.number));
     RecordBatch::try_new(flow_schema(), cols).expect("the columns follow the flow schema")
 }
 
-fn moment_u32(flows: &[Flow], of: &dyn Fn(&Flow) -> Moments, pick: fn(&Moments) -> Option<f64>) -> ArrayRef {
+fn moment_u32(
+    flows: &[Flow],
+    of: &dyn Fn(&Flow) -> Moments,
+    pick: fn(&Moments) -> Option<f64>,
+) -> ArrayRef {
     let mut b = UInt32Builder::with_capacity(flows.len());
-    flows.iter().for_each(|f| b.append_option(pick(&of(f)).map(|v| v as u32)));
+    flows
+        .iter()
+        .for_each(|f| b.append_option(pick(&of(f)).map(|v| v as u32)));
     Arc::new(b.finish())
 }
 
-fn moment_f64(flows: &[Flow], of: &dyn Fn(&Flow) -> Moments, pick: fn(&Moments) -> Option<f64>) -> ArrayRef {
+fn moment_f64(
+    flows: &[Flow],
+    of: &dyn Fn(&Flow) -> Moments,
+    pick: fn(&Moments) -> Option<f64>,
+) -> ArrayRef {
     let mut b = Float64Builder::with_capacity(flows.len());
     flows.iter().for_each(|f| b.append_option(pick(&of(f))));
     Arc::new(b.finish())
 }
 
-fn moment_ns(flows: &[Flow], of: &dyn Fn(&Flow) -> Moments, pick: fn(&Moments) -> Option<f64>) -> ArrayRef {
+fn moment_ns(
+    flows: &[Flow],
+    of: &dyn Fn(&Flow) -> Moments,
+    pick: fn(&Moments) -> Option<f64>,
+) -> ArrayRef {
     let mut b = DurationNanosecondBuilder::with_capacity(flows.len());
-    flows.iter().for_each(|f| b.append_option(pick(&of(f)).map(|v| v.round() as i64)));
+    flows
+        .iter()
+        .for_each(|f| b.append_option(pick(&of(f)).map(|v| v.round() as i64)));
     Arc::new(b.finish())
 }
 

@@ -28,7 +28,11 @@ impl Role {
 /// The "ports" of an ICMP message as Zeek keys ICMP connections: the message's type, and
 /// its counterpart's type for a request or reply, else its code.
 pub fn icmp_ports(protocol: u8, msg_type: u8, code: u8) -> (u16, u16) {
-    let pairs: &[(u8, u8)] = if protocol == ICMPV6 { &ICMPV6_PAIRS } else { &ICMP_PAIRS };
+    let pairs: &[(u8, u8)] = if protocol == ICMPV6 {
+        &ICMPV6_PAIRS
+    } else {
+        &ICMP_PAIRS
+    };
     let (a, b, _) = id_icmp_ports(pairs, msg_type, code);
     (a, b)
 }
@@ -166,7 +170,9 @@ impl Endpoint {
 
     /// Zeek's `TCP_Endpoint::Size`: bytes by sequence numbers, SYN and FIN not counted.
     fn size(&self, peer: &Endpoint) -> u64 {
-        let acked = self.ack_seq.map_or(0, |a| a.wrapping_sub(self.start_seq) as u64);
+        let acked = self
+            .ack_seq
+            .map_or(0, |a| a.wrapping_sub(self.start_seq) as u64);
         if self.prev_state == EndpointState::SynSent
             && self.state == EndpointState::Reset
             && peer.state == EndpointState::Inactive
@@ -224,7 +230,6 @@ pub struct Conn {
     sent: [bool; 2],
 }
 
-
 impl Conn {
     pub fn new(protocol: u8) -> Self {
         Conn {
@@ -244,7 +249,10 @@ impl Conn {
     /// letters stay as written; the per-role seen-bits stay with the role.
     pub fn flip(&mut self) {
         let (a, b) = (self.ends[0], self.ends[1]);
-        self.ends = [Endpoint { seen: a.seen, ..b }, Endpoint { seen: b.seen, ..a }];
+        self.ends = [
+            Endpoint { seen: a.seen, ..b },
+            Endpoint { seen: b.seen, ..a },
+        ];
         self.sent.swap(0, 1);
         self.history.push('^');
     }
@@ -271,7 +279,12 @@ impl Conn {
     /// was made (`^` first, the SYN-ACK the responder's, which establishes it), as Zeek's
     /// turn at creation would have it.
     pub fn turned_late(&mut self) {
-        let letters: String = self.history.chars().filter(|&c| c != '^').map(|c| c.to_ascii_lowercase()).collect();
+        let letters: String = self
+            .history
+            .chars()
+            .filter(|&c| c != '^')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         self.history = format!("^{letters}");
         let (o, r) = (self.ends[0].seen, self.ends[1].seen);
         self.ends[0].seen = r;
@@ -333,7 +346,11 @@ impl Conn {
     }
 
     fn letter(&mut self, role: Role, upper: char) {
-        self.history.push(if role == Role::Orig { upper } else { upper.to_ascii_lowercase() });
+        self.history.push(if role == Role::Orig {
+            upper
+        } else {
+            upper.to_ascii_lowercase()
+        });
     }
 
     /// Zeek's `CheckHistory`: record the letter the first time this role shows it;
@@ -355,7 +372,14 @@ impl Conn {
         match self.protocol {
             TCP => {
                 if let Some(tcp) = obs.tcp {
-                    self.update_tcp(role, tcp.flags, tcp.seq, tcp.ack, tcp.window, obs.payload_len);
+                    self.update_tcp(
+                        role,
+                        tcp.flags,
+                        tcp.seq,
+                        tcp.ack,
+                        tcp.window,
+                        obs.payload_len,
+                    );
                 }
             }
             UDP => {
@@ -371,7 +395,9 @@ impl Conn {
         use EndpointState::*;
         let i = role as usize;
         let p = 1 - i;
-        let seg_len = if flags & RST != 0 { 0 } else { len } + (flags & SYN != 0) as u32 + (flags & FIN != 0) as u32;
+        let seg_len = if flags & RST != 0 { 0 } else { len }
+            + (flags & SYN != 0) as u32
+            + (flags & FIN != 0) as u32;
         let seg_end = seq.wrapping_add(seg_len);
         // Sequence bootstrap (Zeek's init_endpoint).
         let ep = &mut self.ends[i];
@@ -419,7 +445,9 @@ impl Conn {
                 let at = ack.wrapping_sub(1);
                 (peer.start_seq, peer.last_seq, peer.ack_seq) = (at, at, Some(at));
             } else if flags & RST == 0 {
-                let newer = peer.ack_seq.map_or(true, |a| (ack.wrapping_sub(a) as i32) > 0);
+                let newer = peer
+                    .ack_seq
+                    .map_or(true, |a| (ack.wrapping_sub(a) as i32) > 0);
                 if newer {
                     peer.ack_seq = Some(ack);
                 }
@@ -485,7 +513,11 @@ impl Conn {
             Inactive => {
                 if flags & SYN != 0 {
                     if is_orig {
-                        let s = if flags & ACK != 0 { SynAckSent } else { SynSent };
+                        let s = if flags & ACK != 0 {
+                            SynAckSent
+                        } else {
+                            SynSent
+                        };
                         self.ends[i].set_state(s);
                     } else {
                         if flags & ACK == 0

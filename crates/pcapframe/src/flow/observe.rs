@@ -69,7 +69,13 @@ pub struct Observation {
 impl Observation {
     /// Read the packet `dissection` describes (the innermost when decapsulating) out of
     /// the record's bytes `d`; `key_tunnel` adds the tunnel id to the key.
-    pub fn of(d: &[u8], dissection: &Dissection, time_ns: Option<i64>, frame: Frame, key_tunnel: bool) -> Self {
+    pub fn of(
+        d: &[u8],
+        dissection: &Dissection,
+        time_ns: Option<i64>,
+        frame: Frame,
+        key_tunnel: bool,
+    ) -> Self {
         let p = dissection.ip();
         let ip_len = stated_len(d, p);
         let chain_len = (p.transport_offset - p.start) as u32;
@@ -88,7 +94,12 @@ impl Observation {
                     if let (Some(flags), Some(seq), Some(ack), Some(window)) =
                         (h.flags(), h.seq_number(), h.ack_number(), h.window())
                     {
-                        tcp = Some(TcpFields { flags, seq, ack, window });
+                        tcp = Some(TcpFields {
+                            flags,
+                            seq,
+                            ack,
+                            window,
+                        });
                     }
                     after_chain.saturating_sub(h.header_len().unwrap_or(20) as u32)
                 }
@@ -112,7 +123,11 @@ impl Observation {
             ports: p.src_port.zip(p.dst_port),
             icmp,
             vlan: dissection.link.vlan,
-            tunnel_id: if key_tunnel { dissection.tunnels.id() } else { None },
+            tunnel_id: if key_tunnel {
+                dissection.tunnels.id()
+            } else {
+                None
+            },
             ip_len,
             payload_len,
             tcp,

@@ -77,7 +77,11 @@ impl FlowReader {
 
     /// Open every file at `paths` in order.
     pub fn open(paths: &[PathBuf], options: ReadOptions, timeouts: Timeouts) -> Result<Self> {
-        Self::new(paths.iter().cloned().map(path_input).collect(), options, timeouts)
+        Self::new(
+            paths.iter().cloned().map(path_input).collect(),
+            options,
+            timeouts,
+        )
     }
 
     pub fn stats(&self) -> ReadStats {

@@ -56,7 +56,11 @@ impl Endpoints {
             (TCP | UDP, _) => obs.ports,
             _ => None,
         };
-        Endpoints { src: obs.src, dst: obs.dst, ports }
+        Endpoints {
+            src: obs.src,
+            dst: obs.dst,
+            ports,
+        }
     }
 
     pub fn key(&self, obs: &Observation) -> FlowKey {
@@ -176,7 +180,10 @@ impl Flow {
     }
 
     pub fn community_id(&self) -> String {
-        let ports = self.key.has_ports.then(|| (self.orig.1.unwrap_or(0), self.resp.1.unwrap_or(0)));
+        let ports = self
+            .key
+            .has_ports
+            .then(|| (self.orig.1.unwrap_or(0), self.resp.1.unwrap_or(0)));
         crate::community_id::community_id_v1(0, self.orig.0, self.resp.0, self.key.protocol, ports)
     }
 
@@ -312,7 +319,10 @@ impl FlowTable {
                     let end = f.offset.saturating_add(f.data_len);
                     let grown = end.saturating_sub(dg.data_end);
                     dg.data_end = dg.data_end.max(end);
-                    let placed = Placed { flow_id: dg.flow_id, role: dg.role };
+                    let placed = Placed {
+                        flow_id: dg.flow_id,
+                        role: dg.role,
+                    };
                     flow.directions[placed.role as usize].add_fragment(grown);
                     Self::touch_times(flow, time, now, obs.frame);
                     self.move_to_back(slot);
@@ -326,9 +336,17 @@ impl FlowTable {
         let mut reason = None;
         if let Some(&slot) = self.index.get(&key) {
             let flow = &self.slots[slot as usize];
-            if self.timeouts.idle_ns.is_some_and(|t| now - flow.last_clock >= t) {
+            if self
+                .timeouts
+                .idle_ns
+                .is_some_and(|t| now - flow.last_clock >= t)
+            {
                 reason = Some(EndReason::Idle);
-            } else if self.timeouts.active_ns.is_some_and(|t| now - flow.first_clock >= t) {
+            } else if self
+                .timeouts
+                .active_ns
+                .is_some_and(|t| now - flow.first_clock >= t)
+            {
                 reason = Some(EndReason::Active);
             } else if let Some(closed) = flow.conn.reused_by(obs) {
                 reason = Some(closed);
@@ -369,7 +387,10 @@ impl FlowTable {
         Self::touch_times(flow, time, now, obs.frame);
         flow.directions[role as usize].add_packet(obs, time);
         flow.conn.update(role, obs);
-        let placed = Placed { flow_id: flow.id, role };
+        let placed = Placed {
+            flow_id: flow.id,
+            role,
+        };
         if let Some(f) = obs.fragment.filter(|f| f.offset == 0 && f.more) {
             let dkey = DatagramKey::of(obs, f.ident);
             self.datagrams.insert(
@@ -421,7 +442,11 @@ impl FlowTable {
                 break;
             }
             self.datagram_order.pop_front();
-            if self.datagrams.get(&key).is_some_and(|d| d.created_clock == created) {
+            if self
+                .datagrams
+                .get(&key)
+                .is_some_and(|d| d.created_clock == created)
+            {
                 self.datagrams.remove(&key);
             }
         }
@@ -489,7 +514,13 @@ pub fn flow_id(frame: Frame) -> u64 {
     (frame.file as u64) << FRAME_BITS | (frame.number & ((1 << FRAME_BITS) - 1))
 }
 
-fn new_flow(key: FlowKey, ends: &Endpoints, obs: &Observation, time: Option<i64>, now: i64) -> Flow {
+fn new_flow(
+    key: FlowKey,
+    ends: &Endpoints,
+    obs: &Observation,
+    time: Option<i64>,
+    now: i64,
+) -> Flow {
     let (sp, dp) = match ends.ports {
         Some((s, d)) => (Some(s), Some(d)),
         None => (None, None),

@@ -27,11 +27,20 @@ struct Talk {
 
 impl Talk {
     fn tcp(a_port: u16, b_port: u16) -> Self {
-        Talk { frame: 0, time: 1_000_000_000, a_port, b_port, protocol: TCP }
+        Talk {
+            frame: 0,
+            time: 1_000_000_000,
+            a_port,
+            b_port,
+            protocol: TCP,
+        }
     }
 
     fn udp(a_port: u16, b_port: u16) -> Self {
-        Talk { protocol: UDP, ..Talk::tcp(a_port, b_port) }
+        Talk {
+            protocol: UDP,
+            ..Talk::tcp(a_port, b_port)
+        }
     }
 
     /// A packet from A (`from_a`) or B.
@@ -46,7 +55,10 @@ impl Talk {
         let header = if self.protocol == TCP { 40 } else { 28 };
         Observation {
             time_ns: Some(self.time),
-            frame: Frame { file: 0, number: self.frame },
+            frame: Frame {
+                file: 0,
+                number: self.frame,
+            },
             src,
             dst,
             protocol: self.protocol,
@@ -56,7 +68,12 @@ impl Talk {
             tunnel_id: None,
             ip_len: header + len,
             payload_len: len,
-            tcp: (self.protocol == TCP).then_some(TcpFields { flags, seq, ack, window: 1000 }),
+            tcp: (self.protocol == TCP).then_some(TcpFields {
+                flags,
+                seq,
+                ack,
+                window: 1000,
+            }),
             fragment: None,
         }
     }
@@ -74,14 +91,20 @@ fn run(packets: &[Observation], timeouts: Timeouts) -> Vec<Flow> {
 }
 
 fn off() -> Timeouts {
-    Timeouts { idle_ns: None, active_ns: None }
+    Timeouts {
+        idle_ns: None,
+        active_ns: None,
+    }
 }
 
 /// One flow from `packets`: (conn_state, history).
 fn one(packets: &[Observation]) -> (&'static str, String) {
     let flows = run(packets, off());
     assert_eq!(flows.len(), 1, "{flows:#?}");
-    (flows[0].conn.conn_state(), flows[0].conn.history().to_string())
+    (
+        flows[0].conn.conn_state(),
+        flows[0].conn.history().to_string(),
+    )
 }
 
 /// SYN, SYN-ACK, ACK from a client port to 80.
@@ -102,7 +125,10 @@ fn s0_attempt_without_reply() {
 #[test]
 fn rej_attempt_rejected() {
     let mut t = Talk::tcp(40000, 80);
-    let p = [t.packet(true, SYN, 100, 0, 0), t.packet(false, RST | ACK, 0, 101, 0)];
+    let p = [
+        t.packet(true, SYN, 100, 0, 0),
+        t.packet(false, RST | ACK, 0, 101, 0),
+    ];
     assert_eq!(one(&p), ("REJ", "Sr".into()));
 }
 
@@ -128,7 +154,10 @@ fn sf_normal_establishment_and_termination() {
     assert_eq!((f.conn.conn_state(), f.conn.history()), ("SF", "ShADadFf"));
     assert_eq!(f.end_reason, EndReason::Fin);
     assert_eq!((f.directions[0].packets, f.directions[1].packets), (5, 4));
-    assert_eq!((f.directions[0].payload_bytes, f.directions[1].payload_bytes), (20, 300));
+    assert_eq!(
+        (f.directions[0].payload_bytes, f.directions[1].payload_bytes),
+        (20, 300)
+    );
     assert_eq!(f.directions[0].bytes, 5 * 40 + 20);
     assert_eq!((f.first_frame.number, f.last_frame.number), (1, 9));
     assert_eq!(f.orig, (A, Some(40000)));
@@ -156,7 +185,10 @@ fn rsto_originator_aborted() {
     let mut p = handshake(&mut t);
     p.push(t.packet(true, RST, 101, 0, 0));
     let flows = run(&p, off());
-    assert_eq!((flows[0].conn.conn_state(), flows[0].conn.history()), ("RSTO", "ShAR"));
+    assert_eq!(
+        (flows[0].conn.conn_state(), flows[0].conn.history()),
+        ("RSTO", "ShAR")
+    );
     assert_eq!(flows[0].end_reason, EndReason::Rst);
 }
 
@@ -171,7 +203,10 @@ fn rstr_responder_reset() {
 #[test]
 fn rstos0_syn_then_originator_reset() {
     let mut t = Talk::tcp(40000, 80);
-    let p = [t.packet(true, SYN, 100, 0, 0), t.packet(true, RST, 101, 0, 0)];
+    let p = [
+        t.packet(true, SYN, 100, 0, 0),
+        t.packet(true, RST, 101, 0, 0),
+    ];
     assert_eq!(one(&p), ("RSTOS0", "SR".into()));
 }
 
@@ -179,7 +214,10 @@ fn rstos0_syn_then_originator_reset() {
 fn rstrh_synack_then_responder_reset() {
     // The SYN-ACK comes from a likely server port: it is the responder from the start.
     let mut t = Talk::tcp(80, 40000);
-    let p = [t.packet(true, SYN | ACK, 500, 101, 0), t.packet(true, RST, 501, 0, 0)];
+    let p = [
+        t.packet(true, SYN | ACK, 500, 101, 0),
+        t.packet(true, RST, 501, 0, 0),
+    ];
     let flows = run(&p, off());
     let f = &flows[0];
     assert_eq!((f.conn.conn_state(), f.conn.history()), ("RSTRH", "^hr"));
@@ -189,28 +227,40 @@ fn rstrh_synack_then_responder_reset() {
 #[test]
 fn sh_syn_then_fin_without_reply() {
     let mut t = Talk::tcp(40000, 80);
-    let p = [t.packet(true, SYN, 100, 0, 0), t.packet(true, FIN, 101, 0, 0)];
+    let p = [
+        t.packet(true, SYN, 100, 0, 0),
+        t.packet(true, FIN, 101, 0, 0),
+    ];
     assert_eq!(one(&p), ("SH", "SF".into()));
 }
 
 #[test]
 fn shr_synack_then_fin_from_responder() {
     let mut t = Talk::tcp(80, 40000);
-    let p = [t.packet(true, SYN | ACK, 500, 101, 0), t.packet(true, FIN | ACK, 501, 101, 0)];
+    let p = [
+        t.packet(true, SYN | ACK, 500, 101, 0),
+        t.packet(true, FIN | ACK, 501, 101, 0),
+    ];
     assert_eq!(one(&p), ("SHR", "^hf".into()));
 }
 
 #[test]
 fn oth_midstream_traffic() {
     let mut t = Talk::tcp(40000, 50000);
-    let p = [t.packet(true, ACK | PSH, 100, 500, 10), t.packet(false, ACK, 500, 110, 0)];
+    let p = [
+        t.packet(true, ACK | PSH, 100, 500, 10),
+        t.packet(false, ACK, 500, 110, 0),
+    ];
     assert_eq!(one(&p), ("OTH", "Da".into()));
 }
 
 #[test]
 fn retransmitted_syn_is_one_letter_and_one_flow() {
     let mut t = Talk::tcp(40000, 80);
-    let p = [t.packet(true, SYN, 100, 0, 0), t.packet(true, SYN, 100, 0, 0)];
+    let p = [
+        t.packet(true, SYN, 100, 0, 0),
+        t.packet(true, SYN, 100, 0, 0),
+    ];
     assert_eq!(one(&p), ("S0", "S".into()));
 }
 
@@ -249,8 +299,14 @@ fn new_connection_on_syn_after_close() {
     p.push(t.packet(true, SYN, 9000, 0, 0));
     let flows = run(&p, off());
     assert_eq!(flows.len(), 2);
-    assert_eq!((flows[0].conn.conn_state(), flows[0].end_reason), ("SF", EndReason::Fin));
-    assert_eq!((flows[1].conn.conn_state(), flows[1].first_frame.number), ("S0", 6));
+    assert_eq!(
+        (flows[0].conn.conn_state(), flows[0].end_reason),
+        ("SF", EndReason::Fin)
+    );
+    assert_eq!(
+        (flows[1].conn.conn_state(), flows[1].first_frame.number),
+        ("S0", 6)
+    );
     assert_ne!(flows[0].id, flows[1].id);
 }
 
@@ -258,14 +314,20 @@ fn new_connection_on_syn_after_close() {
 fn udp_orientation_follows_likely_server_ports() {
     // A reply from port 53 seen first: the client is the originator, `^` says so.
     let mut t = Talk::udp(53, 40000);
-    let flows = run(&[t.packet(true, 0, 0, 0, 30), t.packet(false, 0, 0, 0, 20)], off());
+    let flows = run(
+        &[t.packet(true, 0, 0, 0, 30), t.packet(false, 0, 0, 0, 20)],
+        off(),
+    );
     let f = &flows[0];
     assert_eq!((f.orig, f.resp), ((B, Some(40000)), (A, Some(53))));
     assert_eq!((f.conn.conn_state(), f.conn.history()), ("SF", "^dD"));
     assert_eq!(f.directions[0].payload_bytes, 20);
     // Both likely server ports: UDP never turns.
     let mut t = Talk::udp(53, 123);
-    assert_eq!(run(&[t.packet(true, 0, 0, 0, 1)], off())[0].orig, (A, Some(53)));
+    assert_eq!(
+        run(&[t.packet(true, 0, 0, 0, 1)], off())[0].orig,
+        (A, Some(53))
+    );
     // Neither: the first sender.
     let mut t = Talk::udp(40000, 50000);
     assert_eq!(one(&[t.packet(true, 0, 0, 0, 1)]), ("S0", "D".into()));
@@ -283,24 +345,42 @@ fn udp_never_turns_towards_broadcast() {
 fn tcp_orientation_rules() {
     // Data from a likely server port first: turned.
     let mut t = Talk::tcp(443, 50000);
-    assert_eq!(run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig, (B, Some(50000)));
+    assert_eq!(
+        run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig,
+        (B, Some(50000))
+    );
     // Both likely server ports, no SYN: the lower source port is the responder.
     let mut t = Talk::tcp(80, 443);
-    assert_eq!(run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig, (B, Some(443)));
+    assert_eq!(
+        run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig,
+        (B, Some(443))
+    );
     let mut t = Talk::tcp(443, 80);
-    assert_eq!(run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig, (A, Some(443)));
+    assert_eq!(
+        run(&[t.packet(true, ACK, 1, 1, 10)], off())[0].orig,
+        (A, Some(443))
+    );
     // Both, and a SYN-ACK: never turned at creation.
     let mut t = Talk::tcp(80, 443);
-    assert_eq!(run(&[t.packet(true, SYN | ACK, 1, 1, 0)], off())[0].orig, (A, Some(80)));
+    assert_eq!(
+        run(&[t.packet(true, SYN | ACK, 1, 1, 0)], off())[0].orig,
+        (A, Some(80))
+    );
     // A bare SYN is never turned.
     let mut t = Talk::tcp(80, 40000);
-    assert_eq!(run(&[t.packet(true, SYN, 1, 0, 0)], off())[0].orig, (A, Some(80)));
+    assert_eq!(
+        run(&[t.packet(true, SYN, 1, 0, 0)], off())[0].orig,
+        (A, Some(80))
+    );
 }
 
 #[test]
 fn synack_first_turns_at_the_first_ack() {
     let mut t = Talk::tcp(5000, 40000);
-    let p = [t.packet(true, SYN | ACK, 500, 101, 0), t.packet(false, ACK, 101, 501, 0)];
+    let p = [
+        t.packet(true, SYN | ACK, 500, 101, 0),
+        t.packet(false, ACK, 101, 501, 0),
+    ];
     let flows = run(&p, off());
     let f = &flows[0];
     assert_eq!((f.conn.conn_state(), f.conn.history()), ("S1", "^hA"));
@@ -326,12 +406,22 @@ fn icmp_keyed_by_type_and_counterpart() {
         tcp: None,
         fragment: None,
     };
-    let flows = run(&[icmp(true, 8, 0, 1), icmp(false, 0, 0, 2), icmp(false, 3, 1, 3)], off());
+    let flows = run(
+        &[
+            icmp(true, 8, 0, 1),
+            icmp(false, 0, 0, 2),
+            icmp(false, 3, 1, 3),
+        ],
+        off(),
+    );
     assert_eq!(flows.len(), 2);
     assert_eq!((flows[0].orig, flows[0].resp), ((A, Some(8)), (B, Some(0))));
     assert_eq!(flows[0].directions[1].packets, 1);
     assert_eq!((flows[1].orig, flows[1].resp), ((B, Some(3)), (A, Some(1))));
-    assert_eq!((flows[0].conn.conn_state(), flows[0].conn.history()), ("OTH", ""));
+    assert_eq!(
+        (flows[0].conn.conn_state(), flows[0].conn.history()),
+        ("OTH", "")
+    );
 }
 
 #[test]
@@ -343,7 +433,10 @@ fn idle_and_active_timeouts() {
     p[1].time_ns = Some(p[0].time_ns.unwrap() + 10 * secs - 1_000_000);
     p[2].time_ns = Some(p[1].time_ns.unwrap() + 10 * secs);
     p[3].time_ns = Some(p[2].time_ns.unwrap() + 20 * secs);
-    let idle = Timeouts { idle_ns: Some(10 * secs), active_ns: None };
+    let idle = Timeouts {
+        idle_ns: Some(10 * secs),
+        active_ns: None,
+    };
     let flows = run(&p, idle);
     let counts: Vec<u64> = flows.iter().map(|f| f.directions[0].packets).collect();
     assert_eq!(counts, [2, 1, 1]);
@@ -358,7 +451,10 @@ fn idle_and_active_timeouts() {
             o
         })
         .collect();
-    let active = Timeouts { idle_ns: Some(10 * secs), active_ns: Some(15 * secs) };
+    let active = Timeouts {
+        idle_ns: Some(10 * secs),
+        active_ns: Some(15 * secs),
+    };
     let flows = run(&p, active);
     let counts: Vec<u64> = flows.iter().map(|f| f.directions[0].packets).collect();
     assert_eq!(counts, [3, 2]);
@@ -370,11 +466,23 @@ fn a_fragmented_datagram_counts_once_at_its_length() {
     let mut t = Talk::udp(40000, 50000);
     let mut first = t.packet(true, 0, 0, 0, 1472);
     first.ip_len = 1500;
-    first.fragment = Some(Fragment { ident: 7, offset: 0, more: true, header_len: 20, data_len: 1480 });
+    first.fragment = Some(Fragment {
+        ident: 7,
+        offset: 0,
+        more: true,
+        header_len: 20,
+        data_len: 1480,
+    });
     let mut second = t.packet(true, 0, 0, 0, 0);
     second.ports = None;
     second.ip_len = 520;
-    second.fragment = Some(Fragment { ident: 7, offset: 1480, more: false, header_len: 20, data_len: 500 });
+    second.fragment = Some(Fragment {
+        ident: 7,
+        offset: 1480,
+        more: false,
+        header_len: 20,
+        data_len: 500,
+    });
     let flows = run(&[first, second], off());
     assert_eq!(flows.len(), 1);
     let d = &flows[0].directions[0];
