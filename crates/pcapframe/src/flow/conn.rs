@@ -181,9 +181,7 @@ impl Endpoint {
             return 0;
         }
         let mut size = (self.last_seq.wrapping_sub(self.start_seq) as u64).max(acked);
-        if size != 0 {
-            size -= 1;
-        }
+        size = size.saturating_sub(1);
         if self.fins > 0 && size != 0 {
             size -= 1;
         }
@@ -445,9 +443,7 @@ impl Conn {
                 let at = ack.wrapping_sub(1);
                 (peer.start_seq, peer.last_seq, peer.ack_seq) = (at, at, Some(at));
             } else if flags & RST == 0 {
-                let newer = peer
-                    .ack_seq
-                    .map_or(true, |a| (ack.wrapping_sub(a) as i32) > 0);
+                let newer = peer.ack_seq.is_none_or(|a| (ack.wrapping_sub(a) as i32) > 0);
                 if newer {
                     peer.ack_seq = Some(ack);
                 }
