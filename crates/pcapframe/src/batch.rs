@@ -112,7 +112,7 @@ pub fn check_room(bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
 /// Address -> dictionary key. Each new address is written as text once, straight into
 /// the dictionary's string buffers: with every address distinct this insert is most of a
 /// row's cost.
-struct HostDictionary {
+pub(crate) struct HostDictionary {
     v4: FxHashMap<[u8; 4], i32>,
     v6: FxHashMap<[u8; 16], i32>,
     /// Arrow string offsets (one more than entries) and bytes of the dictionary's values.
@@ -133,7 +133,7 @@ impl Default for HostDictionary {
 
 impl HostDictionary {
     #[inline]
-    fn key(&mut self, addr: Addr) -> i32 {
+    pub(crate) fn key(&mut self, addr: Addr) -> i32 {
         let next = self.offsets.len() as i32 - 1;
         let key = match addr {
             Addr::V4(a) => *self.v4.entry(a).or_insert(next),
@@ -154,7 +154,7 @@ impl HostDictionary {
         self.offsets.len() - 1
     }
 
-    fn take_values(&mut self) -> ArrayRef {
+    pub(crate) fn take_values(&mut self) -> ArrayRef {
         let offsets = std::mem::replace(&mut self.offsets, vec![0]);
         let text = std::mem::take(&mut self.text);
         self.v4.clear();
@@ -211,14 +211,14 @@ impl TextColumn {
 
 /// A byte (protocol number, TCP flags) -> dictionary key, only for the values a batch
 /// holds; each is named once per batch by `name`.
-struct ByteDictionary {
+pub(crate) struct ByteDictionary {
     keys: [i16; 256],
     order: Vec<u8>,
     name: fn(u8) -> String,
 }
 
 impl ByteDictionary {
-    fn new(name: fn(u8) -> String) -> Self {
+    pub(crate) fn new(name: fn(u8) -> String) -> Self {
         ByteDictionary {
             keys: [-1; 256],
             order: Vec::new(),
@@ -227,7 +227,7 @@ impl ByteDictionary {
     }
 
     #[inline]
-    fn key(&mut self, p: u8) -> i16 {
+    pub(crate) fn key(&mut self, p: u8) -> i16 {
         let slot = &mut self.keys[p as usize];
         if *slot < 0 {
             *slot = self.order.len() as i16;
@@ -236,7 +236,7 @@ impl ByteDictionary {
         *slot
     }
 
-    fn take_values(&mut self) -> ArrayRef {
+    pub(crate) fn take_values(&mut self) -> ArrayRef {
         let values: StringArray = self.order.iter().map(|&p| Some((self.name)(p))).collect();
         self.keys = [-1; 256];
         self.order.clear();
@@ -341,12 +341,12 @@ impl TextDictionary {
     }
 }
 
-fn dictionary32(keys: Int32Array, values: ArrayRef) -> ArrayRef {
+pub(crate) fn dictionary32(keys: Int32Array, values: ArrayRef) -> ArrayRef {
     // Keys come from the dictionary itself, so they are always in range.
     Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("dictionary keys in range"))
 }
 
-fn dictionary16(keys: Int16Array, values: ArrayRef) -> ArrayRef {
+pub(crate) fn dictionary16(keys: Int16Array, values: ArrayRef) -> ArrayRef {
     Arc::new(DictionaryArray::<Int16Type>::try_new(keys, values).expect("dictionary keys in range"))
 }
 
@@ -681,7 +681,7 @@ pub struct BatchBuilder {
     row_bytes: usize,
 }
 
-fn protocol_name(p: u8) -> String {
+pub(crate) fn protocol_name(p: u8) -> String {
     protocol::name(p).into_owned()
 }
 

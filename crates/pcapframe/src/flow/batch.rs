@@ -1,21 +1,22 @@
 //! Ended flows into Arrow record batches: the flow table's columns, defined once in
-//! `FLOW_COLUMNS` (name, type, meaning), from which the schema and the README's table come.
+//! `flow_columns()` (name, type, meaning), from which the schema and the README's table
+//! come. Hosts, protocols and TCP flags are dictionary-encoded by the packet table's own
+//! dictionaries, so both tables write them alike.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_array::builder::{
     DurationNanosecondBuilder, Float64Builder, StringBuilder, StringDictionaryBuilder,
     TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::types::{Int16Type, Int32Type};
-use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+use arrow_array::types::Int16Type;
+use arrow_array::{ArrayRef, Int16Array, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::stats::Moments;
 use super::table::Flow;
+use crate::batch::{dictionary16, dictionary32, protocol_name, ByteDictionary, HostDictionary};
 use crate::column::tcp_flag_letters;
-use crate::ip::Addr;
 use crate::wire::ip_protocol::TCP;
 
 /// A flow column's Arrow type.
@@ -215,11 +216,12 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     cols.push(ports(&|f| f.orig.1));
     cols.push(dst_host);
     cols.push(ports(&|f| f.resp.1));
-    let mut protocol = StringDictionaryBuilder::<Int16Type>::new();
-    flows.iter().for_each(|f| {
-        protocol.append_value(crate::protocol::name(f.key.protocol));
-    });
-    cols.push(Arc::new(protocol.finish()));
+    let mut names = ByteDictionary::new(protocol_name);
+    let keys: Int16Array = flows
+        .iter()
+        .map(|f| Some(names.key(f.key.protocol)))
+        .collect();
+    cols.push(dictionary16(keys, names.take_values()));
     cols.push(ports(&|f| f.key.vlan));
     let mut tunnel = UInt32Builder::with_capacity(n);
     flows
@@ -230,16 +232,15 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
         cols.push(u64s(&|f| f.directions[side].packets));
         cols.push(u64s(&|f| f.directions[side].bytes));
         cols.push(u64s(&|f| f.directions[side].payload_bytes));
-        let mut flags = StringDictionaryBuilder::<Int16Type>::new();
-        for f in flows {
-            let d = &f.directions[side];
-            if f.key.protocol == TCP && d.packets > 0 {
-                flags.append_value(tcp_flag_letters(d.tcp_flags));
-            } else {
-                flags.append_null();
-            }
-        }
-        cols.push(Arc::new(flags.finish()));
+        let mut letters = ByteDictionary::new(tcp_flag_letters);
+        let keys: Int16Array = flows
+            .iter()
+            .map(|f| {
+                let d = &f.directions[side];
+                (f.key.protocol == TCP && d.packets > 0).then(|| letters.key(d.tcp_flags))
+            })
+            .collect();
+        cols.push(dictionary16(keys, letters.take_values()));
         cols.push(ports(&|f| f.directions[side].init_window));
         let sizes = |f: &Flow| f.directions[side].sizes;
         cols.push(moment_u32(flows, &|f| sizes(f), |m| {
@@ -325,34 +326,15 @@ fn moment_ns(
 
 /// Both host columns over one dictionary, as the packet table builds them.
 fn hosts(flows: &[Flow]) -> (ArrayRef, ArrayRef) {
-    let mut keys: HashMap<Addr, i32> = HashMap::new();
-    let mut text = String::new();
-    let mut offsets = vec![0i32];
-    let mut key = |a: Addr| -> i32 {
-        let next = keys.len() as i32;
-        *keys.entry(a).or_insert_with(|| {
-            let mut bytes = Vec::new();
-            a.push_text(&mut bytes);
-            text.push_str(std::str::from_utf8(&bytes).expect("addresses are ASCII"));
-            offsets.push(text.len() as i32);
-            next
-        })
-    };
-    let src: Vec<i32> = flows.iter().map(|f| key(f.orig.0)).collect();
-    let dst: Vec<i32> = flows.iter().map(|f| key(f.resp.0)).collect();
-    let values: ArrayRef = Arc::new(
-        StringArray::try_new(
-            arrow_buffer::OffsetBuffer::new(arrow_buffer::ScalarBuffer::from(offsets)),
-            arrow_buffer::Buffer::from_vec(text.into_bytes()),
-            None,
-        )
-        .expect("address text with increasing offsets"),
-    );
-    let dict = |k: Vec<i32>| -> ArrayRef {
-        Arc::new(
-            DictionaryArray::<Int32Type>::try_new(Int32Array::from(k), values.clone())
-                .expect("keys index the dictionary"),
-        )
-    };
-    (dict(src), dict(dst))
+    let mut dictionary = HostDictionary::default();
+    let src: Int32Array = flows
+        .iter()
+        .map(|f| Some(dictionary.key(f.orig.0)))
+        .collect();
+    let dst: Int32Array = flows
+        .iter()
+        .map(|f| Some(dictionary.key(f.resp.0)))
+        .collect();
+    let values = dictionary.take_values();
+    (dictionary32(src, values.clone()), dictionary32(dst, values))
 }

@@ -222,8 +222,6 @@ pub struct Conn {
     /// `[originator, responder]`.
     ends: [Endpoint; 2],
     history: String,
-    /// Packets so far (the first packet decides some things).
-    packets: u32,
     /// Whether a packet came from each side (UDP's `UDP_ACTIVE`).
     sent: [bool; 2],
 }
@@ -234,7 +232,6 @@ impl Conn {
             protocol,
             ends: [Endpoint::default(); 2],
             history: String::new(),
-            packets: 0,
             sent: [false; 2],
         }
     }
@@ -366,7 +363,6 @@ impl Conn {
 
     /// Update the state with one packet from `role`.
     pub fn update(&mut self, role: Role, obs: &Observation) {
-        self.packets += 1;
         match self.protocol {
             TCP => {
                 if let Some(tcp) = obs.tcp {
@@ -443,7 +439,9 @@ impl Conn {
                 let at = ack.wrapping_sub(1);
                 (peer.start_seq, peer.last_seq, peer.ack_seq) = (at, at, Some(at));
             } else if flags & RST == 0 {
-                let newer = peer.ack_seq.is_none_or(|a| (ack.wrapping_sub(a) as i32) > 0);
+                let newer = peer
+                    .ack_seq
+                    .is_none_or(|a| (ack.wrapping_sub(a) as i32) > 0);
                 if newer {
                     peer.ack_seq = Some(ack);
                 }
@@ -532,14 +530,7 @@ impl Conn {
                         self.ends[i].set_state(Established);
                     }
                 }
-                if flags & FIN != 0 {
-                    self.ends[i].set_state(Closed);
-                    do_close = true;
-                }
-                if flags & RST != 0 {
-                    self.ends[i].set_state(Reset);
-                    do_close = true;
-                }
+                do_close |= self.fin_or_rst(i, flags);
                 if self.ends[i].state == Inactive {
                     if !is_orig && len == 0 && self.ends[p].state == SynSent {
                         // A bare ACK to a SYN before any SYN-ACK is ignored.
@@ -551,14 +542,7 @@ impl Conn {
                 }
             }
             SynSent | SynAckSent => {
-                if flags & FIN != 0 {
-                    self.ends[i].set_state(Closed);
-                    do_close = true;
-                }
-                if flags & RST != 0 {
-                    self.ends[i].set_state(Reset);
-                    do_close = true;
-                }
+                do_close |= self.fin_or_rst(i, flags);
             }
             Established | Partial => {
                 if flags & SYN != 0
@@ -591,6 +575,18 @@ impl Conn {
         if do_close {
             self.ends[i].did_close = true;
         }
+    }
+
+    /// A FIN closes the sender, a RST resets it (a RST wins over a FIN); true when either
+    /// was there (Zeek's `do_close`).
+    fn fin_or_rst(&mut self, i: usize, flags: u8) -> bool {
+        if flags & FIN != 0 {
+            self.ends[i].set_state(EndpointState::Closed);
+        }
+        if flags & RST != 0 {
+            self.ends[i].set_state(EndpointState::Reset);
+        }
+        flags & (FIN | RST) != 0
     }
 
     /// Zeek's `conn_state` for the connection as it stands.

@@ -33,7 +33,6 @@ pub struct FlowReader {
     selector: PacketSelector,
     table: FlowTable,
     decapsulate: bool,
-    ended: VecDeque<Flow>,
     batch_rows: usize,
     options: ReadOptions,
     /// Truncations of every file, in order.
@@ -66,7 +65,6 @@ impl FlowReader {
             selector,
             table: FlowTable::new(timeouts),
             decapsulate: options.decapsulate,
-            ended: VecDeque::new(),
             batch_rows: options.batch_rows.max(1),
             options,
             truncations: Vec::new(),
@@ -93,11 +91,6 @@ impl FlowReader {
         stats
     }
 
-    /// Flows alive now (not yet ended).
-    pub fn live_flows(&self) -> usize {
-        self.table.live()
-    }
-
     /// The next batch of at most `batch_rows` flows, in the order they ended; `None` once
     /// every file is read and every flow handed out.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -106,16 +99,15 @@ impl FlowReader {
 
     /// `next_batch`'s flows themselves.
     pub fn next_flows(&mut self) -> Result<Option<Vec<Flow>>> {
-        while self.ended.len() < self.batch_rows && !self.finished {
+        while self.table.ended_len() < self.batch_rows && !self.finished {
             self.advance()?;
-            self.ended.extend(self.table.take_ended());
         }
-        if self.ended.is_empty() {
+        let flows = self.table.take_ended(self.batch_rows);
+        if flows.is_empty() {
             return Ok(None);
         }
-        let n = self.ended.len().min(self.batch_rows);
-        self.flows_out += n as u64;
-        Ok(Some(self.ended.drain(..n).collect()))
+        self.flows_out += flows.len() as u64;
+        Ok(Some(flows))
     }
 
     /// Read records until some flows have ended or the input is done.

@@ -110,15 +110,6 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 6] = [
-        EndReason::Idle,
-        EndReason::Active,
-        EndReason::Fin,
-        EndReason::Rst,
-        EndReason::Reused,
-        EndReason::EndOfCapture,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             EndReason::Idle => "idle",
@@ -263,7 +254,7 @@ pub struct FlowTable {
     datagrams: HashMap<DatagramKey, Datagram>,
     datagram_order: VecDeque<(DatagramKey, i64)>,
     clock: Option<i64>,
-    ended: Vec<Flow>,
+    ended: VecDeque<Flow>,
 }
 
 impl FlowTable {
@@ -278,18 +269,14 @@ impl FlowTable {
             datagrams: HashMap::new(),
             datagram_order: VecDeque::new(),
             clock: None,
-            ended: Vec::new(),
+            ended: VecDeque::new(),
         }
     }
 
-    /// Flows alive now.
-    pub fn live(&self) -> usize {
-        self.index.len()
-    }
-
-    /// The flows ended since the last call, in the order they ended.
-    pub fn take_ended(&mut self) -> Vec<Flow> {
-        std::mem::take(&mut self.ended)
+    /// Up to `n` of the flows ended and not yet taken, in the order they ended.
+    pub fn take_ended(&mut self, n: usize) -> Vec<Flow> {
+        let n = n.min(self.ended.len());
+        self.ended.drain(..n).collect()
     }
 
     pub fn ended_len(&self) -> usize {
@@ -464,7 +451,7 @@ impl FlowTable {
             (_, Some(closed)) => closed,
             (reason, None) => reason,
         };
-        self.ended.push(flow);
+        self.ended.push_back(flow);
     }
 
     fn push_back(&mut self, slot: u32) {
