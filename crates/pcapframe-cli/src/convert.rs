@@ -3,11 +3,12 @@
 //! complete, a FIFO, a device or standard output (`-o -`) is written through.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use arrow_schema::SchemaRef;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pcapframe::error::{Error, ErrorKind, Result};
 use pcapframe::output::{OutputFormat, TableWriter};
@@ -24,17 +25,7 @@ pub fn run(
     threads: Option<usize>,
     quiet: bool,
 ) -> Result<()> {
-    // `-o -` is standard output, which has no extension to tell the format by.
     let to_stdout = output == Path::new("-");
-    let format = match format {
-        Some(name) => OutputFormat::parse(name)?,
-        None if to_stdout => {
-            return Err(Error::invalid_argument(
-                "-o - writes to standard output: choose the format with --format (parquet, arrow, csv or jsonl)",
-            ))
-        }
-        None => OutputFormat::from_path(output)?,
-    };
     let files = inputs::expand(files)?;
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
@@ -47,11 +38,7 @@ pub fn run(
     let bar = progress_bar(total_bytes, quiet);
 
     let schema = pcapframe::batch::schema_of(&options.selected_columns());
-    let mut writer = if to_stdout {
-        TableWriter::stdout(format, schema, &files)?
-    } else {
-        TableWriter::create_avoiding(output, format, schema, &files)?
-    };
+    let mut writer = open_writer(output, format, schema, &files)?;
     // Ctrl-C or a kill: the reader stops at its next record (within milliseconds, even
     // while no row comes) and the temporary file is removed.
     let _ = CANCEL.set(options.cancel.clone());
@@ -95,6 +82,31 @@ pub fn run(
         );
     }
     Ok(())
+}
+
+/// The table writer for `-o output` (`-`: standard output, which has no extension to tell
+/// the format by, so `--format` must) and `--format`, for `convert` and `flows`.
+pub fn open_writer(
+    output: &Path,
+    format: Option<&str>,
+    schema: SchemaRef,
+    inputs: &[PathBuf],
+) -> Result<TableWriter> {
+    let to_stdout = output == Path::new("-");
+    let format = match format {
+        Some(name) => OutputFormat::parse(name)?,
+        None if to_stdout => {
+            return Err(Error::invalid_argument(
+                "-o - writes to standard output: choose the format with --format (parquet, arrow, csv or jsonl)",
+            ))
+        }
+        None => OutputFormat::from_path(output)?,
+    };
+    if to_stdout {
+        TableWriter::stdout(format, schema, inputs)
+    } else {
+        TableWriter::create_avoiding(output, format, schema, inputs)
+    }
 }
 
 /// Bytes read, packets, rate and time left, on a terminal only.

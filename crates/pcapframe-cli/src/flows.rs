@@ -6,7 +6,6 @@ use std::path::Path;
 
 use pcapframe::error::{Error, Result};
 use pcapframe::flow::{flow_schema, flows_batch, Flow, FlowReader, Timeouts};
-use pcapframe::output::{OutputFormat, TableWriter};
 use pcapframe::reader::{ReadOptions, TruncationPolicy};
 
 use crate::inputs;
@@ -60,21 +59,7 @@ pub fn run(
             out.flush().map_err(|e| Error::io(e, None))?;
         }
         Some(output) => {
-            let to_stdout = output == Path::new("-");
-            let format = match format {
-                Some(name) => OutputFormat::parse(name)?,
-                None if to_stdout => {
-                    return Err(Error::invalid_argument(
-                        "-o - writes to standard output: choose the format with --format (parquet, arrow, csv or jsonl)",
-                    ))
-                }
-                None => OutputFormat::from_path(output)?,
-            };
-            let mut writer = if to_stdout {
-                TableWriter::stdout(format, flow_schema(), &files)?
-            } else {
-                TableWriter::create_avoiding(output, format, flow_schema(), &files)?
-            };
+            let mut writer = crate::convert::open_writer(output, format, flow_schema(), &files)?;
             while let Some(flows) = reader.next_flows()? {
                 writer.write(&flows_batch(&flows))?;
             }
