@@ -24,9 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PCAPFlowsSource"]
 
-_ERRORS = ("raise", "warn", "ignore")
-
-
 class PCAPFlowsSource(DataSource):
     """Packet captures as a flow table: one row per flow.
 
@@ -77,23 +74,11 @@ class PCAPFlowsSource(DataSource):
                 "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate "
                 "and metadata"
             )
-        if errors not in _ERRORS:
-            raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
-        from .source import _positive_int_or_none, _positive_number_or_none
+        from .source import _positive_int_or_none, _positive_number_or_none, check_selection
 
-        if protocol is not None:
-            from ._native import check_protocol
-
-            check_protocol(str(protocol))
-        if filter is not None:
-            from ._native import check_filter
-
-            check_filter(filter)
-        from ._read import codec_for
-
-        codec_for("", compression)  # validates the name
+        check_selection(errors, protocol, filter, compression)
         self.urlpath = urlpath
         self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
@@ -212,32 +197,10 @@ class PCAPFlowsSource(DataSource):
         """Write every flow, in the order they end, to ``path`` (Parquet, Arrow IPC, CSV
         or JSON lines, by ``format`` or the extension), as ``PCAPSource.to_file`` does.
         Returns the flows written."""
-        import pyarrow as pa
+        from .source import local_output, write_batches
 
-        from ._native import write_table
-        from ._read import is_local, local_path
-
-        if not is_local(os.fspath(path)):
-            raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
-        out = local_path(path)
-        files = self._load_metadata()
-        failed: list[BaseException] = []
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                yield from self._arrow_batches()
-            except BaseException as err:
-                failed.append(err)
-                raise
-
-        try:
-            inputs = [local_path(f) for f in files if is_local(f)]
-            stream = pa.RecordBatchReader.from_batches(_arrow_schema(), batches())
-            return int(write_table(stream, os.fspath(out), format=format, inputs=inputs))
-        except Exception:
-            if failed:
-                raise failed[0] from None
-            raise
+        out = local_output(path)
+        return write_batches(out, _arrow_schema(), self._arrow_batches(), self._load_metadata(), format)
 
     def stats(self) -> dict[str, Any]:
         """Read the flows and count what was seen: packets, flows (``rows``), skipped packets."""

@@ -158,22 +158,12 @@ class PCAPSource(DataSource):
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
                 "duration, compression, storage_options, threads, blocksize, columns, decapsulate and metadata"
             )
-        if errors not in _ERRORS:
-            raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
-        if protocol is not None:
-            from ._native import check_protocol
-
-            check_protocol(str(protocol))
-        if filter is not None:
-            from ._native import check_filter
-
-            check_filter(filter)
+        check_selection(errors, protocol, filter, compression)
         from ._native import capture_schema
-        from ._read import codec_for, column_list
+        from ._read import column_list
 
-        codec_for("", compression)  # validates the name
         columns = column_list(columns)
         # Validates the names (ValueError listing the valid ones).
         capture_schema(payload=bool(payload), columns=columns)
@@ -335,37 +325,13 @@ class PCAPSource(DataSource):
         JSON lines (``.jsonl``), by ``format`` or the file's extension. Streams file after
         file with bounded memory; the file appears only when complete. Returns the rows
         written. Live sources: use ``LiveStream.dump()`` (pcap) or ``read_chunked()``."""
-        import pyarrow as pa
+        from ._read import arrow_schema
 
-        from ._native import write_table
-        from ._read import arrow_schema, is_local, local_path
-
-        if not is_local(os.fspath(path)):
-            raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
-        path = local_path(path)
+        out = local_output(path)
         files, _ = self._load_metadata()
         if self.is_live:
             raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
-        schema = arrow_schema(self.payload, self.columns)
-        failed = []
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            # An exception while reading (Ctrl-C, a damaged file) reaches write_table as an
-            # Arrow stream error: keep it, to raise it as it was rather than as its text.
-            try:
-                yield from self._arrow_batches()
-            except BaseException as err:
-                failed.append(err)
-                raise
-
-        try:
-            inputs = [local_path(f) for f in files if is_local(f)]
-            stream = pa.RecordBatchReader.from_batches(schema, batches())
-            return write_table(stream, os.fspath(path), format=format, inputs=inputs)
-        except Exception:
-            if failed:
-                raise failed[0] from None
-            raise
+        return write_batches(out, arrow_schema(self.payload, self.columns), self._arrow_batches(), files, format)
 
     def to_polars(self) -> polars.DataFrame:
         """All rows as a polars DataFrame, from the Arrow table without pandas."""
@@ -489,6 +455,64 @@ class PCAPSource(DataSource):
             self._schema = None
         if live is not None:
             live.close()  # a read waiting on it in another thread ends with what it has
+
+
+def check_selection(errors: Any, protocol: str | None, filter: str | None, compression: Compression) -> None:
+    """Check the options that choose packets and read files (``errors=``, ``protocol=``,
+    ``filter=``, ``compression=``) before any file is opened; ValueError names the valid values."""
+    if errors not in _ERRORS:
+        raise ValueError(f"errors={errors!r} is not one of {_ERRORS}")
+    if protocol is not None:
+        from ._native import check_protocol
+
+        check_protocol(str(protocol))
+    if filter is not None:
+        from ._native import check_filter
+
+        check_filter(filter)
+    from ._read import codec_for
+
+    codec_for("", compression)  # validates the name
+
+
+def local_output(path: str | os.PathLike[str]) -> str:
+    """``to_file()``'s path as a local path; a URL is refused."""
+    from ._read import is_local, local_path
+
+    if not is_local(os.fspath(path)):
+        raise ValueError(f"to_file() writes local files; {os.fspath(path)!r} is a URL (write locally, then copy)")
+    return local_path(path)
+
+
+def write_batches(
+    path: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch], files: list[str], format: OutputFormat | None
+) -> int:
+    """Stream ``batches`` into the file at ``path`` (``to_file()`` of both sources); the
+    ``files`` read are refused as the output. An exception while reading (Ctrl-C, a damaged
+    file) reaches ``write_table`` as an Arrow stream error: it is kept and raised as it was
+    rather than as its text."""
+    import pyarrow as pa
+
+    from ._native import write_table
+    from ._read import is_local, local_path
+
+    failed: list[BaseException] = []
+
+    def guarded() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from batches
+        except BaseException as err:
+            failed.append(err)
+            raise
+
+    try:
+        inputs = [local_path(f) for f in files if is_local(f)]
+        stream = pa.RecordBatchReader.from_batches(schema, guarded())
+        return int(write_table(stream, os.fspath(path), format=format, inputs=inputs))
+    except Exception:
+        if failed:
+            raise failed[0] from None
+        raise
 
 
 def _positive_int_or_none(name: str, value: Any) -> int | None:
