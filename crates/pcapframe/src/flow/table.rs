@@ -13,7 +13,6 @@
 //! Keys are chosen by whoever writes the packets, so the table hashes with std's keyed
 //! SipHash (`RandomState`): a crafted set of 5-tuples cannot collide into one bucket.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use super::conn::{self, Conn, Role};
@@ -320,46 +319,16 @@ impl FlowTable {
 
         let ends = Endpoints::of(obs);
         let key = ends.key(obs);
-        let mut reason = None;
-        if let Some(&slot) = self.index.get(&key) {
-            let flow = &self.slots[slot as usize];
-            if self
-                .timeouts
-                .idle_ns
-                .is_some_and(|t| now - flow.last_clock >= t)
-            {
-                reason = Some(EndReason::Idle);
-            } else if self
-                .timeouts
-                .active_ns
-                .is_some_and(|t| now - flow.first_clock >= t)
-            {
-                reason = Some(EndReason::Active);
-            } else if let Some(closed) = flow.conn.reused_by(obs) {
-                reason = Some(closed);
-            }
-            if let Some(reason) = reason {
-                self.end(slot, reason);
-            }
-        }
-        let slot = match self.index.entry(key) {
-            Entry::Occupied(e) => *e.get(),
-            Entry::Vacant(e) => {
-                let flow = new_flow(key, &ends, obs, time, now);
-                let slot = match self.free.pop() {
-                    Some(s) => {
-                        self.slots[s as usize] = flow;
-                        s
-                    }
-                    None => {
-                        self.slots.push(flow);
-                        (self.slots.len() - 1) as u32
-                    }
-                };
-                e.insert(slot);
-                self.push_back(slot);
-                slot
-            }
+        // One lookup for a packet of a live flow (the common case); a new flow is inserted.
+        let slot = match self.index.get(&key).copied() {
+            Some(slot) => match self.ended_by(slot, obs, now) {
+                None => slot,
+                Some(reason) => {
+                    self.end(slot, reason);
+                    self.insert(key, new_flow(key, &ends, obs, time, now))
+                }
+            },
+            None => self.insert(key, new_flow(key, &ends, obs, time, now)),
         };
         let flow = &mut self.slots[slot as usize];
         let role = flow.role_of(&ends);
@@ -394,6 +363,44 @@ impl FlowTable {
         }
         self.move_to_back(slot);
         placed
+    }
+
+    /// Why the live flow in `slot` ends before this packet, if it does: a timeout, or a
+    /// TCP connection taken over by a new one.
+    fn ended_by(&self, slot: u32, obs: &Observation, now: i64) -> Option<EndReason> {
+        let flow = &self.slots[slot as usize];
+        if self
+            .timeouts
+            .idle_ns
+            .is_some_and(|t| now - flow.last_clock >= t)
+        {
+            Some(EndReason::Idle)
+        } else if self
+            .timeouts
+            .active_ns
+            .is_some_and(|t| now - flow.first_clock >= t)
+        {
+            Some(EndReason::Active)
+        } else {
+            flow.conn.reused_by(obs)
+        }
+    }
+
+    /// Put a new flow in a free slot, in the index and at the back of the order.
+    fn insert(&mut self, key: FlowKey, flow: Flow) -> u32 {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slots[s as usize] = flow;
+                s
+            }
+            None => {
+                self.slots.push(flow);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, slot);
+        self.push_back(slot);
+        slot
     }
 
     /// End every flow still alive (the capture is over), in the order of their last packets.
