@@ -159,6 +159,9 @@ pub struct Flow {
     pub directions: [Direction; 2],
     pub conn: Conn,
     pub end_reason: EndReason,
+    /// Times the roles were swapped (`flip`): a datagram's pieces keep the role of its
+    /// first piece only while this stays as it was.
+    flips: u32,
     // The flow's place in the order of last packets (slot indices; NIL at the ends).
     prev: u32,
     next: u32,
@@ -194,6 +197,7 @@ impl Flow {
         std::mem::swap(&mut self.orig, &mut self.resp);
         self.directions.swap(0, 1);
         self.conn.flip();
+        self.flips += 1;
     }
 }
 
@@ -229,7 +233,9 @@ impl DatagramKey {
 struct Datagram {
     flow_key: FlowKey,
     flow_id: u64,
+    /// The first piece's role, when the flow had been flipped `flips` times.
     role: Role,
+    flips: u32,
     /// End of the data seen so far (offset + length of the furthest piece).
     data_end: u32,
     created_clock: i64,
@@ -240,6 +246,9 @@ struct Datagram {
 pub struct Placed {
     pub flow_id: u64,
     pub role: Role,
+    /// This packet turned the flow round after its first packet (`Conn::should_flip`):
+    /// the roles of its earlier packets are the other way round now.
+    pub turned: bool,
 }
 
 pub struct FlowTable {
@@ -282,6 +291,11 @@ impl FlowTable {
         self.ended.len()
     }
 
+    /// Let go of the flows ended so far (a reader that wants only the packets' places).
+    pub fn discard_ended(&mut self) {
+        self.ended.clear();
+    }
+
     /// Add one packet; `flow_id` for a new flow is made from its frame.
     pub fn add(&mut self, obs: &Observation) -> Placed {
         let now = match (obs.time_ns, self.clock) {
@@ -305,9 +319,15 @@ impl FlowTable {
                     let end = f.offset.saturating_add(f.data_len);
                     let grown = end.saturating_sub(dg.data_end);
                     dg.data_end = dg.data_end.max(end);
+                    let role = if (flow.flips - dg.flips).is_multiple_of(2) {
+                        dg.role
+                    } else {
+                        dg.role.other()
+                    };
                     let placed = Placed {
                         flow_id: dg.flow_id,
-                        role: dg.role,
+                        role,
+                        turned: false,
                     };
                     flow.directions[placed.role as usize].add_fragment(grown);
                     Self::touch_times(flow, time, now, obs.frame);
@@ -333,7 +353,8 @@ impl FlowTable {
         let flow = &mut self.slots[slot as usize];
         let role = flow.role_of(&ends);
         // Zeek decides, packet by packet, whether the roles are the wrong way round.
-        let role = if flow.conn.should_flip(role, obs) {
+        let turned = flow.conn.should_flip(role, obs);
+        let role = if turned {
             flow.flip();
             flow.conn.turned_late();
             role.other()
@@ -346,6 +367,7 @@ impl FlowTable {
         let placed = Placed {
             flow_id: flow.id,
             role,
+            turned,
         };
         if let Some(f) = obs.fragment.filter(|f| f.offset == 0 && f.more) {
             let dkey = DatagramKey::of(obs, f.ident);
@@ -355,6 +377,7 @@ impl FlowTable {
                     flow_key: key,
                     flow_id: placed.flow_id,
                     role,
+                    flips: self.slots[slot as usize].flips,
                     data_end: f.data_len,
                     created_clock: now,
                 },
@@ -533,6 +556,7 @@ fn new_flow(
         directions: [Direction::default(), Direction::default()],
         conn: Conn::new(obs.protocol),
         end_reason: EndReason::EndOfCapture,
+        flips: 0,
         prev: NIL,
         next: NIL,
     };
@@ -568,6 +592,7 @@ fn placeholder() -> Flow {
         directions: [Direction::default(), Direction::default()],
         conn: Conn::new(0),
         end_reason: EndReason::EndOfCapture,
+        flips: 0,
         prev: NIL,
         next: NIL,
     }

@@ -489,3 +489,49 @@ fn a_fragmented_datagram_counts_once_at_its_length() {
     assert_eq!((d.packets, d.bytes), (1, 20 + 1480 + 500));
     assert_eq!(flows[0].last_frame.number, 2);
 }
+
+#[test]
+fn a_datagram_split_by_a_late_turn_counts_on_its_senders_side() {
+    // A connection first seen by its SYN-ACK from A; A then sends the SYN-ACK again (same
+    // sequence number: no letter) as a fragmented datagram, whose first piece comes before
+    // B's ACK turns the connection and whose second piece comes after.
+    let mut t = Talk::tcp(5000, 40000);
+    let synack = t.packet(true, SYN | ACK, 500, 101, 0);
+    let mut first = t.packet(true, SYN | ACK, 500, 101, 1460);
+    first.fragment = Some(Fragment {
+        ident: 9,
+        offset: 0,
+        more: true,
+        header_len: 20,
+        data_len: 1480,
+    });
+    let ack = t.packet(false, ACK, 101, 501, 0);
+    let mut second = t.packet(true, 0, 0, 0, 0);
+    second.ports = None;
+    second.tcp = None;
+    second.fragment = Some(Fragment {
+        ident: 9,
+        offset: 1480,
+        more: false,
+        header_len: 20,
+        data_len: 300,
+    });
+    let mut table = FlowTable::new(off());
+    let placed: Vec<_> = [synack, first, ack, second]
+        .iter()
+        .map(|p| table.add(p))
+        .collect();
+    assert_eq!(
+        placed.iter().map(|p| p.turned).collect::<Vec<_>>(),
+        [false, false, true, false]
+    );
+    table.finish();
+    let flows = table.take_ended(usize::MAX);
+    let f = &flows[0];
+    // Turned: B is the originator, and every packet of A counts on the responder's side.
+    assert_eq!(f.orig, (B, Some(40000)));
+    assert_eq!(f.directions[1].bytes, 40 + (40 + 1460) + 300);
+    assert_eq!((f.directions[0].packets, f.directions[1].packets), (1, 2));
+    // The second piece went the responder's way, as its first did after the turn.
+    assert_eq!(placed[3].role, super::conn::Role::Resp);
+}
