@@ -211,6 +211,7 @@ def test_column_dtypes():
         "tcp_window": "UInt16", "icmp_type": "UInt8", "icmp_code": "UInt8", "vlan": "UInt16",
         "src_mac": "category", "dst_mac": "category", "ethertype": "UInt16", "payload_length": "UInt32",
         "tunnel": "category", "tunnel_id": "UInt32", "outer_src_host": "category", "outer_dst_host": "category",
+        "frame": "UInt64", "community_id": "category", "flow_id": "UInt64", "direction": "category",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

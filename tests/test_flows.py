@@ -1,6 +1,7 @@
 """The flow table's Python API (``intake.open_pcap_flows``), Community ID against the
 reference implementation, rotated files, and timeouts and counters against nfstream."""
 
+import os
 import shutil
 import subprocess
 
@@ -84,6 +85,13 @@ def test_command_line_flows(tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_table(out).num_rows == len(flows_of(SAMPLE, idle_timeout=None))
+    # convert writes the packets' flow columns from the same flow table.
+    packets = tmp_path / "p.parquet"
+    subprocess.run([pcapframe, "convert", SAMPLE, "-o", str(packets), "--columns", "frame,flow_id,direction",
+                    "--idle-timeout", "none"], check=True)
+    want = intake.open_pcap(SAMPLE, columns=["frame", "flow_id", "direction"], idle_timeout=None).read()
+    got = pq.read_table(packets).to_pandas()
+    assert got.flow_id.tolist() == want.flow_id.tolist() and got.direction.astype(str).tolist() == want.direction.astype(str).tolist()
 
 
 # -- Community ID: the reference implementation, on every flow of both corpora -----------
@@ -189,3 +197,95 @@ def test_timeouts_and_counters_match_nfstream(tmp_path, idle, active):
     ours, theirs = our_flows(path, idle, active), nfstream_flows(path, idle, active)
     assert len(ours) > 2
     assert ours == theirs
+
+
+# -- Join keys on packets (frame, flow_id, direction) -------------------------------------
+
+JOIN = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol", "frame", "community_id", "flow_id",
+        "direction"]
+
+
+def write_turned_connection(path):
+    """A TCP connection first seen by its SYN-ACK (retransmitted once), between two ports that
+    are not likely server ports, so that it turns round at the first ACK; and a UDP flow."""
+    from scapy.all import IP, TCP, UDP, Ether, Raw, wrpcap
+
+    server, client = "10.0.0.1", "10.0.0.2"
+    s2c = dict(src=server, dst=client)
+    c2s = dict(src=client, dst=server)
+    packets = [
+        Ether() / IP(**s2c) / TCP(sport=40000, dport=50000, flags="SA", seq=100, ack=1),
+        Ether() / IP(**s2c) / TCP(sport=40000, dport=50000, flags="SA", seq=100, ack=1),
+        Ether() / IP(src="10.0.0.3", dst="10.0.0.4") / UDP(sport=1234, dport=5678) / Raw(b"x"),
+        Ether() / IP(**c2s) / TCP(sport=50000, dport=40000, flags="A", seq=1, ack=101),
+        Ether() / IP(**c2s) / TCP(sport=50000, dport=40000, flags="PA", seq=1, ack=101) / Raw(b"hello"),
+        Ether() / IP(**s2c) / TCP(sport=40000, dport=50000, flags="A", seq=101, ack=6),
+    ]
+    for i, p in enumerate(packets):
+        p.time = 1_700_000_000 + i / 10
+    wrpcap(str(path), packets)
+
+
+def test_direction_is_against_the_flows_final_originator(tmp_path):
+    path = tmp_path / "turned.pcap"
+    write_turned_connection(path)
+    flows = flows_of(str(path))
+    tcp = flows[flows.protocol == "tcp"].iloc[0]
+    # Zeek turns the connection at the client's first ACK: the client is the originator.
+    assert (tcp.src_host, tcp.src_port, tcp.history[0]) == ("10.0.0.2", 50000, "^")
+    packets = intake.open_pcap(str(path), columns=JOIN).read()
+    assert packets.frame.tolist() == [1, 2, 3, 4, 5, 6]
+    assert packets.direction.tolist() == ["resp", "resp", "orig", "orig", "orig", "resp"]
+    assert packets.flow_id.tolist() == [tcp.flow_id] * 2 + [3] + [tcp.flow_id] * 3
+    # The join the columns are for: every packet meets its flow, and orig packets come from src.
+    joined = packets.merge(flows, on="flow_id", suffixes=("", "_flow"))
+    assert len(joined) == len(packets)
+    orig = joined[joined.direction == "orig"]
+    assert (orig.src_host.astype(str) == orig.src_host_flow.astype(str)).all()
+
+
+def test_every_path_gives_the_same_packets_with_flow_columns(tmp_path):
+    source = intake.open_pcap(SAMPLE, columns=JOIN, chunksize=7, idle_timeout=1)
+    whole = source.read()
+    assert len(whole) > 20 and whole.flow_id.nunique() > 1
+    assert source.discover()["npartitions"] == 1
+    flows = intake.open_pcap_flows(SAMPLE, idle_timeout=1).read()
+    assert set(whole.flow_id) == set(flows.flow_id)
+    plain = lambda df: df.astype(object).reset_index(drop=True)  # noqa: E731
+    pd.testing.assert_frame_equal(plain(pd.concat(list(source.read_chunked()))), plain(whole))
+    pd.testing.assert_frame_equal(plain(source.read_partition(0)), plain(whole))
+    pd.testing.assert_frame_equal(plain(source.to_dask().compute()), plain(whole))
+    assert source.to_arrow().column("flow_id").to_pylist() == whole.flow_id.tolist()
+    assert source.to_polars()["direction"].to_list() == whole.direction.tolist()
+    out = tmp_path / "packets.parquet"
+    assert source.to_file(out) == len(whole)
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).column("flow_id").to_pylist() == whole.flow_id.tolist()
+    # The timeouts are the flow table's: other timeouts, other flows.
+    one_flow_each = intake.open_pcap(SAMPLE, columns=["flow_id"], idle_timeout=None).read()
+    assert one_flow_each.flow_id.nunique() < whole.flow_id.nunique()
+
+
+def test_flow_columns_follow_a_rotated_capture_across_files(tmp_path):
+    parts_dir = tmp_path / "parts"
+    parts_dir.mkdir()
+    subprocess.run(["editcap", "-c", "7", SAMPLE, str(parts_dir / "part.pcap")], check=True)
+    parts = sorted(str(p) for p in parts_dir.iterdir())
+    assert len(parts) > 2
+    packets = intake.open_pcap(parts, columns=JOIN).read()
+    flows = intake.open_pcap_flows(parts).read()
+    assert set(packets.flow_id) == set(flows.flow_id)
+    # frame counts within each file; a flow goes on into the next file.
+    assert packets.frame.max() <= 7
+    files_of = packets.groupby("flow_id").flow_id.size()
+    assert (files_of > 7).any()
+
+
+def test_flow_columns_are_refused_where_they_cannot_be_exact(tmp_path):
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="reads the capture twice"):
+        intake.open_pcap(str(fifo), columns=["time", "direction"]).discover()
+    with pytest.raises(ValueError, match="live interface"):
+        intake.open_pcap(None, interface="lo", columns=["flow_id"])

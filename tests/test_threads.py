@@ -23,11 +23,19 @@ def big_capture(tmp_path_factory):
     return str(path)
 
 
+# The documented six and the per-packet columns every reader must count alike: `frame` (a
+# range's reader counts from its start, then learns how many records came before it).
+COLUMNS = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol", "frame", "community_id"]
+
+
 @pytest.mark.parametrize("threads", [2, 3, 8])
 def test_every_thread_count_gives_the_single_threaded_frame(big_capture, threads):
-    one = intake.open_pcap(big_capture, threads=1, payload=True).read()
-    many = intake.open_pcap(big_capture, threads=threads, payload=True).read()
+    one = intake.open_pcap(big_capture, threads=1, payload=True, columns=COLUMNS).read()
+    many = intake.open_pcap(big_capture, threads=threads, payload=True, columns=COLUMNS).read()
     assert len(one) > 80_000
+    # Frames count every record (the synthetic capture has some that are not IP).
+    assert one.frame.iloc[0] >= 1 and one.frame.is_unique and one.frame.is_monotonic_increasing
+    assert one.frame.iloc[-1] > len(one)
     pd.testing.assert_frame_equal(one, many)
 
 
@@ -40,7 +48,7 @@ def test_threads_with_filter_and_protocol(big_capture):
 
 @pytest.mark.parametrize("blocksize", [3_000_017, 8 * 2**20])
 def test_byte_range_partitions_concatenate_to_the_whole_read(big_capture, blocksize):
-    source = intake.open_pcap(big_capture, blocksize=blocksize, payload=True)
+    source = intake.open_pcap(big_capture, blocksize=blocksize, payload=True, columns=COLUMNS)
     info = source.discover()
     assert info["npartitions"] > 4
     parts = [source.read_partition(i) for i in range(info["npartitions"])]
@@ -77,9 +85,9 @@ def big_pcapng(tmp_path_factory, big_capture):
 
 
 def test_pcapng_reads_the_same_on_every_core_and_in_partitions(big_capture, big_pcapng):
-    want = intake.open_pcap(big_capture, threads=1, payload=True).read()
-    pd.testing.assert_frame_equal(intake.open_pcap(big_pcapng, threads=2, payload=True).read(), want)
-    source = intake.open_pcap(big_pcapng, blocksize=2_999_999, payload=True)
+    want = intake.open_pcap(big_capture, threads=1, payload=True, columns=COLUMNS).read()
+    pd.testing.assert_frame_equal(intake.open_pcap(big_pcapng, threads=2, payload=True, columns=COLUMNS).read(), want)
+    source = intake.open_pcap(big_pcapng, blocksize=2_999_999, payload=True, columns=COLUMNS)
     info = source.discover()
     assert info["npartitions"] > 10 and source.metadata["not_split"] == {}
     joined = pd.concat([source.read_partition(i) for i in range(info["npartitions"])], ignore_index=True)

@@ -28,6 +28,7 @@ __all__ = [
     "ArrowSchema",
     "CaptureReader",
     "FlowTableReader",
+    "LabeledCaptureReader",
     "LiveReader",
     "read_capture",
     "plan_partitions",
@@ -234,6 +235,43 @@ class FlowTableReader:
         """Release the files now."""
 
 @final
+class LabeledCaptureReader:
+    """The packet table with the flow columns (``flow_id``, ``direction``): every source of
+    a read, in order, each packet placed in its flow by the flow table ``FlowTableReader``
+    runs with the same options: ``for batch in LabeledCaptureReader([path], columns=[...]): ...``."""
+
+    def __new__(
+        cls,
+        sources: Sequence[_Path | Callable[[], _BinaryReader]],
+        *,
+        names: Sequence[_Path | None] | None = None,
+        idle_timeout: float | None = ...,
+        active_timeout: float | None = ...,
+        protocol: str | None = None,
+        payload: bool = False,
+        errors: _Errors = "warn",
+        filter: str | None = None,
+        columns: Sequence[str] | None = None,
+        decapsulate: bool = False,
+        batch_rows: int = 65536,
+    ) -> Self:
+        """``sources``, ``names`` and the timeouts as ``FlowTableReader``'s; the other options
+        as ``CaptureReader``'s. With ``direction`` among the columns every source is read
+        twice (the first pass finds the flows that turned after their first packets)."""
+
+    @property
+    def schema(self) -> ArrowSchema:
+        """The schema of every batch."""
+
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> ArrowBatch: ...
+    def stats(self) -> _ReadStats:
+        """What the read has seen so far."""
+
+    def close(self) -> None:
+        """Release the files now."""
+
+@final
 class LiveReader:
     """Live capture on an interface, read in batches: ``LiveReader("lo", filter="udp")``.
 
@@ -309,23 +347,26 @@ def read_capture(
     threads: int = 1,
     byte_range: tuple[int, int] | None = None,
     stamp: tuple[int, int, int] | None = None,
+    frames_before: int = 0,
     hosts: _Hosts = "dictionary",
 ) -> tuple[list[ArrowBatch], _ReadStats]:
     """A whole local capture file decoded on ``threads`` threads: its batches and what the
     read saw. Exactly the sequential read's rows, in order.
 
     The read options are those of ``CaptureReader``. ``byte_range=(start, end)`` with the
-    ``stamp`` ``plan_partitions`` gave with it: only the records that start in that range
-    (``CaptureError`` if the file changed since). ``hosts="text_when_distinct"``: from the
+    ``stamp`` and ``frames_before`` ``plan_partitions`` gave with it: only the records that
+    start in that range (``CaptureError`` if the file changed since), their ``frame``
+    counted on from ``frames_before``. ``hosts="text_when_distinct"``: from the
     first batch holding more than ``TEXT_AFTER_DISTINCT_HOSTS`` distinct hosts on, the
     host columns are large strings instead of dictionaries.
     """
 
 def plan_partitions(
     path: _Path, blocksize: int
-) -> tuple[tuple[int, int, int], list[tuple[int, int]] | None, str | None]:
+) -> tuple[tuple[int, int, int], list[tuple[int, int, int]] | None, str | None]:
     """Exact byte-range partitions of a local file of about ``blocksize`` bytes each, from
-    one walk over its records: ``(stamp, ranges, None)``, or ``(stamp, None, reason)`` when
+    one walk over its records: ``(stamp, ranges, None)`` with each range as ``(start, end,
+    frames_before)`` (packet records before it), or ``(stamp, None, reason)`` when
     the file cannot be split. ``stamp`` (inode, size, modification time in ns) identifies
     the file's version; give it back to ``read_capture`` with each range."""
 

@@ -480,13 +480,15 @@ def read_file(
     byte_range: tuple[int, int] | None = None,
     columns: Columns = None,
     stamp: tuple[int, int, int] | None = None,
+    frames_before: int = 0,
     text: Literal["category", "auto"] = "category",
     decapsulate: bool = False,
 ) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
     ``byte_range=(start, end)`` with its ``stamp``, as ``_native.plan_partitions`` gives
-    them: only the records that start there (a partition of a local uncompressed file).
+    them: only the records that start there (a partition of a local uncompressed file), after
+    ``frames_before`` packet records (the plan's third number).
     ``text="auto"``: for ``to_pandas(..., text="auto")`` only: hosts may come as large
     strings (all of the file's, when any batch holds more than ``_MAX_CATEGORIES``).
     ``decapsulate``: rows describe the innermost IP packet reached through tunnels."""
@@ -505,6 +507,7 @@ def read_file(
             threads=threads or os.cpu_count() or 1,
             byte_range=byte_range,
             stamp=stamp,
+            frames_before=frames_before,
             hosts="text_when_distinct" if text == "auto" else "dictionary",
             **options,
         )

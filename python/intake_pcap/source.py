@@ -48,9 +48,14 @@ class _WholeFileOptions(_FileOptions):
     threads: int | None
 
 
-# One partition: a file, the byte range of it that is read (None: all of it), and the
-# stamp of the file's version the range was planned on (None without a range).
-_Partition = tuple[str, tuple[int, int] | None, tuple[int, int, int] | None]
+# One partition: a file, the byte range of it that is read (None: all of it), the stamp of
+# the file's version the range was planned on (None without a range), and the packet
+# records before the range (its rows' `frame` counts on from there).
+_Partition = tuple[str, tuple[int, int] | None, tuple[int, int, int] | None, int]
+
+# The columns that place each packet in its flow: read by one flow table over every file,
+# in order, in one partition (see `_labeled_reader`).
+FLOW_COLUMNS = ("flow_id", "direction")
 
 
 class PCAPSource(DataSource):
@@ -74,6 +79,13 @@ class PCAPSource(DataSource):
         The columns, in this order (default: ``time, src_host, src_port, dst_host,
         dst_port, protocol``); only these are decoded and built. See the README's
         "Columns" for every name; an unknown one raises ``ValueError`` listing them.
+        ``frame``, ``community_id``, ``flow_id`` and ``direction`` join packets to
+        ``open_pcap_flows``' flows; a source with ``flow_id`` or ``direction`` reads every
+        file in order as one partition.
+    idle_timeout, active_timeout : float or None
+        For ``flow_id`` and ``direction``: the flow table's timeouts, as ``open_pcap_flows``
+        takes them (defaults 120 and 1800 seconds; ``None``: off). Give the flow read's, and
+        the ids are the same.
     decapsulate : bool
         Rows describe the innermost IP packet reached through tunnels (VXLAN, GRE, Geneve,
         GTP-U, IP-in-IP, Teredo, L2TP, ERSPAN, ...) rather than the outermost: hosts,
@@ -150,13 +162,16 @@ class PCAPSource(DataSource):
         metadata: dict[str, Any] | None = None,
         *,
         decapsulate: bool = False,
+        idle_timeout: float | None = 120.0,
+        active_timeout: float | None = 1800.0,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
-                "duration, compression, storage_options, threads, blocksize, columns, decapsulate and metadata"
+                "duration, compression, storage_options, threads, blocksize, columns, decapsulate, "
+                "idle_timeout, active_timeout and metadata"
             )
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
@@ -184,6 +199,14 @@ class PCAPSource(DataSource):
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.columns = columns
         self.decapsulate = bool(decapsulate)
+        self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
+        self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
+        self._with_flows = any(c in FLOW_COLUMNS for c in columns or ())
+        if self._with_flows and urlpath is None:
+            raise ValueError(
+                "flow_id and direction place each packet in its flow over the whole capture: read them "
+                "from files, not a live interface"
+            )
         self._files: list[str] | None = None
         self._partitions: list[_Partition] | None = None
         self._live: LiveReader | None = None
@@ -246,22 +269,34 @@ class PCAPSource(DataSource):
         streams = [f for f in files if is_stream(f)]
         file_format = None
         if files[0] not in streams:
-            first = open_reader(files[0], **self._file_options)
+            # Without the flow columns, which only a read of every file gives.
+            probe = _FileOptions(**{**self._file_options, "columns": None})
+            first = open_reader(files[0], **probe)
             try:
                 file_format = first.format
             finally:
                 first.close()
-        partitions, not_split = _plan_partitions(files, self.blocksize, self.compression)
+        if self._with_flows:
+            if "direction" in (self.columns or ()) and streams:
+                raise ValueError(
+                    f"direction reads the capture twice (a flow can turn after its first packets), and "
+                    f"{streams[0]} can be read once: save it to a file first, or leave direction out"
+                )
+            # One traffic through one flow table: the files whole, read as one partition.
+            partitions: list[_Partition] = [(path, None, None, 0) for path in files]
+            not_split: dict[str, str] = {}
+        else:
+            partitions, not_split = _plan_partitions(files, self.blocksize, self.compression)
         self._files, self._partitions = files, partitions
         dtype = dtypes(self.payload, self.columns)
         return Schema(
             dtype=dtype,
             shape=(None, len(dtype)),
-            npartitions=len(self._partitions),
+            npartitions=1 if self._with_flows else len(partitions),
             extra_metadata={
                 "files": list(self._files),
                 "format": file_format,
-                "partitions": [{"path": p, "byte_range": r} for p, r, _ in self._partitions],
+                "partitions": [{"path": p, "byte_range": r} for p, r, _, _ in partitions],
                 "not_split": not_split,
                 "streams": streams,
             },
@@ -271,8 +306,12 @@ class PCAPSource(DataSource):
         _, partitions = self._load_metadata()
         if self.is_live:
             return self.read()
-        path, byte_range, stamp = partitions[i]
-        return _read_partition(path, byte_range, stamp, **self._whole_file_options)
+        if self._with_flows:
+            if i != 0:
+                raise IndexError(f"a source with flow columns has one partition; asked for {i}")
+            return self.read()
+        path, byte_range, stamp, frames_before = partitions[i]
+        return _read_partition(path, byte_range, stamp, frames_before, **self._whole_file_options)
 
     def read(self) -> pd.DataFrame:
         """All partitions as one DataFrame, in file order, with a fresh index. Live: the
@@ -310,6 +349,15 @@ class PCAPSource(DataSource):
 
         rows = self.chunksize or 65536
         files, _ = self._load_metadata()
+        if self._with_flows:
+            reader = self._labeled_reader(files, rows)
+            try:
+                for batch in reader:
+                    yield pa.record_batch(batch)
+                warn_incomplete(reader.stats(), ", ".join(files), self.errors)
+            finally:
+                reader.close()
+            return
         for path in files:
             reader = open_reader(path, batch_rows=rows, **self._file_options)
             try:
@@ -318,6 +366,25 @@ class PCAPSource(DataSource):
                 warn_incomplete(reader.stats(), path, self.errors)
             finally:
                 reader.close()
+
+    def _labeled_reader(self, files: list[str], rows: int) -> Any:
+        """The packets of every file, in order, placed in their flows (``LabeledCaptureReader``)."""
+        from ._native import LabeledCaptureReader
+        from ._read import native_input
+
+        return LabeledCaptureReader(
+            [native_input(f, self.storage_options, self.compression) for f in files],
+            names=list(files),
+            idle_timeout=self.idle_timeout,
+            active_timeout=self.active_timeout,
+            protocol=self.protocol,
+            payload=self.payload,
+            errors=self.errors,
+            filter=self.filter,
+            columns=self.columns,
+            decapsulate=self.decapsulate,
+            batch_rows=rows,
+        )
 
     def to_file(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> int:
         """Write every row to ``path``: Parquet (``.parquet``: zstd, hosts and protocol
@@ -350,17 +417,41 @@ class PCAPSource(DataSource):
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         _, partitions = self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload, self.columns))
-        paths, ranges, stamps = zip(*partitions)
+        if self._with_flows:
+            # One traffic through one flow table: one partition.
+            labeled: dask.dataframe.DataFrame = dd.from_map(
+                _read_labeled, [self._rebuild()], meta=meta, enforce_metadata=False
+            )
+            return labeled
+        paths, ranges, stamps, frames_before = zip(*partitions)
         frame: dask.dataframe.DataFrame = dd.from_map(
             _read_partition,
             list(paths),
             list(ranges),
             list(stamps),
+            list(frames_before),
             **self._whole_file_options,
             meta=meta,
             enforce_metadata=False,
         )
         return frame
+
+    def _rebuild(self) -> dict[str, Any]:
+        """The arguments that make this source again (on a dask worker)."""
+        return dict(
+            urlpath=self.urlpath,
+            protocol=self.protocol,
+            payload=self.payload,
+            filter=self.filter,
+            chunksize=self.chunksize,
+            errors=self.errors,
+            compression=self.compression,
+            storage_options=self.storage_options,
+            columns=self.columns,
+            decapsulate=self.decapsulate,
+            idle_timeout=self.idle_timeout,
+            active_timeout=self.active_timeout,
+        )
 
     def to_arrow(self) -> pa.Table:
         """All partitions as one pyarrow Table (hosts and protocol dictionary-encoded)."""
@@ -380,6 +471,13 @@ class PCAPSource(DataSource):
         from ._read import read_file
 
         files, _ = self._load_metadata()
+        if self._with_flows:
+            import pyarrow as pa
+
+            from ._read import arrow_schema
+
+            schema = arrow_schema(self.payload, self.columns)
+            return [pa.Table.from_batches(list(self._arrow_batches()), schema=schema)]
         return [read_file(p, text=text, **self._whole_file_options) for p in files]
 
     @property
@@ -544,13 +642,20 @@ def _read_partition(
     path: str,
     byte_range: tuple[int, int] | None = None,
     stamp: tuple[int, int, int] | None = None,
+    frames_before: int = 0,
     **options: Unpack[_WholeFileOptions],
 ) -> pd.DataFrame:
     """One partition (a file, or a byte range of one) as a DataFrame; module-level so
     that dask can pickle it to workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, **options))
+    return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, frames_before=frames_before, **options))
+
+
+def _read_labeled(options: dict[str, Any]) -> pd.DataFrame:
+    """A source with flow columns read whole on a dask worker; module-level so that dask
+    can pickle it."""
+    return PCAPSource(**options).read()
 
 
 def _plan_partitions(
@@ -571,19 +676,19 @@ def _plan_partitions(
         # A pipe or device is read once, whole: never walked ahead of the read.
         size = os.path.getsize(local_path(path)) if is_local(path) and not is_stream(path) else None
         if not blocksize or size is None or size <= blocksize:
-            partitions.append((path, None, None))
+            partitions.append((path, None, None, 0))
             continue
         if codec_for(path, compression) is not None:
             not_split[path] = "compressed: a byte range cannot be decompressed on its own"
-            partitions.append((path, None, None))
+            partitions.append((path, None, None, 0))
             continue
         stamp, ranges, reason = plan_partitions(local_path(path), int(blocksize))
         if ranges is None:
             assert reason is not None  # the module gives a reason whenever it gives no ranges
             not_split[path] = reason
-            partitions.append((path, None, None))
+            partitions.append((path, None, None, 0))
         else:
-            partitions.extend((path, r, stamp) for r in ranges)
+            partitions.extend((path, (start, end), stamp, before) for start, end, before in ranges)
     return partitions, not_split
 
 

@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use pcapframe::flow::{flow_schema, FlowReader, OpenInput, Timeouts};
+use pcapframe::flow::{flow_schema, FlowReader, LabeledPacketReader, OpenInput, Timeouts};
 use pcapframe::format::RecordReader;
 use pcapframe::input::ByteWindow;
 use pcapframe::reader::Cancel;
@@ -44,7 +44,7 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
     let opener: Py<PyAny> = source.clone().unbind();
     let label = name
         .unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
-    Ok(Box::new(move || {
+    Ok(std::sync::Arc::new(move || {
         let file = Python::attach(|py| {
             opener
                 .bind(py)
@@ -55,7 +55,7 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
                 })
         })?;
         let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
-        RecordReader::new(window, Some(label))
+        RecordReader::new(window, Some(label.clone()))
     }))
 }
 
@@ -131,25 +131,13 @@ impl FlowTableReader {
     /// The next batch of flows, in the order they ended; `None` when every flow is out.
     fn read_batch(&self, py: Python<'_>) -> PyResult<Option<ArrowBatch>> {
         guard("reading flows", || {
-            if self.cancel.is_cancelled() {
-                return Err(CaptureError::new_err(
-                    "this flow reader was interrupted, and the flows it held are lost: read again",
-                ));
-            }
-            let step = interruptible(py, &self.cancel, || {
-                let mut slot = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-                match catch_unwind(AssertUnwindSafe(|| match slot.as_mut() {
-                    None => Ok(None),
-                    Some(reader) => reader.next_batch(),
-                })) {
-                    Ok(step) => step,
-                    Err(panic) => {
-                        *slot = None;
-                        std::panic::resume_unwind(panic)
-                    }
-                }
-            })?;
-            Ok(step.map_err(to_py_err)?.map(|batch| ArrowBatch { batch }))
+            next_batch(
+                py,
+                &self.reader,
+                &self.cancel,
+                "flow reader",
+                FlowReader::next_batch,
+            )
         })
     }
 
@@ -166,6 +154,142 @@ impl FlowTableReader {
 
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         guard("closing a flow read", || {
+            locked(py, &self.reader, |slot| *slot = None);
+            Ok(())
+        })
+    }
+}
+
+/// The next batch of the reader in `slot`, with the GIL released and Ctrl-C heard; a
+/// reader that panicked is dropped (the panic becomes a Python exception in `guard`).
+fn next_batch<R: Send>(
+    py: Python<'_>,
+    slot: &Mutex<Option<R>>,
+    cancel: &Cancel,
+    what: &str,
+    step: fn(&mut R) -> pcapframe::Result<Option<arrow_array::RecordBatch>>,
+) -> PyResult<Option<ArrowBatch>> {
+    if cancel.is_cancelled() {
+        return Err(CaptureError::new_err(format!(
+            "this {what} was interrupted, and the rows it held are lost: read again"
+        )));
+    }
+    let got = interruptible(py, cancel, || {
+        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+        match catch_unwind(AssertUnwindSafe(|| match slot.as_mut() {
+            None => Ok(None),
+            Some(reader) => step(reader),
+        })) {
+            Ok(got) => got,
+            Err(panic) => {
+                *slot = None;
+                std::panic::resume_unwind(panic)
+            }
+        }
+    })?;
+    Ok(got.map_err(to_py_err)?.map(|batch| ArrowBatch { batch }))
+}
+
+/// The packet table with the flow columns (`flow_id`, `direction`): every file of a read,
+/// in order, its packets placed in their flows by the flow table the flow read runs.
+#[pyclass(module = "intake_pcap._native")]
+pub(crate) struct LabeledCaptureReader {
+    reader: Mutex<Option<LabeledPacketReader>>,
+    schema: arrow_schema::SchemaRef,
+    cancel: Cancel,
+}
+
+#[pymethods]
+impl LabeledCaptureReader {
+    /// `sources` and `names` as `FlowTableReader`'s; the other arguments as `read_capture`'s
+    /// and `FlowTableReader`'s. With `direction` in `columns`, each source is opened twice.
+    #[new]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        sources: Vec<Bound<'_, PyAny>>,
+        names: Option<Vec<Option<PathBuf>>>,
+        idle_timeout: Option<f64>,
+        active_timeout: Option<f64>,
+        protocol: Option<&str>,
+        payload: bool,
+        errors: &str,
+        filter: Option<String>,
+        columns: Option<Vec<String>>,
+        decapsulate: bool,
+        batch_rows: usize,
+    ) -> PyResult<Self> {
+        guard("opening captures for packets with their flows", || {
+            let options = ReadArgs {
+                protocol,
+                payload,
+                errors,
+                filter,
+                columns,
+                decapsulate,
+                batch_rows: batch_rows.max(1),
+            }
+            .into_options()?;
+            let timeouts = Timeouts {
+                idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
+                active_ns: timeout_ns("active_timeout", active_timeout)?,
+            };
+            let names = names.unwrap_or_default();
+            let inputs = sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
+                .collect::<PyResult<Vec<_>>>()?;
+            let cancel = options.cancel.clone();
+            // The first pass (for `direction`) reads every file: without the GIL, Ctrl-C heard.
+            let reader = interruptible(py, &cancel, || {
+                LabeledPacketReader::new(inputs, options, timeouts)
+            })?
+            .map_err(to_py_err)?;
+            Ok(LabeledCaptureReader {
+                schema: reader.schema(),
+                reader: Mutex::new(Some(reader)),
+                cancel,
+            })
+        })
+    }
+
+    #[getter]
+    fn schema(&self) -> ArrowSchema {
+        ArrowSchema {
+            schema: self.schema.clone(),
+        }
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<ArrowBatch>> {
+        guard("reading packets with their flows", || {
+            next_batch(
+                py,
+                &self.reader,
+                &self.cancel,
+                "packet reader",
+                LabeledPacketReader::next_batch,
+            )
+        })
+    }
+
+    /// What the read has seen so far (packets, rows, skipped packets, truncation).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        guard("counting a read", || {
+            match locked(py, &self.reader, |slot| slot.as_ref().map(|r| r.stats())) {
+                Some(stats) => stats_dict(py, stats),
+                None => Ok(pyo3::types::PyDict::new(py)),
+            }
+        })
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        guard("closing a read", || {
             locked(py, &self.reader, |slot| *slot = None);
             Ok(())
         })

@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<read::CaptureReader>()?;
     m.add_class::<live::LiveReader>()?;
     m.add_class::<flows::FlowTableReader>()?;
+    m.add_class::<flows::LabeledCaptureReader>()?;
     m.add_function(wrap_pyfunction!(flows::flow_table_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use arrow_schema::SchemaRef;
 use pcapframe::batch::HostEncoding;
-use pcapframe::index::FileStamp;
+use pcapframe::index::{FileStamp, Partition};
 use pcapframe::input::ByteWindow;
 use pcapframe::protocol;
 use pcapframe::reader::{Cancel, PacketReader, ReadOptions};
@@ -39,15 +39,16 @@ type Stamp = (u64, u64, i64);
 
 /// What `plan_partitions` gives: the file's stamp, then its byte ranges or why it cannot
 /// be split.
-type PartitionPlan = (Stamp, Option<Vec<(u64, u64)>>, Option<&'static str>);
+type PartitionPlan = (Stamp, Option<Vec<(u64, u64, u64)>>, Option<&'static str>);
 
 /// A whole local capture file, decoded on `threads` threads: (list of batches, stats).
-/// Exactly the sequential read's rows, in order. With `byte_range=(start, end)` and the
-/// `stamp` of `plan_partitions`: only the records that start in that range (a partition).
+/// Exactly the sequential read's rows, in order. With `byte_range=(start, end)`, the
+/// `stamp` and the `frames_before` of `plan_partitions`: only the records that start in
+/// that range (a partition).
 /// `hosts="text_when_distinct"`: batches from the first one with more than 65,536 distinct
 /// hosts on give them as large strings (see `HostEncoding`); the default is dictionaries.
 #[pyfunction]
-#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, threads=1, byte_range=None, stamp=None, hosts="dictionary"))]
+#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, threads=1, byte_range=None, stamp=None, frames_before=0, hosts="dictionary"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_capture<'py>(
     py: Python<'py>,
@@ -61,6 +62,7 @@ pub(crate) fn read_capture<'py>(
     threads: usize,
     byte_range: Option<(u64, u64)>,
     stamp: Option<Stamp>,
+    frames_before: u64,
     hosts: &str,
 ) -> PyResult<(Vec<ArrowBatch>, Bound<'py, PyDict>)> {
     guard("reading a capture", || {
@@ -88,8 +90,12 @@ pub(crate) fn read_capture<'py>(
         let options = ReadOptions { hosts, ..options };
         let partition = match (byte_range, stamp) {
             (None, _) => None,
-            (Some(range), Some((inode, size, modified_ns))) => Some((
-                range,
+            (Some((start, end)), Some((inode, size, modified_ns))) => Some((
+                Partition {
+                    start,
+                    end,
+                    frames_before,
+                },
                 FileStamp {
                     inode,
                     size,
@@ -103,8 +109,8 @@ pub(crate) fn read_capture<'py>(
             }
         };
         let read = interruptible(py, &options.cancel, || match partition {
-            Some(((start, end), stamp)) => {
-                pcapframe::parallel::read_partition(&path, &options, &stamp, start, end)
+            Some((partition, stamp)) => {
+                pcapframe::parallel::read_partition(&path, &options, &stamp, &partition)
             }
             None => pcapframe::parallel::read_file(&path, &options, threads.max(1)),
         })?
@@ -123,7 +129,8 @@ pub(crate) fn read_capture<'py>(
 
 /// Exact byte-range partitions of a local file of about `blocksize` bytes each, from one
 /// walk over its records (kept per process while the file is unchanged): `(stamp, ranges,
-/// None)`, or `(stamp, None, reason)` when the file cannot be split. `stamp` identifies
+/// None)` with each range as `(start, end, frames_before)`, or `(stamp, None, reason)` when
+/// the file cannot be split. `stamp` identifies
 /// the file's version; give it back to `read_capture` with each range.
 #[pyfunction]
 pub(crate) fn plan_partitions(
@@ -139,7 +146,16 @@ pub(crate) fn plan_partitions(
         .map_err(to_py_err)?;
         let stamp = (stamp.inode, stamp.size, stamp.modified_ns);
         Ok(match plan {
-            Ok(ranges) => (stamp, Some(ranges), None),
+            Ok(ranges) => (
+                stamp,
+                Some(
+                    ranges
+                        .into_iter()
+                        .map(|p| (p.start, p.end, p.frames_before))
+                        .collect(),
+                ),
+                None,
+            ),
             Err(why) => (stamp, None, Some(why)),
         })
     })

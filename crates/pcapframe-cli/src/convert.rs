@@ -11,23 +11,32 @@ use std::time::Duration;
 use arrow_schema::SchemaRef;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pcapframe::error::{Error, ErrorKind, Result};
+use pcapframe::flow::{path_input, LabeledPacketReader, Timeouts};
 use pcapframe::output::{OutputFormat, TableWriter};
 use pcapframe::parallel::read_file_streaming;
 use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
 
 use crate::inputs;
 
+/// How the files are read: the threads that decode each, and the flow table's timeouts
+/// for the flow columns.
+pub struct Reading {
+    pub threads: Option<usize>,
+    pub timeouts: Timeouts,
+}
+
 pub fn run(
     files: &[String],
     output: &Path,
     format: Option<&str>,
     options: ReadOptions,
-    threads: Option<usize>,
+    reading: Reading,
     quiet: bool,
 ) -> Result<()> {
     let to_stdout = output == Path::new("-");
     let files = inputs::expand(files)?;
-    let threads = threads
+    let threads = reading
+        .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
     let total_bytes: u64 = files
@@ -43,34 +52,56 @@ pub fn run(
     // while no row comes) and the temporary file is removed.
     let _ = CANCEL.set(options.cancel.clone());
     stop_on_signals();
-    let mut done_before = 0u64;
+    let interrupted = |e: Error| match e.kind {
+        ErrorKind::Interrupted => {
+            Error::new(ErrorKind::Interrupted, "interrupted; no output written")
+        }
+        _ => e,
+    };
+    let errors = options.errors;
     let mut packets = 0u64;
-    for path in &files {
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let stats = read_file_streaming(path, &options, threads, |piece, at| {
+    if pcapframe::batch::needs_flows(&options.selected_columns()) {
+        // Every file through one flow table, in order, on one thread (`flow::label`).
+        let inputs = files.iter().cloned().map(path_input).collect();
+        let mut reader =
+            LabeledPacketReader::new(inputs, options, reading.timeouts).map_err(interrupted)?;
+        while let Some(batch) = reader.next_batch().map_err(interrupted)? {
             if STOP.load(Ordering::Relaxed) {
-                return Err(Error::new(ErrorKind::Io, "interrupted; no output written"));
+                return Err(Error::new(
+                    ErrorKind::Interrupted,
+                    "interrupted; no output written",
+                ));
             }
-            for batch in &piece.batches {
-                writer.write(batch)?;
-            }
-            packets += piece.stats.packets;
-            bar.set_position(done_before + at);
-            bar.set_message(format!("{} rows of {} packets", writer.rows(), packets));
-            Ok(())
-        })
-        .map_err(|e| match e.kind {
-            ErrorKind::Interrupted => {
-                Error::new(ErrorKind::Interrupted, "interrupted; no output written")
-            }
-            _ => e,
-        })?;
-        if let Some(truncated) = &stats.truncated {
-            if options.errors == TruncationPolicy::Warn {
+            writer.write(&batch)?;
+            bar.set_message(format!("{} rows", writer.rows()));
+        }
+        let stats = reader.stats();
+        packets = stats.packets;
+        if let (Some(truncated), TruncationPolicy::Warn) = (&stats.truncated, errors) {
+            bar.suspend(|| inputs::warn_truncated_text(truncated));
+        }
+    } else {
+        let mut done_before = 0u64;
+        for path in &files {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let stats = read_file_streaming(path, &options, threads, |piece, at| {
+                if STOP.load(Ordering::Relaxed) {
+                    return Err(Error::new(ErrorKind::Io, "interrupted; no output written"));
+                }
+                for batch in &piece.batches {
+                    writer.write(batch)?;
+                }
+                packets += piece.stats.packets;
+                bar.set_position(done_before + at);
+                bar.set_message(format!("{} rows of {} packets", writer.rows(), packets));
+                Ok(())
+            })
+            .map_err(interrupted)?;
+            if let (Some(truncated), TruncationPolicy::Warn) = (&stats.truncated, errors) {
                 bar.suspend(|| inputs::warn_truncated_text(truncated));
             }
+            done_before += size;
         }
-        done_before += size;
     }
     let rows = writer.finish()?;
     bar.finish_and_clear();

@@ -27,6 +27,15 @@ pub fn parse_timeout(text: &str) -> std::result::Result<Timeout, String> {
     }
 }
 
+/// The flow table's timeouts from the command line's.
+pub fn timeouts(idle: Timeout, active: Timeout) -> Timeouts {
+    let ns = |s: Option<f64>| s.map(|s| (s * 1e9).round() as i64);
+    Timeouts {
+        idle_ns: ns(idle.0),
+        active_ns: ns(active.0),
+    }
+}
+
 pub fn run(
     files: &[String],
     output: Option<&Path>,
@@ -37,12 +46,7 @@ pub fn run(
 ) -> Result<()> {
     let files = inputs::expand(files)?;
     let errors = options.errors;
-    let ns = |s: Option<f64>| s.map(|s| (s * 1e9).round() as i64);
-    let timeouts = Timeouts {
-        idle_ns: ns(idle.0),
-        active_ns: ns(active.0),
-    };
-    let mut reader = FlowReader::open(&files, options, timeouts)?;
+    let mut reader = FlowReader::open(&files, options, timeouts(idle, active))?;
     match output {
         None => {
             let stdout = std::io::stdout();

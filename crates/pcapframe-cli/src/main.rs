@@ -65,6 +65,12 @@ enum Command {
         /// Never show the progress bar (it shows only on a terminal anyway).
         #[arg(short = 'q', long)]
         quiet: bool,
+        /// For the flow_id and direction columns: the flow table's idle timeout, as `flows`'.
+        #[arg(long, default_value = "120", value_parser = flows::parse_timeout)]
+        idle_timeout: flows::Timeout,
+        /// For the flow_id and direction columns: the flow table's active timeout, as `flows`'.
+        #[arg(long, default_value = "1800", value_parser = flows::parse_timeout)]
+        active_timeout: flows::Timeout,
         #[command(flatten)]
         select: Selection,
     },
@@ -183,6 +189,8 @@ fn main() -> ExitCode {
             payload,
             threads,
             quiet,
+            idle_timeout,
+            active_timeout,
             select,
         } => select
             .options()
@@ -193,7 +201,13 @@ fn main() -> ExitCode {
                     .map(|c| c.iter().map(|n| n.trim()).collect());
                 ReadOptions { payload, ..o }.with_column_names(names.as_deref())
             })
-            .and_then(|o| convert::run(&files, &output, format.as_deref(), o, threads, quiet)),
+            .and_then(|o| {
+                let reading = convert::Reading {
+                    threads,
+                    timeouts: flows::timeouts(idle_timeout, active_timeout),
+                };
+                convert::run(&files, &output, format.as_deref(), o, reading, quiet)
+            }),
         Command::Stats {
             files,
             json,

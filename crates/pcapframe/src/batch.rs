@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{
     BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, StringBuilder,
-    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt8Builder,
+    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow_array::types::{Int16Type, Int32Type};
 use arrow_array::{
@@ -66,7 +66,25 @@ pub fn schema_of(columns: &[Column]) -> SchemaRef {
 
 /// Whether rows of `columns` need the transport header's ports and the payload's bounds.
 pub fn needs_transport(columns: &[Column]) -> bool {
-    columns.iter().any(|c| c.def().needs == Needs::Transport)
+    columns
+        .iter()
+        .any(|c| matches!(c.def().needs, Needs::Transport | Needs::Flows))
+}
+
+/// Whether rows of `columns` need the flow table run over the read (`flow::label`).
+pub fn needs_flows(columns: &[Column]) -> bool {
+    columns.iter().any(|c| c.def().needs == Needs::Flows)
+}
+
+/// What a row knows besides its record and its dissection: where the record is in its
+/// file and, for the flow columns, its flow.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowPlace {
+    /// 1-based ordinal of the record among the packet records its reader has seen (a byte
+    /// range's reader counts from its start; `parallel::shift_frames` makes it the file's).
+    pub frame: u64,
+    /// The packet's flow id, and whether it goes from the flow's originator.
+    pub flow: Option<(u64, bool)>,
 }
 
 /// Whether rows of `columns` need the tunnels walked, even without decapsulating.
@@ -369,6 +387,29 @@ fn itoa(buf: &mut [u8; 10], mut n: u32) -> &str {
     std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
 }
 
+/// The `direction` column's values: a packet from the flow's originator, or to it.
+const DIRECTIONS: [&str; 2] = ["orig", "resp"];
+
+/// The Community ID v1 (seed 0) of the packet `p`: TCP's, UDP's or SCTP's ports, ICMP's
+/// type and code, nothing for other protocols or a later fragment.
+fn packet_community_id(d: &[u8], p: &IpPacket) -> String {
+    use crate::wire::ip_protocol::{ICMP, ICMPV6};
+    /// SCTP's protocol number: its common header starts with the two ports, as UDP's.
+    const SCTP: u8 = 132;
+    let ports = match p.protocol {
+        ICMP | ICMPV6 => p
+            .icmp(d)
+            .and_then(|h| h.msg_type().zip(h.code()))
+            .map(|(t, c)| (t as u16, c as u16)),
+        SCTP if p.first_fragment => {
+            let header = d.get(p.transport_offset..p.end).unwrap_or(&[]);
+            crate::wire::be16(header, 0..2).zip(crate::wire::be16(header, 2..4))
+        }
+        _ => p.src_port.zip(p.dst_port),
+    };
+    crate::community_id::community_id_v1(0, p.src, p.dst, p.protocol, ports)
+}
+
 /// The columns beyond the documented six, each built only when asked for.
 #[derive(Default)]
 struct MoreColumns {
@@ -408,6 +449,12 @@ struct MoreColumns {
     outer_dst_host: Option<BufferBuilder<i32>>,
     /// This batch's outer host dictionary values, once taken.
     outer_values: Option<ArrayRef>,
+    frame: Option<UInt64Builder>,
+    community_ids: TextDictionary,
+    community_id: Option<Int32Builder>,
+    flow_id: Option<UInt64Builder>,
+    /// Keys into `DIRECTIONS`.
+    direction: Option<BufferBuilder<i16>>,
     /// Any of the TCP columns, any of the ICMP ones (each group shares one look at its header).
     tcp: bool,
     icmp: bool,
@@ -453,6 +500,10 @@ impl MoreColumns {
                 TunnelId => m.tunnel_id = u32s(),
                 OuterSrcHost => m.outer_src_host = Some(BufferBuilder::new(capacity)),
                 OuterDstHost => m.outer_dst_host = Some(BufferBuilder::new(capacity)),
+                Frame => m.frame = Some(UInt64Builder::with_capacity(capacity)),
+                CommunityId => m.community_id = Some(Int32Builder::with_capacity(capacity)),
+                FlowId => m.flow_id = Some(UInt64Builder::with_capacity(capacity)),
+                Direction => m.direction = Some(BufferBuilder::new(capacity)),
             }
             any = true;
         }
@@ -465,7 +516,7 @@ impl MoreColumns {
     }
 
     #[inline]
-    fn push(&mut self, record: &Record<'_>, dissection: &Dissection) {
+    fn push(&mut self, record: &Record<'_>, dissection: &Dissection, place: &RowPlace) {
         let (d, link, p) = (record.data, &dissection.link, dissection.ip());
         if let Some(b) = &mut self.length {
             b.append_value(record.wire_len);
@@ -552,6 +603,24 @@ impl MoreColumns {
         }
         if let Some(b) = &mut self.outer_dst_host {
             b.append(self.outer_hosts.key(dissection.outer.dst));
+        }
+        if let Some(b) = &mut self.frame {
+            b.append_value(place.frame);
+        }
+        if let Some(b) = &mut self.community_id {
+            b.append_value(self.community_ids.key(&packet_community_id(d, p)));
+        }
+        if self.flow_id.is_some() || self.direction.is_some() {
+            // A read with flow columns has its rows placed (`flow::label`) before they come here.
+            let (id, from_orig) = place
+                .flow
+                .expect("a flow column's row is placed in its flow");
+            if let Some(b) = &mut self.flow_id {
+                b.append_value(id);
+            }
+            if let Some(b) = &mut self.direction {
+                b.append(if from_orig { 0 } else { 1 });
+            }
         }
     }
 
@@ -647,6 +716,19 @@ impl MoreColumns {
                 dictionary32(
                     Int32Array::new(keys.into(), None),
                     self.outer_values.clone().expect("just set"),
+                )
+            }
+            Frame => take(&mut self.frame),
+            CommunityId => {
+                let keys = self.community_id.as_mut().expect("selected").finish();
+                dictionary32(keys, self.community_ids.take_values())
+            }
+            FlowId => take(&mut self.flow_id),
+            Direction => {
+                let keys = self.direction.as_mut().expect("selected").finish();
+                dictionary16(
+                    Int16Array::new(keys.into(), None),
+                    Arc::new(StringArray::from(DIRECTIONS.to_vec())),
                 )
             }
             Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => {
@@ -787,7 +869,7 @@ impl BatchBuilder {
     }
 
     #[inline]
-    pub fn push(&mut self, record: &Record<'_>, dissection: &Dissection) {
+    pub fn push(&mut self, record: &Record<'_>, dissection: &Dissection, place: &RowPlace) {
         let p = dissection.ip();
         if let Some(b) = &mut self.time {
             b.append_option(record.timestamp_ns);
@@ -820,7 +902,7 @@ impl BatchBuilder {
             b.append_value(&record.data[p.payload.clone()]);
         }
         if let Some(more) = &mut self.more {
-            more.push(record, dissection);
+            more.push(record, dissection, place);
         }
         self.rows += 1;
     }
@@ -929,7 +1011,7 @@ mod tests {
     use super::*;
     use crate::link;
     use arrow_array::cast::AsArray;
-    use arrow_array::types::{UInt16Type, UInt32Type};
+    use arrow_array::types::{UInt16Type, UInt32Type, UInt64Type};
     use arrow_array::Array;
 
     /// An Ethernet frame with a VLAN tag, IPv4 and a TCP SYN-ACK with 3 bytes of data.
@@ -967,7 +1049,11 @@ mod tests {
         };
         let dissection =
             crate::dissect::dissect(record.link_type, data, record.wire_len, depth).unwrap();
-        builder.push(&record, &dissection);
+        let place = RowPlace {
+            frame: 7,
+            flow: Some((42, false)),
+        };
+        builder.push(&record, &dissection, &place);
     }
 
     /// `frame()` with the IPv4 source address set to `src` (the checksum is not checked).
@@ -1098,6 +1184,20 @@ mod tests {
         assert!(get("icmp_type").is_null(0) && get("icmp_code").is_null(0));
         assert_eq!(u32_of("payload_length"), 3);
         assert!(!get("more_fragments").as_boolean().value(0));
+        let u64_of = |name: &str| get(name).as_primitive::<UInt64Type>().value(0);
+        assert_eq!((u64_of("frame"), u64_of("flow_id")), (7, 42));
+        let direction = get("direction");
+        let direction = direction.as_dictionary::<Int16Type>();
+        assert_eq!(
+            direction
+                .values()
+                .as_string::<i32>()
+                .value(direction.keys().value(0) as usize),
+            "resp"
+        );
+        // Base64 of a SHA-1 digest after the version (tshark holds the value to the spec).
+        let id = text("community_id");
+        assert!(id.starts_with("1:") && id.len() == 30, "{id}");
     }
 
     #[test]

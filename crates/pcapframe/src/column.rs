@@ -42,6 +42,10 @@ pub enum Column {
     TunnelId,
     OuterSrcHost,
     OuterDstHost,
+    Frame,
+    CommunityId,
+    FlowId,
+    Direction,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -66,6 +70,7 @@ pub enum Kind {
     UInt8,
     UInt16,
     UInt32,
+    UInt64,
     Boolean,
     /// Bytes with 64-bit offsets.
     Binary,
@@ -81,6 +86,7 @@ impl Kind {
             Kind::UInt8 => DataType::UInt8,
             Kind::UInt16 => DataType::UInt16,
             Kind::UInt32 => DataType::UInt32,
+            Kind::UInt64 => DataType::UInt64,
             Kind::Boolean => DataType::Boolean,
             Kind::Binary => DataType::LargeBinary,
         }
@@ -94,6 +100,7 @@ impl Kind {
             Kind::UInt8 => "UInt8",
             Kind::UInt16 => "UInt16",
             Kind::UInt32 => "UInt32",
+            Kind::UInt64 => "UInt64",
             Kind::Boolean => "boolean",
             Kind::Binary => "large_binary[pyarrow]",
         }
@@ -109,6 +116,9 @@ pub enum Needs {
     Transport,
     /// The tunnels inside the packet (even without `decapsulate=`).
     Tunnels,
+    /// The flow table run over every packet before it, in order (`flow::label`): the
+    /// transport header, and a read of the whole capture in order.
+    Flows,
 }
 
 /// The definition of one column: everything the schema, the choice of columns, the
@@ -149,7 +159,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 33] = {
+pub const COLUMNS: [ColumnDef; 37] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -253,6 +263,18 @@ pub const COLUMNS: [ColumnDef; 33] = {
         def(OuterDstHost, "outer_dst_host", Text32, false, Nothing,
             "destination address of the outermost IP header, as `outer_src_host`",
             "ip.dst, ipv6.dst"),
+        def(Frame, "frame", UInt64, false, Nothing,
+            "1-based ordinal of the packet's record in its file, counting every packet record (IP or not, filtered or not): tshark's `frame.number` where the file has no non-packet blocks; the same on every path (threads, byte ranges, dask)",
+            "frame.number"),
+        def(CommunityId, "community_id", Text32, true, Transport,
+            "Community ID v1 (seed 0) of the row's packet: its addresses, protocol and ports (ICMP: type and counterpart type or code), the same for both directions; without ports for a non-first fragment and for protocols without them",
+            "communityid"),
+        def(FlowId, "flow_id", UInt64, false, Flows,
+            "the id of the packet's flow in the flow table (`open_pcap_flows`) read with the same files, options and timeouts (`idle_timeout=`, `active_timeout=`), so that `df.merge(flows, on=\"flow_id\")` joins them; reads every file in order on one thread, in one partition",
+            ""),
+        def(Direction, "direction", Text16, false, Flows,
+            "`orig` when the packet goes from the flow's originator (`src_host`, `src_port` of its flow row), else `resp`; the flow's final orientation, found by reading the capture twice (a connection first seen by its SYN-ACK turns later), so not for pipes",
+            ""),
     ]
 };
 

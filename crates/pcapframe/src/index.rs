@@ -163,26 +163,42 @@ impl RecordIndex {
 
     /// Byte ranges of about `blocksize` bytes that start and end on record boundaries and
     /// together hold every record: `[start, end)` holds the records that start in it.
-    pub fn partitions(&self, blocksize: u64) -> Vec<(u64, u64)> {
-        let Some(first) = self.checkpoints.first() else {
+    pub fn partitions(&self, blocksize: u64) -> Vec<Partition> {
+        let Some(&first) = self.checkpoints.first() else {
             // No packet record: one partition reads what there is (and reports damage).
-            return vec![(0, self.stamp.size)];
+            return vec![Partition {
+                start: 0,
+                end: self.stamp.size,
+                frames_before: 0,
+            }];
         };
         let blocksize = blocksize.max(1);
-        let mut cuts = vec![first.offset];
+        let mut cuts = vec![first];
         let mut i = 1u64;
         loop {
             let j = (i * blocksize).div_ceil(self.step) as usize;
             match self.checkpoints.get(j) {
-                Some(point) if point.offset > *cuts.last().unwrap_or(&0) => cuts.push(point.offset),
+                Some(&point) if point.offset > cuts.last().map_or(0, |c| c.offset) => {
+                    cuts.push(point)
+                }
                 Some(_) => {}
                 None => break,
             }
             i += 1;
         }
-        let mut ranges: Vec<(u64, u64)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-        ranges.push((*cuts.last().unwrap_or(&0), self.stamp.size));
-        ranges
+        let ends = cuts
+            .iter()
+            .skip(1)
+            .map(|c| c.offset)
+            .chain([self.stamp.size]);
+        cuts.iter()
+            .zip(ends)
+            .map(|(cut, end)| Partition {
+                start: cut.offset,
+                end,
+                frames_before: cut.packets_before,
+            })
+            .collect()
     }
 }
 
@@ -230,8 +246,17 @@ pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordInd
     Ok(index)
 }
 
-/// Byte ranges `[start, end)` on record boundaries, or why the file cannot be split.
-pub type Plan = std::result::Result<Vec<(u64, u64)>, &'static str>;
+/// A byte range `[start, end)` on record boundaries, and how many packet records come
+/// before it in the file (so that its rows' `frame` is the file's ordinal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub start: u64,
+    pub end: u64,
+    pub frames_before: u64,
+}
+
+/// Partitions on record boundaries, or why the file cannot be split.
+pub type Plan = std::result::Result<Vec<Partition>, &'static str>;
 
 /// Exact partitions of `path` of about `blocksize` bytes, or why it cannot be split.
 pub fn plan_partitions(path: &Path, blocksize: u64, cancel: &Cancel) -> Result<(FileStamp, Plan)> {

@@ -17,14 +17,18 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use arrow_array::RecordBatch;
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch, UInt64Array};
+
+use crate::column::Column;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::pcap::PcapFormat;
 use crate::format::pcapng::PcapngFormat;
 use crate::format::Record;
 use crate::format::RecordReader;
-use crate::index::FileStamp;
+use crate::index::{FileStamp, Partition};
 use crate::input::ByteWindow;
 use crate::options::ReadOptions;
 use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
@@ -182,18 +186,22 @@ pub fn read_file_in_ranges(
 }
 
 /// The records of a file that start in `[start, end)`, read without the rest of the file
-/// (a dask partition). `start` and `end` are record boundaries from the file's
-/// `RecordIndex` (see `index::plan_partitions`), taken of the file whose stamp is `stamp`:
-/// a file changed since is refused with `Changed` rather than read from a stale boundary.
-/// Nothing is resynchronised, so nothing in a payload can move where the partition starts.
+/// (a dask partition). The partition is one of the file's `RecordIndex` (see
+/// `index::plan_partitions`), taken of the file whose stamp is `stamp`: a file changed
+/// since is refused with `Changed` rather than read from a stale boundary. Nothing is
+/// resynchronised, so nothing in a payload can move where the partition starts.
 pub fn read_partition(
     path: &Path,
     options: &ReadOptions,
     stamp: &FileStamp,
-    start: u64,
-    end: u64,
+    partition: &Partition,
 ) -> Result<FileRead> {
     stamp.check(path)?;
+    let Partition {
+        start,
+        end,
+        frames_before,
+    } = *partition;
     let Some(framing) = Framing::of(path)? else {
         return if start == 0 {
             read_sequential(path, options)
@@ -205,7 +213,32 @@ pub fn read_partition(
     if start >= end {
         return Ok(FileRead::default());
     }
-    decode_range(path, options, &framing, start, end).outcome
+    let mut read = decode_range(path, options, &framing, start, end).outcome?;
+    shift_frames(&mut read.batches, frames_before);
+    Ok(read)
+}
+
+/// Make the `frame` column of a range's batches (counted from the range's first record)
+/// the file's ordinal: `before` packet records come before the range.
+pub fn shift_frames(batches: &mut [RecordBatch], before: u64) {
+    if before == 0 {
+        return;
+    }
+    for batch in batches {
+        let Ok(i) = batch.schema().index_of(Column::Frame.name()) else {
+            return;
+        };
+        let frames = batch
+            .column(i)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .expect("the frame column is UInt64");
+        let shifted: UInt64Array = frames.unary(|f| f + before);
+        let mut columns = batch.columns().to_vec();
+        columns[i] = Arc::new(shifted);
+        *batch = RecordBatch::try_new(batch.schema(), columns)
+            .expect("the same schema with a column of the same type and length");
+    }
 }
 
 /// The threaded reader's guess of the first record boundary at or after each of `targets`
@@ -489,7 +522,8 @@ fn read_ranges(
         .collect();
     let mut out = FileRead::default();
     for range in decode_group(path, options, framing, size, &bounds, first, threads) {
-        let part = range.outcome?;
+        let mut part = range.outcome?;
+        shift_frames(&mut part.batches, out.stats.packets);
         out.batches.extend(part.batches);
         merge(&mut out.stats, part.stats);
     }
@@ -618,7 +652,8 @@ pub fn read_file_streaming_in_ranges(
         for range in decode_group(path, options, &framing, size, group, truth, threads) {
             let ended = range.ended();
             match range.outcome {
-                Ok(part) => {
+                Ok(mut part) => {
+                    shift_frames(&mut part.batches, total.packets);
                     merge(&mut total, part.stats.clone());
                     each(part, range.next.min(size))?;
                     if ended {
@@ -630,7 +665,17 @@ pub fn read_file_streaming_in_ranges(
                 // was read with the right description, so go on sequentially from here.
                 Err(e) if e.kind == ErrorKind::NotSplittable => {
                     let records = framing.resume_thawed(path, range.start)?;
-                    let rest = stream_records(records, range.start, options, size, &mut each)?;
+                    let before = total.packets;
+                    let rest = stream_records(
+                        records,
+                        range.start,
+                        options,
+                        size,
+                        &mut |mut piece, at| {
+                            shift_frames(&mut piece.batches, before);
+                            each(piece, at)
+                        },
+                    )?;
                     merge(&mut total, rest);
                     return Ok(total);
                 }

@@ -6,7 +6,9 @@ use std::path::Path;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use crate::batch::{self, BatchBuilder, DEFAULT_BATCH_ROWS};
+use crate::batch::{self, BatchBuilder, RowPlace, DEFAULT_BATCH_ROWS};
+use crate::flow::label::FlowPlacer;
+use crate::flow::Frame;
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
@@ -74,10 +76,31 @@ const MAX_BATCH_TEXT: usize = 256 << 20;
 pub struct RowBuilder {
     selector: PacketSelector,
     builder: BatchBuilder,
+    /// Packet records handed to `push` so far.
+    frames: u64,
+    /// The flow columns' flow table, when they are read (`flow::label`).
+    flows: Option<FlowPlacer>,
 }
 
 impl RowBuilder {
+    /// Rows of `options`' columns; the flow columns need `with_flows`.
     pub fn new(options: &ReadOptions) -> Result<Self> {
+        if batch::needs_flows(&options.selected_columns()) {
+            return Err(Error::invalid_argument(
+                "flow_id and direction place each packet in its flow by running the flow table \
+                 over every packet of the read, in order: read them from whole files (open_pcap(...) \
+                 read(), read_chunked(), to_file()), not from a live capture or one byte range",
+            ));
+        }
+        Self::build(options, None)
+    }
+
+    /// Rows whose flow columns come from `flows`, which sees every selected packet in order.
+    pub fn with_flows(options: &ReadOptions, flows: FlowPlacer) -> Result<Self> {
+        Self::build(options, Some(flows))
+    }
+
+    fn build(options: &ReadOptions, flows: Option<FlowPlacer>) -> Result<Self> {
         let capacity = options.batch_rows.min(DEFAULT_BATCH_ROWS * 16);
         let columns = options.selected_columns();
         // The builders' first allocation: at most 8 bytes a column, 64 of payload, a row.
@@ -97,6 +120,8 @@ impl RowBuilder {
             selector,
             builder: BatchBuilder::with_columns(&columns, capacity)
                 .with_host_encoding(options.hosts),
+            frames: 0,
+            flows,
         })
     }
 
@@ -137,9 +162,28 @@ impl RowBuilder {
     /// compiled for the record's link type, or when memory runs out (`OutOfMemory`).
     #[inline]
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
+        self.frames += 1;
+        let frame = Frame {
+            file: 0,
+            number: self.frames,
+        };
+        self.push_framed(record, frame)
+    }
+
+    /// `push` for a reader that numbers the records itself (several files in one read).
+    #[inline]
+    pub fn push_framed(&mut self, record: &Record<'_>, frame: Frame) -> Result<()> {
         if let Some(dissection) = self.selector.select(record)? {
             self.builder.make_room(dissection.ip().payload.len())?;
-            self.builder.push(record, dissection);
+            let flow = self
+                .flows
+                .as_mut()
+                .map(|f| f.place(record, dissection, frame));
+            let place = RowPlace {
+                frame: frame.number,
+                flow,
+            };
+            self.builder.push(record, dissection, &place);
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
+use pcapframe::column::Column;
 use pcapframe::error::ErrorKind;
 use pcapframe::index::plan_partitions;
 use pcapframe::parallel::{read_file, read_file_in_ranges, read_partition};
@@ -17,13 +18,27 @@ fn corpus_dir() -> PathBuf {
     }
 }
 
+/// The documented six, the payload, and the columns that count records (`frame`) or hash
+/// the endpoints (`community_id`), which every reader must agree on too.
 fn options() -> ReadOptions {
+    let mut columns = pcapframe::column::DEFAULT.to_vec();
+    columns.extend([Column::Payload, Column::Frame, Column::CommunityId]);
     ReadOptions {
+        columns: Some(columns),
         payload: true,
         batch_rows: 1 << 40,
         errors: TruncationPolicy::Ignore,
         ..ReadOptions::default()
     }
+}
+
+/// Every column a reader builds from the packet alone (not the flow columns, which only
+/// a whole read in order gives).
+fn per_packet_columns() -> Vec<Column> {
+    Column::ALL
+        .into_iter()
+        .filter(|c| c.def().needs != pcapframe::column::Needs::Flows)
+        .collect()
 }
 
 /// Rows as comparable text, whatever the batch boundaries and dictionaries.
@@ -47,6 +62,13 @@ fn arrow_cast_free(batch: &RecordBatch) -> Vec<String> {
     let dport = batch.column(4).as_primitive::<UInt16Type>();
     let proto = batch.column(5).as_dictionary::<Int16Type>();
     let payload = batch.column(6).as_binary::<i64>();
+    // The record's ordinal and Community ID, when read (`options()`).
+    let frame = batch
+        .column_by_name("frame")
+        .map(|c| c.as_primitive::<arrow_array::types::UInt64Type>().clone());
+    let community_id = batch
+        .column_by_name("community_id")
+        .map(|c| c.as_dictionary::<Int32Type>().clone());
     let text = |d: &arrow_array::DictionaryArray<Int32Type>, i: usize| {
         d.values()
             .as_string::<i32>()
@@ -56,7 +78,9 @@ fn arrow_cast_free(batch: &RecordBatch) -> Vec<String> {
     (0..batch.num_rows())
         .map(|i| {
             format!(
-                "{:?} {} {:?} {} {:?} {} {:?}",
+                "{:?} {:?} {:?} {} {:?} {} {:?} {} {:?}",
+                frame.as_ref().map(|f| f.value(i)),
+                community_id.as_ref().map(|c| text(c, i)),
                 time.is_valid(i).then(|| time.value(i)),
                 text(src, i),
                 sport.is_valid(i).then(|| sport.value(i)),
@@ -96,9 +120,9 @@ fn check(path: &Path, range_sizes: &[u64]) {
                     path.display()
                 );
                 let mut got = Vec::new();
-                for &(start, end) in &partitions {
+                for partition in &partitions {
                     got.extend(rows(
-                        &read_partition(path, &options(), &stamp, start, end)
+                        &read_partition(path, &options(), &stamp, partition)
                             .unwrap()
                             .batches,
                     ));
@@ -111,10 +135,11 @@ fn check(path: &Path, range_sizes: &[u64]) {
                     want.len()
                 );
                 // Partitions cover the file and are about `block` bytes (a record may be longer).
-                assert_eq!(partitions.last().unwrap().1, size);
+                // (Their `frames_before` is checked by the rows' `frame` above.)
+                assert_eq!(partitions.last().unwrap().end, size);
                 assert!(partitions
                     .windows(2)
-                    .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
+                    .all(|w| w[0].end == w[1].start && w[0].start < w[0].end));
             }
             Err(why) => assert!(
                 !late.is_empty()
@@ -544,7 +569,7 @@ fn a_projection_reads_the_same_in_ranges_and_equals_those_columns_of_the_full_re
         ..options()
     };
     let all = ReadOptions {
-        columns: Some(Column::ALL.to_vec()),
+        columns: Some(per_packet_columns()),
         ..options()
     };
     let mut checked = 0;
@@ -567,7 +592,7 @@ fn a_projection_reads_the_same_in_ranges_and_equals_those_columns_of_the_full_re
             .map(|b| {
                 let indices: Vec<usize> = picked
                     .iter()
-                    .map(|c| Column::ALL.iter().position(|a| a == c).unwrap())
+                    .map(|c| per_packet_columns().iter().position(|a| a == c).unwrap())
                     .collect();
                 b.project(&indices).unwrap()
             })
@@ -885,13 +910,13 @@ fn a_partition_of_a_changed_file_is_refused() {
     let (stamp, plan) = plan_partitions(&path, 100_000, &Cancel::new()).unwrap();
     let partitions = plan.unwrap();
     assert!(partitions.len() >= 4);
-    let (start, end) = partitions[1];
-    read_partition(&path, &options(), &stamp, start, end).unwrap();
+    let partition = partitions[1];
+    read_partition(&path, &options(), &stamp, &partition).unwrap();
     // Appended to (a capture still being written): refused, not read from stale offsets.
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(&bytes[24..300].to_vec());
     std::fs::write(&path, &bytes).unwrap();
-    let e = read_partition(&path, &options(), &stamp, start, end)
+    let e = read_partition(&path, &options(), &stamp, &partition)
         .err()
         .unwrap();
     assert_eq!(e.kind, ErrorKind::Changed);

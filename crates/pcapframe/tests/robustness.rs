@@ -135,7 +135,13 @@ fn within<T: Send + 'static>(what: &str, secs: u64, f: impl FnOnce() -> T + Send
 
 /// Every column (a superset of the default six), so arbitrary bytes reach every field's decoding.
 fn options(errors: TruncationPolicy, batch_rows: usize) -> ReadOptions {
-    let columns = Some(pcapframe::column::Column::ALL.to_vec());
+    // Not the flow columns: `LabeledPacketReader` reads them (see `labeled_reads_...`).
+    let columns = Some(
+        pcapframe::column::Column::ALL
+            .into_iter()
+            .filter(|c| c.def().needs != pcapframe::column::Needs::Flows)
+            .collect(),
+    );
     ReadOptions {
         payload: true,
         batch_rows,
@@ -727,6 +733,130 @@ fn framed_records_with_arbitrary_contents_then_mutated() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The packet table with the flow columns (`LabeledPacketReader`) against the plain read
+/// of the same bytes: exactly its rows and per-packet values, each row placed in a flow
+/// whose id is its first row's frame, and the same flows as the flow table's. A payload
+/// cannot hide a row from the flow columns, nor move a row into a flow it does not open.
+/// Returns the rows and flows seen.
+fn check_labeled(
+    bytes: Arc<Vec<u8>>,
+    window: usize,
+    batch_rows: usize,
+    short_timeouts: bool,
+) -> (u64, usize) {
+    use pcapframe::column::Column;
+    use pcapframe::flow::{FlowReader, LabeledPacketReader, OpenInput, Timeouts};
+    use std::collections::{BTreeMap, BTreeSet};
+
+    let input: OpenInput = {
+        let bytes = bytes.clone();
+        Arc::new(move || {
+            let source = Box::new(Cursor::new(bytes.as_ref().clone()));
+            pcapframe::format::RecordReader::new(ByteWindow::with_capacity(source, window), None)
+        })
+    };
+    let plain = options(TruncationPolicy::Ignore, batch_rows);
+    let mut labeled = plain.clone();
+    let mut columns = plain.columns.clone().unwrap();
+    columns.extend([Column::FlowId, Column::Direction]);
+    labeled.columns = Some(columns);
+    let timeouts = if short_timeouts {
+        Timeouts {
+            idle_ns: Some(1_000),
+            active_ns: Some(2_000_000),
+        }
+    } else {
+        Timeouts {
+            idle_ns: None,
+            active_ns: None,
+        }
+    };
+    let plain_batches = PacketReader::from_window(
+        ByteWindow::with_capacity(Box::new(Cursor::new(bytes.as_ref().clone())), window),
+        plain.clone(),
+    )
+    .and_then(|reader| reader.collect::<Result<Vec<_>, _>>());
+    let labeled_batches = LabeledPacketReader::new(vec![input.clone()], labeled, timeouts)
+        .and_then(|reader| reader.collect::<Result<Vec<_>, _>>());
+    let (plain_batches, labeled_batches) = match (plain_batches, labeled_batches) {
+        (Ok(p), Ok(l)) => (p, l),
+        (Err(p), Err(l)) => {
+            assert_eq!(p.kind, l.kind);
+            return (0, 0);
+        }
+        (p, l) => panic!("one read failed: {:?} / {:?}", p.err(), l.err()),
+    };
+    assert_eq!(plain_batches.len(), labeled_batches.len());
+    let mut first_frame: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut rows = 0;
+    for (p, l) in plain_batches.iter().zip(&labeled_batches) {
+        let shared: Vec<usize> = (0..p.num_columns()).collect();
+        assert_eq!(p, &l.project(&shared).unwrap());
+        let frames = l.column_by_name("frame").unwrap();
+        let frames = frames
+            .as_any()
+            .downcast_ref::<arrow_array::UInt64Array>()
+            .unwrap();
+        let ids = l.column_by_name("flow_id").unwrap();
+        let ids = ids
+            .as_any()
+            .downcast_ref::<arrow_array::UInt64Array>()
+            .unwrap();
+        for (frame, id) in frames.values().iter().zip(ids.values()) {
+            first_frame.entry(*id).or_insert(*frame);
+            rows += 1;
+        }
+    }
+    // A flow's id is the frame of its first packet, which is its first row.
+    for (id, frame) in &first_frame {
+        assert_eq!(id, frame);
+    }
+    // The flows the rows are placed in are the flow table's.
+    let mut flow_reader = FlowReader::new(vec![input], plain, timeouts).unwrap();
+    let mut ids = BTreeSet::new();
+    while let Some(flows) = flow_reader.next_flows().unwrap() {
+        ids.extend(flows.iter().map(|f| f.id));
+    }
+    assert_eq!(ids, first_frame.keys().copied().collect::<BTreeSet<_>>());
+    (rows, first_frame.len())
+}
+
+#[test]
+fn labeled_reads_place_every_row_of_the_plain_read() {
+    let strategy = (framed_strategy(), 64usize..512, 1usize..9, any::<bool>());
+    runner(256)
+        .run(&strategy, |(framed, window, batch_rows, short_timeouts)| {
+            let mut bytes = build_framed(&framed);
+            for (at, byte, _) in &framed.mutations {
+                let i = at.index(bytes.len());
+                bytes[i] = *byte;
+            }
+            check_labeled(Arc::new(bytes), window, batch_rows, short_timeouts);
+            Ok(())
+        })
+        .unwrap();
+    // Real traffic, with bytes changed at random: many rows in each flow.
+    let (mut rows, mut flows) = (0, 0);
+    for (i, (_, bytes)) in corpus().into_iter().enumerate() {
+        let mut rng = Rng(i as u64);
+        for round in 0..3 {
+            let mut bytes = bytes.clone();
+            for _ in 0..round * 4 {
+                let at = rng.below(bytes.len());
+                bytes[at] = rng.next() as u8;
+            }
+            let (r, f) = check_labeled(Arc::new(bytes), 4096, 1 + rng.below(100), round == 1);
+            rows += r;
+            flows += f;
+        }
+    }
+    // Not vacuous: flows of many rows.
+    assert!(
+        rows > 10_000 && flows > 1_000 && rows > 2 * flows as u64,
+        "{rows} rows, {flows} flows"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -3,16 +3,19 @@
 //! and Community ID. One module per step:
 //! [`observe`] (what a packet tells the table) -> [`table`] (keys, timeouts, fragments) ->
 //! [`conn`] (Zeek's connection rules) and [`stats`] (counters) -> [`batch`] (Arrow) ->
-//! [`reader`] (files in order, flows as they end).
+//! [`reader`] (files in order, flows as they end); [`label`] places the packet table's rows
+//! in their flows (`flow_id`, `direction`).
 
 pub mod batch;
 pub mod conn;
+pub mod label;
 pub mod observe;
 pub mod reader;
 pub mod stats;
 pub mod table;
 
 pub use batch::{flow_columns, flow_markdown_table, flow_schema, flows_batch};
+pub use label::{FlowPlacer, LabeledPacketReader};
 pub use observe::{Frame, Observation};
 pub use reader::{path_input, FlowReader, OpenInput};
 pub use table::{flow_id, EndReason, Flow, FlowKey, FlowTable, Placed, Timeouts};
