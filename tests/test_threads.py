@@ -151,3 +151,15 @@ def test_pcapng_files_joined_end_to_end_are_one_partition_and_read_whole(tmp_pat
     want = pd.concat([intake.open_pcap(big_pcapng).read(), intake.open_pcap(str(small)).read()], ignore_index=True)
     assert_same_rows(source.to_dask().compute().reset_index(drop=True), want)
     assert_same_rows(intake.open_pcap(str(joined), threads=2).read(), want)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_flows_on_every_thread_count_are_the_sequential_flows(big_capture, threads):
+    # Two threads: the file decoded on one beside the flow table; three: in 8 MiB byte
+    # ranges on two (the file is about 50 MB).
+    one = intake.open_pcap_flows(big_capture, threads=1, idle_timeout=0.5)
+    many = intake.open_pcap_flows(big_capture, threads=threads, idle_timeout=0.5)
+    want = one.read()
+    assert len(want) > 1000
+    pd.testing.assert_frame_equal(many.read(), want)
+    assert many.stats() == one.stats()

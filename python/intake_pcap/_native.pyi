@@ -214,10 +214,13 @@ class FlowTableReader:
         filter: str | None = None,
         decapsulate: bool = False,
         batch_rows: int = 65536,
+        threads: int = 1,
     ) -> Self:
         """``sources`` in time order: local paths, or callables that open a binary file object
         when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
-        capture time (``None``: off; defaults 120 and 1800). The other options as ``CaptureReader``'s."""
+        capture time (``None``: off; defaults 120 and 1800). ``threads``: the flow table on
+        one, each local file decoded beside it on the others (the same flows whatever the
+        count). The other options as ``CaptureReader``'s."""
 
     @property
     def schema(self) -> ArrowSchema:
@@ -254,10 +257,12 @@ class LabeledCaptureReader:
         columns: Sequence[str] | None = None,
         decapsulate: bool = False,
         batch_rows: int = 65536,
+        threads: int = 1,
     ) -> Self:
         """``sources``, ``names`` and the timeouts as ``FlowTableReader``'s; the other options
         as ``CaptureReader``'s. With ``direction`` among the columns every source is read
-        twice (the first pass finds the flows that turned after their first packets)."""
+        twice (the first pass, on ``threads`` threads, finds the flows that turned after
+        their first packets)."""
 
     @property
     def schema(self) -> ArrowSchema:

@@ -44,6 +44,9 @@ class PCAPFlowsSource(DataSource):
         ``decapsulate=True`` flows are the innermost packets' and keyed by the tunnel id too.
     chunksize : int, optional
         Flows per DataFrame from ``read_chunked()`` (default 65536).
+    threads : int, optional
+        Threads (default: every core): the flow table on one, each local file decoded beside
+        it on the others. The flows are the same whatever the count.
     metadata : dict, optional
         Intake metadata.
     """
@@ -66,13 +69,14 @@ class PCAPFlowsSource(DataSource):
         metadata: dict[str, Any] | None = None,
         *,
         decapsulate: bool = False,
+        threads: int | None = None,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
-                "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate "
-                "and metadata"
+                "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate, "
+                "threads and metadata"
             )
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
@@ -88,6 +92,7 @@ class PCAPFlowsSource(DataSource):
         self.errors = errors
         self.compression = compression
         self.decapsulate = bool(decapsulate)
+        self.threads = _positive_int_or_none("threads", threads)
         self._files: list[str] | None = None
         self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
@@ -134,6 +139,7 @@ class PCAPFlowsSource(DataSource):
             filter=self.filter,
             decapsulate=self.decapsulate,
             batch_rows=self.chunksize or 65536,
+            threads=self.threads or os.cpu_count() or 1,
         )
 
     def _arrow_batches(self) -> Iterator[pa.RecordBatch]:
@@ -231,6 +237,7 @@ class PCAPFlowsSource(DataSource):
             compression=self.compression,
             storage_options=self.storage_options,
             decapsulate=self.decapsulate,
+            threads=self.threads,
         )
 
     def _close(self) -> None:

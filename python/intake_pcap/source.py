@@ -384,6 +384,7 @@ class PCAPSource(DataSource):
             columns=self.columns,
             decapsulate=self.decapsulate,
             batch_rows=rows,
+            threads=self.threads or os.cpu_count() or 1,
         )
 
     def to_file(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> int:
@@ -451,6 +452,7 @@ class PCAPSource(DataSource):
             decapsulate=self.decapsulate,
             idle_timeout=self.idle_timeout,
             active_timeout=self.active_timeout,
+            threads=self.threads,
         )
 
     def to_arrow(self) -> pa.Table:

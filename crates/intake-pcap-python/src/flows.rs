@@ -44,7 +44,7 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
     let opener: Py<PyAny> = source.clone().unbind();
     let label = name
         .unwrap_or_else(|| PathBuf::from(source.repr().map(|r| r.to_string()).unwrap_or_default()));
-    Ok(std::sync::Arc::new(move || {
+    Ok(OpenInput::Opener(std::sync::Arc::new(move || {
         let file = Python::attach(|py| {
             opener
                 .bind(py)
@@ -56,7 +56,7 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
         })?;
         let window = ByteWindow::from_reader(Box::new(file)).map_err(|e| e.in_file(&label))?;
         RecordReader::new(window, Some(label.clone()))
-    }))
+    })))
 }
 
 #[pyclass(module = "intake_pcap._native")]
@@ -70,7 +70,7 @@ impl FlowTableReader {
     /// `sources`: paths, or callables that open a binary file object, in time order;
     /// `names` name them in messages.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         sources: Vec<Bound<'_, PyAny>>,
@@ -82,6 +82,7 @@ impl FlowTableReader {
         filter: Option<String>,
         decapsulate: bool,
         batch_rows: usize,
+        threads: usize,
     ) -> PyResult<Self> {
         guard("opening captures for flows", || {
             let options = ReadArgs {
@@ -105,7 +106,9 @@ impl FlowTableReader {
                 .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
                 .collect::<PyResult<Vec<_>>>()?;
             let cancel = options.cancel.clone();
-            let reader = FlowReader::new(inputs, options, timeouts).map_err(to_py_err)?;
+            let reader = FlowReader::new(inputs, options, timeouts)
+                .map_err(to_py_err)?
+                .with_threads(threads, None);
             Ok(FlowTableReader {
                 reader: Mutex::new(Some(reader)),
                 cancel,
@@ -204,7 +207,7 @@ impl LabeledCaptureReader {
     /// `sources` and `names` as `FlowTableReader`'s; the other arguments as `read_capture`'s
     /// and `FlowTableReader`'s. With `direction` in `columns`, each source is opened twice.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536, threads=1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -219,6 +222,7 @@ impl LabeledCaptureReader {
         columns: Option<Vec<String>>,
         decapsulate: bool,
         batch_rows: usize,
+        threads: usize,
     ) -> PyResult<Self> {
         guard("opening captures for packets with their flows", || {
             let options = ReadArgs {
@@ -244,7 +248,7 @@ impl LabeledCaptureReader {
             let cancel = options.cancel.clone();
             // The first pass (for `direction`) reads every file: without the GIL, Ctrl-C heard.
             let reader = interruptible(py, &cancel, || {
-                LabeledPacketReader::new(inputs, options, timeouts)
+                LabeledPacketReader::new(inputs, options, timeouts, threads)
             })?
             .map_err(to_py_err)?;
             Ok(LabeledCaptureReader {

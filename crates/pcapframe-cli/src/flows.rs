@@ -43,10 +43,14 @@ pub fn run(
     options: ReadOptions,
     idle: Timeout,
     active: Timeout,
+    threads: Option<usize>,
 ) -> Result<()> {
     let files = inputs::expand(files)?;
     let errors = options.errors;
-    let mut reader = FlowReader::open(&files, options, timeouts(idle, active))?;
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut reader =
+        FlowReader::open(&files, options, timeouts(idle, active))?.with_threads(threads, None);
     match output {
         None => {
             let stdout = std::io::stdout();

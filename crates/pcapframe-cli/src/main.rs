@@ -124,6 +124,10 @@ enum Command {
         /// Seconds after its first packet at which a flow is cut, or `none` (default 1800).
         #[arg(long, default_value = "1800", value_parser = flows::parse_timeout)]
         active_timeout: flows::Timeout,
+        /// Threads (default: every core): the flow table on one, each local file decoded
+        /// beside it on the others; the flows are the same whatever the count.
+        #[arg(long)]
+        threads: Option<usize>,
         #[command(flatten)]
         select: Selection,
     },
@@ -231,6 +235,7 @@ fn main() -> ExitCode {
             format,
             idle_timeout,
             active_timeout,
+            threads,
             select,
         } => select.options().and_then(|o| {
             flows::run(
@@ -240,6 +245,7 @@ fn main() -> ExitCode {
                 o,
                 idle_timeout,
                 active_timeout,
+                threads,
             )
         }),
         Command::Columns {

@@ -138,11 +138,60 @@ impl Framing {
     }
 }
 
-/// What a read of one file gives: its batches in order and its counters.
-#[derive(Default)]
-pub struct FileRead {
-    pub batches: Vec<RecordBatch>,
+/// What a read of one file gives: its batches (or, for the flow table, its packets'
+/// observations) in order, and its counters.
+pub struct FileRead<T = RecordBatch> {
+    pub batches: Vec<T>,
     pub stats: ReadStats,
+}
+
+impl<T> Default for FileRead<T> {
+    fn default() -> Self {
+        FileRead {
+            batches: Vec::new(),
+            stats: ReadStats::default(),
+        }
+    }
+}
+
+/// What a range's records become: rows (`RowBuilder`: record batches), or the flow
+/// table's observations (`flow::observe::Observations`). Cut into pieces as they grow.
+pub trait RangeRows: Sized {
+    type Item: Send;
+    fn new(options: &ReadOptions) -> Result<Self>;
+    fn push(&mut self, record: &Record<'_>) -> Result<()>;
+    /// Whether the piece so far should be handed on now.
+    fn piece_is_full(&self, batch_rows: usize) -> bool;
+    /// The piece so far (its counters are taken with `stats_mut`).
+    fn take_piece(&mut self) -> Vec<Self::Item>;
+    fn stats_mut(&mut self) -> &mut ReadStats;
+    /// Frames counted from where a decode started, made the file's: `before` packet
+    /// records come before that start.
+    fn shift_frames(items: &mut [Self::Item], before: u64);
+}
+
+impl RangeRows for RowBuilder {
+    type Item = RecordBatch;
+    fn new(options: &ReadOptions) -> Result<Self> {
+        RowBuilder::new(options)
+    }
+    #[inline]
+    fn push(&mut self, record: &Record<'_>) -> Result<()> {
+        RowBuilder::push(self, record)
+    }
+    #[inline]
+    fn piece_is_full(&self, batch_rows: usize) -> bool {
+        self.len() >= batch_rows || self.is_full()
+    }
+    fn take_piece(&mut self) -> Vec<RecordBatch> {
+        self.finish().into_iter().collect()
+    }
+    fn stats_mut(&mut self) -> &mut ReadStats {
+        RowBuilder::stats_mut(self)
+    }
+    fn shift_frames(items: &mut [RecordBatch], before: u64) {
+        shift_frames(items, before)
+    }
 }
 
 /// Read a whole file with `threads` threads (1: the sequential reader), in ranges of at
@@ -213,7 +262,7 @@ pub fn read_partition(
     if start >= end {
         return Ok(FileRead::default());
     }
-    let mut read = decode_range(path, options, &framing, start, end).outcome?;
+    let mut read = decode_range::<RowBuilder>(path, options, &framing, start, end).outcome?;
     shift_frames(&mut read.batches, frames_before);
     Ok(read)
 }
@@ -489,15 +538,15 @@ fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
 }
 
 /// One range's outcome.
-struct Range {
+struct Range<T> {
     /// Where decoding started: the resynchronised (or given) first record boundary.
     start: u64,
     /// The first record boundary at or after the range's end (where the next range must start).
     next: u64,
-    outcome: Result<FileRead>,
+    outcome: Result<FileRead<T>>,
 }
 
-impl Range {
+impl<T> Range<T> {
     /// Whether the records end in this range: an error, or damage the policy kept going past.
     fn ended(&self) -> bool {
         match &self.outcome {
@@ -521,7 +570,7 @@ fn read_ranges(
         .map(|i| (first + i * span, (first + (i + 1) * span).min(size)))
         .collect();
     let mut out = FileRead::default();
-    for range in decode_group(path, options, framing, size, &bounds, first, threads) {
+    for range in decode_group::<RowBuilder>(path, options, framing, size, &bounds, first, threads) {
         let mut part = range.outcome?;
         shift_frames(&mut part.batches, out.stats.packets);
         out.batches.extend(part.batches);
@@ -532,7 +581,7 @@ fn read_ranges(
 
 /// Decode consecutive ranges on up to `threads` threads, the first from the known record
 /// boundary `known_start`, the others from resynchronised guesses checked in order.
-fn decode_group(
+fn decode_group<R: RangeRows>(
     path: &Path,
     options: &ReadOptions,
     framing: &Framing,
@@ -540,9 +589,10 @@ fn decode_group(
     bounds: &[(u64, u64)],
     known_start: u64,
     threads: usize,
-) -> Vec<Range> {
+) -> Vec<Range<R::Item>> {
     let ranges = bounds.len();
-    let results: Vec<Mutex<Option<Range>>> = (0..ranges).map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Range<R::Item>>>> =
+        (0..ranges).map(|_| Mutex::new(None)).collect();
     let next_index = AtomicUsize::new(0);
     let worker = || loop {
         let i = next_index.fetch_add(1, Ordering::Relaxed);
@@ -551,10 +601,10 @@ fn decode_group(
         }
         let (begin, end) = bounds[i];
         let range = if i == 0 {
-            decode_range(path, options, framing, known_start, end)
+            decode_range::<R>(path, options, framing, known_start, end)
         } else {
             match boundary_at_or_after(path, framing, begin, size) {
-                Ok(Some(start)) => decode_range(path, options, framing, start, end),
+                Ok(Some(start)) => decode_range::<R>(path, options, framing, start, end),
                 // No boundary found: leave it to the check below, which decodes the
                 // range from where the previous one ended.
                 Ok(None) | Err(_) => Range {
@@ -582,7 +632,7 @@ fn decode_group(
             worker();
         }
     });
-    let mut done: Vec<Range> = results
+    let mut done: Vec<Range<R::Item>> = results
         .into_iter()
         .map(|m| {
             m.into_inner()
@@ -599,7 +649,7 @@ fn decode_group(
         }
         let truth = done[i - 1].next;
         if done[i].start != truth {
-            done[i] = decode_range(path, options, framing, truth, bounds[i].1);
+            done[i] = decode_range::<R>(path, options, framing, truth, bounds[i].1);
         }
     }
     done
@@ -627,7 +677,19 @@ pub fn read_file_streaming_in_ranges(
     options: &ReadOptions,
     threads: usize,
     range_bytes: u64,
-    mut each: impl FnMut(FileRead, u64) -> Result<()>,
+    each: impl FnMut(FileRead, u64) -> Result<()>,
+) -> Result<ReadStats> {
+    stream_in_ranges::<RowBuilder>(path, options, threads, range_bytes, each)
+}
+
+/// `read_file_streaming` of what `R` makes of the records: each piece's frames are the
+/// file's (counted from its first record).
+pub fn stream_in_ranges<R: RangeRows>(
+    path: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    range_bytes: u64,
+    mut each: impl FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<ReadStats> {
     let range_bytes = range_bytes.max(1);
     let size = std::fs::metadata(path)
@@ -635,7 +697,10 @@ pub fn read_file_streaming_in_ranges(
         .len();
     let framing = match Framing::of(path)? {
         Some(f) if threads > 1 && size > 2 * range_bytes => f,
-        _ => return stream_records(RecordReader::open(path)?, 0, options, size, &mut each),
+        _ => {
+            let records = RecordReader::open(path)?;
+            return stream_records::<R>(records, 0, 0, options, size, &mut each);
+        }
     };
     let first = framing.first_record();
     let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(range_bytes))
@@ -649,11 +714,11 @@ pub fn read_file_streaming_in_ranges(
     let mut total = ReadStats::default();
     let mut truth = first;
     for group in bounds.chunks(threads) {
-        for range in decode_group(path, options, &framing, size, group, truth, threads) {
+        for range in decode_group::<R>(path, options, &framing, size, group, truth, threads) {
             let ended = range.ended();
             match range.outcome {
                 Ok(mut part) => {
-                    shift_frames(&mut part.batches, total.packets);
+                    R::shift_frames(&mut part.batches, total.packets);
                     merge(&mut total, part.stats.clone());
                     each(part, range.next.min(size))?;
                     if ended {
@@ -666,15 +731,13 @@ pub fn read_file_streaming_in_ranges(
                 Err(e) if e.kind == ErrorKind::NotSplittable => {
                     let records = framing.resume_thawed(path, range.start)?;
                     let before = total.packets;
-                    let rest = stream_records(
+                    let rest = stream_records::<R>(
                         records,
                         range.start,
+                        before,
                         options,
                         size,
-                        &mut |mut piece, at| {
-                            shift_frames(&mut piece.batches, before);
-                            each(piece, at)
-                        },
+                        &mut each,
                     )?;
                     merge(&mut total, rest);
                     return Ok(total);
@@ -686,16 +749,19 @@ pub fn read_file_streaming_in_ranges(
     Ok(total)
 }
 
-/// Rows of `records` (which start at byte `start` of the file), batch by batch.
-fn stream_records(
+/// Rows of `records` (which start at byte `start` of the file, after `frames_before`
+/// packet records), piece by piece.
+fn stream_records<R: RangeRows>(
     records: RecordReader,
     start: u64,
+    frames_before: u64,
     options: &ReadOptions,
     size: u64,
-    each: &mut impl FnMut(FileRead, u64) -> Result<()>,
+    each: &mut impl FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<ReadStats> {
     let mut total = ReadStats::default();
-    decode_records(records, start, u64::MAX, options, &mut |piece, at| {
+    decode_records::<R>(records, start, u64::MAX, options, &mut |mut piece, at| {
+        R::shift_frames(&mut piece.batches, frames_before);
         merge(&mut total, piece.stats.clone());
         each(piece, at.min(size))
     })?;
@@ -707,42 +773,42 @@ fn stream_records(
 /// each batch of `batch_rows` rows, with the counters since the last piece and the offset
 /// reached, and a last piece with the rest. Returns the first record boundary at or after
 /// `end` (or where the file ended).
-fn decode_records(
+fn decode_records<R: RangeRows>(
     mut records: RecordReader,
     start: u64,
     end: u64,
     options: &ReadOptions,
-    emit: &mut dyn FnMut(FileRead, u64) -> Result<()>,
+    emit: &mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<u64> {
     /// Rows cut into pieces of `batch_rows`, each emitted with the offset reached.
-    struct Pieces<'a> {
-        rows: RowBuilder,
+    struct Pieces<'a, R: RangeRows> {
+        rows: R,
         batch_rows: usize,
         start: u64,
-        emit: &'a mut dyn FnMut(FileRead, u64) -> Result<()>,
+        emit: &'a mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
     }
-    impl Pieces<'_> {
+    impl<R: RangeRows> Pieces<'_, R> {
         fn piece(&mut self, at: u64) -> Result<()> {
-            let batches = self.rows.finish().into_iter().collect();
+            let batches = self.rows.take_piece();
             let stats = std::mem::take(self.rows.stats_mut());
             (self.emit)(FileRead { batches, stats }, at)
         }
     }
-    impl RecordSink for Pieces<'_> {
+    impl<R: RangeRows> RecordSink for Pieces<'_, R> {
         #[inline]
         fn record(&mut self, record: &Record<'_>) -> Result<()> {
             self.rows.push(record)
         }
         #[inline]
         fn go_on(&mut self, offset: u64) -> Result<bool> {
-            if self.rows.len() >= self.batch_rows || self.rows.is_full() {
+            if self.rows.piece_is_full(self.batch_rows) {
                 self.piece(self.start + offset)?;
             }
             Ok(true)
         }
     }
     let mut pieces = Pieces {
-        rows: RowBuilder::new(options)?,
+        rows: R::new(options)?,
         batch_rows: options.batch_rows,
         start,
         emit,
@@ -764,7 +830,7 @@ fn decode_records(
     Ok(next)
 }
 
-fn merge(total: &mut ReadStats, part: ReadStats) {
+pub(crate) fn merge(total: &mut ReadStats, part: ReadStats) {
     total.packets += part.packets;
     total.rows += part.rows;
     total.not_ip += part.not_ip;
@@ -785,16 +851,16 @@ fn window_at(path: &Path, offset: u64) -> Result<ByteWindow> {
 }
 
 /// Decode the records that start in [start, end); note the first boundary at or after `end`.
-fn decode_range(
+fn decode_range<R: RangeRows>(
     path: &Path,
     options: &ReadOptions,
     framing: &Framing,
     start: u64,
     end: u64,
-) -> Range {
+) -> Range<R::Item> {
     let mut out = FileRead::default();
     let decoded = framing.resume(path, start).and_then(|records| {
-        decode_records(records, start, end, options, &mut |piece, _| {
+        decode_records::<R>(records, start, end, options, &mut |piece, _| {
             out.batches.extend(piece.batches);
             merge(&mut out.stats, piece.stats);
             Ok(())

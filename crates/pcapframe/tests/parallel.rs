@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use pcapframe::column::Column;
 use pcapframe::error::ErrorKind;
+use pcapframe::flow::{flows_batch, FlowReader, Timeouts};
 use pcapframe::index::plan_partitions;
 use pcapframe::parallel::{read_file, read_file_in_ranges, read_partition};
 use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
@@ -186,6 +187,45 @@ fn check(path: &Path, range_sizes: &[u64]) {
             split.stats.packets,
             whole.stats.packets,
             "{} {size}",
+            path.display()
+        );
+    }
+    // The flow table fed by threads decoding ranges: exactly the sequential table's flows,
+    // at the smallest and the largest range size (every boundary, and a few).
+    let flows_of = |threads: usize, range: Option<u64>| {
+        let options = ReadOptions {
+            errors: TruncationPolicy::Ignore,
+            ..ReadOptions::default()
+        };
+        let timeouts = Timeouts {
+            idle_ns: Some(1_000_000_000),
+            active_ns: Some(30_000_000_000),
+        };
+        let mut reader = FlowReader::open(&[path.to_path_buf()], options, timeouts)
+            .unwrap()
+            .with_threads(threads, range);
+        let mut flows = Vec::new();
+        while let Some(more) = reader.next_flows().unwrap() {
+            flows.extend(more);
+        }
+        (flows_batch(&flows), reader.stats())
+    };
+    let (sequential, stats) = flows_of(1, None);
+    for &size in range_sizes.first().into_iter().chain(range_sizes.last()) {
+        let (threaded, threaded_stats) = flows_of(3, Some(size));
+        assert!(
+            threaded == sequential,
+            "{}: flows differ with ranges of {size} bytes",
+            path.display()
+        );
+        assert_eq!(
+            (
+                threaded_stats.packets,
+                threaded_stats.not_ip,
+                &threaded_stats.truncated
+            ),
+            (stats.packets, stats.not_ip, &stats.truncated),
+            "{}",
             path.display()
         );
     }

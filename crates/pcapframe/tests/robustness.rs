@@ -750,12 +750,12 @@ fn check_labeled(
     use pcapframe::flow::{FlowReader, LabeledPacketReader, OpenInput, Timeouts};
     use std::collections::{BTreeMap, BTreeSet};
 
-    let input: OpenInput = {
+    let input = {
         let bytes = bytes.clone();
-        Arc::new(move || {
+        OpenInput::Opener(Arc::new(move || {
             let source = Box::new(Cursor::new(bytes.as_ref().clone()));
             pcapframe::format::RecordReader::new(ByteWindow::with_capacity(source, window), None)
-        })
+        }))
     };
     let plain = options(TruncationPolicy::Ignore, batch_rows);
     let mut labeled = plain.clone();
@@ -778,7 +778,7 @@ fn check_labeled(
         plain.clone(),
     )
     .and_then(|reader| reader.collect::<Result<Vec<_>, _>>());
-    let labeled_batches = LabeledPacketReader::new(vec![input.clone()], labeled, timeouts)
+    let labeled_batches = LabeledPacketReader::new(vec![input.clone()], labeled, timeouts, 1)
         .and_then(|reader| reader.collect::<Result<Vec<_>, _>>());
     let (plain_batches, labeled_batches) = match (plain_batches, labeled_batches) {
         (Ok(p), Ok(l)) => (p, l),

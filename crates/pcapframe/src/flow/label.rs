@@ -80,11 +80,18 @@ pub struct LabeledPacketReader {
 impl LabeledPacketReader {
     /// A reader of `inputs` (in time order: one traffic) with `options`' columns, placing
     /// packets in flows cut by `timeouts`. With `direction` among the columns, the inputs
-    /// are read twice (each `OpenInput` is called twice).
-    pub fn new(inputs: Vec<OpenInput>, options: ReadOptions, timeouts: Timeouts) -> Result<Self> {
+    /// are read twice (each `OpenInput` is opened twice), the first time on `threads`
+    /// threads (as `FlowReader::with_threads`).
+    pub fn new(
+        inputs: Vec<OpenInput>,
+        options: ReadOptions,
+        timeouts: Timeouts,
+        threads: usize,
+    ) -> Result<Self> {
         let turns = if options.selected_columns().contains(&Column::Direction) {
-            let mut first =
-                FlowReader::new(inputs.clone(), options.clone(), timeouts)?.with_late_turns();
+            let mut first = FlowReader::new(inputs.clone(), options.clone(), timeouts)?
+                .with_threads(threads, None)
+                .with_late_turns();
             while first.next_flows()?.is_some() {}
             first.take_late_turns()
         } else {

@@ -2,8 +2,14 @@
 //! its TCP header fields and its fragment fields, read once from the packet's dissection.
 
 use crate::dissect::Dissection;
+use crate::error::Result;
+use crate::format::Record;
 use crate::ip::{Addr, IpPacket};
 use crate::link::IpVersion;
+use crate::options::ReadOptions;
+use crate::parallel::RangeRows;
+use crate::select::PacketSelector;
+use crate::stats::ReadStats;
 use crate::wire::ip_protocol::{FRAGMENT, ICMP, ICMPV6, TCP, UDP};
 use crate::wire::ipv6::{ExtensionHeader, Ipv6Header};
 use crate::wire::{be16, rest};
@@ -179,4 +185,74 @@ fn v6_fragment_end(d: &[u8], start: usize) -> Option<u32> {
         at += len;
     }
     None
+}
+
+/// Records to observations, for reading byte ranges on several threads
+/// (`parallel::stream_in_ranges`): the flow table's selection of packets, each observed
+/// with its frame counted from where the decode started (file 0; the reader sets the file).
+pub struct Observations {
+    selector: PacketSelector,
+    decapsulate: bool,
+    frames: u64,
+    items: Vec<Observation>,
+}
+
+impl Observations {
+    /// Observations of the packets `options` select, as `FlowReader` selects them.
+    pub fn selector(options: &ReadOptions) -> Result<PacketSelector> {
+        Ok(PacketSelector::new(options)?
+            .with_transport(true)
+            .with_tunnels(options.decapsulate))
+    }
+}
+
+impl RangeRows for Observations {
+    type Item = Observation;
+
+    fn new(options: &ReadOptions) -> Result<Self> {
+        Ok(Observations {
+            selector: Self::selector(options)?,
+            decapsulate: options.decapsulate,
+            frames: 0,
+            items: Vec::new(),
+        })
+    }
+
+    #[inline]
+    fn push(&mut self, record: &Record<'_>) -> Result<()> {
+        self.frames += 1;
+        if let Some(dissection) = self.selector.select(record)? {
+            let frame = Frame {
+                file: 0,
+                number: self.frames,
+            };
+            self.items.push(Observation::of(
+                record.data,
+                dissection,
+                record.timestamp_ns,
+                frame,
+                self.decapsulate,
+            ));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn piece_is_full(&self, batch_rows: usize) -> bool {
+        self.items.len() >= batch_rows
+    }
+
+    fn take_piece(&mut self) -> Vec<Observation> {
+        std::mem::take(&mut self.items)
+    }
+
+    fn stats_mut(&mut self) -> &mut ReadStats {
+        self.selector.stats_mut()
+    }
+
+    fn shift_frames(items: &mut [Observation], before: u64) {
+        for o in items {
+            o.frame.number += before;
+        }
+    }
 }
