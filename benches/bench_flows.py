@@ -51,6 +51,13 @@ def ours_flows(path, idle, active):
     return intake.open_pcap_flows(str(path), idle_timeout=idle, active_timeout=active).read()
 
 
+def ours_dask_flows(path, idle, active, workers):
+    import intake
+
+    ddf = intake.open_pcap_flows(str(path), idle_timeout=idle, active_timeout=active).to_dask()
+    return ddf.compute(scheduler="threads", num_workers=workers)
+
+
 def nfstream_flows(path, idle, active):
     import nfstream
 
@@ -106,8 +113,13 @@ def main(argv=None) -> int:
           f"idle {args.idle} s, active {args.active} s, {os.cpu_count()} cores, best of {args.rounds}")
     t_packets, df_packets = best(lambda: ours_packets(path), args.rounds)
     t_flows, df_flows = best(lambda: ours_flows(path, args.idle, args.active), args.rounds)
+    t_dask1, df_dask1 = best(lambda: ours_dask_flows(path, args.idle, args.active, 1), args.rounds)
+    t_dask2, df_dask2 = best(lambda: ours_dask_flows(path, args.idle, args.active, 2), args.rounds)
+    assert len(df_dask1) == len(df_dask2) == len(df_flows)
     rows = [("intake-pcap open_pcap(f).read()", t_packets, f"{len(df_packets):,} rows"),
-            ("intake-pcap open_pcap_flows(f).read()", t_flows, f"{len(df_flows):,} flows")]
+            ("intake-pcap open_pcap_flows(f).read()", t_flows, f"{len(df_flows):,} flows"),
+            ("open_pcap_flows(f).to_dask(), 1 worker", t_dask1, "threaded scheduler"),
+            ("open_pcap_flows(f).to_dask(), 2 workers", t_dask2, f"{t_dask1 / t_dask2:.2f}x one worker")]
     if not args.no_nfstream:
         t_nf, df_nf = best(lambda: nfstream_flows(path, int(args.idle), int(args.active)), 1)
         rows.append(("nfstream 6.6.0 NFStreamer(f).to_pandas()", t_nf, f"{len(df_nf):,} flows, one run"))

@@ -163,3 +163,12 @@ def test_flows_on_every_thread_count_are_the_sequential_flows(big_capture, threa
     assert len(want) > 1000
     pd.testing.assert_frame_equal(many.read(), want)
     assert many.stats() == one.stats()
+
+
+def test_flows_to_dask_on_byte_ranges_are_the_sequential_flows(big_capture):
+    src = intake.open_pcap_flows(big_capture, idle_timeout=0.5, blocksize=4 * 2**20)
+    want = src.read()
+    ddf = src.to_dask()
+    assert ddf.npartitions >= 2 and len(want) > 1000
+    got = ddf.compute(num_workers=2).sort_values("flow_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.astype(object), want.astype(object))

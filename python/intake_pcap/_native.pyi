@@ -29,9 +29,12 @@ __all__ = [
     "CaptureReader",
     "FlowTableReader",
     "LabeledCaptureReader",
+    "ObservedPartition",
     "LiveReader",
     "read_capture",
     "plan_partitions",
+    "observe_partition",
+    "shard_flows",
     "capture_schema",
     "flow_table_schema",
     "column_names",
@@ -275,6 +278,45 @@ class LabeledCaptureReader:
 
     def close(self) -> None:
         """Release the files now."""
+
+@final
+class ObservedPartition:
+    """The first step of a flow table split across dask workers: the observations of the
+    packets of one partition of a read, in read order. Pickles to bytes."""
+
+    def __len__(self) -> int: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> ObservedPartition:
+        """Made again from its pickled bytes."""
+
+def observe_partition(
+    source: _Path | Callable[[], _BinaryReader],
+    *,
+    file: int,
+    name: _Path | None = None,
+    byte_range: tuple[int, int] | None = None,
+    stamp: tuple[int, int, int] | None = None,
+    frames_before: int = 0,
+    protocol: str | None = None,
+    errors: _Errors = "warn",
+    filter: str | None = None,
+    decapsulate: bool = False,
+) -> tuple[ObservedPartition, _ReadStats]:
+    """The observations of the packets the flow table selects in one partition of a read:
+    the records of the local file ``source`` that start in ``byte_range`` (with the
+    ``stamp`` and ``frames_before`` of ``plan_partitions``), or the whole of ``source``.
+    ``file`` is its file's place in the read. Also returns the counters of what was read."""
+
+def shard_flows(
+    partitions: Sequence[ObservedPartition],
+    *,
+    shard: int,
+    shards: int,
+    idle_timeout: float | None = ...,
+    active_timeout: float | None = ...,
+) -> ArrowBatch:
+    """The flows of shard ``shard`` of ``shards`` from every partition of a read, in read
+    order, sorted by ``flow_id``: exactly the sequential flow table's flows in that shard."""
 
 @final
 class LiveReader:

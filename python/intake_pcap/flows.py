@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import polars
     import pyarrow as pa
 
-    from ._native import FlowTableReader
+    from ._native import FlowTableReader, ObservedPartition
 
 __all__ = ["PCAPFlowsSource"]
 
@@ -47,6 +47,10 @@ class PCAPFlowsSource(DataSource):
     threads : int, optional
         Threads (default: every core): the flow table on one, each local file decoded beside
         it on the others. The flows are the same whatever the count.
+    blocksize : int or None
+        For ``to_dask()``: local uncompressed files larger than this (default 256 MiB) are
+        decoded in byte ranges of about this size, one task each, as ``open_pcap`` splits
+        them.
     metadata : dict, optional
         Intake metadata.
     """
@@ -70,13 +74,14 @@ class PCAPFlowsSource(DataSource):
         *,
         decapsulate: bool = False,
         threads: int | None = None,
+        blocksize: int | None = 256 * 2**20,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
                 "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate, "
-                "threads and metadata"
+                "threads, blocksize and metadata"
             )
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
@@ -93,6 +98,7 @@ class PCAPFlowsSource(DataSource):
         self.compression = compression
         self.decapsulate = bool(decapsulate)
         self.threads = _positive_int_or_none("threads", threads)
+        self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self._files: list[str] | None = None
         self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
@@ -183,14 +189,36 @@ class PCAPFlowsSource(DataSource):
             yield to_pandas(pa.Table.from_batches([batch]))
 
     def to_dask(self) -> dask.dataframe.DataFrame:
-        """A lazy dask DataFrame of one partition (the files are one traffic)."""
+        """A lazy dask DataFrame of every flow, computed on the workers in two steps: each
+        partition of the files (a file, or a byte range of a large one, as ``open_pcap``
+        splits them) is decoded into its packets' observations by one task; then each
+        partition of the result runs a flow table over every observation, in read order,
+        keeping the flows of its shard of the address pairs, with the capture's clock taken
+        over every packet. So the flows are exactly ``read()``'s, whatever the partitions
+        and workers; each partition is sorted by ``flow_id``, and
+        ``to_dask().compute().sort_values("flow_id")`` is ``read()``'s table."""
         import dask.dataframe as dd
         from dask.dataframe.utils import clear_known_categories
+        from dask.delayed import delayed
 
+        from .source import _plan_partitions
+
+        files = self._load_metadata()
+        options = dict(protocol=self.protocol, errors=self.errors, filter=self.filter, decapsulate=self.decapsulate,
+                       storage_options=self.storage_options, compression=self.compression)
+        observed = []
+        for i, path in enumerate(files):
+            # Each file on its own, so that a file listed twice keeps both its places.
+            partitions, _ = _plan_partitions([path], self.blocksize, self.compression)
+            for _, byte_range, stamp, frames_before in partitions:
+                observed.append(delayed(_observe, pure=False)(path, i, byte_range, stamp, frames_before, options))
+        shards = max(1, min(len(observed), 2 * (os.cpu_count() or 1)))
         meta = clear_known_categories(self._empty())
-        frame: dask.dataframe.DataFrame = dd.from_map(
-            _read_flows, [self._rebuild()], meta=meta, enforce_metadata=False
-        )
+        parts = [
+            delayed(_shard, pure=False)(observed, k, shards, self.idle_timeout, self.active_timeout)
+            for k in range(shards)
+        ]
+        frame: dask.dataframe.DataFrame = dd.from_delayed(parts, meta=meta, verify_meta=False)
         return frame
 
     def to_polars(self) -> polars.DataFrame:
@@ -238,6 +266,7 @@ class PCAPFlowsSource(DataSource):
             storage_options=self.storage_options,
             decapsulate=self.decapsulate,
             threads=self.threads,
+            blocksize=self.blocksize,
         )
 
     def _close(self) -> None:
@@ -268,6 +297,36 @@ def _pandas_dtype(type: pa.DataType) -> str:
     return {pa.uint16(): "UInt16", pa.uint32(): "UInt32", pa.uint64(): "UInt64", pa.float64(): "Float64"}[type]
 
 
-def _read_flows(options: dict[str, Any]) -> pd.DataFrame:
-    """The flow table on a dask worker; module-level so that dask can pickle it."""
-    return PCAPFlowsSource(**options).read()
+def _observe(
+    path: str,
+    file: int,
+    byte_range: tuple[int, int] | None,
+    stamp: tuple[int, int, int] | None,
+    frames_before: int,
+    options: dict[str, Any],
+) -> ObservedPartition:
+    """``to_dask()``'s first step on a worker: one partition's observations."""
+    from ._native import observe_partition
+    from ._read import native_input, warn_incomplete
+
+    source = path if byte_range is not None else native_input(path, options["storage_options"], options["compression"])
+    observed, stats = observe_partition(
+        source, file=file, name=path, byte_range=byte_range, stamp=stamp, frames_before=frames_before,
+        protocol=options["protocol"], errors=options["errors"], filter=options["filter"],
+        decapsulate=options["decapsulate"],
+    )
+    warn_incomplete(stats, path, options["errors"])
+    return observed
+
+
+def _shard(
+    observed: list[ObservedPartition], shard: int, shards: int, idle: float | None, active: float | None
+) -> pd.DataFrame:
+    """``to_dask()``'s second step on a worker: one shard's flows."""
+    import pyarrow as pa
+
+    from ._native import shard_flows
+    from ._read import to_pandas
+
+    batch = pa.record_batch(shard_flows(observed, shard=shard, shards=shards, idle_timeout=idle, active_timeout=active))
+    return to_pandas(pa.Table.from_batches([batch]))

@@ -5,12 +5,15 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use pcapframe::flow::{flow_schema, FlowReader, LabeledPacketReader, OpenInput, Timeouts};
+use pcapframe::flow::{
+    flow_schema, flows_batch, FlowReader, LabeledPacketReader, Observation, OpenInput, Timeouts,
+};
 use pcapframe::format::RecordReader;
 use pcapframe::input::ByteWindow;
 use pcapframe::reader::Cancel;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::arrow::{ArrowBatch, ArrowSchema};
 use crate::errors::{guard, to_py_err, CaptureError};
@@ -306,4 +309,147 @@ pub(crate) fn flow_table_schema() -> ArrowSchema {
     ArrowSchema {
         schema: flow_schema(),
     }
+}
+
+/// Step 1 of a flow table split across dask workers (`pcapframe::flow::shard`): the
+/// observations of one partition of a read, in read order. Pickles to bytes.
+#[pyclass(module = "intake_pcap._native", frozen)]
+pub(crate) struct ObservedPartition {
+    observations: Vec<Observation>,
+}
+
+#[pymethods]
+impl ObservedPartition {
+    /// The packets observed.
+    fn __len__(&self) -> usize {
+        self.observations.len()
+    }
+
+    /// Made again from `encode`'s bytes (for pickle).
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        let observations = pcapframe::flow::observe::decode(data)
+            .ok_or_else(|| PyValueError::new_err("these bytes are not an ObservedPartition's"))?;
+        Ok(ObservedPartition { observations })
+    }
+
+    fn __reduce__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+        let make = py.get_type::<ObservedPartition>().getattr("from_bytes")?;
+        let bytes = PyBytes::new(py, &pcapframe::flow::observe::encode(&self.observations));
+        Ok((make, (bytes,)))
+    }
+}
+
+/// Step 1: the observations of the packets the flow table selects in one partition of a
+/// read: the records of `source` (a local path) that start in `byte_range` (with the `stamp`
+/// and `frames_before` of `plan_partitions`), or the whole of `source` (a path, or a callable
+/// that opens a binary file object). `file` is its file's place in the read. Returns the
+/// partition and the counters of what was read.
+#[pyfunction]
+#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn observe_partition<'py>(
+    py: Python<'py>,
+    source: Bound<'py, PyAny>,
+    file: u32,
+    name: Option<PathBuf>,
+    byte_range: Option<(u64, u64)>,
+    stamp: Option<(u64, u64, i64)>,
+    frames_before: u64,
+    protocol: Option<&str>,
+    errors: &str,
+    filter: Option<String>,
+    decapsulate: bool,
+) -> PyResult<(ObservedPartition, Bound<'py, pyo3::types::PyDict>)> {
+    guard("observing a partition for flows", || {
+        let options = ReadArgs {
+            protocol,
+            payload: false,
+            errors,
+            filter,
+            columns: None,
+            decapsulate,
+            batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
+        }
+        .into_options()?;
+        let read = match (byte_range, stamp) {
+            (Some((start, end)), Some((inode, size, modified_ns))) => {
+                let path: PathBuf = source.extract()?;
+                let stamp = pcapframe::index::FileStamp {
+                    inode,
+                    size,
+                    modified_ns,
+                };
+                let partition = pcapframe::index::Partition {
+                    start,
+                    end,
+                    frames_before,
+                };
+                interruptible(py, &options.cancel, || {
+                    pcapframe::parallel::observe_partition(&path, &options, &stamp, &partition)
+                        .map_err(|e| e.in_file(&path))
+                })?
+            }
+            (None, _) => {
+                let input = input(&source, name)?;
+                interruptible(py, &options.cancel, || {
+                    pcapframe::flow::shard::observe_input(&input, &options)
+                })?
+            }
+            (Some(_), None) => {
+                return Err(PyValueError::new_err(
+                    "byte_range= needs the stamp= that plan_partitions() gave with it",
+                ))
+            }
+        }
+        .map_err(to_py_err)?;
+        let mut observations = read.batches;
+        for o in &mut observations {
+            o.frame.file = file;
+        }
+        Ok((
+            ObservedPartition { observations },
+            stats_dict(py, read.stats)?,
+        ))
+    })
+}
+
+/// Step 2: the flows of shard `shard` of `shards` from every partition of a read, in read
+/// order (`observe_partition`'s), sorted by `flow_id`; exactly those of the sequential
+/// flow table that fall in the shard.
+#[pyfunction]
+#[pyo3(signature = (partitions, *, shard, shards, idle_timeout=Some(120.0), active_timeout=Some(1800.0)))]
+pub(crate) fn shard_flows(
+    py: Python<'_>,
+    partitions: Vec<Py<ObservedPartition>>,
+    shard: u32,
+    shards: u32,
+    idle_timeout: Option<f64>,
+    active_timeout: Option<f64>,
+) -> PyResult<ArrowBatch> {
+    guard("building a shard of flows", || {
+        if shards == 0 || shard >= shards {
+            return Err(PyValueError::new_err(format!(
+                "shard {shard} of {shards}: a shard is one of 0..shards"
+            )));
+        }
+        let timeouts = Timeouts {
+            idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
+            active_ns: timeout_ns("active_timeout", active_timeout)?,
+        };
+        let parts: Vec<&ObservedPartition> = partitions.iter().map(|p| p.get()).collect();
+        let batch = py.detach(|| {
+            let flows = pcapframe::flow::shard::shard_flows(
+                parts.iter().map(|p| p.observations.as_slice()),
+                shard,
+                shards,
+                timeouts,
+            );
+            flows_batch(&flows)
+        });
+        Ok(ArrowBatch { batch })
+    })
 }

@@ -30,6 +30,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<live::LiveReader>()?;
     m.add_class::<flows::FlowTableReader>()?;
     m.add_class::<flows::LabeledCaptureReader>()?;
+    m.add_class::<flows::ObservedPartition>()?;
+    m.add_function(wrap_pyfunction!(flows::observe_partition, m)?)?;
+    m.add_function(wrap_pyfunction!(flows::shard_flows, m)?)?;
     m.add_function(wrap_pyfunction!(flows::flow_table_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;

@@ -63,9 +63,8 @@ pub fn run(
     if pcapframe::batch::needs_flows(&options.selected_columns()) {
         // Every file through one flow table, in order, on one thread (`flow::label`).
         let inputs = files.iter().cloned().map(path_input).collect();
-        let mut reader =
-            LabeledPacketReader::new(inputs, options, reading.timeouts, threads)
-                .map_err(interrupted)?;
+        let mut reader = LabeledPacketReader::new(inputs, options, reading.timeouts, threads)
+            .map_err(interrupted)?;
         while let Some(batch) = reader.next_batch().map_err(interrupted)? {
             if STOP.load(Ordering::Relaxed) {
                 return Err(Error::new(

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use pcapframe::error::{Error, Result};
-use pcapframe::flow::{flow_schema, flows_batch, Flow, FlowReader, Timeouts};
+use pcapframe::flow::{flow_schema, Flow, FlowReader, Timeouts};
 use pcapframe::reader::{ReadOptions, TruncationPolicy};
 
 use crate::inputs;
@@ -56,20 +56,24 @@ pub fn run(
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let mut line = String::new();
-            while let Some(flows) = reader.next_flows()? {
-                for flow in &flows {
+            let mut print = |flows: &[Flow]| -> Result<()> {
+                for flow in flows {
                     line.clear();
                     flow_line(&mut line, flow);
                     out.write_all(line.as_bytes())
                         .map_err(|e| Error::io(e, None))?;
                 }
+                Ok(())
+            };
+            while let Some(printed) = reader.next_with(&mut print)? {
+                printed?;
             }
             out.flush().map_err(|e| Error::io(e, None))?;
         }
         Some(output) => {
             let mut writer = crate::convert::open_writer(output, format, flow_schema(), &files)?;
-            while let Some(flows) = reader.next_flows()? {
-                writer.write(&flows_batch(&flows))?;
+            while let Some(batch) = reader.next_batch()? {
+                writer.write(&batch)?;
             }
             writer.finish()?;
         }

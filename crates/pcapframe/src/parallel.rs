@@ -246,24 +246,57 @@ pub fn read_partition(
     partition: &Partition,
 ) -> Result<FileRead> {
     stamp.check(path)?;
-    let Partition {
-        start,
-        end,
-        frames_before,
-    } = *partition;
-    let Some(framing) = Framing::of(path)? else {
-        return if start == 0 {
-            read_sequential(path, options)
-        } else {
-            Ok(FileRead::default())
-        };
-    };
-    let start = start.max(framing.first_record());
-    if start >= end {
+    match Framing::of(path)? {
+        Some(framing) => decode_partition::<RowBuilder>(path, options, &framing, partition),
+        None if partition.start == 0 => read_sequential(path, options),
+        None => Ok(FileRead::default()),
+    }
+}
+
+/// `read_partition` for the flow table: the observations of the packets it selects, their
+/// frames the file's (file 0; the caller sets the file's place in its read).
+pub fn observe_partition(
+    path: &Path,
+    options: &ReadOptions,
+    stamp: &FileStamp,
+    partition: &Partition,
+) -> Result<FileRead<crate::flow::Observation>> {
+    use crate::flow::observe::Observations;
+    stamp.check(path)?;
+    match Framing::of(path)? {
+        Some(framing) => decode_partition::<Observations>(path, options, &framing, partition),
+        None if partition.start == 0 => {
+            let mut out = FileRead::default();
+            decode_records::<Observations>(
+                RecordReader::open(path)?,
+                0,
+                u64::MAX,
+                options,
+                &mut |piece, _| {
+                    out.batches.extend(piece.batches);
+                    merge(&mut out.stats, piece.stats);
+                    Ok(())
+                },
+            )?;
+            Ok(out)
+        }
+        None => Ok(FileRead::default()),
+    }
+}
+
+/// The records that start in `partition`, of a file framed as `framing`.
+fn decode_partition<R: RangeRows>(
+    path: &Path,
+    options: &ReadOptions,
+    framing: &Framing,
+    partition: &Partition,
+) -> Result<FileRead<R::Item>> {
+    let start = partition.start.max(framing.first_record());
+    if start >= partition.end {
         return Ok(FileRead::default());
     }
-    let mut read = decode_range::<RowBuilder>(path, options, &framing, start, end).outcome?;
-    shift_frames(&mut read.batches, frames_before);
+    let mut read = decode_range::<R>(path, options, framing, start, partition.end).outcome?;
+    R::shift_frames(&mut read.batches, partition.frames_before);
     Ok(read)
 }
 

@@ -954,7 +954,7 @@ fn a_partition_of_a_changed_file_is_refused() {
     read_partition(&path, &options(), &stamp, &partition).unwrap();
     // Appended to (a capture still being written): refused, not read from stale offsets.
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes.extend_from_slice(&bytes[24..300].to_vec());
+    bytes.extend_from_within(24..300);
     std::fs::write(&path, &bytes).unwrap();
     let e = read_partition(&path, &options(), &stamp, &partition)
         .err()

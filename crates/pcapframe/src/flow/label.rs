@@ -92,7 +92,7 @@ impl LabeledPacketReader {
             let mut first = FlowReader::new(inputs.clone(), options.clone(), timeouts)?
                 .with_threads(threads, None)
                 .with_late_turns();
-            while first.next_flows()?.is_some() {}
+            while first.next_with(|_| ())?.is_some() {}
             first.take_late_turns()
         } else {
             HashMap::new()

@@ -4,13 +4,14 @@
 //! [`observe`] (what a packet tells the table) -> [`table`] (keys, timeouts, fragments) ->
 //! [`conn`] (Zeek's connection rules) and [`stats`] (counters) -> [`batch`] (Arrow) ->
 //! [`reader`] (files in order, flows as they end); [`label`] places the packet table's rows
-//! in their flows (`flow_id`, `direction`).
+//! in their flows (`flow_id`, `direction`); [`shard`] splits the table across workers.
 
 pub mod batch;
 pub mod conn;
 pub mod label;
 pub mod observe;
 pub mod reader;
+pub mod shard;
 pub mod stats;
 pub mod table;
 

@@ -256,3 +256,137 @@ impl RangeRows for Observations {
         }
     }
 }
+
+/// Bytes of one observation in `encode`'s layout.
+const ENCODED_LEN: usize = 102;
+
+/// Observations as bytes (to move them between processes: a dask worker's partition to
+/// another's shard), one fixed-size little-endian record each; `decode` reads them back.
+pub fn encode(observations: &[Observation]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(observations.len() * ENCODED_LEN);
+    for o in observations {
+        let bit = |b: bool, n: u16| (b as u16) << n;
+        let flags = bit(o.time_ns.is_some(), 0)
+            | bit(matches!(o.src, Addr::V6(_)), 1)
+            | bit(matches!(o.dst, Addr::V6(_)), 2)
+            | bit(o.ports.is_some(), 3)
+            | bit(o.icmp.is_some(), 4)
+            | bit(o.vlan.is_some(), 5)
+            | bit(o.tunnel_id.is_some(), 6)
+            | bit(o.tcp.is_some(), 7)
+            | bit(o.fragment.is_some(), 8)
+            | bit(o.fragment.is_some_and(|f| f.more), 9);
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&o.time_ns.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&o.frame.file.to_le_bytes());
+        out.extend_from_slice(&o.frame.number.to_le_bytes());
+        for a in [o.src, o.dst] {
+            let mut bytes = [0u8; 16];
+            match a {
+                Addr::V4(b) => bytes[..4].copy_from_slice(&b),
+                Addr::V6(b) => bytes = b,
+            }
+            out.extend_from_slice(&bytes);
+        }
+        out.push(o.protocol);
+        let (sp, dp) = o.ports.unwrap_or((0, 0));
+        out.extend_from_slice(&sp.to_le_bytes());
+        out.extend_from_slice(&dp.to_le_bytes());
+        let (t, c) = o.icmp.unwrap_or((0, 0));
+        out.extend_from_slice(&[t, c]);
+        out.extend_from_slice(&o.vlan.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&o.tunnel_id.unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&o.ip_len.to_le_bytes());
+        out.extend_from_slice(&o.payload_len.to_le_bytes());
+        let tcp = o.tcp.unwrap_or(TcpFields {
+            flags: 0,
+            seq: 0,
+            ack: 0,
+            window: 0,
+        });
+        out.push(tcp.flags);
+        out.extend_from_slice(&tcp.seq.to_le_bytes());
+        out.extend_from_slice(&tcp.ack.to_le_bytes());
+        out.extend_from_slice(&tcp.window.to_le_bytes());
+        let f = o.fragment.unwrap_or(Fragment {
+            ident: 0,
+            offset: 0,
+            more: false,
+            header_len: 0,
+            data_len: 0,
+        });
+        for v in [f.ident, f.offset, f.header_len, f.data_len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    out
+}
+
+/// `encode`'s observations back; `None` for bytes it did not write.
+pub fn decode(bytes: &[u8]) -> Option<Vec<Observation>> {
+    if !bytes.len().is_multiple_of(ENCODED_LEN) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / ENCODED_LEN);
+    for r in bytes.chunks_exact(ENCODED_LEN) {
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let s = &r[at..at + n];
+            at += n;
+            s
+        };
+        let u16_at = |s: &[u8]| u16::from_le_bytes([s[0], s[1]]);
+        let u32_at = |s: &[u8]| u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let flags = u16_at(take(2));
+        let has = |n: u16| flags & (1 << n) != 0;
+        let time = i64::from_le_bytes(take(8).try_into().ok()?);
+        let file = u32_at(take(4));
+        let number = u64::from_le_bytes(take(8).try_into().ok()?);
+        let mut addr = |v6: bool| {
+            let b: [u8; 16] = take(16).try_into().expect("16 bytes");
+            if v6 {
+                Addr::V6(b)
+            } else {
+                Addr::V4([b[0], b[1], b[2], b[3]])
+            }
+        };
+        let (src, dst) = (addr(has(1)), addr(has(2)));
+        let protocol = take(1)[0];
+        let ports = (u16_at(take(2)), u16_at(take(2)));
+        let icmp = take(2);
+        let icmp = (icmp[0], icmp[1]);
+        let vlan = u16_at(take(2));
+        let tunnel_id = u32_at(take(4));
+        let ip_len = u32_at(take(4));
+        let payload_len = u32_at(take(4));
+        let tcp = TcpFields {
+            flags: take(1)[0],
+            seq: u32_at(take(4)),
+            ack: u32_at(take(4)),
+            window: u16_at(take(2)),
+        };
+        let fragment = Fragment {
+            ident: u32_at(take(4)),
+            offset: u32_at(take(4)),
+            more: has(9),
+            header_len: u32_at(take(4)),
+            data_len: u32_at(take(4)),
+        };
+        out.push(Observation {
+            time_ns: has(0).then_some(time),
+            frame: Frame { file, number },
+            src,
+            dst,
+            protocol,
+            ports: has(3).then_some(ports),
+            icmp: has(4).then_some(icmp),
+            vlan: has(5).then_some(vlan),
+            tunnel_id: has(6).then_some(tunnel_id),
+            ip_len,
+            payload_len,
+            tcp: has(7).then_some(tcp),
+            fragment: has(8).then_some(fragment),
+        });
+    }
+    Some(out)
+}

@@ -33,7 +33,7 @@ pub enum OpenInput {
 }
 
 impl OpenInput {
-    fn open(&self) -> Result<RecordReader> {
+    pub(crate) fn open(&self) -> Result<RecordReader> {
         match self {
             OpenInput::Path(path) => RecordReader::open(path).map_err(|e| e.in_file(path)),
             OpenInput::Opener(open) => open(),
@@ -227,6 +227,8 @@ pub struct FlowReader {
     /// The local file being decoded on those threads, and what its pieces counted.
     producer: Option<Producer>,
     threaded_stats: ReadStats,
+    /// The rest of the producer's last piece, not yet through the table.
+    pending: std::vec::IntoIter<Observation>,
 }
 
 impl FlowReader {
@@ -245,6 +247,7 @@ impl FlowReader {
             range_bytes: FLOW_RANGE,
             producer: None,
             threaded_stats: ReadStats::default(),
+            pending: Vec::new().into_iter(),
         })
     }
 
@@ -293,20 +296,25 @@ impl FlowReader {
     /// The next batch of at most `batch_rows` flows, in the order they ended; `None` once
     /// every file is read and every flow handed out.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        Ok(self.next_flows()?.map(|flows| flows_batch(&flows)))
+        self.next_with(flows_batch)
     }
 
     /// `next_batch`'s flows themselves.
     pub fn next_flows(&mut self) -> Result<Option<Vec<Flow>>> {
+        self.next_with(|flows| flows.to_vec())
+    }
+
+    /// `f` of the next flows (at most `batch_rows`), in the order they ended.
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&[Flow]) -> T) -> Result<Option<T>> {
         while self.table.ended_len() < self.batch_rows && !self.finished {
             self.advance()?;
         }
-        let flows = self.table.take_ended(self.batch_rows);
-        if flows.is_empty() {
+        let n = self.table.ended_len().min(self.batch_rows);
+        if n == 0 {
             return Ok(None);
         }
-        self.flows_out += flows.len() as u64;
-        Ok(Some(flows))
+        self.flows_out += n as u64;
+        Ok(Some(self.table.with_ended(n, f)))
     }
 
     /// Read records until some flows have ended or the input is done.
@@ -376,38 +384,47 @@ impl FlowReader {
 }
 
 impl FlowReader {
-    /// The threaded file's next piece through the table; its end lets the next input go on.
+    /// The threaded file's packets through the table until some flows have ended (the
+    /// rest of a piece waits: the flows ended and not taken stay about one batch); the
+    /// file's end lets the next input go on.
     fn add_piece(&mut self) -> Result<()> {
         let producer = self.producer.as_mut().expect("a file is being decoded");
         let (file, path) = (producer.file, producer.path.clone());
-        match producer.next() {
-            Message::Piece(mut piece) => {
-                if let Some(truncated) = piece.stats.truncated.take() {
-                    self.inputs.push_truncation(truncated);
-                }
-                merge(&mut self.threaded_stats, piece.stats);
-                for mut obs in piece.batches {
-                    if obs.frame.number >= 1 << FRAME_BITS {
-                        return Err(Error::invalid_argument(format!(
-                            "more than 2^{FRAME_BITS} packets in one file: flow ids cannot name them"
-                        ))
-                        .in_file(&path));
+        if self.pending.len() == 0 {
+            match producer.next() {
+                Message::Piece(mut piece) => {
+                    if let Some(truncated) = piece.stats.truncated.take() {
+                        self.inputs.push_truncation(truncated);
                     }
-                    obs.frame.file = file;
-                    let placed = self.table.add(&obs);
-                    if let Some(turns) = self.late_turns.as_mut().filter(|_| placed.turned) {
-                        turns.insert(placed.flow_id, obs.frame);
+                    merge(&mut self.threaded_stats, piece.stats);
+                    self.pending = piece.batches.into_iter();
+                }
+                Message::End => {
+                    self.producer = None;
+                    if self.inputs.at_end() {
+                        self.table.finish();
+                        self.finished = true;
                     }
+                    return Ok(());
                 }
+                Message::Failed(e) => return Err(e.in_file(&path)),
             }
-            Message::End => {
-                self.producer = None;
-                if self.inputs.at_end() {
-                    self.table.finish();
-                    self.finished = true;
-                }
+        }
+        while self.table.ended_len() < self.batch_rows {
+            let Some(mut obs) = self.pending.next() else {
+                break;
+            };
+            if obs.frame.number >= 1 << FRAME_BITS {
+                return Err(Error::invalid_argument(format!(
+                    "more than 2^{FRAME_BITS} packets in one file: flow ids cannot name them"
+                ))
+                .in_file(&path));
             }
-            Message::Failed(e) => return Err(e.in_file(&path)),
+            obs.frame.file = file;
+            let placed = self.table.add(&obs);
+            if let Some(turns) = self.late_turns.as_mut().filter(|_| placed.turned) {
+                turns.insert(placed.flow_id, obs.frame);
+            }
         }
         Ok(())
     }

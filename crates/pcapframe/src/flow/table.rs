@@ -84,7 +84,7 @@ impl Endpoints {
 }
 
 /// Addresses in numeric order, IPv4 before IPv6 (Community ID's order).
-fn addr_order(a: &Addr) -> (u8, [u8; 16]) {
+pub(crate) fn addr_order(a: &Addr) -> (u8, [u8; 16]) {
     match a {
         Addr::V4(b) => {
             let mut out = [0; 16];
@@ -203,6 +203,44 @@ impl Flow {
 
 const NIL: u32 = u32::MAX;
 
+/// Flows by slot, in chunks that never move: a table of a million live flows grows a chunk
+/// at a time instead of copying every flow into a vector twice its size (with the old one
+/// still held, that copy was the read's peak of memory on a SYN scan).
+#[derive(Default)]
+struct Slab {
+    chunks: Vec<Vec<Flow>>,
+}
+
+/// Flows per chunk of the slab (about 2.4 MB).
+const SLAB_CHUNK: usize = 4096;
+
+impl Slab {
+    /// Put `flow` in a new slot at the end; its slot.
+    fn push(&mut self, flow: Flow) -> u32 {
+        if self.chunks.last().is_none_or(|c| c.len() == SLAB_CHUNK) {
+            self.chunks.push(Vec::with_capacity(SLAB_CHUNK));
+        }
+        let last = self.chunks.len() - 1;
+        self.chunks[last].push(flow);
+        (last * SLAB_CHUNK + self.chunks[last].len() - 1) as u32
+    }
+}
+
+impl std::ops::Index<u32> for Slab {
+    type Output = Flow;
+    #[inline]
+    fn index(&self, slot: u32) -> &Flow {
+        &self.chunks[slot as usize / SLAB_CHUNK][slot as usize % SLAB_CHUNK]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Slab {
+    #[inline]
+    fn index_mut(&mut self, slot: u32) -> &mut Flow {
+        &mut self.chunks[slot as usize / SLAB_CHUNK][slot as usize % SLAB_CHUNK]
+    }
+}
+
 /// Identifies a fragmented datagram: its addresses, protocol, IP id, and the flow key's
 /// VLAN and tunnel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -254,7 +292,7 @@ pub struct Placed {
 pub struct FlowTable {
     timeouts: Timeouts,
     index: HashMap<FlowKey, u32>,
-    slots: Vec<Flow>,
+    slots: Slab,
     free: Vec<u32>,
     // Least recently seen flow first.
     head: u32,
@@ -270,7 +308,7 @@ impl FlowTable {
         FlowTable {
             timeouts,
             index: HashMap::new(),
-            slots: Vec::new(),
+            slots: Slab::default(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
@@ -287,6 +325,16 @@ impl FlowTable {
         self.ended.drain(..n).collect()
     }
 
+    /// `f` of up to `n` of the flows ended and not yet taken, in the order they ended, which
+    /// are then let go: read where they lie, not copied out first (a batch of ended flows
+    /// is tens of megabytes).
+    pub fn with_ended<T>(&mut self, n: usize, f: impl FnOnce(&[Flow]) -> T) -> T {
+        let n = n.min(self.ended.len());
+        let out = f(&self.ended.make_contiguous()[..n]);
+        self.ended.drain(..n);
+        out
+    }
+
     pub fn ended_len(&self) -> usize {
         self.ended.len()
     }
@@ -298,12 +346,14 @@ impl FlowTable {
 
     /// Add one packet; `flow_id` for a new flow is made from its frame.
     pub fn add(&mut self, obs: &Observation) -> Placed {
-        let now = match (obs.time_ns, self.clock) {
-            (Some(t), Some(c)) => t.max(c),
-            (Some(t), None) => t,
-            (None, Some(c)) => c,
-            (None, None) => 0,
-        };
+        let now = clock_after(self.clock, obs);
+        self.add_at(obs, now)
+    }
+
+    /// `add` with the capture's clock at this packet given (`clock_after` over every packet
+    /// of the read up to this one): a table that sees only some flows' packets (a shard,
+    /// `flow::shard`) ends and cuts them exactly as the table of every packet does.
+    pub fn add_at(&mut self, obs: &Observation, now: i64) -> Placed {
         self.clock = Some(now);
         self.expire_idle(now);
         self.expire_datagrams(now);
@@ -314,8 +364,8 @@ impl FlowTable {
             let dkey = DatagramKey::of(obs, f.ident);
             if let Some(dg) = self.datagrams.get_mut(&dkey) {
                 let live = self.index.get(&dg.flow_key).copied();
-                if let Some(slot) = live.filter(|&s| self.slots[s as usize].id == dg.flow_id) {
-                    let flow = &mut self.slots[slot as usize];
+                if let Some(slot) = live.filter(|&s| self.slots[s].id == dg.flow_id) {
+                    let flow = &mut self.slots[slot];
                     let end = f.offset.saturating_add(f.data_len);
                     let grown = end.saturating_sub(dg.data_end);
                     dg.data_end = dg.data_end.max(end);
@@ -350,7 +400,7 @@ impl FlowTable {
             },
             None => self.insert(key, new_flow(key, &ends, obs, time, now)),
         };
-        let flow = &mut self.slots[slot as usize];
+        let flow = &mut self.slots[slot];
         let role = flow.role_of(&ends);
         // Zeek decides, packet by packet, whether the roles are the wrong way round.
         let turned = flow.conn.should_flip(role, obs);
@@ -377,7 +427,7 @@ impl FlowTable {
                     flow_key: key,
                     flow_id: placed.flow_id,
                     role,
-                    flips: self.slots[slot as usize].flips,
+                    flips: self.slots[slot].flips,
                     data_end: f.data_len,
                     created_clock: now,
                 },
@@ -391,7 +441,7 @@ impl FlowTable {
     /// Why the live flow in `slot` ends before this packet, if it does: a timeout, or a
     /// TCP connection taken over by a new one.
     fn ended_by(&self, slot: u32, obs: &Observation, now: i64) -> Option<EndReason> {
-        let flow = &self.slots[slot as usize];
+        let flow = &self.slots[slot];
         if self
             .timeouts
             .idle_ns
@@ -413,17 +463,23 @@ impl FlowTable {
     fn insert(&mut self, key: FlowKey, flow: Flow) -> u32 {
         let slot = match self.free.pop() {
             Some(s) => {
-                self.slots[s as usize] = flow;
+                self.slots[s] = flow;
                 s
             }
-            None => {
-                self.slots.push(flow);
-                (self.slots.len() - 1) as u32
-            }
+            None => self.slots.push(flow),
         };
         self.index.insert(key, slot);
         self.push_back(slot);
         slot
+    }
+
+    /// `finish` for a table that saw only some flows' packets: first end, as idle, those
+    /// that the capture's last clock `now` had made idle in the table of every packet.
+    pub fn finish_at(&mut self, now: Option<i64>) {
+        if let Some(now) = now {
+            self.expire_idle(now);
+        }
+        self.finish();
     }
 
     /// End every flow still alive (the capture is over), in the order of their last packets.
@@ -448,7 +504,7 @@ impl FlowTable {
         let Some(idle) = self.timeouts.idle_ns else {
             return;
         };
-        while self.head != NIL && now - self.slots[self.head as usize].last_clock >= idle {
+        while self.head != NIL && now - self.slots[self.head].last_clock >= idle {
             self.end(self.head, EndReason::Idle);
         }
     }
@@ -471,7 +527,7 @@ impl FlowTable {
 
     fn end(&mut self, slot: u32, reason: EndReason) {
         self.unlink(slot);
-        let mut flow = std::mem::replace(&mut self.slots[slot as usize], placeholder());
+        let mut flow = std::mem::replace(&mut self.slots[slot], placeholder());
         self.index.remove(&flow.key);
         self.free.push(slot);
         // A TCP connection closed by FIN or RST says so, whatever removed it afterwards;
@@ -485,11 +541,11 @@ impl FlowTable {
     }
 
     fn push_back(&mut self, slot: u32) {
-        let flow = &mut self.slots[slot as usize];
+        let flow = &mut self.slots[slot];
         flow.prev = self.tail;
         flow.next = NIL;
         if self.tail != NIL {
-            self.slots[self.tail as usize].next = slot;
+            self.slots[self.tail].next = slot;
         } else {
             self.head = slot;
         }
@@ -498,16 +554,16 @@ impl FlowTable {
 
     fn unlink(&mut self, slot: u32) {
         let (prev, next) = {
-            let f = &self.slots[slot as usize];
+            let f = &self.slots[slot];
             (f.prev, f.next)
         };
         if prev != NIL {
-            self.slots[prev as usize].next = next;
+            self.slots[prev].next = next;
         } else {
             self.head = next;
         }
         if next != NIL {
-            self.slots[next as usize].prev = prev;
+            self.slots[next].prev = prev;
         } else {
             self.tail = prev;
         }
@@ -518,6 +574,17 @@ impl FlowTable {
             self.unlink(slot);
             self.push_back(slot);
         }
+    }
+}
+
+/// The capture's clock after a packet, from the clock before it (`None`: no packet yet):
+/// the latest time seen; a packet without a time is placed at the clock (at 0 first).
+pub fn clock_after(clock: Option<i64>, obs: &Observation) -> i64 {
+    match (obs.time_ns, clock) {
+        (Some(t), Some(c)) => t.max(c),
+        (Some(t), None) => t,
+        (None, Some(c)) => c,
+        (None, None) => 0,
     }
 }
 
