@@ -187,6 +187,11 @@ fn v6_fragment_end(d: &[u8], start: usize) -> Option<u32> {
     None
 }
 
+/// Observations per piece a decoding thread hands the flow table (1.1 MB): pieces wait in
+/// a queue, so their size is memory (with 65,536, the pieces in flight held 35 MiB more on
+/// the SYN scan of `benches/bench_flows.py`).
+const OBSERVATION_PIECE: usize = 8192;
+
 /// Records to observations, for reading byte ranges on several threads
 /// (`parallel::stream_in_ranges`): the flow table's selection of packets, each observed
 /// with its frame counted from where the decode started (file 0; the reader sets the file).
@@ -239,7 +244,7 @@ impl RangeRows for Observations {
 
     #[inline]
     fn piece_is_full(&self, batch_rows: usize) -> bool {
-        self.items.len() >= batch_rows
+        self.items.len() >= batch_rows.min(OBSERVATION_PIECE)
     }
 
     fn take_piece(&mut self) -> Vec<Observation> {

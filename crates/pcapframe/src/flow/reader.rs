@@ -233,12 +233,17 @@ pub struct FlowReader {
 
 impl FlowReader {
     pub fn new(inputs: Vec<OpenInput>, options: ReadOptions, timeouts: Timeouts) -> Result<Self> {
+        let batch_rows = options.batch_rows.max(1);
+        let mut table = FlowTable::new(timeouts);
+        // Flows are taken a batch at a time; a packet ends at most a few more on its way
+        // (all the live ones on a jump of the clock, which then grows the queue).
+        table.reserve_ended(batch_rows.saturating_add(1024).min(1 << 20));
         Ok(FlowReader {
             inputs: Inputs::new(inputs, &options)?,
             selector: Observations::selector(&options)?,
-            table: FlowTable::new(timeouts),
+            table,
             decapsulate: options.decapsulate,
-            batch_rows: options.batch_rows.max(1),
+            batch_rows,
             options,
             finished: false,
             flows_out: 0,

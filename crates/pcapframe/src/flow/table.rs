@@ -335,6 +335,12 @@ impl FlowTable {
         out
     }
 
+    /// Room for `n` ended flows, reserved now: a reader that takes them `n` at a time then
+    /// never doubles the queue (a copy of every flow in it, the old queue still held).
+    pub fn reserve_ended(&mut self, n: usize) {
+        self.ended.reserve(n);
+    }
+
     pub fn ended_len(&self) -> usize {
         self.ended.len()
     }
