@@ -321,3 +321,29 @@ def test_flow_columns_are_refused_where_they_cannot_be_exact(tmp_path):
         intake.open_pcap(str(fifo), columns=["time", "direction"]).discover()
     with pytest.raises(ValueError, match="live interface"):
         intake.open_pcap(None, interface="lo", columns=["flow_id"])
+
+
+def test_verify_checksums_drops_what_tshark_finds_bad_and_records_c():
+    # A capture taken on the sending host: its TCP checksums were left to the network card.
+    path = str(CORPUS2 / "chrissanders-packets__http_espn.pcapng")
+    run = subprocess.run(
+        ["tshark", "-n", "-r", path, "-o", "tcp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE",
+         "-T", "fields", "-E", "occurrence=f", "-e", "ip.checksum.status", "-e", "tcp.checksum.status"],
+        capture_output=True, text=True, check=True,
+    )
+    bad_tcp = sum(1 for line in run.stdout.splitlines() if line.split("\t") == ["1", "0"])
+    assert bad_tcp > 50
+    plain = flows_of(path, idle_timeout=None)
+    verified = flows_of(path, idle_timeout=None, verify_checksums=True)
+    count = lambda df: int((df.src_packets + df.dst_packets).sum())  # noqa: E731
+    # TCP packets with a bad checksum count for nothing (Zeek's TCP analyzer returns early).
+    assert count(plain) - count(verified) == bad_tcp
+    assert verified.history.str.contains("C|c").sum() > 0
+    assert not plain.history.str.contains("C|c").any()
+    # Every path verifies alike: dask (observations carry the verdicts) and the command line.
+    ddf = intake.open_pcap_flows(path, idle_timeout=None, verify_checksums=True, blocksize=100_000).to_dask()
+    got = ddf.compute().sort_values("flow_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.astype(object), verified.astype(object))
+    lines = subprocess.run([shutil.which("pcapframe"), "flows", path, "--idle-timeout", "none", "--verify-checksums"],
+                           capture_output=True, text=True, check=True).stdout
+    assert len(lines.splitlines()) == len(verified)

@@ -218,12 +218,14 @@ class FlowTableReader:
         decapsulate: bool = False,
         batch_rows: int = 65536,
         threads: int = 1,
+        verify_checksums: bool = False,
     ) -> Self:
         """``sources`` in time order: local paths, or callables that open a binary file object
         when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
         capture time (``None``: off; defaults 120 and 1800). ``threads``: the flow table on
         one, each local file decoded beside it on the others (the same flows whatever the
-        count). The other options as ``CaptureReader``'s."""
+        count). ``verify_checksums``: as Zeek without ``-C``. The other options as
+        ``CaptureReader``'s."""
 
     @property
     def schema(self) -> ArrowSchema:
@@ -301,6 +303,7 @@ def observe_partition(
     errors: _Errors = "warn",
     filter: str | None = None,
     decapsulate: bool = False,
+    verify_checksums: bool = False,
 ) -> tuple[ObservedPartition, _ReadStats]:
     """The observations of the packets the flow table selects in one partition of a read:
     the records of the local file ``source`` that start in ``byte_range`` (with the

@@ -47,6 +47,11 @@ class PCAPFlowsSource(DataSource):
     threads : int, optional
         Threads (default: every core): the flow table on one, each local file decoded beside
         it on the others. The flows are the same whatever the count.
+    verify_checksums : bool
+        Verify checksums as Zeek does without ``-C`` (default False, as ``zeek -C``): a packet
+        whose IPv4 header checksum is wrong is in no flow; a TCP, UDP, ICMP or ICMPv6
+        checksum that is wrong records ``C``/``c`` in ``history`` (TCP, UDP) and the packet
+        counts only as Zeek counts it (README: Flows).
     blocksize : int or None
         For ``to_dask()``: local uncompressed files larger than this (default 256 MiB) are
         decoded in byte ranges of about this size, one task each, as ``open_pcap`` splits
@@ -75,13 +80,14 @@ class PCAPFlowsSource(DataSource):
         decapsulate: bool = False,
         threads: int | None = None,
         blocksize: int | None = 256 * 2**20,
+        verify_checksums: bool = False,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
                 "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate, "
-                "threads, blocksize and metadata"
+                "threads, blocksize, verify_checksums and metadata"
             )
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
@@ -99,6 +105,7 @@ class PCAPFlowsSource(DataSource):
         self.decapsulate = bool(decapsulate)
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
+        self.verify_checksums = bool(verify_checksums)
         self._files: list[str] | None = None
         self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
@@ -146,6 +153,7 @@ class PCAPFlowsSource(DataSource):
             decapsulate=self.decapsulate,
             batch_rows=self.chunksize or 65536,
             threads=self.threads or os.cpu_count() or 1,
+            verify_checksums=self.verify_checksums,
         )
 
     def _arrow_batches(self) -> Iterator[pa.RecordBatch]:
@@ -205,7 +213,8 @@ class PCAPFlowsSource(DataSource):
 
         files = self._load_metadata()
         options = dict(protocol=self.protocol, errors=self.errors, filter=self.filter, decapsulate=self.decapsulate,
-                       storage_options=self.storage_options, compression=self.compression)
+                       storage_options=self.storage_options, compression=self.compression,
+                       verify_checksums=self.verify_checksums)
         observed = []
         for i, path in enumerate(files):
             # Each file on its own, so that a file listed twice keeps both its places.
@@ -267,6 +276,7 @@ class PCAPFlowsSource(DataSource):
             decapsulate=self.decapsulate,
             threads=self.threads,
             blocksize=self.blocksize,
+            verify_checksums=self.verify_checksums,
         )
 
     def _close(self) -> None:
@@ -313,7 +323,7 @@ def _observe(
     observed, stats = observe_partition(
         source, file=file, name=path, byte_range=byte_range, stamp=stamp, frames_before=frames_before,
         protocol=options["protocol"], errors=options["errors"], filter=options["filter"],
-        decapsulate=options["decapsulate"],
+        decapsulate=options["decapsulate"], verify_checksums=options["verify_checksums"],
     )
     warn_incomplete(stats, path, options["errors"])
     return observed

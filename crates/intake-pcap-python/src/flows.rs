@@ -73,7 +73,7 @@ impl FlowTableReader {
     /// `sources`: paths, or callables that open a binary file object, in time order;
     /// `names` name them in messages.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1, verify_checksums=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         sources: Vec<Bound<'_, PyAny>>,
@@ -86,6 +86,7 @@ impl FlowTableReader {
         decapsulate: bool,
         batch_rows: usize,
         threads: usize,
+        verify_checksums: bool,
     ) -> PyResult<Self> {
         guard("opening captures for flows", || {
             let options = ReadArgs {
@@ -98,6 +99,10 @@ impl FlowTableReader {
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
+            let options = pcapframe::reader::ReadOptions {
+                verify_checksums,
+                ..options
+            };
             let timeouts = Timeouts {
                 idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
                 active_ns: timeout_ns("active_timeout", active_timeout)?,
@@ -349,7 +354,7 @@ impl ObservedPartition {
 /// that opens a binary file object). `file` is its file's place in the read. Returns the
 /// partition and the counters of what was read.
 #[pyfunction]
-#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false))]
+#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false, verify_checksums=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn observe_partition<'py>(
     py: Python<'py>,
@@ -363,6 +368,7 @@ pub(crate) fn observe_partition<'py>(
     errors: &str,
     filter: Option<String>,
     decapsulate: bool,
+    verify_checksums: bool,
 ) -> PyResult<(ObservedPartition, Bound<'py, pyo3::types::PyDict>)> {
     guard("observing a partition for flows", || {
         let options = ReadArgs {
@@ -375,6 +381,10 @@ pub(crate) fn observe_partition<'py>(
             batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
         }
         .into_options()?;
+        let options = pcapframe::reader::ReadOptions {
+            verify_checksums,
+            ..options
+        };
         let read = match (byte_range, stamp) {
             (Some((start, end)), Some((inode, size, modified_ns))) => {
                 let path: PathBuf = source.extract()?;

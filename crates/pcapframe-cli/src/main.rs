@@ -128,6 +128,10 @@ enum Command {
         /// beside it on the others; the flows are the same whatever the count.
         #[arg(long)]
         threads: Option<usize>,
+        /// Verify checksums as Zeek does without -C: a bad IPv4 header checksum drops the
+        /// packet, a bad TCP/UDP/ICMP one records C/c (README: Flows).
+        #[arg(long)]
+        verify_checksums: bool,
         #[command(flatten)]
         select: Selection,
     },
@@ -236,8 +240,13 @@ fn main() -> ExitCode {
             idle_timeout,
             active_timeout,
             threads,
+            verify_checksums,
             select,
         } => select.options().and_then(|o| {
+            let o = ReadOptions {
+                verify_checksums,
+                ..o
+            };
             flows::run(
                 &files,
                 output.as_deref(),

@@ -97,6 +97,9 @@ pub struct ReadOptions {
     /// Rows describe the innermost IP packet reached through tunnels (`tunnel` module);
     /// `protocol` follows, `filter` keeps its libpcap meaning (the outer headers).
     pub decapsulate: bool,
+    /// The flow table verifies checksums, as Zeek without `-C` (`flow::observe::Checksum`);
+    /// rows of the packet table are the same either way.
+    pub verify_checksums: bool,
 }
 
 impl Default for ReadOptions {
@@ -111,6 +114,7 @@ impl Default for ReadOptions {
             cancel: Cancel::default(),
             hosts: HostEncoding::Dictionary,
             decapsulate: false,
+            verify_checksums: false,
         }
     }
 }

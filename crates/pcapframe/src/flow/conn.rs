@@ -224,6 +224,8 @@ pub struct Conn {
     history: String,
     /// Whether a packet came from each side (UDP's `UDP_ACTIVE`).
     sent: [bool; 2],
+    /// Packets with a wrong checksum from each side (the log-10 letter C).
+    checksum_errors: [Scaled; 2],
 }
 
 impl Conn {
@@ -233,6 +235,15 @@ impl Conn {
             ends: [Endpoint::default(); 2],
             history: String::new(),
             sent: [false; 2],
+            checksum_errors: [Scaled::default(); 2],
+        }
+    }
+
+    /// A packet from `role` with a wrong checksum (Zeek's `ChecksumError`, UDP's
+    /// `HandleBadChecksum`): `C`/`c` at the 1st, 10th, 100th, ...
+    pub fn checksum_error(&mut self, role: Role) {
+        if self.checksum_errors[role as usize].hit() {
+            self.letter(role, 'C');
         }
     }
 
@@ -249,6 +260,7 @@ impl Conn {
             Endpoint { seen: b.seen, ..a },
         ];
         self.sent.swap(0, 1);
+        self.checksum_errors.swap(0, 1);
         self.history.push('^');
     }
 

@@ -57,8 +57,12 @@ impl FlowPlacer {
             record.timestamp_ns,
             frame,
             self.decapsulate,
+            false,
         );
-        let placed = self.table.add(&obs);
+        let placed = self
+            .table
+            .add(&obs)
+            .expect("without verifying checksums, every packet is placed");
         if self.table.ended_len() > 0 {
             self.table.discard_ended();
         }
@@ -98,6 +102,12 @@ impl LabeledPacketReader {
             HashMap::new()
         };
         let placer = FlowPlacer::new(timeouts, options.decapsulate, turns);
+        // The flow columns are the flow table's without verifying checksums (every packet
+        // is a row, so every packet has a flow).
+        let options = ReadOptions {
+            verify_checksums: false,
+            ..options
+        };
         Ok(LabeledPacketReader {
             inputs: Inputs::new(inputs, &options)?,
             rows: RowBuilder::with_flows(&options, placer)?,

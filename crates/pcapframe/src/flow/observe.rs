@@ -10,7 +10,7 @@ use crate::options::ReadOptions;
 use crate::parallel::RangeRows;
 use crate::select::PacketSelector;
 use crate::stats::ReadStats;
-use crate::wire::ip_protocol::{FRAGMENT, ICMP, ICMPV6, TCP, UDP};
+use crate::wire::ip_protocol::{FRAGMENT, ICMP, ICMPV6, ROUTING, TCP, UDP};
 use crate::wire::ipv6::{ExtensionHeader, Ipv6Header};
 use crate::wire::{be16, rest};
 
@@ -70,6 +70,22 @@ pub struct Observation {
     pub payload_len: u32,
     pub tcp: Option<TcpFields>,
     pub fragment: Option<Fragment>,
+    /// What checking its checksums found (`ReadOptions::verify_checksums`).
+    pub checksum: Checksum,
+}
+
+/// A packet's checksums, when a read verifies them (as Zeek does without `-C`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checksum {
+    /// Not verified: not asked, or the packet cannot be (a fragment of a datagram, a
+    /// segment not captured whole, a TSO length of 0, a UDP checksum of 0 over IPv4).
+    #[default]
+    Unchecked,
+    Good,
+    /// The IPv4 header's checksum is wrong: Zeek drops the packet before any connection.
+    BadIp,
+    /// The TCP, UDP, ICMP or ICMPv6 checksum is wrong.
+    BadTransport,
 }
 
 impl Observation {
@@ -81,6 +97,7 @@ impl Observation {
         time_ns: Option<i64>,
         frame: Frame,
         key_tunnel: bool,
+        verify_checksums: bool,
     ) -> Self {
         let p = dissection.ip();
         let ip_len = stated_len(d, p);
@@ -138,7 +155,84 @@ impl Observation {
             payload_len,
             tcp,
             fragment: fragment(d, p, ip_len),
+            checksum: if verify_checksums {
+                verify(d, p, ip_len)
+            } else {
+                Checksum::Unchecked
+            },
         }
+    }
+}
+
+/// The one's-complement sum of `bytes` as 16-bit big-endian words (an odd last byte padded
+/// with zero), added to `sum`, not yet folded.
+fn ones_sum(bytes: &[u8], mut sum: u64) -> u64 {
+    let mut words = bytes.chunks_exact(2);
+    for w in &mut words {
+        sum += u16::from_be_bytes([w[0], w[1]]) as u64;
+    }
+    if let [last] = words.remainder() {
+        sum += (*last as u64) << 8;
+    }
+    sum
+}
+
+fn fold(mut sum: u64) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum as u16
+}
+
+/// Check the packet's IPv4 header checksum, then its transport checksum over the whole
+/// segment with the pseudo-header (RFC 791, 793, 768, 792, 8200), as Zeek does: only a
+/// segment captured whole, of a datagram not fragmented.
+fn verify(d: &[u8], p: &IpPacket, ip_len: u32) -> Checksum {
+    if p.version == IpVersion::V4 {
+        let ihl = rest(d, p.start)
+            .first()
+            .map_or(0, |b| (b & 0x0f) as usize * 4);
+        match d.get(p.start..p.start + ihl) {
+            Some(header) if ihl >= 20 => {
+                if fold(ones_sum(header, 0)) != 0xffff {
+                    return Checksum::BadIp;
+                }
+            }
+            _ => return Checksum::Unchecked,
+        }
+    }
+    if !matches!(p.protocol, TCP | UDP | ICMP | ICMPV6)
+        || p.more_fragments
+        || p.fragment_offset != 0
+        || ip_len == 0
+    {
+        return Checksum::Unchecked;
+    }
+    let Some(segment) = d.get(p.transport_offset..p.start + ip_len as usize) else {
+        return Checksum::Unchecked; // not captured whole (Zeek: caplen < len)
+    };
+    if p.protocol == UDP {
+        let field = be16(segment, 6..8);
+        // Zero: no checksum over IPv4; over IPv6 allowed for tunnels (VXLAN, RFC 6935).
+        if field == Some(0) && (p.version == IpVersion::V4 || be16(segment, 2..4) == Some(4789)) {
+            return Checksum::Unchecked;
+        }
+    }
+    let mut sum = ones_sum(segment, 0);
+    if p.protocol != ICMP {
+        // The pseudo-header: addresses, protocol and the segment's length.
+        for a in [p.src, final_destination(d, p)] {
+            sum = match a {
+                Addr::V4(b) => ones_sum(&b, sum),
+                Addr::V6(b) => ones_sum(&b, sum),
+            };
+        }
+        sum += p.protocol as u64 + (segment.len() as u64 & 0xffff) + (segment.len() as u64 >> 16);
+    }
+    if fold(sum) == 0xffff {
+        Checksum::Good
+    } else {
+        Checksum::BadTransport
     }
 }
 
@@ -171,6 +265,45 @@ fn fragment(d: &[u8], p: &IpPacket, ip_len: u32) -> Option<Fragment> {
     })
 }
 
+/// The destination a transport checksum's pseudo-header holds: IPv6's final one when a
+/// routing header has segments left (RFC 8200 8.1): the last address of a type 0 or 2
+/// header, the first of a segment routing header's list (type 4).
+fn final_destination(d: &[u8], p: &IpPacket) -> Addr {
+    if p.version != IpVersion::V6 {
+        return p.dst;
+    }
+    let Some(mut next) = Ipv6Header::new(rest(d, p.start)).map(|h| h.next_header()) else {
+        return p.dst;
+    };
+    let mut at = p.start + Ipv6Header::LEN;
+    for _ in 0..16 {
+        if at >= p.transport_offset {
+            break;
+        }
+        let h = ExtensionHeader::new(rest(d, at), next);
+        let Some(len) = h.header_len() else { break };
+        if next == ROUTING {
+            let bytes = rest(d, at);
+            let (kind, left) = (bytes.get(2).copied(), bytes.get(3).copied().unwrap_or(0));
+            let addresses = len.saturating_sub(8) / 16;
+            let pick = match kind {
+                Some(0 | 2) if left > 0 && addresses > 0 => Some(addresses - 1),
+                Some(4) if left > 0 && addresses > 0 => Some(0),
+                _ => None,
+            };
+            if let Some(b) =
+                pick.and_then(|i| crate::wire::array::<16>(bytes, 8 + 16 * i..24 + 16 * i))
+            {
+                return Addr::V6(b);
+            }
+        }
+        let Some(n) = h.next_header() else { break };
+        next = n;
+        at += len;
+    }
+    p.dst
+}
+
 /// Where the first IPv6 fragment header ends (the extension chain walked as `ip` walks it).
 fn v6_fragment_end(d: &[u8], start: usize) -> Option<u32> {
     let mut next = Ipv6Header::new(rest(d, start))?.next_header();
@@ -198,6 +331,7 @@ const OBSERVATION_PIECE: usize = 8192;
 pub struct Observations {
     selector: PacketSelector,
     decapsulate: bool,
+    verify_checksums: bool,
     frames: u64,
     items: Vec<Observation>,
 }
@@ -218,6 +352,7 @@ impl RangeRows for Observations {
         Ok(Observations {
             selector: Self::selector(options)?,
             decapsulate: options.decapsulate,
+            verify_checksums: options.verify_checksums,
             frames: 0,
             items: Vec::new(),
         })
@@ -237,6 +372,7 @@ impl RangeRows for Observations {
                 record.timestamp_ns,
                 frame,
                 self.decapsulate,
+                self.verify_checksums,
             ));
         }
         Ok(())
@@ -280,7 +416,13 @@ pub fn encode(observations: &[Observation]) -> Vec<u8> {
             | bit(o.tunnel_id.is_some(), 6)
             | bit(o.tcp.is_some(), 7)
             | bit(o.fragment.is_some(), 8)
-            | bit(o.fragment.is_some_and(|f| f.more), 9);
+            | bit(o.fragment.is_some_and(|f| f.more), 9)
+            | (match o.checksum {
+                Checksum::Unchecked => 0,
+                Checksum::Good => 1,
+                Checksum::BadIp => 2,
+                Checksum::BadTransport => 3,
+            }) << 10;
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&o.time_ns.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&o.frame.file.to_le_bytes());
@@ -391,6 +533,12 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Observation>> {
             payload_len,
             tcp: has(7).then_some(tcp),
             fragment: has(8).then_some(fragment),
+            checksum: match (flags >> 10) & 3 {
+                0 => Checksum::Unchecked,
+                1 => Checksum::Good,
+                2 => Checksum::BadIp,
+                _ => Checksum::BadTransport,
+            },
         });
     }
     Some(out)

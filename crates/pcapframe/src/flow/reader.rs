@@ -343,6 +343,7 @@ impl FlowReader {
             selector: &'a mut PacketSelector,
             table: &'a mut FlowTable,
             decapsulate: bool,
+            verify_checksums: bool,
             want: usize,
             late_turns: Option<&'a mut HashMap<u64, Frame>>,
         }
@@ -356,10 +357,13 @@ impl FlowReader {
                         record.timestamp_ns,
                         frame,
                         self.decapsulate,
+                        self.verify_checksums,
                     );
                     let placed = self.table.add(&obs);
-                    if let Some(turns) = self.late_turns.as_deref_mut().filter(|_| placed.turned) {
-                        turns.insert(placed.flow_id, frame);
+                    if let (Some(turns), Some(placed)) = (self.late_turns.as_deref_mut(), placed) {
+                        if placed.turned {
+                            turns.insert(placed.flow_id, frame);
+                        }
                     }
                 }
                 Ok(())
@@ -373,6 +377,7 @@ impl FlowReader {
             selector: &mut self.selector,
             table: &mut self.table,
             decapsulate: self.decapsulate,
+            verify_checksums: self.options.verify_checksums,
             want: self.batch_rows,
             late_turns: self.late_turns.as_mut(),
         });
@@ -427,8 +432,10 @@ impl FlowReader {
             }
             obs.frame.file = file;
             let placed = self.table.add(&obs);
-            if let Some(turns) = self.late_turns.as_mut().filter(|_| placed.turned) {
-                turns.insert(placed.flow_id, obs.frame);
+            if let (Some(turns), Some(placed)) = (self.late_turns.as_mut(), placed) {
+                if placed.turned {
+                    turns.insert(placed.flow_id, obs.frame);
+                }
             }
         }
         Ok(())

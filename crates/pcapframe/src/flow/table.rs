@@ -16,7 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::conn::{self, Conn, Role};
-use super::observe::{Frame, Observation};
+use super::observe::{Checksum, Frame, Observation};
 use super::stats::Direction;
 use crate::ip::Addr;
 use crate::wire::ip_protocol::{ICMP, ICMPV6, TCP, UDP};
@@ -350,8 +350,9 @@ impl FlowTable {
         self.ended.clear();
     }
 
-    /// Add one packet; `flow_id` for a new flow is made from its frame.
-    pub fn add(&mut self, obs: &Observation) -> Placed {
+    /// Add one packet; `flow_id` for a new flow is made from its frame. `None` for a
+    /// packet whose IPv4 header checksum is wrong (verifying checksums): no flow has it.
+    pub fn add(&mut self, obs: &Observation) -> Option<Placed> {
         let now = clock_after(self.clock, obs);
         self.add_at(obs, now)
     }
@@ -359,10 +360,13 @@ impl FlowTable {
     /// `add` with the capture's clock at this packet given (`clock_after` over every packet
     /// of the read up to this one): a table that sees only some flows' packets (a shard,
     /// `flow::shard`) ends and cuts them exactly as the table of every packet does.
-    pub fn add_at(&mut self, obs: &Observation, now: i64) -> Placed {
+    pub fn add_at(&mut self, obs: &Observation, now: i64) -> Option<Placed> {
         self.clock = Some(now);
         self.expire_idle(now);
         self.expire_datagrams(now);
+        if obs.checksum == Checksum::BadIp {
+            return None;
+        }
         let time = obs.time_ns;
 
         // A later piece of a datagram whose first piece is in a live flow: counted there.
@@ -388,7 +392,7 @@ impl FlowTable {
                     flow.directions[placed.role as usize].add_fragment(grown);
                     Self::touch_times(flow, time, now, obs.frame);
                     self.move_to_back(slot);
-                    return placed;
+                    return Some(placed);
                 }
             }
         }
@@ -408,6 +412,9 @@ impl FlowTable {
         };
         let flow = &mut self.slots[slot];
         let role = flow.role_of(&ends);
+        if obs.checksum == Checksum::BadTransport {
+            return Some(Self::add_corrupt(flow, role, obs));
+        }
         // Zeek decides, packet by packet, whether the roles are the wrong way round.
         let turned = flow.conn.should_flip(role, obs);
         let role = if turned {
@@ -441,7 +448,29 @@ impl FlowTable {
             self.datagram_order.push_back((dkey, now));
         }
         self.move_to_back(slot);
-        placed
+        Some(placed)
+    }
+
+    /// A packet whose transport checksum is wrong, as Zeek's analyzers take it: TCP and
+    /// ICMP drop it after the connection exists (TCP recording `C`/`c`), UDP counts it in
+    /// packets and IP bytes first and records `C`/`c`; none moves the connection's times,
+    /// state or payload bytes.
+    fn add_corrupt(flow: &mut Flow, role: Role, obs: &Observation) -> Placed {
+        match obs.protocol {
+            TCP => flow.conn.checksum_error(role),
+            UDP => {
+                let d = &mut flow.directions[role as usize];
+                d.packets += 1;
+                d.bytes += obs.ip_len as u64;
+                flow.conn.checksum_error(role);
+            }
+            _ => {}
+        }
+        Placed {
+            flow_id: flow.id,
+            role,
+            turned: false,
+        }
     }
 
     /// Why the live flow in `slot` ends before this packet, if it does: a timeout, or a

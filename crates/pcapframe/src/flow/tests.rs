@@ -2,7 +2,7 @@
 //! `history`, the originator rules) and to nfstream's timeouts, one test per state, letter
 //! and rule, on packets built here.
 
-use super::observe::{Fragment, Frame, Observation, TcpFields};
+use super::observe::{Checksum, Fragment, Frame, Observation, TcpFields};
 use super::table::{EndReason, Flow, FlowTable, Timeouts};
 use crate::ip::Addr;
 use crate::wire::ip_protocol::{ICMP, TCP, UDP};
@@ -75,6 +75,7 @@ impl Talk {
                 window: 1000,
             }),
             fragment: None,
+            checksum: Checksum::Unchecked,
         }
     }
 }
@@ -405,6 +406,7 @@ fn icmp_keyed_by_type_and_counterpart() {
         payload_len: 60,
         tcp: None,
         fragment: None,
+        checksum: Checksum::Unchecked,
     };
     let flows = run(
         &[
@@ -519,7 +521,7 @@ fn a_datagram_split_by_a_late_turn_counts_on_its_senders_side() {
     let mut table = FlowTable::new(off());
     let placed: Vec<_> = [synack, first, ack, second]
         .iter()
-        .map(|p| table.add(p))
+        .map(|p| table.add(p).unwrap())
         .collect();
     assert_eq!(
         placed.iter().map(|p| p.turned).collect::<Vec<_>>(),
@@ -534,4 +536,40 @@ fn a_datagram_split_by_a_late_turn_counts_on_its_senders_side() {
     assert_eq!((f.directions[0].packets, f.directions[1].packets), (1, 2));
     // The second piece went the responder's way, as its first did after the turn.
     assert_eq!(placed[3].role, super::conn::Role::Resp);
+}
+
+#[test]
+fn bad_checksums_count_as_zeek_counts_them() {
+    let bad = |mut o: Observation| {
+        o.checksum = Checksum::BadTransport;
+        o
+    };
+    // TCP: the bad packets record C/c (at the 1st and 10th) and count nothing else.
+    let mut t = Talk::tcp(40000, 80);
+    let mut p = handshake(&mut t);
+    for _ in 0..10 {
+        p.push(bad(t.packet(true, ACK | PSH, 101, 501, 100)));
+    }
+    p.push(bad(t.packet(false, ACK, 501, 101, 0)));
+    let flows = run(&p, off());
+    let f = &flows[0];
+    assert_eq!(f.conn.history(), "ShACCc");
+    assert_eq!((f.directions[0].packets, f.directions[1].packets), (2, 1));
+    assert_eq!(f.directions[0].payload_bytes, 0);
+    assert_eq!(f.last_frame.number, 3);
+    // UDP: counted in packets and IP bytes, no D, no payload bytes.
+    let mut t = Talk::udp(40000, 50000);
+    let p = [
+        t.packet(true, 0, 0, 0, 10),
+        bad(t.packet(false, 0, 0, 0, 20)),
+    ];
+    let f = &run(&p, off())[0];
+    assert_eq!(f.conn.history(), "Dc");
+    assert_eq!((f.directions[1].packets, f.directions[1].bytes), (1, 48));
+    assert_eq!(f.directions[1].payload_bytes, 0);
+    // A wrong IPv4 header checksum: no flow at all.
+    let mut t = Talk::udp(40000, 50000);
+    let mut o = t.packet(true, 0, 0, 0, 10);
+    o.checksum = Checksum::BadIp;
+    assert!(run(&[o], off()).is_empty());
 }
