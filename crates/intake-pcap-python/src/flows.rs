@@ -62,6 +62,26 @@ fn input(source: &Bound<'_, PyAny>, name: Option<PathBuf>) -> PyResult<OpenInput
     })))
 }
 
+/// The inputs (named by `names`) and timeouts of a read through the flow table.
+fn flow_inputs(
+    sources: &[Bound<'_, PyAny>],
+    names: Option<Vec<Option<PathBuf>>>,
+    idle_timeout: Option<f64>,
+    active_timeout: Option<f64>,
+) -> PyResult<(Vec<OpenInput>, Timeouts)> {
+    let timeouts = Timeouts {
+        idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
+        active_ns: timeout_ns("active_timeout", active_timeout)?,
+    };
+    let names = names.unwrap_or_default();
+    let inputs = sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((inputs, timeouts))
+}
+
 #[pyclass(module = "intake_pcap._native")]
 pub(crate) struct FlowTableReader {
     reader: Mutex<Option<FlowReader>>,
@@ -103,16 +123,7 @@ impl FlowTableReader {
                 verify_checksums,
                 ..options
             };
-            let timeouts = Timeouts {
-                idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
-                active_ns: timeout_ns("active_timeout", active_timeout)?,
-            };
-            let names = names.unwrap_or_default();
-            let inputs = sources
-                .iter()
-                .enumerate()
-                .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
-                .collect::<PyResult<Vec<_>>>()?;
+            let (inputs, timeouts) = flow_inputs(&sources, names, idle_timeout, active_timeout)?;
             let cancel = options.cancel.clone();
             let reader = FlowReader::new(inputs, options, timeouts)
                 .map_err(to_py_err)?
@@ -243,16 +254,7 @@ impl LabeledCaptureReader {
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
-            let timeouts = Timeouts {
-                idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
-                active_ns: timeout_ns("active_timeout", active_timeout)?,
-            };
-            let names = names.unwrap_or_default();
-            let inputs = sources
-                .iter()
-                .enumerate()
-                .map(|(i, s)| input(s, names.get(i).cloned().flatten()))
-                .collect::<PyResult<Vec<_>>>()?;
+            let (inputs, timeouts) = flow_inputs(&sources, names, idle_timeout, active_timeout)?;
             let cancel = options.cancel.clone();
             // The first pass (for `direction`) reads every file: without the GIL, Ctrl-C heard.
             let reader = interruptible(py, &cancel, || {

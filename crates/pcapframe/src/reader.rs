@@ -198,6 +198,18 @@ impl RowBuilder {
     }
 }
 
+/// An error met pumping `records`, placed: memory that ran out adding a row is at the
+/// record just read, and every error is in the reader's file.
+pub(crate) fn located(mut e: Error, records: &RecordReader) -> Error {
+    if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
+        e.offset = Some(records.last_record_offset());
+    }
+    match records.path() {
+        Some(p) => e.in_file(p),
+        None => e,
+    }
+}
+
 pub struct PacketReader {
     records: RecordReader,
     rows: RowBuilder,
@@ -311,16 +323,9 @@ impl PacketReader {
                 self.done = true;
                 return Err(e);
             }
-            Err(mut e) => {
+            Err(e) => {
                 self.done = true;
-                if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
-                    // Memory ran out adding the record just read.
-                    e.offset = Some(self.records.last_record_offset());
-                }
-                return Err(match self.records.path() {
-                    Some(p) => e.in_file(p),
-                    None => e,
-                });
+                return Err(located(e, &self.records));
             }
         }
         Ok(self.rows.finish())

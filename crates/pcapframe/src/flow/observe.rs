@@ -337,11 +337,24 @@ pub struct Observations {
 }
 
 impl Observations {
-    /// Observations of the packets `options` select, as `FlowReader` selects them.
-    pub fn selector(options: &ReadOptions) -> Result<PacketSelector> {
-        Ok(PacketSelector::new(options)?
-            .with_transport(true)
-            .with_tunnels(options.decapsulate))
+    /// The observation of `record` (its `frame` given), if the flow table selects it.
+    #[inline]
+    pub fn observe(&mut self, record: &Record<'_>, frame: Frame) -> Result<Option<Observation>> {
+        Ok(self.selector.select(record)?.map(|dissection| {
+            Observation::of(
+                record.data,
+                dissection,
+                record.timestamp_ns,
+                frame,
+                self.decapsulate,
+                self.verify_checksums,
+            )
+        }))
+    }
+
+    /// What the selection has counted so far.
+    pub fn stats(&self) -> &ReadStats {
+        self.selector.stats()
     }
 }
 
@@ -350,7 +363,9 @@ impl RangeRows for Observations {
 
     fn new(options: &ReadOptions) -> Result<Self> {
         Ok(Observations {
-            selector: Self::selector(options)?,
+            selector: PacketSelector::new(options)?
+                .with_transport(true)
+                .with_tunnels(options.decapsulate),
             decapsulate: options.decapsulate,
             verify_checksums: options.verify_checksums,
             frames: 0,
@@ -361,19 +376,12 @@ impl RangeRows for Observations {
     #[inline]
     fn push(&mut self, record: &Record<'_>) -> Result<()> {
         self.frames += 1;
-        if let Some(dissection) = self.selector.select(record)? {
-            let frame = Frame {
-                file: 0,
-                number: self.frames,
-            };
-            self.items.push(Observation::of(
-                record.data,
-                dissection,
-                record.timestamp_ns,
-                frame,
-                self.decapsulate,
-                self.verify_checksums,
-            ));
+        let frame = Frame {
+            file: 0,
+            number: self.frames,
+        };
+        if let Some(obs) = self.observe(record, frame)? {
+            self.items.push(obs);
         }
         Ok(())
     }

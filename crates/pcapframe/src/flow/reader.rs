@@ -16,9 +16,9 @@ use super::table::{Flow, FlowTable, Timeouts, FRAME_BITS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Record, RecordReader};
 use crate::options::ReadOptions;
-use crate::parallel::{merge, stream_in_ranges, FileRead};
-use crate::reader::{pump, PumpEnd, RecordSink};
-use crate::select::PacketSelector;
+use crate::parallel::{merge, stream_in_ranges, FileRead, RangeRows};
+use crate::reader::{located, pump, PumpEnd, RecordSink};
+
 use crate::stats::ReadStats;
 
 /// One input of a read, opened when its turn comes; it can be opened again (a second pass,
@@ -188,16 +188,9 @@ impl Inputs {
                 self.done = true;
                 return Err(e);
             }
-            Err(mut e) => {
+            Err(e) => {
                 self.done = true;
-                if e.kind == ErrorKind::OutOfMemory && e.offset.is_none() {
-                    // Memory ran out adding the record just read.
-                    e.offset = Some(current.records.last_record_offset());
-                }
-                return Err(match current.records.path() {
-                    Some(p) => e.in_file(p),
-                    None => e,
-                });
+                return Err(located(e, &current.records));
             }
         }
         Ok(())
@@ -211,10 +204,10 @@ const FLOW_RANGE: u64 = 8 << 20;
 
 pub struct FlowReader {
     inputs: Inputs,
-    selector: PacketSelector,
+    /// The sequential path's selection of packets and their observation.
+    observations: Observations,
     table: FlowTable,
     options: ReadOptions,
-    decapsulate: bool,
     batch_rows: usize,
     finished: bool,
     flows_out: u64,
@@ -240,9 +233,8 @@ impl FlowReader {
         table.reserve_ended(batch_rows.saturating_add(1024).min(1 << 20));
         Ok(FlowReader {
             inputs: Inputs::new(inputs, &options)?,
-            selector: Observations::selector(&options)?,
+            observations: Observations::new(&options)?,
             table,
-            decapsulate: options.decapsulate,
             batch_rows,
             options,
             finished: false,
@@ -291,7 +283,7 @@ impl FlowReader {
     }
 
     pub fn stats(&self) -> ReadStats {
-        let mut stats = self.selector.stats().clone();
+        let mut stats = self.observations.stats().clone();
         merge(&mut stats, self.threaded_stats.clone());
         stats.rows = self.flows_out;
         stats.truncated = self.inputs.truncated();
@@ -340,31 +332,16 @@ impl FlowReader {
             return result;
         }
         struct Sink<'a> {
-            selector: &'a mut PacketSelector,
+            observations: &'a mut Observations,
             table: &'a mut FlowTable,
-            decapsulate: bool,
-            verify_checksums: bool,
             want: usize,
             late_turns: Option<&'a mut HashMap<u64, Frame>>,
         }
         impl FrameSink for Sink<'_> {
             #[inline]
             fn record(&mut self, record: &Record<'_>, frame: Frame) -> Result<()> {
-                if let Some(dissection) = self.selector.select(record)? {
-                    let obs = Observation::of(
-                        record.data,
-                        dissection,
-                        record.timestamp_ns,
-                        frame,
-                        self.decapsulate,
-                        self.verify_checksums,
-                    );
-                    let placed = self.table.add(&obs);
-                    if let (Some(turns), Some(placed)) = (self.late_turns.as_deref_mut(), placed) {
-                        if placed.turned {
-                            turns.insert(placed.flow_id, frame);
-                        }
-                    }
+                if let Some(obs) = self.observations.observe(record, frame)? {
+                    add_observation(self.table, self.late_turns.as_deref_mut(), &obs);
                 }
                 Ok(())
             }
@@ -374,10 +351,8 @@ impl FlowReader {
             }
         }
         let result = self.inputs.pump(&mut Sink {
-            selector: &mut self.selector,
+            observations: &mut self.observations,
             table: &mut self.table,
-            decapsulate: self.decapsulate,
-            verify_checksums: self.options.verify_checksums,
             want: self.batch_rows,
             late_turns: self.late_turns.as_mut(),
         });
@@ -431,14 +406,24 @@ impl FlowReader {
                 .in_file(&path));
             }
             obs.frame.file = file;
-            let placed = self.table.add(&obs);
-            if let (Some(turns), Some(placed)) = (self.late_turns.as_mut(), placed) {
-                if placed.turned {
-                    turns.insert(placed.flow_id, obs.frame);
-                }
-            }
+            add_observation(&mut self.table, self.late_turns.as_mut(), &obs);
         }
         Ok(())
+    }
+}
+
+/// One packet through the table, noting where its flow turned late when asked.
+#[inline]
+fn add_observation(
+    table: &mut FlowTable,
+    late_turns: Option<&mut HashMap<u64, Frame>>,
+    obs: &Observation,
+) {
+    let placed = table.add(obs);
+    if let (Some(turns), Some(placed)) = (late_turns, placed) {
+        if placed.turned {
+            turns.insert(placed.flow_id, obs.frame);
+        }
     }
 }
 

@@ -319,12 +319,6 @@ impl FlowTable {
         }
     }
 
-    /// Up to `n` of the flows ended and not yet taken, in the order they ended.
-    pub fn take_ended(&mut self, n: usize) -> Vec<Flow> {
-        let n = n.min(self.ended.len());
-        self.ended.drain(..n).collect()
-    }
-
     /// `f` of up to `n` of the flows ended and not yet taken, in the order they ended, which
     /// are then let go: read where they lie, not copied out first (a batch of ended flows
     /// is tens of megabytes).
