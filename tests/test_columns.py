@@ -212,6 +212,10 @@ def test_column_dtypes():
         "src_mac": "category", "dst_mac": "category", "ethertype": "UInt16", "payload_length": "UInt32",
         "tunnel": "category", "tunnel_id": "UInt32", "outer_src_host": "category", "outer_dst_host": "category",
         "frame": "UInt64", "community_id": "category", "flow_id": "UInt64", "direction": "category",
+        "dns_id": "UInt16", "dns_response": "boolean", "dns_opcode": "UInt8", "dns_rcode": "UInt8",
+        "dns_qname": "category", "dns_qtype": "UInt16", "dns_qclass": "UInt16",
+        "dns_answers": "list<item: string>[pyarrow]", "dns_ttls": "list<item: uint32>[pyarrow]",
+        "dns_truncated": "boolean",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

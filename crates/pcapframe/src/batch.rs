@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, StringBuilder,
+    BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, ListBuilder, StringBuilder,
     TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
 };
 use arrow_array::types::{Int16Type, Int32Type};
@@ -19,6 +19,7 @@ use arrow_buffer::{Buffer, BufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
+use crate::app;
 use crate::column::{self, Column, Needs};
 use crate::dissect::Dissection;
 use crate::error::{Error, ErrorKind, Result};
@@ -27,6 +28,7 @@ use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
 use crate::tunnel::Tunnels;
+use crate::wire::dns;
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -323,13 +325,19 @@ impl TunnelDictionary {
 /// Interface name (or index as text) -> dictionary key; the last one is remembered, as
 /// consecutive packets mostly share their interface.
 #[derive(Default)]
-struct TextDictionary {
-    keys: FxHashMap<Box<str>, i32>,
+struct TextDictionary<S = rustc_hash::FxBuildHasher> {
+    keys: std::collections::HashMap<Box<str>, i32, S>,
     values: Vec<Box<str>>,
     last: Option<i32>,
+    /// Bytes of text in `values`.
+    text_len: usize,
 }
 
-impl TextDictionary {
+/// A dictionary of text that strangers write (DNS names): hashed with std's keyed SipHash,
+/// so that crafted names cannot collide into one bucket.
+type KeyedTextDictionary = TextDictionary<std::collections::hash_map::RandomState>;
+
+impl<S: std::hash::BuildHasher> TextDictionary<S> {
     #[inline]
     fn key(&mut self, text: &str) -> i32 {
         if let Some(last) = self.last {
@@ -343,6 +351,7 @@ impl TextDictionary {
                 let k = self.values.len() as i32;
                 self.keys.insert(text.into(), k);
                 self.values.push(text.into());
+                self.text_len += text.len();
                 k
             }
         };
@@ -355,6 +364,7 @@ impl TextDictionary {
         self.keys.clear();
         self.values.clear();
         self.last = None;
+        self.text_len = 0;
         Arc::new(values)
     }
 }
@@ -455,9 +465,22 @@ struct MoreColumns {
     flow_id: Option<UInt64Builder>,
     /// Keys into `DIRECTIONS`.
     direction: Option<BufferBuilder<i16>>,
-    /// Any of the TCP columns, any of the ICMP ones (each group shares one look at its header).
+    dns_id: Option<UInt16Builder>,
+    dns_response: Option<BooleanBuilder>,
+    dns_opcode: Option<UInt8Builder>,
+    dns_rcode: Option<UInt8Builder>,
+    dns_qnames: KeyedTextDictionary,
+    dns_qname: Option<Int32Builder>,
+    dns_qtype: Option<UInt16Builder>,
+    dns_qclass: Option<UInt16Builder>,
+    dns_answers: Option<ListBuilder<StringBuilder>>,
+    dns_ttls: Option<ListBuilder<UInt32Builder>>,
+    dns_truncated: Option<BooleanBuilder>,
+    /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
+    /// one look at its header or message).
     tcp: bool,
     icmp: bool,
+    dns: bool,
 }
 
 impl MoreColumns {
@@ -504,6 +527,16 @@ impl MoreColumns {
                 CommunityId => m.community_id = Some(Int32Builder::with_capacity(capacity)),
                 FlowId => m.flow_id = Some(UInt64Builder::with_capacity(capacity)),
                 Direction => m.direction = Some(BufferBuilder::new(capacity)),
+                DnsId => m.dns_id = u16s(),
+                DnsResponse => m.dns_response = Some(BooleanBuilder::with_capacity(capacity)),
+                DnsOpcode => m.dns_opcode = u8s(),
+                DnsRcode => m.dns_rcode = u8s(),
+                DnsQname => m.dns_qname = Some(Int32Builder::with_capacity(capacity)),
+                DnsQtype => m.dns_qtype = u16s(),
+                DnsQclass => m.dns_qclass = u16s(),
+                DnsAnswers => m.dns_answers = Some(ListBuilder::new(StringBuilder::new())),
+                DnsTtls => m.dns_ttls = Some(ListBuilder::new(UInt32Builder::new())),
+                DnsTruncated => m.dns_truncated = Some(BooleanBuilder::with_capacity(capacity)),
             }
             any = true;
         }
@@ -512,6 +545,16 @@ impl MoreColumns {
             || m.tcp_ack.is_some()
             || m.tcp_window.is_some();
         m.icmp = m.icmp_type.is_some() || m.icmp_code.is_some();
+        m.dns = m.dns_id.is_some()
+            || m.dns_response.is_some()
+            || m.dns_opcode.is_some()
+            || m.dns_rcode.is_some()
+            || m.dns_qname.is_some()
+            || m.dns_qtype.is_some()
+            || m.dns_qclass.is_some()
+            || m.dns_answers.is_some()
+            || m.dns_ttls.is_some()
+            || m.dns_truncated.is_some();
         any.then(|| Box::new(m))
     }
 
@@ -622,6 +665,72 @@ impl MoreColumns {
                 b.append(if from_orig { 0 } else { 1 });
             }
         }
+        if self.dns {
+            let message = app::dns_message(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns));
+            self.push_dns(message.as_ref());
+        }
+    }
+
+    /// The DNS columns of one row, from its message if it has one.
+    #[inline]
+    fn push_dns(&mut self, m: Option<&dns::Repr>) {
+        if let Some(b) = &mut self.dns_id {
+            b.append_option(m.map(|m| m.id));
+        }
+        if let Some(b) = &mut self.dns_response {
+            b.append_option(m.map(|m| m.response));
+        }
+        if let Some(b) = &mut self.dns_opcode {
+            b.append_option(m.map(|m| m.opcode));
+        }
+        if let Some(b) = &mut self.dns_rcode {
+            b.append_option(m.map(|m| m.rcode));
+        }
+        let question = m.and_then(|m| m.question.as_ref());
+        if let Some(b) = &mut self.dns_qname {
+            b.append_option(question.map(|q| self.dns_qnames.key(&q.name)));
+        }
+        if let Some(b) = &mut self.dns_qtype {
+            b.append_option(question.map(|q| q.qtype));
+        }
+        if let Some(b) = &mut self.dns_qclass {
+            b.append_option(question.map(|q| q.qclass));
+        }
+        let answers = m.and_then(|m| m.answers.as_ref());
+        if let Some(b) = &mut self.dns_answers {
+            match answers {
+                Some(answers) => {
+                    for a in answers {
+                        b.values().append_value(&a.value);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        if let Some(b) = &mut self.dns_ttls {
+            match answers {
+                Some(answers) => {
+                    for a in answers {
+                        b.values().append_value(a.ttl);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        if let Some(b) = &mut self.dns_truncated {
+            b.append_option(m.map(|m| m.truncated));
+        }
+    }
+
+    /// Bytes of text the DNS columns hold so far.
+    fn dns_text_bytes(&self) -> usize {
+        self.dns_qnames.text_len
+            + self
+                .dns_answers
+                .as_ref()
+                .map_or(0, |b| b.values_ref().values_slice().len())
     }
 
     /// The TCP header's fields, each as far as it was captured within the IP packet.
@@ -731,6 +840,19 @@ impl MoreColumns {
                     Arc::new(StringArray::from(DIRECTIONS.to_vec())),
                 )
             }
+            DnsId => take(&mut self.dns_id),
+            DnsResponse => take(&mut self.dns_response),
+            DnsOpcode => take(&mut self.dns_opcode),
+            DnsRcode => take(&mut self.dns_rcode),
+            DnsQname => {
+                let keys = self.dns_qname.as_mut().expect("selected").finish();
+                dictionary32(keys, self.dns_qnames.take_values())
+            }
+            DnsQtype => take(&mut self.dns_qtype),
+            DnsQclass => take(&mut self.dns_qclass),
+            DnsAnswers => take(&mut self.dns_answers),
+            DnsTtls => take(&mut self.dns_ttls),
+            DnsTruncated => take(&mut self.dns_truncated),
             Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => {
                 unreachable!("the documented columns are built by BatchBuilder")
             }
@@ -841,10 +963,9 @@ impl BatchBuilder {
         });
         self.hosts.text.len()
             + host_text
-            + self
-                .more
-                .as_ref()
-                .map_or(0, |m| m.macs.values.len() * 17 + m.outer_hosts.text.len())
+            + self.more.as_ref().map_or(0, |m| {
+                m.macs.values.len() * 17 + m.outer_hosts.text.len() + m.dns_text_bytes()
+            })
     }
 
     /// Check that the next row, with `payload_len` payload bytes, can be added: the

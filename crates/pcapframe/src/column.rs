@@ -46,6 +46,16 @@ pub enum Column {
     CommunityId,
     FlowId,
     Direction,
+    DnsId,
+    DnsResponse,
+    DnsOpcode,
+    DnsRcode,
+    DnsQname,
+    DnsQtype,
+    DnsQclass,
+    DnsAnswers,
+    DnsTtls,
+    DnsTruncated,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -74,6 +84,10 @@ pub enum Kind {
     Boolean,
     /// Bytes with 64-bit offsets.
     Binary,
+    /// A list of text per row.
+    TextList,
+    /// A list of 32-bit unsigned integers per row.
+    UInt32List,
 }
 
 impl Kind {
@@ -89,6 +103,14 @@ impl Kind {
             Kind::UInt64 => DataType::UInt64,
             Kind::Boolean => DataType::Boolean,
             Kind::Binary => DataType::LargeBinary,
+            Kind::TextList => DataType::List(std::sync::Arc::new(Field::new_list_field(
+                DataType::Utf8,
+                true,
+            ))),
+            Kind::UInt32List => DataType::List(std::sync::Arc::new(Field::new_list_field(
+                DataType::UInt32,
+                true,
+            ))),
         }
     }
 
@@ -103,6 +125,8 @@ impl Kind {
             Kind::UInt64 => "UInt64",
             Kind::Boolean => "boolean",
             Kind::Binary => "large_binary[pyarrow]",
+            Kind::TextList => "list<item: string>[pyarrow]",
+            Kind::UInt32List => "list<item: uint32>[pyarrow]",
         }
     }
 }
@@ -159,7 +183,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 37] = {
+pub const COLUMNS: [ColumnDef; 47] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -275,6 +299,36 @@ pub const COLUMNS: [ColumnDef; 37] = {
         def(Direction, "direction", Text16, false, Flows,
             "`orig` when the packet goes from the flow's originator (`src_host`, `src_port` of its flow row), else `resp`; the flow's final orientation, found by reading the capture twice (a connection first seen by its SYN-ACK turns later), so not for pipes",
             ""),
+        def(DnsId, "dns_id", UInt16, true, Transport,
+            "the DNS message's id, for a UDP datagram (unfragmented) or TCP segment to or from port 53, 5353 (mDNS) or 5355 (LLMNR) that holds a whole message's header (TCP: the first message after its 2-byte length, whole in the segment); missing for every other packet. Messages split over TCP segments or IP fragments are not yet reassembled: their rows are missing",
+            "dns.id"),
+        def(DnsResponse, "dns_response", Boolean, true, Transport,
+            "the QR flag: true for a response",
+            "dns.flags.response"),
+        def(DnsOpcode, "dns_opcode", UInt8, true, Transport,
+            "the opcode (0 query, 4 notify, 5 update, ...)",
+            "dns.flags.opcode"),
+        def(DnsRcode, "dns_rcode", UInt8, true, Transport,
+            "the header's 4-bit response code (0 no error, 2 server failure, 3 name error, ...)",
+            "dns.flags.rcode"),
+        def(DnsQname, "dns_qname", Text32, true, Transport,
+            "the first question's name, as tshark shows it: labels joined by `.`, `<Root>` for the root, UTF-8 with each invalid sequence as U+FFFD, controls escaped (`\\n`, `\\033`); missing when the message has no question or it cannot be read whole (a compression pointer that does not point before itself, more than 127 pointers, a name over 255 bytes, the end of the capture)",
+            "dns.qry.name"),
+        def(DnsQtype, "dns_qtype", UInt16, true, Transport,
+            "the first question's type (1 A, 28 AAAA, 65 HTTPS, ...)",
+            "dns.qry.type"),
+        def(DnsQclass, "dns_qclass", UInt16, true, Transport,
+            "the first question's class (1 IN); for mDNS without its unicast-response bit, as tshark",
+            "dns.qry.class"),
+        def(DnsAnswers, "dns_answers", TextList, true, Transport,
+            "the answer section's values, in order: A and AAAA addresses, CNAME/NS/PTR/DNAME names, the MX exchange, the SRV/SVCB/HTTPS target, the SOA primary server, TXT strings joined; any other type as `TYPE` and its number; an empty list for none; missing when any answer up to the end of the section cannot be read whole, or when they would make more than 1 MiB of text",
+            "dns.a, dns.aaaa, dns.cname, dns.ptr.domain_name, dns.ns, dns.mx.mail_exchange, dns.srv.target, dns.txt"),
+        def(DnsTtls, "dns_ttls", UInt32List, true, Transport,
+            "the TTL of each answer of `dns_answers`, in the same order; missing when they are",
+            "dns.resp.ttl"),
+        def(DnsTruncated, "dns_truncated", Boolean, true, Transport,
+            "the TC flag: the message was truncated by its sender",
+            "dns.flags.truncated"),
     ]
 };
 

@@ -9,6 +9,7 @@
 //! from interfaces, libpcap), `output` (Parquet, Arrow IPC, CSV, JSON lines writers). With
 //! none of them the decoder needs neither libpcap nor parquet.
 
+pub mod app;
 pub mod batch;
 #[cfg(feature = "filter")]
 pub mod bpf;

@@ -240,10 +240,10 @@ impl TableWriter {
                 })
                 .map_err(|e| e.to_string()),
             Sink::Ipc(w) => w.write(batch),
-            Sink::Csv(w) => as_text(batch)
+            Sink::Csv(w) => as_text(batch, true)
                 .and_then(|b| w.write(&b))
                 .map_err(|e| e.to_string()),
-            Sink::Json(w) => as_text(batch)
+            Sink::Json(w) => as_text(batch, false)
                 .and_then(|b| w.write(&b))
                 .map_err(|e| e.to_string()),
         };
@@ -273,7 +273,10 @@ impl TableWriter {
             Sink::Ipc(w) => w.finish(),
             // With no rows, arrow's CSV writer has not written the header yet.
             Sink::Csv(mut w) if self.rows == 0 => w
-                .write(&RecordBatch::new_empty(Arc::new(text_schema(&self.schema))))
+                .write(&RecordBatch::new_empty(Arc::new(text_schema(
+                    &self.schema,
+                    true,
+                ))))
                 .map_err(|e| e.to_string())
                 .and_then(|_| w.into_inner().flush().map_err(|e| e.to_string())),
             Sink::Csv(w) => w.into_inner().flush().map_err(|e| e.to_string()),
@@ -756,8 +759,9 @@ impl Unified {
     }
 }
 
-/// The schema of `as_text`: dictionary columns become strings, binary becomes hex text.
-fn text_schema(schema: &Schema) -> Schema {
+/// The schema of `as_text`: dictionary columns become strings, binary becomes hex text,
+/// and with `lists_as_json` (CSV, which has no lists) lists become JSON arrays as text.
+fn text_schema(schema: &Schema, lists_as_json: bool) -> Schema {
     Schema::new(
         schema
             .fields()
@@ -766,19 +770,73 @@ fn text_schema(schema: &Schema) -> Schema {
                 DataType::Dictionary(_, _) | DataType::LargeBinary | DataType::Binary => {
                     Field::new(f.name(), DataType::Utf8, f.is_nullable())
                 }
+                DataType::List(_) if lists_as_json => {
+                    Field::new(f.name(), DataType::Utf8, f.is_nullable())
+                }
                 _ => f.as_ref().clone(),
             })
             .collect::<Vec<_>>(),
     )
 }
 
-/// A batch for text formats: dictionaries decoded to strings, payload bytes as hex.
-fn as_text(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> {
+/// Each row's list as a JSON array (`["a","b"]`, `[60,3600]`), for CSV.
+fn list_as_json(column: &ArrayRef) -> std::result::Result<ArrayRef, ArrowError> {
+    let lists = column.as_list::<i32>();
+    let mut out = arrow_array::builder::StringBuilder::new();
+    let mut text = String::new();
+    for i in 0..lists.len() {
+        if lists.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        let items = lists.value(i);
+        text.clear();
+        text.push('[');
+        for j in 0..items.len() {
+            if j > 0 {
+                text.push(',');
+            }
+            if items.is_null(j) {
+                text.push_str("null");
+            } else if let Some(strings) = items.as_string_opt::<i32>() {
+                push_json_string(strings.value(j), &mut text);
+            } else {
+                let value =
+                    arrow_cast::display::ArrayFormatter::try_new(&items, &Default::default())?;
+                text.push_str(&value.value(j).to_string());
+            }
+        }
+        text.push(']');
+        out.append_value(&text);
+    }
+    Ok(Arc::new(out.finish()))
+}
+
+fn push_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A batch for text formats: dictionaries decoded to strings, payload bytes as hex, and
+/// with `lists_as_json` lists as JSON text.
+fn as_text(
+    batch: &RecordBatch,
+    lists_as_json: bool,
+) -> std::result::Result<RecordBatch, ArrowError> {
     let columns = batch
         .columns()
         .iter()
         .map(|column| match column.data_type() {
             DataType::Dictionary(_, _) => arrow_cast::cast(column, &DataType::Utf8),
+            DataType::List(_) if lists_as_json => list_as_json(column),
             DataType::LargeBinary => {
                 let bytes = column.as_binary::<i64>();
                 let hex: StringArray = (0..bytes.len())
@@ -797,7 +855,7 @@ fn as_text(batch: &RecordBatch) -> std::result::Result<RecordBatch, ArrowError> 
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
     RecordBatch::try_new_with_options(
-        Arc::new(text_schema(&batch.schema())),
+        Arc::new(text_schema(&batch.schema(), lists_as_json)),
         columns,
         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )

@@ -8,6 +8,7 @@
 //! A view is made over the bytes from the header's first byte to the end of what may be
 //! read (the captured bytes, or less when an outer header bounds its payload).
 
+pub mod dns;
 pub mod erspan;
 pub mod ethernet;
 pub mod geneve;
