@@ -215,7 +215,10 @@ def test_column_dtypes():
         "dns_id": "UInt16", "dns_response": "boolean", "dns_opcode": "UInt8", "dns_rcode": "UInt8",
         "dns_qname": "category", "dns_qtype": "UInt16", "dns_qclass": "UInt16",
         "dns_answers": "list<item: string>[pyarrow]", "dns_ttls": "list<item: uint32>[pyarrow]",
-        "dns_truncated": "boolean",
+        "dns_truncated": "boolean", "tls_handshake": "category", "tls_sni": "category",
+        "tls_versions": "list<item: uint16>[pyarrow]", "tls_version": "UInt16",
+        "tls_alpn": "list<item: string>[pyarrow]", "tls_cipher": "UInt16", "tls_ja3": "category",
+        "tls_ja3s": "category", "tls_ja4": "category",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

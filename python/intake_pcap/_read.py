@@ -57,8 +57,10 @@ _PANDAS_TYPES = {
     pa.uint64(): pd.UInt64Dtype(),
     pa.float64(): pd.Float64Dtype(),
     pa.string(): pd.StringDtype("pyarrow"),
-    # Lists of answers and TTLs (DNS): Arrow-backed, not object columns of arrays.
+    # Lists (DNS answers and TTLs, TLS versions and ALPN): Arrow-backed, not object
+    # columns of arrays.
     pa.list_(pa.string()): pd.ArrowDtype(pa.list_(pa.string())),
+    pa.list_(pa.uint16()): pd.ArrowDtype(pa.list_(pa.uint16())),
     pa.list_(pa.uint32()): pd.ArrowDtype(pa.list_(pa.uint32())),
 }
 

@@ -31,3 +31,12 @@ pub fn dns_message<'a>(d: &'a [u8], p: &IpPacket) -> Option<(&'a [u8], bool)> {
     };
     Some((message, port == dns::MDNS_PORT))
 }
+
+/// The TCP payload of `p` that may start with TLS records: a first fragment's segment, on
+/// any port (TLS is recognised by its record header, not by port).
+pub fn tls_payload<'a>(d: &'a [u8], p: &IpPacket) -> Option<&'a [u8]> {
+    if !p.first_fragment || p.more_fragments || p.protocol != TCP {
+        return None;
+    }
+    d.get(p.payload.clone()).filter(|b| b.first() == Some(&22))
+}

@@ -28,7 +28,7 @@ use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
 use crate::tunnel::Tunnels;
-use crate::wire::dns;
+use crate::wire::{dns, tls};
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -476,11 +476,26 @@ struct MoreColumns {
     dns_answers: Option<ListBuilder<StringBuilder>>,
     dns_ttls: Option<ListBuilder<UInt32Builder>>,
     dns_truncated: Option<BooleanBuilder>,
+    tls_handshake: Option<Int16Builder>,
+    tls_snis: KeyedTextDictionary,
+    tls_sni: Option<Int32Builder>,
+    tls_versions: Option<ListBuilder<UInt16Builder>>,
+    tls_version: Option<UInt16Builder>,
+    tls_alpn: Option<ListBuilder<StringBuilder>>,
+    tls_cipher: Option<UInt16Builder>,
+    /// JA3, JA3S and JA4 share one dictionary of fingerprints (hashes: few distinct).
+    fingerprints: KeyedTextDictionary,
+    tls_ja3: Option<Int32Builder>,
+    tls_ja3s: Option<Int32Builder>,
+    tls_ja4: Option<Int32Builder>,
+    /// This batch's fingerprint dictionary values, once taken (shared by the three).
+    fingerprint_values: Option<ArrayRef>,
     /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
     /// one look at its header or message).
     tcp: bool,
     icmp: bool,
     dns: bool,
+    tls: bool,
 }
 
 impl MoreColumns {
@@ -537,6 +552,15 @@ impl MoreColumns {
                 DnsAnswers => m.dns_answers = Some(ListBuilder::new(StringBuilder::new())),
                 DnsTtls => m.dns_ttls = Some(ListBuilder::new(UInt32Builder::new())),
                 DnsTruncated => m.dns_truncated = Some(BooleanBuilder::with_capacity(capacity)),
+                TlsHandshake => m.tls_handshake = Some(Int16Builder::with_capacity(capacity)),
+                TlsSni => m.tls_sni = Some(Int32Builder::with_capacity(capacity)),
+                TlsVersions => m.tls_versions = Some(ListBuilder::new(UInt16Builder::new())),
+                TlsVersion => m.tls_version = u16s(),
+                TlsAlpn => m.tls_alpn = Some(ListBuilder::new(StringBuilder::new())),
+                TlsCipher => m.tls_cipher = u16s(),
+                TlsJa3 => m.tls_ja3 = Some(Int32Builder::with_capacity(capacity)),
+                TlsJa3s => m.tls_ja3s = Some(Int32Builder::with_capacity(capacity)),
+                TlsJa4 => m.tls_ja4 = Some(Int32Builder::with_capacity(capacity)),
             }
             any = true;
         }
@@ -555,6 +579,15 @@ impl MoreColumns {
             || m.dns_answers.is_some()
             || m.dns_ttls.is_some()
             || m.dns_truncated.is_some();
+        m.tls = m.tls_handshake.is_some()
+            || m.tls_sni.is_some()
+            || m.tls_versions.is_some()
+            || m.tls_version.is_some()
+            || m.tls_alpn.is_some()
+            || m.tls_cipher.is_some()
+            || m.tls_ja3.is_some()
+            || m.tls_ja3s.is_some()
+            || m.tls_ja4.is_some();
         any.then(|| Box::new(m))
     }
 
@@ -669,6 +702,67 @@ impl MoreColumns {
             let message = app::dns_message(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns));
             self.push_dns(message.as_ref());
         }
+        if self.tls {
+            let hello = app::tls_payload(d, p).and_then(tls::parse_records);
+            self.push_tls(hello.as_ref());
+        }
+    }
+
+    /// The TLS columns of one row, from its hello if it has one.
+    #[inline]
+    fn push_tls(&mut self, h: Option<&tls::Hello>) {
+        use tls::HelloKind::{Client, Server};
+        let client = h.filter(|h| h.kind == Client);
+        let server = h.filter(|h| h.kind == Server);
+        if let Some(b) = &mut self.tls_handshake {
+            b.append_option(h.map(|h| h.kind as i16));
+        }
+        if let Some(b) = &mut self.tls_sni {
+            let name = client.and_then(|h| h.server_name.as_deref()).map(|n| {
+                let mut text = String::new();
+                dns::push_display_text(n, &mut text);
+                text
+            });
+            b.append_option(name.map(|n| self.tls_snis.key(&n)));
+        }
+        if let Some(b) = &mut self.tls_versions {
+            match client {
+                Some(h) => {
+                    b.values().append_slice(&h.offered_versions());
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        if let Some(b) = &mut self.tls_version {
+            b.append_option(server.map(|h| h.version()));
+        }
+        if let Some(b) = &mut self.tls_alpn {
+            match h {
+                Some(h) => {
+                    for p in &h.alpn {
+                        let mut text = String::new();
+                        dns::push_display_text(p, &mut text);
+                        b.values().append_value(&text);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        if let Some(b) = &mut self.tls_cipher {
+            b.append_option(server.map(|h| h.ciphers[0]));
+        }
+        if let Some(b) = &mut self.tls_ja3 {
+            b.append_option(client.map(|h| self.fingerprints.key(&h.ja3())));
+        }
+        if let Some(b) = &mut self.tls_ja3s {
+            b.append_option(server.map(|h| self.fingerprints.key(&h.ja3())));
+        }
+        if let Some(b) = &mut self.tls_ja4 {
+            let ja4 = client.and_then(|h| h.ja4(false));
+            b.append_option(ja4.map(|f| self.fingerprints.key(&f)));
+        }
     }
 
     /// The DNS columns of one row, from its message if it has one.
@@ -729,6 +823,12 @@ impl MoreColumns {
         self.dns_qnames.text_len
             + self
                 .dns_answers
+                .as_ref()
+                .map_or(0, |b| b.values_ref().values_slice().len())
+            + self.tls_snis.text_len
+            + self.fingerprints.text_len
+            + self
+                .tls_alpn
                 .as_ref()
                 .map_or(0, |b| b.values_ref().values_slice().len())
     }
@@ -853,6 +953,36 @@ impl MoreColumns {
             DnsAnswers => take(&mut self.dns_answers),
             DnsTtls => take(&mut self.dns_ttls),
             DnsTruncated => take(&mut self.dns_truncated),
+            TlsHandshake => {
+                let keys = self.tls_handshake.as_mut().expect("selected").finish();
+                dictionary16(
+                    keys,
+                    Arc::new(StringArray::from(vec![
+                        tls::HelloKind::Client.name(),
+                        tls::HelloKind::Server.name(),
+                    ])),
+                )
+            }
+            TlsSni => {
+                let keys = self.tls_sni.as_mut().expect("selected").finish();
+                dictionary32(keys, self.tls_snis.take_values())
+            }
+            TlsVersions => take(&mut self.tls_versions),
+            TlsVersion => take(&mut self.tls_version),
+            TlsAlpn => take(&mut self.tls_alpn),
+            TlsCipher => take(&mut self.tls_cipher),
+            TlsJa3 | TlsJa3s | TlsJa4 => {
+                let keys = match c {
+                    TlsJa3 => self.tls_ja3.as_mut(),
+                    TlsJa3s => self.tls_ja3s.as_mut(),
+                    _ => self.tls_ja4.as_mut(),
+                };
+                let keys = keys.expect("selected").finish();
+                if self.fingerprint_values.is_none() {
+                    self.fingerprint_values = Some(self.fingerprints.take_values());
+                }
+                dictionary32(keys, self.fingerprint_values.clone().expect("just set"))
+            }
             Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => {
                 unreachable!("the documented columns are built by BatchBuilder")
             }
@@ -1087,6 +1217,7 @@ impl BatchBuilder {
         if let Some(more) = &mut self.more {
             more.mac_values = None;
             more.outer_values = None;
+            more.fingerprint_values = None;
         }
         let rows = std::mem::take(&mut self.rows);
         if to_text {

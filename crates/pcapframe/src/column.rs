@@ -56,6 +56,15 @@ pub enum Column {
     DnsAnswers,
     DnsTtls,
     DnsTruncated,
+    TlsHandshake,
+    TlsSni,
+    TlsVersions,
+    TlsVersion,
+    TlsAlpn,
+    TlsCipher,
+    TlsJa3,
+    TlsJa3s,
+    TlsJa4,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -86,6 +95,8 @@ pub enum Kind {
     Binary,
     /// A list of text per row.
     TextList,
+    /// A list of 16-bit unsigned integers per row.
+    UInt16List,
     /// A list of 32-bit unsigned integers per row.
     UInt32List,
 }
@@ -107,6 +118,10 @@ impl Kind {
                 DataType::Utf8,
                 true,
             ))),
+            Kind::UInt16List => DataType::List(std::sync::Arc::new(Field::new_list_field(
+                DataType::UInt16,
+                true,
+            ))),
             Kind::UInt32List => DataType::List(std::sync::Arc::new(Field::new_list_field(
                 DataType::UInt32,
                 true,
@@ -126,6 +141,7 @@ impl Kind {
             Kind::Boolean => "boolean",
             Kind::Binary => "large_binary[pyarrow]",
             Kind::TextList => "list<item: string>[pyarrow]",
+            Kind::UInt16List => "list<item: uint16>[pyarrow]",
             Kind::UInt32List => "list<item: uint32>[pyarrow]",
         }
     }
@@ -183,7 +199,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 47] = {
+pub const COLUMNS: [ColumnDef; 56] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -329,6 +345,33 @@ pub const COLUMNS: [ColumnDef; 47] = {
         def(DnsTruncated, "dns_truncated", Boolean, true, Transport,
             "the TC flag: the message was truncated by its sender",
             "dns.flags.truncated"),
+        def(TlsHandshake, "tls_handshake", Text16, true, Transport,
+            "`client_hello` or `server_hello`, for a TCP segment (on any port) whose payload starts with a TLS handshake record holding the whole hello (over one or more records); missing for every other packet. Hellos split over TCP segments are not yet reassembled: their rows are missing",
+            "tls.handshake.type"),
+        def(TlsSni, "tls_sni", Text32, true, Transport,
+            "the ClientHello's server name (the first `host_name` of its server_name extension), as tshark shows text",
+            "tls.handshake.extensions_server_name"),
+        def(TlsVersions, "tls_versions", UInt16List, true, Transport,
+            "the versions the ClientHello offers: its supported_versions extension as written (GREASE values included), else its legacy version (`0x0303` is TLS 1.2, `0x0304` TLS 1.3)",
+            "tls.handshake.extensions.supported_version, tls.handshake.version"),
+        def(TlsVersion, "tls_version", UInt16, true, Transport,
+            "the version the ServerHello chose: its supported_versions extension, else its legacy version",
+            "tls.handshake.extensions.supported_version, tls.handshake.version"),
+        def(TlsAlpn, "tls_alpn", TextList, true, Transport,
+            "the ALPN protocols the hello names (ClientHello: offered, in order; ServerHello: the chosen one); an empty list without the extension",
+            "tls.handshake.extensions_alpn_str"),
+        def(TlsCipher, "tls_cipher", UInt16, true, Transport,
+            "the cipher suite the ServerHello chose",
+            "tls.handshake.ciphersuite"),
+        def(TlsJa3, "tls_ja3", Text32, true, Transport,
+            "the ClientHello's JA3 (MD5 of version, ciphers, extensions, groups and point formats, GREASE left out)",
+            "tls.handshake.ja3"),
+        def(TlsJa3s, "tls_ja3s", Text32, true, Transport,
+            "the ServerHello's JA3S (MD5 of version, cipher and extensions)",
+            "tls.handshake.ja3s"),
+        def(TlsJa4, "tls_ja4", Text32, true, Transport,
+            "the ClientHello's JA4 (FoxIO's TLS client fingerprint, `t13d1516h2_8daaf6152771_e5627efa2ab1`; only JA4 itself, BSD-3-Clause, none of the other JA4+ methods)",
+            ""),
     ]
 };
 

@@ -22,6 +22,7 @@ pub mod mpls;
 pub mod nsh;
 pub mod pppoe;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 pub mod vxlan;
 
