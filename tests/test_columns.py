@@ -218,7 +218,9 @@ def test_column_dtypes():
         "dns_truncated": "boolean", "tls_handshake": "category", "tls_sni": "category",
         "tls_versions": "list<item: uint16>[pyarrow]", "tls_version": "UInt16",
         "tls_alpn": "list<item: string>[pyarrow]", "tls_cipher": "UInt16", "tls_ja3": "category",
-        "tls_ja3s": "category", "tls_ja4": "category",
+        "tls_ja3s": "category", "tls_ja4": "category", "http_method": "category", "http_host": "category",
+        "http_uri": "category", "http_user_agent": "category", "http_status": "UInt16",
+        "http_content_type": "category",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

@@ -28,7 +28,7 @@ use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
 use crate::tunnel::Tunnels;
-use crate::wire::{dns, tls};
+use crate::wire::{dns, http, tls};
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -490,12 +490,24 @@ struct MoreColumns {
     tls_ja4: Option<Int32Builder>,
     /// This batch's fingerprint dictionary values, once taken (shared by the three).
     fingerprint_values: Option<ArrayRef>,
+    http_methods: KeyedTextDictionary,
+    http_method: Option<Int32Builder>,
+    http_hosts: KeyedTextDictionary,
+    http_host: Option<Int32Builder>,
+    http_uris: KeyedTextDictionary,
+    http_uri: Option<Int32Builder>,
+    http_user_agents: KeyedTextDictionary,
+    http_user_agent: Option<Int32Builder>,
+    http_status: Option<UInt16Builder>,
+    http_content_types: KeyedTextDictionary,
+    http_content_type: Option<Int32Builder>,
     /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
     /// one look at its header or message).
     tcp: bool,
     icmp: bool,
     dns: bool,
     tls: bool,
+    http: bool,
 }
 
 impl MoreColumns {
@@ -561,6 +573,14 @@ impl MoreColumns {
                 TlsJa3 => m.tls_ja3 = Some(Int32Builder::with_capacity(capacity)),
                 TlsJa3s => m.tls_ja3s = Some(Int32Builder::with_capacity(capacity)),
                 TlsJa4 => m.tls_ja4 = Some(Int32Builder::with_capacity(capacity)),
+                HttpMethod => m.http_method = Some(Int32Builder::with_capacity(capacity)),
+                HttpHost => m.http_host = Some(Int32Builder::with_capacity(capacity)),
+                HttpUri => m.http_uri = Some(Int32Builder::with_capacity(capacity)),
+                HttpUserAgent => m.http_user_agent = Some(Int32Builder::with_capacity(capacity)),
+                HttpStatus => m.http_status = u16s(),
+                HttpContentType => {
+                    m.http_content_type = Some(Int32Builder::with_capacity(capacity))
+                }
             }
             any = true;
         }
@@ -588,6 +608,12 @@ impl MoreColumns {
             || m.tls_ja3.is_some()
             || m.tls_ja3s.is_some()
             || m.tls_ja4.is_some();
+        m.http = m.http_method.is_some()
+            || m.http_host.is_some()
+            || m.http_uri.is_some()
+            || m.http_user_agent.is_some()
+            || m.http_status.is_some()
+            || m.http_content_type.is_some();
         any.then(|| Box::new(m))
     }
 
@@ -706,6 +732,57 @@ impl MoreColumns {
             let hello = app::tls_payload(d, p).and_then(tls::parse_records);
             self.push_tls(hello.as_ref());
         }
+        if self.http {
+            let message =
+                app::http_payload(d, p).and_then(|(b, datagram)| http::parse(b, datagram));
+            self.push_http(message.as_ref());
+        }
+    }
+
+    /// The HTTP columns of one row, from its message if it has one.
+    #[inline]
+    fn push_http(&mut self, m: Option<&http::Message<'_>>) {
+        fn text(
+            b: &mut Option<Int32Builder>,
+            dictionary: &mut KeyedTextDictionary,
+            value: Option<&[u8]>,
+        ) {
+            if let Some(b) = b {
+                b.append_option(value.map(|v| {
+                    let mut shown = String::new();
+                    dns::push_display_text(v, &mut shown);
+                    dictionary.key(&shown)
+                }));
+            }
+        }
+        text(
+            &mut self.http_method,
+            &mut self.http_methods,
+            m.and_then(|m| m.method),
+        );
+        text(
+            &mut self.http_host,
+            &mut self.http_hosts,
+            m.and_then(|m| m.host),
+        );
+        text(
+            &mut self.http_uri,
+            &mut self.http_uris,
+            m.and_then(|m| m.uri),
+        );
+        text(
+            &mut self.http_user_agent,
+            &mut self.http_user_agents,
+            m.and_then(|m| m.user_agent),
+        );
+        if let Some(b) = &mut self.http_status {
+            b.append_option(m.and_then(|m| m.status));
+        }
+        text(
+            &mut self.http_content_type,
+            &mut self.http_content_types,
+            m.and_then(|m| m.content_type),
+        );
     }
 
     /// The TLS columns of one row, from its hello if it has one.
@@ -827,6 +904,11 @@ impl MoreColumns {
                 .map_or(0, |b| b.values_ref().values_slice().len())
             + self.tls_snis.text_len
             + self.fingerprints.text_len
+            + self.http_methods.text_len
+            + self.http_hosts.text_len
+            + self.http_uris.text_len
+            + self.http_user_agents.text_len
+            + self.http_content_types.text_len
             + self
                 .tls_alpn
                 .as_ref()
@@ -971,6 +1053,20 @@ impl MoreColumns {
             TlsVersion => take(&mut self.tls_version),
             TlsAlpn => take(&mut self.tls_alpn),
             TlsCipher => take(&mut self.tls_cipher),
+            HttpMethod | HttpHost | HttpUri | HttpUserAgent | HttpContentType => {
+                let (keys, values) = match c {
+                    HttpMethod => (self.http_method.as_mut(), &mut self.http_methods),
+                    HttpHost => (self.http_host.as_mut(), &mut self.http_hosts),
+                    HttpUri => (self.http_uri.as_mut(), &mut self.http_uris),
+                    HttpUserAgent => (self.http_user_agent.as_mut(), &mut self.http_user_agents),
+                    _ => (
+                        self.http_content_type.as_mut(),
+                        &mut self.http_content_types,
+                    ),
+                };
+                dictionary32(keys.expect("selected").finish(), values.take_values())
+            }
+            HttpStatus => take(&mut self.http_status),
             TlsJa3 | TlsJa3s | TlsJa4 => {
                 let keys = match c {
                     TlsJa3 => self.tls_ja3.as_mut(),

@@ -65,6 +65,12 @@ pub enum Column {
     TlsJa3,
     TlsJa3s,
     TlsJa4,
+    HttpMethod,
+    HttpHost,
+    HttpUri,
+    HttpUserAgent,
+    HttpStatus,
+    HttpContentType,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -199,7 +205,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 56] = {
+pub const COLUMNS: [ColumnDef; 62] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -372,6 +378,24 @@ pub const COLUMNS: [ColumnDef; 56] = {
         def(TlsJa4, "tls_ja4", Text32, true, Transport,
             "the ClientHello's JA4 (FoxIO's TLS client fingerprint, `t13d1516h2_8daaf6152771_e5627efa2ab1`; only JA4 itself, BSD-3-Clause, none of the other JA4+ methods)",
             ""),
+        def(HttpMethod, "http_method", Text32, true, Transport,
+            "the method of an HTTP/1.x request, for a TCP segment or UDP datagram (SSDP; on any port) whose payload starts with a request line (`METHOD SP target SP HTTP/1.x`, or HTTP/0.9's `GET SP target` and an empty line) and holds the whole message: its header fields and a body whose end it shows (none for a request without a length, `Content-Length` bytes, chunks up to the last), as tshark attributes a message to the segment that completes it; missing for every other packet (messages over several segments are not yet reassembled)",
+            "http.request.method"),
+        def(HttpHost, "http_host", Text32, true, Transport,
+            "the message's first `Host` field, trimmed, as tshark shows text",
+            "http.host"),
+        def(HttpUri, "http_uri", Text32, true, Transport,
+            "the request's target as written",
+            "http.request.uri"),
+        def(HttpUserAgent, "http_user_agent", Text32, true, Transport,
+            "the message's first `User-Agent` field",
+            "http.user_agent"),
+        def(HttpStatus, "http_status", UInt16, true, Transport,
+            "the status code of an HTTP/1.x response (`HTTP/1.x SP 3DIGIT`), held whole as a request is (a response without a length only when its status has no body: 1xx, 204, 304)",
+            "http.response.code"),
+        def(HttpContentType, "http_content_type", Text32, true, Transport,
+            "the message's first `Content-Type` field, parameters included",
+            "http.content_type"),
     ]
 };
 

@@ -14,6 +14,7 @@ pub mod ethernet;
 pub mod geneve;
 pub mod gre;
 pub mod gtpu;
+pub mod http;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
