@@ -266,3 +266,24 @@ def test_the_records_of_a_hello_and_a_bounded_hello(tmp_path):
     write_segments(path, [b"\x16\x03\x01\x40\x00" + b"\x01" * 100, b"\x16\x03\x03\x00\x05\x02\x00\x00\x01\x00"])
     assert our_rows(path) == {}
     assert struct.calcsize("!H") == 2
+
+
+def test_the_generators_hellos_match_tshark_and_ja4plus(tmp_path):
+    # tools/synthcap.py's ClientHellos (GREASE or not, three cipher lists, four ALPN lists,
+    # many server names) and ServerHellos: every one read, and read as tshark and ja4plus do.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import synthcap
+
+    path = tmp_path / "synth.pcap"
+    synthcap.write_capture(path, 20_000, seed=11)
+    compared, problems = compare(path)
+    assert problems == [] and compared > 100
+    ours = our_rows(path)
+    ja4 = ja4plus_fingerprints(path)
+    clients = {f for f, r in ours.items() if r["tls_handshake"] == "client_hello"}
+    assert set(ja4) == clients
+    assert {f: ours[f]["tls_ja4"] for f in ja4} == ja4
+    assert len({r["tls_ja4"] for r in ours.values()}) > 4

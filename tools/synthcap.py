@@ -7,7 +7,9 @@ conversations:
 * TCP over IPv4 and IPv6: three-way handshake with SYN options, a request, data
   segments of a full MSS (1448 bytes with the timestamp option, 1460 without),
   delayed ACKs, FIN; also interactive sessions of small segments.  Port 443
-  carries TLS-looking records, port 80 plain HTTP/1.1, port 22 random bytes;
+  downloads start with a real TLS ClientHello (varied server names, cipher lists,
+  ALPN, GREASE) answered by a ServerHello, then TLS-looking records; port 80 plain
+  HTTP/1.1, port 22 random bytes;
 * UDP: DNS queries and responses (real DNS messages), QUIC-like traffic on port
   443, NTP;
 * ICMP and ICMPv6 echo request/reply (Linux ``ping`` payloads);
@@ -43,7 +45,7 @@ from typing import Callable, Iterator
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_PATH = REPO / "python" / "intake_pcap" / "data" / "sample.pcap"
 
-VERSION = 1  # bump when the output for a given packet count and seed changes
+VERSION = 2  # bump when the output for a given packet count and seed changes
 EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z, seconds
 LINKTYPE_ETHERNET = 1
 SNAPLEN = 262_144
@@ -131,6 +133,61 @@ class Payloads:
                 variants.append((data, ones_sum(data)))
             self.cache[(kind, size)] = variants
         return variants[int(self.rng.random() * self.VARIANTS)]
+
+
+def _extension(ty: int, data: bytes) -> bytes:
+    return struct.pack("!HH", ty, len(data)) + data
+
+
+def _handshake_record(kind: int, body: bytes) -> bytes:
+    message = bytes([kind]) + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(message).to_bytes(2, "big") + message
+
+
+# Cipher lists of a few client families (TLS 1.3 suites first, as browsers and curl send).
+TLS_CIPHER_LISTS = [
+    [0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014, 0x009C, 0x009D,
+     0x002F, 0x0035],
+    [0x1302, 0x1303, 0x1301, 0xC02C, 0xC030, 0x009F, 0xCCA9, 0xCCA8, 0xCCAA, 0xC02B, 0xC02F, 0x009E],
+    [0x1301, 0x1303, 0x1302, 0xC02B, 0xC02C, 0xCCA9],
+]
+TLS_ALPN = [[b"h2", b"http/1.1"], [b"http/1.1"], [b"h2"], []]
+
+
+def client_hello(rng: random.Random, server_name: str) -> bytes:
+    """A TLS 1.3 ClientHello record as clients write them: GREASE (sometimes), the server
+    name, groups, point formats, signature algorithms, ALPN, supported versions and an
+    X25519 key share."""
+    grease = 0x0A0A + 0x1010 * rng.randrange(16) if rng.random() < 0.6 else None
+    ciphers = list(rng.choice(TLS_CIPHER_LISTS))
+    if grease is not None:
+        ciphers.insert(0, grease)
+    name = server_name.encode()
+    exts = b""
+    if grease is not None:
+        exts += _extension(grease, b"")
+    exts += _extension(0, struct.pack("!HBH", len(name) + 3, 0, len(name)) + name)
+    exts += _extension(10, struct.pack("!HHHH", 6, 29, 23, 24))
+    exts += _extension(11, b"\x01\x00")
+    exts += _extension(13, struct.pack("!H", 8) + struct.pack("!HHHH", 0x0403, 0x0804, 0x0401, 0x0503))
+    alpn = rng.choice(TLS_ALPN)
+    if alpn:
+        protocols = b"".join(bytes([len(a)]) + a for a in alpn)
+        exts += _extension(16, struct.pack("!H", len(protocols)) + protocols)
+    exts += _extension(43, b"\x04\x03\x04\x03\x03")
+    exts += _extension(51, struct.pack("!HHH", 36, 29, 32) + rng.randbytes(32))
+    body = (b"\x03\x03" + rng.randbytes(32) + b"\x20" + rng.randbytes(32)
+            + struct.pack("!H", 2 * len(ciphers)) + b"".join(struct.pack("!H", c) for c in ciphers)
+            + b"\x01\x00" + struct.pack("!H", len(exts)) + exts)
+    return _handshake_record(1, body)
+
+
+def server_hello(rng: random.Random) -> bytes:
+    """A TLS 1.3 ServerHello record: TLS_AES_128_GCM_SHA256 and an X25519 key share."""
+    exts = _extension(43, b"\x03\x04") + _extension(51, struct.pack("!HH", 29, 32) + rng.randbytes(32))
+    body = (b"\x03\x03" + rng.randbytes(32) + b"\x20" + rng.randbytes(32) + b"\x13\x01\x00"
+            + struct.pack("!H", len(exts)) + exts)
+    return _handshake_record(2, body)
 
 
 def dns_name(name: str) -> bytes:
@@ -409,7 +466,13 @@ class Traffic:
         conn = Tcp(self.clock, rng, out, back, net.ephemeral_port(), port, timestamps)
         last = self._sizes(200, conn.mss)
         if port == 443:
-            request, first = self.payloads.get("tls", self._sizes(200, 620)), None
+            hello = client_hello(rng, f"{rng.choice(DNS_LABELS)}.{rng.choice(DNS_DOMAINS)}")
+            request = (hello, ones_sum(hello))
+            # The server's first segment starts with its ServerHello; the rest of the segment
+            # is TLS-looking records.
+            answer = server_hello(rng)
+            rest = self.payloads.get("tls", max(5, (last if segments == 1 else conn.mss) - len(answer)))
+            first = (answer + rest[0], ones_sum(answer + rest[0]))
         else:
             request, first = self._http(segments, conn.mss, last)
         yield from conn.handshake()
