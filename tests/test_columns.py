@@ -220,7 +220,8 @@ def test_column_dtypes():
         "tls_alpn": "list<item: string>[pyarrow]", "tls_cipher": "UInt16", "tls_ja3": "category",
         "tls_ja3s": "category", "tls_ja4": "category", "http_method": "category", "http_host": "category",
         "http_uri": "category", "http_user_agent": "category", "http_status": "UInt16",
-        "http_content_type": "category",
+        "http_content_type": "category", "quic_version": "UInt32", "quic_dcid": "category",
+        "quic_scid": "category",
     }
     # The MAC columns share their categories, as the host columns do.
     assert list(df.src_mac.cat.categories) == list(df.dst_mac.cat.categories)

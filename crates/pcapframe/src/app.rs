@@ -47,7 +47,7 @@ pub fn http_payload<'a>(d: &'a [u8], p: &IpPacket) -> Option<(&'a [u8], bool)> {
 }
 
 /// The payload of `p` when it is a whole UDP datagram, bounded by the UDP length.
-fn udp_payload<'a>(d: &'a [u8], p: &IpPacket) -> Option<&'a [u8]> {
+pub fn udp_payload<'a>(d: &'a [u8], p: &IpPacket) -> Option<&'a [u8]> {
     if !p.first_fragment || p.more_fragments || p.protocol != UDP {
         return None;
     }

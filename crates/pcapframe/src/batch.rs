@@ -28,7 +28,7 @@ use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
 use crate::tunnel::Tunnels;
-use crate::wire::{dns, http, tls};
+use crate::wire::{dns, http, quic, tls};
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -501,6 +501,13 @@ struct MoreColumns {
     http_status: Option<UInt16Builder>,
     http_content_types: KeyedTextDictionary,
     http_content_type: Option<Int32Builder>,
+    quic_version: Option<UInt32Builder>,
+    /// Both connection id columns share one dictionary.
+    quic_cids: KeyedTextDictionary,
+    quic_dcid: Option<Int32Builder>,
+    quic_scid: Option<Int32Builder>,
+    /// This batch's connection id dictionary values, once taken.
+    quic_cid_values: Option<ArrayRef>,
     /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
     /// one look at its header or message).
     tcp: bool,
@@ -508,6 +515,7 @@ struct MoreColumns {
     dns: bool,
     tls: bool,
     http: bool,
+    quic: bool,
 }
 
 impl MoreColumns {
@@ -581,6 +589,9 @@ impl MoreColumns {
                 HttpContentType => {
                     m.http_content_type = Some(Int32Builder::with_capacity(capacity))
                 }
+                QuicVersion => m.quic_version = u32s(),
+                QuicDcid => m.quic_dcid = Some(Int32Builder::with_capacity(capacity)),
+                QuicScid => m.quic_scid = Some(Int32Builder::with_capacity(capacity)),
             }
             any = true;
         }
@@ -614,6 +625,7 @@ impl MoreColumns {
             || m.http_user_agent.is_some()
             || m.http_status.is_some()
             || m.http_content_type.is_some();
+        m.quic = m.quic_version.is_some() || m.quic_dcid.is_some() || m.quic_scid.is_some();
         any.then(|| Box::new(m))
     }
 
@@ -728,9 +740,22 @@ impl MoreColumns {
             let message = app::dns_message(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns));
             self.push_dns(message.as_ref());
         }
+        // QUIC's long header, read when its columns are asked for or when a TLS column may
+        // come from a client Initial's hello.
+        let quic = if self.quic || self.tls {
+            app::udp_payload(d, p).and_then(quic::parse)
+        } else {
+            None
+        };
+        if self.quic {
+            self.push_quic(quic.as_ref());
+        }
         if self.tls {
-            let hello = app::tls_payload(d, p).and_then(tls::parse_records);
-            self.push_tls(hello.as_ref());
+            let (hello, over_quic) = match quic.and_then(|q| q.hello) {
+                Some(h) => (Some(h), true),
+                None => (app::tls_payload(d, p).and_then(tls::parse_records), false),
+            };
+            self.push_tls(hello.as_ref(), over_quic);
         }
         if self.http {
             let message =
@@ -785,9 +810,24 @@ impl MoreColumns {
         );
     }
 
-    /// The TLS columns of one row, from its hello if it has one.
+    /// The QUIC columns of one row, from its long header if it has one.
     #[inline]
-    fn push_tls(&mut self, h: Option<&tls::Hello>) {
+    fn push_quic(&mut self, q: Option<&quic::LongHeader<'_>>) {
+        if let Some(b) = &mut self.quic_version {
+            b.append_option(q.map(|q| q.version));
+        }
+        if let Some(b) = &mut self.quic_dcid {
+            b.append_option(q.map(|q| self.quic_cids.key(&quic::cid_hex(q.dcid))));
+        }
+        if let Some(b) = &mut self.quic_scid {
+            b.append_option(q.map(|q| self.quic_cids.key(&quic::cid_hex(q.scid))));
+        }
+    }
+
+    /// The TLS columns of one row, from its hello if it has one (`over_quic`: from a QUIC
+    /// client Initial).
+    #[inline]
+    fn push_tls(&mut self, h: Option<&tls::Hello>, over_quic: bool) {
         use tls::HelloKind::{Client, Server};
         let client = h.filter(|h| h.kind == Client);
         let server = h.filter(|h| h.kind == Server);
@@ -837,7 +877,7 @@ impl MoreColumns {
             b.append_option(server.map(|h| self.fingerprints.key(&h.ja3())));
         }
         if let Some(b) = &mut self.tls_ja4 {
-            let ja4 = client.and_then(|h| h.ja4(false));
+            let ja4 = client.and_then(|h| h.ja4(over_quic));
             b.append_option(ja4.map(|f| self.fingerprints.key(&f)));
         }
     }
@@ -909,6 +949,7 @@ impl MoreColumns {
             + self.http_uris.text_len
             + self.http_user_agents.text_len
             + self.http_content_types.text_len
+            + self.quic_cids.text_len
             + self
                 .tls_alpn
                 .as_ref()
@@ -1067,6 +1108,19 @@ impl MoreColumns {
                 dictionary32(keys.expect("selected").finish(), values.take_values())
             }
             HttpStatus => take(&mut self.http_status),
+            QuicVersion => take(&mut self.quic_version),
+            QuicDcid | QuicScid => {
+                let keys = if c == QuicDcid {
+                    self.quic_dcid.as_mut()
+                } else {
+                    self.quic_scid.as_mut()
+                };
+                let keys = keys.expect("selected").finish();
+                if self.quic_cid_values.is_none() {
+                    self.quic_cid_values = Some(self.quic_cids.take_values());
+                }
+                dictionary32(keys, self.quic_cid_values.clone().expect("just set"))
+            }
             TlsJa3 | TlsJa3s | TlsJa4 => {
                 let keys = match c {
                     TlsJa3 => self.tls_ja3.as_mut(),
@@ -1314,6 +1368,7 @@ impl BatchBuilder {
             more.mac_values = None;
             more.outer_values = None;
             more.fingerprint_values = None;
+            more.quic_cid_values = None;
         }
         let rows = std::mem::take(&mut self.rows);
         if to_text {

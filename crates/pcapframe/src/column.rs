@@ -71,6 +71,9 @@ pub enum Column {
     HttpUserAgent,
     HttpStatus,
     HttpContentType,
+    QuicVersion,
+    QuicDcid,
+    QuicScid,
 }
 
 /// The documented six, what a read gives without `columns=`.
@@ -205,7 +208,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 62] = {
+pub const COLUMNS: [ColumnDef; 65] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -352,7 +355,7 @@ pub const COLUMNS: [ColumnDef; 62] = {
             "the TC flag: the message was truncated by its sender",
             "dns.flags.truncated"),
         def(TlsHandshake, "tls_handshake", Text16, true, Transport,
-            "`client_hello` or `server_hello`, for a TCP segment (on any port) whose payload starts with a TLS handshake record holding the whole hello (over one or more records); missing for every other packet. Hellos split over TCP segments are not yet reassembled: their rows are missing",
+            "`client_hello` or `server_hello`, for a TCP segment (on any port) whose payload starts with a TLS handshake record holding the whole hello (over one or more records), or `client_hello` for a QUIC client Initial (versions 1, 2 and drafts 29-32, opened with the version's initial keys) whose CRYPTO frames hold the whole ClientHello; missing for every other packet. Hellos split over TCP segments or QUIC packets are not yet reassembled: their rows are missing. Every `tls_` column comes from this hello",
             "tls.handshake.type"),
         def(TlsSni, "tls_sni", Text32, true, Transport,
             "the ClientHello's server name (the first `host_name` of its server_name extension), as tshark shows text",
@@ -376,7 +379,7 @@ pub const COLUMNS: [ColumnDef; 62] = {
             "the ServerHello's JA3S (MD5 of version, cipher and extensions)",
             "tls.handshake.ja3s"),
         def(TlsJa4, "tls_ja4", Text32, true, Transport,
-            "the ClientHello's JA4 (FoxIO's TLS client fingerprint, `t13d1516h2_8daaf6152771_e5627efa2ab1`; only JA4 itself, BSD-3-Clause, none of the other JA4+ methods)",
+            "the ClientHello's JA4 (FoxIO's TLS client fingerprint, `t13d1516h2_8daaf6152771_e5627efa2ab1`, `q` first for QUIC; only JA4 itself, BSD-3-Clause, none of the other JA4+ methods)",
             ""),
         def(HttpMethod, "http_method", Text32, true, Transport,
             "the method of an HTTP/1.x request, for a TCP segment or UDP datagram (SSDP; on any port) whose payload starts with a request line (`METHOD SP target SP HTTP/1.x`, or HTTP/0.9's `GET SP target` and an empty line) and holds the whole message: its header fields and a body whose end it shows (none for a request without a length, `Content-Length` bytes, chunks up to the last), as tshark attributes a message to the segment that completes it; missing for every other packet (messages over several segments are not yet reassembled)",
@@ -396,6 +399,15 @@ pub const COLUMNS: [ColumnDef; 62] = {
         def(HttpContentType, "http_content_type", Text32, true, Transport,
             "the message's first `Content-Type` field, parameters included",
             "http.content_type"),
+        def(QuicVersion, "quic_version", UInt32, true, Transport,
+            "the version of a UDP datagram's first QUIC packet when it has a long header of a version read here (1, `0x6b3343cf` for 2, drafts 29-32 as `0xff00001d`...), recognised on any port; missing for every other packet (short headers carry no version)",
+            "quic.version"),
+        def(QuicDcid, "quic_dcid", Text32, true, Transport,
+            "that long header's destination connection id, in lowercase hex (empty text for an empty id)",
+            "quic.dcid"),
+        def(QuicScid, "quic_scid", Text32, true, Transport,
+            "its source connection id, as `quic_dcid`",
+            "quic.scid"),
     ]
 };
 

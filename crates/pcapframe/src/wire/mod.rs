@@ -22,6 +22,7 @@ pub mod l2tp;
 pub mod mpls;
 pub mod nsh;
 pub mod pppoe;
+pub mod quic;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

@@ -1,0 +1,348 @@
+//! QUIC long headers (RFC 9000 §17.2) and the client's Initial packets, opened with the
+//! version's initial secrets (RFC 9001 §5 for version 1 and the drafts, RFC 9369 for
+//! version 2): HKDF, header protection (AES-128 in ECB on a sample), AES-128-GCM.
+//!
+//! Only what one datagram holds is read: its first packet, and from an Initial the CRYPTO
+//! frames that carry the start of the TLS handshake. A ClientHello that continues in a
+//! second Initial packet gives no hello (a missing value, never half a hello). Any packet
+//! that does not open (a server's Initial, a packet number too large for its truncated
+//! form, damage) gives no hello either: the AEAD tag decides, so nothing unauthenticated
+//! is ever read as a hello.
+
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use aes_gcm::aead::AeadInOut;
+use aes_gcm::{Aes128Gcm, Nonce, Tag};
+use hkdf::Hkdf;
+use sha2::Sha256;
+
+use super::be16;
+use super::tls::{Hello, MAX_HELLO};
+
+pub const VERSION_1: u32 = 0x0000_0001;
+pub const VERSION_2: u32 = 0x6b33_43cf;
+
+/// The most bytes of a connection id (RFC 9000 §17.2: 20 in versions 1 and 2).
+const MAX_CID: usize = 20;
+
+/// A known version's initial salt and labels.
+struct Suite {
+    salt: [u8; 20],
+    v2: bool,
+}
+
+fn suite(version: u32) -> Option<Suite> {
+    let hex = |s: &str| -> [u8; 20] {
+        let mut out = [0u8; 20];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("a constant in hex");
+        }
+        out
+    };
+    match version {
+        VERSION_1 => Some(Suite {
+            salt: hex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
+            v2: false,
+        }),
+        VERSION_2 => Some(Suite {
+            salt: hex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
+            v2: true,
+        }),
+        // Drafts 29 to 32.
+        0xff00_001d..=0xff00_0020 => Some(Suite {
+            salt: hex("afbfec289993d24c9e9786f19c6111e04390a899"),
+            v2: false,
+        }),
+        _ => None,
+    }
+}
+
+/// A datagram's first packet when it has a long header of a known version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongHeader<'a> {
+    pub version: u32,
+    pub dcid: &'a [u8],
+    pub scid: &'a [u8],
+    /// The ClientHello of a client Initial that opened and holds it whole.
+    pub hello: Option<Hello>,
+}
+
+/// A variable-length integer (RFC 9000 §16) at `*at`, moving past it.
+fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let first = *b.get(*at)?;
+    let len = 1usize << (first >> 6);
+    let bytes = b.get(*at..*at + len)?;
+    let mut v = (first & 0x3f) as u64;
+    for &x in &bytes[1..] {
+        v = (v << 8) | x as u64;
+    }
+    *at += len;
+    Some(v)
+}
+
+/// Read the long header at the start of a UDP payload (a QUIC version this module knows,
+/// the fixed bit set) and, for a client Initial, its ClientHello.
+pub fn parse(datagram: &[u8]) -> Option<LongHeader<'_>> {
+    let first = *datagram.first()?;
+    if first & 0xc0 != 0xc0 {
+        return None;
+    }
+    let version = u32::from_be_bytes(datagram.get(1..5)?.try_into().ok()?);
+    let suite = suite(version)?;
+    let mut at = 5;
+    let dcid_len = *datagram.get(at)? as usize;
+    let dcid = datagram.get(at + 1..at + 1 + dcid_len)?;
+    at += 1 + dcid_len;
+    let scid_len = *datagram.get(at)? as usize;
+    let scid = datagram.get(at + 1..at + 1 + scid_len)?;
+    at += 1 + scid_len;
+    if dcid_len > MAX_CID || scid_len > MAX_CID {
+        return None;
+    }
+    let packet_type = (first >> 4) & 3;
+    let initial = if suite.v2 {
+        packet_type == 1
+    } else {
+        packet_type == 0
+    };
+    let hello = if initial {
+        open_initial(datagram, at, dcid, &suite).and_then(|payload| crypto_hello(&payload))
+    } else {
+        None
+    };
+    Some(LongHeader {
+        version,
+        dcid,
+        scid,
+        hello,
+    })
+}
+
+/// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context.
+fn expand_label(secret: &Hkdf<Sha256>, label: &str, out: &mut [u8]) {
+    let full = format!("tls13 {label}");
+    let mut info = Vec::with_capacity(4 + full.len());
+    info.extend_from_slice(&(out.len() as u16).to_be_bytes());
+    info.push(full.len() as u8);
+    info.extend_from_slice(full.as_bytes());
+    info.push(0);
+    secret
+        .expand(&info, out)
+        .expect("lengths within what HKDF-SHA256 expands");
+}
+
+/// The payload of the Initial packet starting at 0 of `datagram` (its token at `at`),
+/// opened with the client's initial keys; `None` if it does not open.
+fn open_initial(datagram: &[u8], mut at: usize, dcid: &[u8], suite: &Suite) -> Option<Vec<u8>> {
+    let token_len = varint(datagram, &mut at)? as usize;
+    at = at.checked_add(token_len)?;
+    let length = varint(datagram, &mut at)? as usize;
+    let pn_offset = at;
+    let packet = datagram.get(..pn_offset.checked_add(length)?)?;
+    if length < 4 + 16 + 1 {
+        return None;
+    }
+
+    let (initial, _) = Hkdf::<Sha256>::extract(Some(&suite.salt), dcid);
+    let initial = Hkdf::<Sha256>::from_prk(&initial).ok()?;
+    let mut client = [0u8; 32];
+    expand_label(&initial, "client in", &mut client);
+    let client = Hkdf::<Sha256>::from_prk(&client).ok()?;
+    let prefix = if suite.v2 { "quicv2 " } else { "quic " };
+    let (mut key, mut iv, mut hp) = ([0u8; 16], [0u8; 12], [0u8; 16]);
+    expand_label(&client, &format!("{prefix}key"), &mut key);
+    expand_label(&client, &format!("{prefix}iv"), &mut iv);
+    expand_label(&client, &format!("{prefix}hp"), &mut hp);
+
+    // Header protection: a mask from the 16 bytes 4 past the packet number's start.
+    let sample = packet.get(pn_offset + 4..pn_offset + 20)?;
+    let mut mask = aes::Block::default();
+    mask.copy_from_slice(sample);
+    aes::Aes128::new_from_slice(&hp)
+        .ok()?
+        .encrypt_block(&mut mask);
+    let mut header = packet[..pn_offset + 4].to_vec();
+    header[0] ^= mask[0] & 0x0f;
+    let pn_len = (header[0] & 3) as usize + 1;
+    let mut pn: u64 = 0;
+    for i in 0..pn_len {
+        header[pn_offset + i] ^= mask[1 + i];
+        pn = (pn << 8) | header[pn_offset + i] as u64;
+    }
+    header.truncate(pn_offset + pn_len);
+
+    // The payload, opened: the nonce is the IV with the packet number in its last bytes.
+    let mut nonce = iv;
+    for (i, b) in pn.to_be_bytes().iter().enumerate() {
+        nonce[4 + i] ^= b;
+    }
+    let body = &packet[pn_offset + pn_len..];
+    let (ciphertext, tag) = body.split_at(body.len().checked_sub(16)?);
+    let mut payload = ciphertext.to_vec();
+    Aes128Gcm::new_from_slice(&key)
+        .ok()?
+        .decrypt_inout_detached(
+            &Nonce::from(nonce),
+            &header,
+            payload.as_mut_slice().into(),
+            &Tag::try_from(tag).ok()?,
+        )
+        .ok()?;
+    Some(payload)
+}
+
+/// The ClientHello the CRYPTO frames of an Initial's payload hold whole from offset 0.
+fn crypto_hello(payload: &[u8]) -> Option<Hello> {
+    let mut pieces: Vec<(usize, &[u8])> = Vec::new();
+    let mut at = 0;
+    while at < payload.len() {
+        let frame = varint(payload, &mut at)?;
+        match frame {
+            0x00 | 0x01 => {} // PADDING, PING
+            0x02 | 0x03 => {
+                // ACK: largest, delay, range count, first range, then ranges (and ECN counts).
+                varint(payload, &mut at)?;
+                varint(payload, &mut at)?;
+                let ranges = varint(payload, &mut at)?;
+                varint(payload, &mut at)?;
+                for _ in 0..ranges.min(payload.len() as u64) {
+                    varint(payload, &mut at)?;
+                    varint(payload, &mut at)?;
+                }
+                if frame == 0x03 {
+                    for _ in 0..3 {
+                        varint(payload, &mut at)?;
+                    }
+                }
+            }
+            0x06 => {
+                let offset = varint(payload, &mut at)? as usize;
+                let len = varint(payload, &mut at)? as usize;
+                let data = payload.get(at..at.checked_add(len)?)?;
+                at += len;
+                if offset < MAX_HELLO {
+                    pieces.push((offset, data));
+                }
+            }
+            0x1c => {
+                // CONNECTION_CLOSE: error code, frame type, reason.
+                varint(payload, &mut at)?;
+                varint(payload, &mut at)?;
+                let len = varint(payload, &mut at)? as usize;
+                at = at.checked_add(len)?;
+            }
+            _ => break, // nothing else belongs in an Initial
+        }
+    }
+    // The bytes from offset 0 that the pieces cover without a gap.
+    pieces.sort_by_key(|&(offset, _)| offset);
+    let mut stream: Vec<u8> = Vec::new();
+    for (offset, data) in pieces {
+        if offset > stream.len() {
+            break;
+        }
+        let end = (offset + data.len()).min(MAX_HELLO);
+        if end > stream.len() {
+            let skip = stream.len() - offset;
+            stream.extend_from_slice(&data[skip..end - offset]);
+        }
+    }
+    let need = 4 + (((*stream.get(1)? as usize) << 16) | (be16(&stream, 2..4)? as usize));
+    if stream.first() != Some(&1) || stream.len() < need {
+        return None;
+    }
+    Hello::parse(&stream[..need])
+}
+
+/// A connection id as lowercase hex, as tshark shows `quic.dcid`.
+pub fn cid_hex(cid: &[u8]) -> String {
+    cid.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s = s.trim();
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// RFC 9001 Appendix A.2: the client's first Initial packet, protected, 1200 bytes.
+    fn rfc9001_client_initial() -> Vec<u8> {
+        unhex(include_str!("testdata/rfc9001_a2_client_initial.hex"))
+    }
+
+    #[test]
+    fn opens_rfc9001s_client_initial() {
+        let d = rfc9001_client_initial();
+        let h = parse(&d).unwrap();
+        assert_eq!(h.version, VERSION_1);
+        assert_eq!(cid_hex(h.dcid), "8394c8f03e515708");
+        assert!(h.scid.is_empty());
+        let hello = h.hello.expect("the appendix's ClientHello");
+        assert_eq!(hello.server_name.as_deref(), Some(&b"example.com"[..]));
+        assert_eq!(hello.version(), 0x0304);
+        assert!(hello.ja4(true).unwrap().starts_with("q13d"));
+    }
+
+    #[test]
+    fn a_changed_byte_or_a_cut_packet_opens_nothing() {
+        let d = rfc9001_client_initial();
+        for i in [0usize, 30, 600, 1199] {
+            let mut bad = d.clone();
+            bad[i] ^= 0x20;
+            assert!(parse(&bad).is_none_or(|h| h.hello.is_none()), "byte {i}");
+        }
+        for cut in [10, 100, 1000, 1199] {
+            assert!(
+                parse(&d[..cut]).is_none_or(|h| h.hello.is_none()),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn varints_read_all_four_lengths() {
+        for (bytes, want) in [
+            (&[0x25][..], 37u64),
+            (&[0x7b, 0xbd], 15293),
+            (&[0x9d, 0x7f, 0x3e, 0x7d], 494_878_333),
+            (
+                &[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c],
+                151_288_809_941_952_652,
+            ),
+        ] {
+            let mut at = 0;
+            assert_eq!(varint(bytes, &mut at), Some(want));
+            assert_eq!(at, bytes.len());
+        }
+    }
+
+    #[test]
+    fn any_bytes_parse_without_panic() {
+        let base = rfc9001_client_initial();
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..2_000 {
+            let mut m = base.clone();
+            for _ in 0..(next() % 4) {
+                let i = (next() as usize) % 30;
+                m[i] = next() as u8;
+            }
+            m.truncate((next() as usize) % (m.len() + 1));
+            let _ = parse(&m);
+        }
+        // The payload reader on its own, with frames of any bytes.
+        for _ in 0..20_000 {
+            let p: Vec<u8> = (0..(next() % 64) as usize).map(|_| next() as u8).collect();
+            let _ = crypto_hello(&p);
+        }
+    }
+}
