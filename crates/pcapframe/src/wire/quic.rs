@@ -24,6 +24,9 @@ pub const VERSION_2: u32 = 0x6b33_43cf;
 /// The most bytes of a connection id (RFC 9000 §17.2: 20 in versions 1 and 2).
 const MAX_CID: usize = 20;
 
+/// The least a client's datagram with an Initial packet holds (RFC 9000 §14.1).
+const MIN_CLIENT_DATAGRAM: usize = 1200;
+
 /// A known version's initial salt and labels.
 struct Suite {
     salt: [u8; 20],
@@ -104,7 +107,9 @@ pub fn parse(datagram: &[u8]) -> Option<LongHeader<'_>> {
     } else {
         packet_type == 0
     };
-    let hello = if initial {
+    // A client pads every datagram with an Initial to 1200 bytes (RFC 9000 §14.1): a shorter
+    // one is a server's, whose keys are not the client's, and is not worth opening.
+    let hello = if initial && datagram.len() >= MIN_CLIENT_DATAGRAM {
         open_initial(datagram, at, dcid, &suite).and_then(|payload| crypto_hello(&payload))
     } else {
         None
