@@ -23,6 +23,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benches"))
+from bench_flows import best  # noqa: E402
 from bench_read import capture_path  # noqa: E402
 
 SIX = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol"]
@@ -30,15 +31,6 @@ APP = ["dns_qname", "tls_sni", "http_host"]
 TSHARK_FIELDS = ["frame.time_epoch", "ip.src", "ipv6.src", "tcp.srcport", "udp.srcport", "ip.dst", "ipv6.dst",
                  "tcp.dstport", "udp.dstport", "ip.proto", "dns.qry.name", "tls.handshake.extensions_server_name",
                  "http.host"]
-
-
-def best(fn, rounds):
-    times, result = [], None
-    for _ in range(rounds):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    return min(times), result
 
 
 def tshark_frame(path, packets):

@@ -28,7 +28,7 @@ use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
 use crate::tunnel::Tunnels;
-use crate::wire::{dns, http, quic, tls};
+use crate::wire::{self, dns, http, quic, tls};
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
 /// batch of the default columns stays in cache-friendly megabytes.
@@ -775,7 +775,7 @@ impl MoreColumns {
             if let Some(b) = b {
                 b.append_option(value.map(|v| {
                     let mut shown = String::new();
-                    dns::push_display_text(v, &mut shown);
+                    wire::push_display_text(v, &mut shown);
                     dictionary.key(&shown)
                 }));
             }
@@ -837,7 +837,7 @@ impl MoreColumns {
         if let Some(b) = &mut self.tls_sni {
             let name = client.and_then(|h| h.server_name.as_deref()).map(|n| {
                 let mut text = String::new();
-                dns::push_display_text(n, &mut text);
+                wire::push_display_text(n, &mut text);
                 text
             });
             b.append_option(name.map(|n| self.tls_snis.key(&n)));
@@ -859,7 +859,7 @@ impl MoreColumns {
                 Some(h) => {
                     for p in &h.alpn {
                         let mut text = String::new();
-                        dns::push_display_text(p, &mut text);
+                        wire::push_display_text(p, &mut text);
                         b.values().append_value(&text);
                     }
                     b.append(true);
@@ -935,8 +935,8 @@ impl MoreColumns {
         }
     }
 
-    /// Bytes of text the DNS columns hold so far.
-    fn dns_text_bytes(&self) -> usize {
+    /// Bytes of text the DNS, TLS, HTTP and QUIC columns hold so far.
+    fn app_text_bytes(&self) -> usize {
         self.dns_qnames.text_len
             + self
                 .dns_answers
@@ -1244,7 +1244,7 @@ impl BatchBuilder {
         self.hosts.text.len()
             + host_text
             + self.more.as_ref().map_or(0, |m| {
-                m.macs.values.len() * 17 + m.outer_hosts.text.len() + m.dns_text_bytes()
+                m.macs.values.len() * 17 + m.outer_hosts.text.len() + m.app_text_bytes()
             })
     }
 

@@ -840,14 +840,14 @@ fn as_text(
             DataType::LargeBinary => {
                 let bytes = column.as_binary::<i64>();
                 let hex: StringArray = (0..bytes.len())
-                    .map(|i| bytes.is_valid(i).then(|| to_hex(bytes.value(i))))
+                    .map(|i| bytes.is_valid(i).then(|| crate::wire::hex(bytes.value(i))))
                     .collect();
                 Ok(Arc::new(hex) as ArrayRef)
             }
             DataType::Binary => {
                 let bytes = column.as_binary::<i32>();
                 let hex: StringArray = (0..bytes.len())
-                    .map(|i| bytes.is_valid(i).then(|| to_hex(bytes.value(i))))
+                    .map(|i| bytes.is_valid(i).then(|| crate::wire::hex(bytes.value(i))))
                     .collect();
                 Ok(Arc::new(hex) as ArrayRef)
             }
@@ -859,16 +859,6 @@ fn as_text(
         columns,
         &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
     )
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::{be16, be32, Field};
+use super::{be16, be32, push_display_text, Field};
 
 mod field {
     use super::Field;
@@ -241,7 +241,7 @@ fn answer_value(message: &[u8], start: usize, rdata: &[u8], rtype: u16) -> Optio
 }
 
 /// Append the name at `at` of `message` to `out` as tshark shows it (labels joined by `.`,
-/// `<Root>` for the root, text as `push_display_text` writes it); the offset just past the
+/// `<Root>` for the root, text as `wire::push_display_text` writes it); the offset just past the
 /// name where it is written (after its first pointer, if any). `None` for a name past the
 /// end, a pointer that does not point before itself, more than `MAX_POINTERS` pointers, a
 /// reserved label type, or a name longer than 255 bytes.
@@ -295,36 +295,6 @@ pub fn read_name(message: &[u8], at: usize, out: &mut String) -> Option<usize> {
         push_display_text(&raw[..raw_len], out);
     }
     Some(end.unwrap_or(pos + 1))
-}
-
-/// Append `bytes` to `out` as tshark 4.0 displays text: UTF-8, each invalid sequence as
-/// U+FFFD, the C escapes `\a \b \t \n \v \f \r` for those controls and `\ooo` (octal) for
-/// the other controls and DEL.
-pub fn push_display_text(bytes: &[u8], out: &mut String) {
-    for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '\x07' => out.push_str("\\a"),
-                '\x08' => out.push_str("\\b"),
-                '\t' => out.push_str("\\t"),
-                '\n' => out.push_str("\\n"),
-                '\x0b' => out.push_str("\\v"),
-                '\x0c' => out.push_str("\\f"),
-                '\r' => out.push_str("\\r"),
-                c if (c as u32) < 0x20 || c == '\x7f' => {
-                    let v = c as u32;
-                    out.push('\\');
-                    out.push(char::from(b'0' + (v >> 6) as u8));
-                    out.push(char::from(b'0' + ((v >> 3) & 7) as u8));
-                    out.push(char::from(b'0' + (v & 7) as u8));
-                }
-                c => out.push(c),
-            }
-        }
-        if !chunk.invalid().is_empty() {
-            out.push('\u{fffd}');
-        }
-    }
 }
 
 #[cfg(test)]
@@ -436,13 +406,6 @@ mod tests {
         ok.push(0);
         assert_eq!(ok.len(), 255);
         assert_eq!(read_name(&ok, 0, &mut out), Some(255));
-    }
-
-    #[test]
-    fn text_is_shown_as_tshark_shows_it() {
-        let mut out = String::new();
-        push_display_text(b"a\nb\x7f\x1b\x00\xff caf\xc3\xa9\\", &mut out);
-        assert_eq!(out, "a\\nb\\177\\033\\000\u{fffd} caf\u{e9}\\");
     }
 
     #[test]

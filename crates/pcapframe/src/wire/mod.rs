@@ -76,8 +76,68 @@ pub fn array<const N: usize>(bytes: &[u8], f: Field) -> Option<[u8; N]> {
     bytes.get(f)?.try_into().ok()
 }
 
+/// `bytes` as lowercase hex, two digits a byte (payload in text outputs, fingerprints,
+/// QUIC connection ids).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// Append `bytes` to `out` as tshark 4.0 displays text: UTF-8, each invalid sequence as
+/// U+FFFD, the C escapes `\a \b \t \n \v \f \r` for those controls and `\ooo` (octal) for
+/// the other controls and DEL.
+pub fn push_display_text(bytes: &[u8], out: &mut String) {
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\x07' => out.push_str("\\a"),
+                '\x08' => out.push_str("\\b"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\x0b' => out.push_str("\\v"),
+                '\x0c' => out.push_str("\\f"),
+                '\r' => out.push_str("\\r"),
+                c if (c as u32) < 0x20 || c == '\x7f' => {
+                    let v = c as u32;
+                    out.push('\\');
+                    out.push(char::from(b'0' + (v >> 6) as u8));
+                    out.push(char::from(b'0' + ((v >> 3) & 7) as u8));
+                    out.push(char::from(b'0' + (v & 7) as u8));
+                }
+                c => out.push(c),
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            out.push('\u{fffd}');
+        }
+    }
+}
+
 /// `bytes` from `at` on (empty past the end): the next header's view starts there.
 #[inline]
 pub fn rest(bytes: &[u8], at: usize) -> &[u8] {
     bytes.get(at..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_shown_as_tshark_shows_it() {
+        let mut out = String::new();
+        push_display_text(b"a\nb\x7f\x1b\x00\xff caf\xc3\xa9\\", &mut out);
+        assert_eq!(out, "a\\nb\\177\\033\\000\u{fffd} caf\u{e9}\\");
+    }
+
+    #[test]
+    fn hex_is_two_lowercase_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x9f, 0xab]), "009fab");
+        assert_eq!(hex(&[]), "");
+    }
 }

@@ -34,25 +34,27 @@ struct Suite {
 }
 
 fn suite(version: u32) -> Option<Suite> {
-    let hex = |s: &str| -> [u8; 20] {
-        let mut out = [0u8; 20];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("a constant in hex");
-        }
-        out
-    };
+    const V1: [u8; 20] = [
+        0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c,
+        0xad, 0xcc, 0xbb, 0x7f, 0x0a,
+    ];
+    const V2: [u8; 20] = [
+        0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93, 0x81, 0xbe, 0x6e, 0x26, 0x9d,
+        0xcb, 0xf9, 0xbd, 0x2e, 0xd9,
+    ];
+    const DRAFT_29: [u8; 20] = [
+        0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11,
+        0xe0, 0x43, 0x90, 0xa8, 0x99,
+    ];
     match version {
         VERSION_1 => Some(Suite {
-            salt: hex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"),
+            salt: V1,
             v2: false,
         }),
-        VERSION_2 => Some(Suite {
-            salt: hex("0dede3def700a6db819381be6e269dcbf9bd2ed9"),
-            v2: true,
-        }),
+        VERSION_2 => Some(Suite { salt: V2, v2: true }),
         // Drafts 29 to 32.
         0xff00_001d..=0xff00_0020 => Some(Suite {
-            salt: hex("afbfec289993d24c9e9786f19c6111e04390a899"),
+            salt: DRAFT_29,
             v2: false,
         }),
         _ => None,
@@ -260,7 +262,7 @@ fn crypto_hello(payload: &[u8]) -> Option<Hello> {
 
 /// A connection id as lowercase hex, as tshark shows `quic.dcid`.
 pub fn cid_hex(cid: &[u8]) -> String {
-    cid.iter().map(|b| format!("{b:02x}")).collect()
+    super::hex(cid)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use super::be16;
+use super::{be16, hex};
 
 /// TLS record content type of a handshake.
 const HANDSHAKE: u8 = 22;
@@ -395,16 +395,6 @@ fn ja4_alpn(first: Option<&[u8]>) -> String {
     }
     let ch = |b: u8| if b >= 0x80 { '9' } else { b as char };
     [ch(a), ch(z)].iter().collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]
