@@ -928,17 +928,10 @@ mod tests {
     /// of toy records (a length byte; 0 is implausible) with seconds that jump or not.
     #[test]
     fn remembered_chains_equal_chains_followed_afresh() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = crate::wire::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..200 {
             let len = 50 + round * 7;
-            let bytes: Vec<u8> = (0..len)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state % 9) as u8
-                })
-                .collect();
+            let bytes: Vec<u8> = (0..len).map(|_| (next() % 9) as u8).collect();
             let record = |at: usize| {
                 let b = *bytes.get(at)?;
                 (b > 0).then_some((b as usize, (b as u32 % 3) * MAX_TIME_STEP))

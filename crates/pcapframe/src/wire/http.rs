@@ -268,13 +268,7 @@ mod tests {
     #[test]
     fn any_bytes_parse_without_panic() {
         let base = b"POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec();
-        let mut state = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::wire::xorshift(0x853c_49e6_748f_ea9bu64);
         for _ in 0..20_000 {
             let mut m = base.clone();
             for _ in 0..(next() % 5) {

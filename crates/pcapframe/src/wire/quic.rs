@@ -330,13 +330,7 @@ mod tests {
     #[test]
     fn any_bytes_parse_without_panic() {
         let base = rfc9001_client_initial();
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::wire::xorshift(0x1234_5678_9abc_def1u64);
         for _ in 0..2_000 {
             let mut m = base.clone();
             for _ in 0..(next() % 4) {

@@ -489,13 +489,7 @@ mod tests {
     #[test]
     fn any_bytes_parse_without_panic() {
         let base = client_hello();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::wire::xorshift(0x2545_f491_4f6c_dd1du64);
         for _ in 0..20_000 {
             let mut m = base.clone();
             for _ in 0..(next() % 5) {
