@@ -38,6 +38,7 @@ __all__ = [
     "capture_schema",
     "flow_table_schema",
     "column_names",
+    "stream_column_names",
     "protocol_names",
     "check_filter",
     "check_protocol",
@@ -430,6 +431,10 @@ def flow_table_schema() -> ArrowSchema:
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""
+
+def stream_column_names() -> list[str]:
+    """The columns that follow TCP connections from each file's start (DNS, TLS, HTTP):
+    a read of them takes each file whole, as one partition."""
 
 def protocol_names() -> list[str]:
     """The names ``protocol=`` accepts (documented ones first), besides numbers 0-255."""

@@ -117,7 +117,8 @@ class PCAPSource(DataSource):
         inside it. Compressed files, and pcapng files that describe a section or interface
         after their first packet, are one partition each; ``discover()``'s metadata says
         which and why.
-        ``None``: one partition per file.
+        ``None``: one partition per file. A read of the DNS, TLS or HTTP columns takes each
+        file as one partition: they follow each TCP connection from the file's start.
     interface : str, optional
         Network interface for live capture (``urlpath=None``). Capture starts at the first
         ``discover()`` or read and runs until ``close()``; packets arriving between reads
@@ -202,6 +203,9 @@ class PCAPSource(DataSource):
         self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
         self._with_flows = any(c in FLOW_COLUMNS for c in columns or ())
+        from ._native import stream_column_names
+
+        self._with_streams = bool(set(columns or ()) & set(stream_column_names()))
         if self._with_flows and urlpath is None:
             raise ValueError(
                 "flow_id and direction place each packet in its flow over the whole capture: read them "
@@ -286,7 +290,9 @@ class PCAPSource(DataSource):
             partitions: list[_Partition] = [(path, None, None, 0) for path in files]
             not_split: dict[str, str] = {}
         else:
-            partitions, not_split = _plan_partitions(files, self.blocksize, self.compression)
+            # DNS, TLS and HTTP follow each TCP connection from its file's start: files whole.
+            blocksize = None if self._with_streams else self.blocksize
+            partitions, not_split = _plan_partitions(files, blocksize, self.compression)
         self._files, self._partitions = files, partitions
         dtype = dtypes(self.payload, self.columns)
         return Schema(

@@ -344,6 +344,17 @@ pub(crate) fn column_names() -> Vec<&'static str> {
     pcapframe::column::Column::names()
 }
 
+/// The columns that follow TCP connections from each file's start (DNS, TLS, HTTP): a
+/// read of them takes each file whole, as one partition.
+#[pyfunction]
+pub(crate) fn stream_column_names() -> Vec<&'static str> {
+    pcapframe::column::Column::ALL
+        .iter()
+        .filter(|c| c.def().needs == pcapframe::column::Needs::Streams)
+        .map(|c| c.name())
+        .collect()
+}
+
 /// The names `protocol=` accepts (documented ones first), besides numbers 0-255.
 #[pyfunction]
 pub(crate) fn protocol_names() -> Vec<&'static str> {

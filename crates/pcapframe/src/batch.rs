@@ -27,7 +27,10 @@ use crate::format::Record;
 use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
+use crate::stream::{Found, StreamCarry, StreamStart, StreamTracker};
 use crate::tunnel::Tunnels;
+use crate::wire::ip_protocol::TCP;
+use crate::wire::Progress;
 use crate::wire::{self, dns, http, quic, tls};
 
 /// Rows per record batch: large enough to amortise per-batch work, small enough that a
@@ -68,9 +71,18 @@ pub fn schema_of(columns: &[Column]) -> SchemaRef {
 
 /// Whether rows of `columns` need the transport header's ports and the payload's bounds.
 pub fn needs_transport(columns: &[Column]) -> bool {
-    columns
-        .iter()
-        .any(|c| matches!(c.def().needs, Needs::Transport | Needs::Flows))
+    columns.iter().any(|c| {
+        matches!(
+            c.def().needs,
+            Needs::Transport | Needs::Flows | Needs::Streams
+        )
+    })
+}
+
+/// Whether rows of `columns` need the TCP streams followed from each file's start
+/// (`stream`): DNS, TLS and HTTP.
+pub fn needs_streams(columns: &[Column]) -> bool {
+    columns.iter().any(|c| c.def().needs == Needs::Streams)
 }
 
 /// Whether rows of `columns` need the flow table run over the read (`flow::label`).
@@ -516,6 +528,8 @@ struct MoreColumns {
     tls: bool,
     http: bool,
     quic: bool,
+    /// The TCP streams of the read, for DNS, TLS and HTTP over TCP: kept across batches.
+    streams: Option<StreamTracker>,
 }
 
 impl MoreColumns {
@@ -626,6 +640,9 @@ impl MoreColumns {
             || m.http_status.is_some()
             || m.http_content_type.is_some();
         m.quic = m.quic_version.is_some() || m.quic_dcid.is_some() || m.quic_scid.is_some();
+        if m.dns || m.tls || m.http {
+            m.streams = Some(StreamTracker::new());
+        }
         any.then(|| Box::new(m))
     }
 
@@ -736,8 +753,26 @@ impl MoreColumns {
                 b.append(if from_orig { 0 } else { 1 });
             }
         }
+        // A TCP segment's message, from its stream (`stream`); UDP's from the datagram.
+        let found = match &mut self.streams {
+            Some(streams) if p.protocol == TCP => streams.segment(
+                d,
+                p,
+                record.timestamp_ns,
+                dissection.link.vlan,
+                tunnels.id(),
+            ),
+            _ => None,
+        };
         if self.dns {
-            let message = app::dns_message(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns));
+            let message = match &found {
+                Some(Found::Dns(m)) => {
+                    let mdns =
+                        p.src_port == Some(dns::MDNS_PORT) || p.dst_port == Some(dns::MDNS_PORT);
+                    dns::Repr::parse(m, mdns)
+                }
+                _ => app::dns_datagram(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns)),
+            };
             self.push_dns(message.as_ref());
         }
         // QUIC's long header, read when its columns are asked for or when a TLS column may
@@ -751,15 +786,22 @@ impl MoreColumns {
             self.push_quic(quic.as_ref());
         }
         if self.tls {
-            let (hello, over_quic) = match quic.and_then(|q| q.hello) {
-                Some(h) => (Some(h), true),
-                None => (app::tls_payload(d, p).and_then(tls::parse_records), false),
+            let quic_hello = quic.and_then(|q| q.hello);
+            let (hello, over_quic) = match (&quic_hello, &found) {
+                (Some(h), _) => (Some(h), true),
+                (None, Some(Found::Tls(h))) => (Some(h), false),
+                _ => (None, false),
             };
-            self.push_tls(hello.as_ref(), over_quic);
+            self.push_tls(hello, over_quic);
         }
         if self.http {
-            let message =
-                app::http_payload(d, p).and_then(|(b, datagram)| http::parse(b, datagram));
+            let message = match &found {
+                Some(Found::Http(head)) => match http::parse_head(head) {
+                    Progress::Done(h) => Some(h.message),
+                    _ => None,
+                },
+                _ => app::udp_payload(d, p).and_then(|b| http::parse(b, true)),
+            };
             self.push_http(message.as_ref());
         }
     }
@@ -1204,6 +1246,18 @@ impl BatchBuilder {
     }
 
     /// This builder, writing its hosts as `encoding` says.
+    /// Follow the TCP streams (when a column reads them) from `start`.
+    pub fn start_streams(&mut self, start: StreamStart) {
+        if let Some(t) = self.more.as_mut().and_then(|m| m.streams.as_mut()) {
+            *t = StreamTracker::starting(start);
+        }
+    }
+
+    /// The TCP streams' state at this point, for the byte range after (`stream`).
+    pub fn take_streams(&mut self) -> Option<StreamCarry> {
+        Some(self.more.as_mut()?.streams.as_mut()?.carry())
+    }
+
     pub fn with_host_encoding(mut self, encoding: HostEncoding) -> Self {
         self.host_encoding = encoding;
         self

@@ -33,6 +33,7 @@ pub mod protocol;
 pub mod reader;
 pub mod select;
 pub mod stats;
+pub mod stream;
 pub mod tunnel;
 pub mod wire;
 pub mod writer;

@@ -33,6 +33,7 @@ use crate::input::ByteWindow;
 use crate::options::ReadOptions;
 use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
 use crate::stats::ReadStats;
+use crate::stream::{StreamCarry, StreamStart};
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
@@ -168,6 +169,12 @@ pub trait RangeRows: Sized {
     /// Frames counted from where a decode started, made the file's: `before` packet
     /// records come before that start.
     fn shift_frames(items: &mut [Self::Item], before: u64);
+    /// Where the TCP streams start, for rows that read them (`stream`).
+    fn start_streams(&mut self, _start: StreamStart) {}
+    /// The TCP streams' state at the end, for rows that read them.
+    fn take_streams(&mut self) -> Option<StreamCarry> {
+        None
+    }
 }
 
 impl RangeRows for RowBuilder {
@@ -191,6 +198,12 @@ impl RangeRows for RowBuilder {
     }
     fn shift_frames(items: &mut [RecordBatch], before: u64) {
         shift_frames(items, before)
+    }
+    fn start_streams(&mut self, start: StreamStart) {
+        RowBuilder::start_streams(self, start)
+    }
+    fn take_streams(&mut self) -> Option<StreamCarry> {
+        RowBuilder::take_streams(self)
     }
 }
 
@@ -272,6 +285,7 @@ pub fn observe_partition(
                 0,
                 u64::MAX,
                 options,
+                StreamStart::FileStart,
                 &mut |piece, _| {
                     out.batches.extend(piece.batches);
                     merge(&mut out.stats, piece.stats);
@@ -295,7 +309,20 @@ fn decode_partition<R: RangeRows>(
     if start >= partition.end {
         return Ok(FileRead::default());
     }
-    let mut read = decode_range::<R>(path, options, framing, start, partition.end).outcome?;
+    let streams = if start == framing.first_record() {
+        StreamStart::FileStart
+    } else if crate::batch::needs_streams(&options.selected_columns()) {
+        return Err(Error::invalid_argument(
+            "the DNS, TLS and HTTP columns follow each TCP connection from its start, so a \
+             file is read whole, not from a byte range in its middle: read it as one \
+             partition (open_pcap(..., blocksize=None))",
+        )
+        .in_file(path));
+    } else {
+        StreamStart::Partial
+    };
+    let mut read =
+        decode_range::<R>(path, options, framing, start, partition.end, streams).outcome?;
     R::shift_frames(&mut read.batches, partition.frames_before);
     Ok(read)
 }
@@ -577,6 +604,9 @@ struct Range<T> {
     /// The first record boundary at or after the range's end (where the next range must start).
     next: u64,
     outcome: Result<FileRead<T>>,
+    /// The TCP streams' state at its end (`stream`): for a range decoded without the
+    /// ranges before it, what it did not know; after `decode_group`'s check, exact.
+    streams: Option<StreamCarry>,
 }
 
 impl<T> Range<T> {
@@ -603,7 +633,10 @@ fn read_ranges(
         .map(|i| (first + i * span, (first + (i + 1) * span).min(size)))
         .collect();
     let mut out = FileRead::default();
-    for range in decode_group::<RowBuilder>(path, options, framing, size, &bounds, first, threads) {
+    let start = StreamStart::FileStart;
+    for range in
+        decode_group::<RowBuilder>(path, options, framing, size, &bounds, first, start, threads)
+    {
         let mut part = range.outcome?;
         shift_frames(&mut part.batches, out.stats.packets);
         out.batches.extend(part.batches);
@@ -621,9 +654,11 @@ fn decode_group<R: RangeRows>(
     size: u64,
     bounds: &[(u64, u64)],
     known_start: u64,
+    streams: StreamStart,
     threads: usize,
 ) -> Vec<Range<R::Item>> {
     let ranges = bounds.len();
+    let first_streams = Mutex::new(Some(streams));
     let results: Vec<Mutex<Option<Range<R::Item>>>> =
         (0..ranges).map(|_| Mutex::new(None)).collect();
     let next_index = AtomicUsize::new(0);
@@ -634,16 +669,24 @@ fn decode_group<R: RangeRows>(
         }
         let (begin, end) = bounds[i];
         let range = if i == 0 {
-            decode_range::<R>(path, options, framing, known_start, end)
+            let streams = first_streams
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or(StreamStart::FileStart);
+            decode_range::<R>(path, options, framing, known_start, end, streams)
         } else {
             match boundary_at_or_after(path, framing, begin, size) {
-                Ok(Some(start)) => decode_range::<R>(path, options, framing, start, end),
+                Ok(Some(start)) => {
+                    decode_range::<R>(path, options, framing, start, end, StreamStart::Partial)
+                }
                 // No boundary found: leave it to the check below, which decodes the
                 // range from where the previous one ended.
                 Ok(None) | Err(_) => Range {
                     start: u64::MAX,
                     next: u64::MAX,
                     outcome: Ok(FileRead::default()),
+                    streams: None,
                 },
             }
         };
@@ -673,17 +716,33 @@ fn decode_group<R: RangeRows>(
                 .expect("every range ran")
         })
         .collect();
-    // Check each guess against the truth, in order; decode again where it was wrong. The
-    // records end where a range met damage (or an error): the sequential read stops there.
+    // Check each guess against the truth, in order; decode again where it was wrong: a
+    // range that started at the wrong boundary, or whose rows could depend on the TCP
+    // streams the ranges before it left (`StreamCarry::follow`). The records end where a
+    // range met damage (or an error): the sequential read stops there.
+    let mut carry = done.first_mut().and_then(|r| r.streams.take());
     for i in 1..done.len() {
         if done[i - 1].ended() {
             done.truncate(i);
             break;
         }
         let truth = done[i - 1].next;
-        if done[i].start != truth {
-            done[i] = decode_range::<R>(path, options, framing, truth, bounds[i].1);
+        let redo = done[i].start != truth
+            || match (carry.as_mut(), done[i].streams.take()) {
+                (Some(before), Some(range)) => !before.follow(range),
+                _ => false,
+            };
+        if redo {
+            let streams = carry
+                .take()
+                .map_or(StreamStart::FileStart, StreamStart::Resume);
+            done[i] = decode_range::<R>(path, options, framing, truth, bounds[i].1, streams);
+            carry = done[i].streams.take();
         }
+    }
+    // The last range holds the state at its end (or, if it failed, at its start).
+    if let Some(last) = done.last_mut() {
+        last.streams = carry;
     }
     done
 }
@@ -732,7 +791,8 @@ pub fn stream_in_ranges<R: RangeRows>(
         Some(f) if threads > 1 && size > 2 * range_bytes => f,
         _ => {
             let records = RecordReader::open(path)?;
-            return stream_records::<R>(records, 0, 0, options, size, &mut each);
+            let streams = StreamStart::FileStart;
+            return stream_records::<R>(records, 0, 0, options, streams, size, &mut each);
         }
     };
     let first = framing.first_record();
@@ -746,8 +806,17 @@ pub fn stream_in_ranges<R: RangeRows>(
         .collect();
     let mut total = ReadStats::default();
     let mut truth = first;
+    let mut carry: Option<StreamCarry> = None;
     for group in bounds.chunks(threads) {
-        for range in decode_group::<R>(path, options, &framing, size, group, truth, threads) {
+        let streams = carry
+            .take()
+            .map_or(StreamStart::FileStart, StreamStart::Resume);
+        for mut range in decode_group::<R>(
+            path, options, &framing, size, group, truth, streams, threads,
+        ) {
+            if let Some(c) = range.streams.take() {
+                carry = Some(c);
+            }
             let ended = range.ended();
             match range.outcome {
                 Ok(mut part) => {
@@ -764,11 +833,15 @@ pub fn stream_in_ranges<R: RangeRows>(
                 Err(e) if e.kind == ErrorKind::NotSplittable => {
                     let records = framing.resume_thawed(path, range.start)?;
                     let before = total.packets;
+                    let streams = carry
+                        .take()
+                        .map_or(StreamStart::FileStart, StreamStart::Resume);
                     let rest = stream_records::<R>(
                         records,
                         range.start,
                         before,
                         options,
+                        streams,
                         size,
                         &mut each,
                     )?;
@@ -789,15 +862,23 @@ fn stream_records<R: RangeRows>(
     start: u64,
     frames_before: u64,
     options: &ReadOptions,
+    streams: StreamStart,
     size: u64,
     each: &mut impl FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<ReadStats> {
     let mut total = ReadStats::default();
-    decode_records::<R>(records, start, u64::MAX, options, &mut |mut piece, at| {
-        R::shift_frames(&mut piece.batches, frames_before);
-        merge(&mut total, piece.stats.clone());
-        each(piece, at.min(size))
-    })?;
+    decode_records::<R>(
+        records,
+        start,
+        u64::MAX,
+        options,
+        streams,
+        &mut |mut piece, at| {
+            R::shift_frames(&mut piece.batches, frames_before);
+            merge(&mut total, piece.stats.clone());
+            each(piece, at.min(size))
+        },
+    )?;
     Ok(total)
 }
 
@@ -811,8 +892,9 @@ fn decode_records<R: RangeRows>(
     start: u64,
     end: u64,
     options: &ReadOptions,
+    streams: StreamStart,
     emit: &mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
-) -> Result<u64> {
+) -> Result<(u64, Option<StreamCarry>)> {
     /// Rows cut into pieces of `batch_rows`, each emitted with the offset reached.
     struct Pieces<'a, R: RangeRows> {
         rows: R,
@@ -840,8 +922,10 @@ fn decode_records<R: RangeRows>(
             Ok(true)
         }
     }
+    let mut rows = R::new(options)?;
+    rows.start_streams(streams);
     let mut pieces = Pieces {
-        rows: R::new(options)?,
+        rows,
         batch_rows: options.batch_rows,
         start,
         emit,
@@ -860,7 +944,7 @@ fn decode_records<R: RangeRows>(
     }
     let next = start + records.offset();
     pieces.piece(next)?;
-    Ok(next)
+    Ok((next, pieces.rows.take_streams()))
 }
 
 pub(crate) fn merge(total: &mut ReadStats, part: ReadStats) {
@@ -890,26 +974,29 @@ fn decode_range<R: RangeRows>(
     framing: &Framing,
     start: u64,
     end: u64,
+    streams: StreamStart,
 ) -> Range<R::Item> {
     let mut out = FileRead::default();
     let decoded = framing.resume(path, start).and_then(|records| {
-        decode_records::<R>(records, start, end, options, &mut |piece, _| {
+        decode_records::<R>(records, start, end, options, streams, &mut |piece, _| {
             out.batches.extend(piece.batches);
             merge(&mut out.stats, piece.stats);
             Ok(())
         })
     });
     match decoded {
-        Ok(next) => Range {
+        Ok((next, streams)) => Range {
             start,
             next,
             outcome: Ok(out),
+            streams,
         },
         // The error is reported in this range's turn; no range starts from here.
         Err(e) => Range {
             start,
             next: u64::MAX,
             outcome: Err(e),
+            streams: None,
         },
     }
 }

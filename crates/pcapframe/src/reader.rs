@@ -9,6 +9,7 @@ use arrow_schema::SchemaRef;
 use crate::batch::{self, BatchBuilder, RowPlace, DEFAULT_BATCH_ROWS};
 use crate::flow::label::FlowPlacer;
 use crate::flow::Frame;
+use crate::stream::{StreamCarry, StreamStart};
 
 use crate::column::Column;
 use crate::error::{Error, ErrorKind, Result};
@@ -80,6 +81,8 @@ pub struct RowBuilder {
     frames: u64,
     /// The flow columns' flow table, when they are read (`flow::label`).
     flows: Option<FlowPlacer>,
+    /// The file (its place in the read's list) of the last record pushed.
+    file: u32,
 }
 
 impl RowBuilder {
@@ -122,6 +125,7 @@ impl RowBuilder {
                 .with_host_encoding(options.hosts),
             frames: 0,
             flows,
+            file: 0,
         })
     }
 
@@ -173,6 +177,11 @@ impl RowBuilder {
     /// `push` for a reader that numbers the records itself (several files in one read).
     #[inline]
     pub fn push_framed(&mut self, record: &Record<'_>, frame: Frame) -> Result<()> {
+        if frame.file != self.file {
+            // TCP streams are followed within each file, whatever else a read spans.
+            self.file = frame.file;
+            self.builder.start_streams(StreamStart::FileStart);
+        }
         if let Some(dissection) = self.selector.select(record)? {
             self.builder.make_room(dissection.ip().payload.len())?;
             let flow = self
@@ -186,6 +195,16 @@ impl RowBuilder {
             self.builder.push(record, dissection, &place);
         }
         Ok(())
+    }
+
+    /// Follow the TCP streams (when a column reads them) from `start`.
+    pub fn start_streams(&mut self, start: StreamStart) {
+        self.builder.start_streams(start);
+    }
+
+    /// The TCP streams' state at this point (`stream`).
+    pub fn take_streams(&mut self) -> Option<StreamCarry> {
+        self.builder.take_streams()
     }
 
     /// The rows so far as a batch; `None` when there are none.

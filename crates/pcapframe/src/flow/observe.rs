@@ -238,7 +238,7 @@ fn verify(d: &[u8], p: &IpPacket, ip_len: u32) -> Checksum {
 
 /// The IP length field as written: IPv4's total length, IPv6's payload length + 40 (0 when
 /// the field is 0: TSO captures, jumbograms).
-fn stated_len(d: &[u8], p: &IpPacket) -> u32 {
+pub(crate) fn stated_len(d: &[u8], p: &IpPacket) -> u32 {
     match p.version {
         IpVersion::V4 => be16(rest(d, p.start), 2..4).unwrap_or(0) as u32,
         IpVersion::V6 => match be16(rest(d, p.start), 4..6).unwrap_or(0) {

@@ -7,6 +7,8 @@
 //! only when its segment holds all of it (the header block, and a body whose end is known:
 //! none, `Content-Length` bytes, or chunks up to the last); otherwise `None`.
 
+pub use super::Progress;
+
 /// The most bytes of start line and header fields read.
 pub const MAX_HEAD: usize = 16 * 1024;
 
@@ -42,42 +44,108 @@ fn may_start_message(payload: &[u8]) -> bool {
     (1..=20).contains(&method_len) && payload.get(method_len) == Some(&b' ')
 }
 
+/// How a message's body ends (RFC 9112 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    None,
+    Length(u64),
+    Chunked,
+    /// A response without a length runs to the connection's close.
+    ToClose,
+}
+
+/// A message's start line and header fields, read whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub message: Message<'a>,
+    /// Bytes of start line and header fields, through the empty line.
+    pub len: usize,
+    /// How the body ends, by the header fields alone (a response to HEAD has none, whatever
+    /// they say: the caller knows the request).
+    pub body: Body,
+    pub request: bool,
+}
+
 /// The message at the start of `payload`, if it is one and the payload holds it whole.
 /// `datagram`: the payload is a UDP datagram (SSDP's HTTP over UDP), whose end is the
 /// message's end whatever its header fields say.
 pub fn parse(payload: &[u8], datagram: bool) -> Option<Message<'_>> {
-    if !may_start_message(payload) {
+    let Progress::Done(head) = parse_head(payload) else {
         return None;
+    };
+    if datagram {
+        return Some(head.message);
     }
+    let body = &payload[head.len..];
+    let whole = match head.body {
+        Body::None => true,
+        Body::Length(n) => body.len() as u64 >= n,
+        Body::Chunked => matches!(Chunks::default().feed(body), Ok(Some(_))),
+        Body::ToClose => false,
+    };
+    whole.then_some(head.message)
+}
+
+/// The start line and header fields at the start of `payload`: `Incomplete` while what is
+/// there may still become one (within `MAX_HEAD` bytes).
+pub fn parse_head(payload: &[u8]) -> Progress<Head<'_>> {
+    use Progress::{Done, Incomplete, Invalid};
     let head = &payload[..payload.len().min(MAX_HEAD)];
-    let line_end = find(head, b"\r\n")?;
+    // More bytes are needed, or never will do: the head is at most `MAX_HEAD` bytes.
+    let more = if head.len() < MAX_HEAD {
+        Incomplete
+    } else {
+        Invalid
+    };
+    if !may_start_message(payload) {
+        return if may_become_start(payload) {
+            Incomplete
+        } else {
+            Invalid
+        };
+    }
+    let Some(line_end) = find(head, b"\r\n") else {
+        return more;
+    };
     let line = &head[..line_end];
     let mut msg = Message::default();
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let (first, second, third) = (parts.next()?, parts.next()?, parts.next());
+    let (Some(first), Some(second), third) = (parts.next(), parts.next(), parts.next()) else {
+        return Invalid;
+    };
     // HTTP/0.9's simple request, `GET SP target CRLF`: no version, no body. tshark reads it
     // as a request once an empty line ends it, as one ends header fields; so do we.
     if first == b"GET" && third.is_none() && !second.is_empty() {
-        if !head[line_end + 2..].starts_with(b"\r\n") {
-            return None;
+        let after = &head[line_end + 2..];
+        if after.len() < 2 {
+            return more;
+        }
+        if !after.starts_with(b"\r\n") {
+            return Invalid;
         }
         msg.method = Some(first);
         msg.uri = Some(second);
-        return Some(msg);
+        return Done(Head {
+            message: msg,
+            len: line_end + 4,
+            body: Body::None,
+            request: true,
+        });
     }
     let request = if version_ok(first) {
         // HTTP/1.x SP 3DIGIT [SP reason]
         let code = second;
         if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-            return None;
+            return Invalid;
         }
-        msg.status = Some(std::str::from_utf8(code).ok()?.parse().ok()?);
+        msg.status = Some(code.iter().fold(0, |n, d| n * 10 + (d - b'0') as u16));
         false
     } else {
         let method_ok =
             !first.is_empty() && first.len() <= 20 && first.iter().all(|&b| is_method_char(b));
-        if !method_ok || second.is_empty() || !version_ok(third?) {
-            return None;
+        match third {
+            Some(v) if method_ok && !second.is_empty() && version_ok(v) => {}
+            _ => return Invalid,
         }
         msg.method = Some(first);
         msg.uri = Some(second);
@@ -85,15 +153,20 @@ pub fn parse(payload: &[u8], datagram: bool) -> Option<Message<'_>> {
     };
     // Header fields up to the empty line.
     let mut at = line_end + 2;
-    let mut content_length: Option<usize> = None;
+    let mut content_length: Option<u64> = None;
     let mut chunked = false;
     let head_end = loop {
-        let end = at + find(&head[at..], b"\r\n")?;
+        let Some(found) = find(&head[at..], b"\r\n") else {
+            return more;
+        };
+        let end = at + found;
         let field = &head[at..end];
         if field.is_empty() {
             break end + 2;
         }
-        let colon = field.iter().position(|&b| b == b':')?;
+        let Some(colon) = field.iter().position(|&b| b == b':') else {
+            return Invalid;
+        };
         let (name, value) = (&field[..colon], trim(&field[colon + 1..]));
         if name.eq_ignore_ascii_case(b"host") {
             msg.host.get_or_insert(value);
@@ -102,10 +175,15 @@ pub fn parse(payload: &[u8], datagram: bool) -> Option<Message<'_>> {
         } else if name.eq_ignore_ascii_case(b"content-type") {
             msg.content_type.get_or_insert(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
-            let n = std::str::from_utf8(value).ok()?.parse::<usize>().ok()?;
+            let Some(n) = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            else {
+                return Invalid;
+            };
             // Two different lengths: the message's end is not known.
             if content_length.is_some_and(|m| m != n) {
-                return None;
+                return Invalid;
             }
             content_length = Some(n);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -116,45 +194,122 @@ pub fn parse(payload: &[u8], datagram: bool) -> Option<Message<'_>> {
         }
         at = end + 2;
     };
-    let body = &payload[head_end..];
-    let whole = if datagram {
-        true
-    } else if chunked {
-        chunks_end(body).is_some()
+    let body = if chunked {
+        Body::Chunked
     } else if let Some(n) = content_length {
-        body.len() >= n
-    } else if request {
-        true // a request without a length has no body
+        Body::Length(n)
+    } else if request || matches!(msg.status, Some(100..=199 | 204 | 304)) {
+        // A request without a length has no body; a response has none only when its
+        // status says so.
+        Body::None
     } else {
-        // A response without a length has none only when its status says so; otherwise
-        // it runs to the connection's close.
-        matches!(msg.status, Some(100..=199 | 204 | 304))
+        Body::ToClose
     };
-    whole.then_some(msg)
+    Done(Head {
+        message: msg,
+        len: head_end,
+        body,
+        request,
+    })
 }
 
-/// Where a chunked body ends (after its last chunk and trailer), if `body` holds it all.
-fn chunks_end(body: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        let line_end = at + find(&body[at..], b"\r\n")?;
-        let size_text = body[at..line_end].split(|&b| b == b';').next()?;
-        let size = usize::from_str_radix(std::str::from_utf8(trim(size_text)).ok()?, 16).ok()?;
-        at = line_end + 2;
-        if size == 0 {
-            // Trailer fields up to the empty line.
-            loop {
-                let end = at + find(&body[at..], b"\r\n")?;
-                if end == at {
-                    return Some(end + 2);
+/// Whether `payload`, too short to tell, may be the first bytes of a start line.
+fn may_become_start(payload: &[u8]) -> bool {
+    if payload.len() < 7 {
+        return b"HTTP/1.".starts_with(payload)
+            || payload.iter().all(|&b| is_method_char(b)) && !payload.is_empty();
+    }
+    payload.len() < 21 && payload.iter().all(|&b| is_method_char(b))
+}
+
+/// The longest chunk-size line (with extensions) or trailer line followed.
+const MAX_CHUNK_LINE: usize = 1024;
+
+/// Where a chunked body ends (RFC 9112 7.1), found by feeding its bytes in pieces as they
+/// arrive: only the size and trailer lines are kept, never the data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Chunks {
+    state: ChunkState,
+    /// The line being read (a chunk size or a trailer field), without its CRLF.
+    line: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ChunkState {
+    #[default]
+    Size,
+    /// Data bytes left of the chunk, then its CRLF.
+    Data(u64),
+    /// The CRLF after a chunk's data: bytes of it still to come.
+    DataEnd(u8),
+    Trailer,
+}
+
+impl Chunks {
+    /// Feed the body's next bytes: `Ok(Some(n))` when the body ends after `n` of them,
+    /// `Ok(None)` when all were taken and more are needed, `Err` when they are not a
+    /// chunked body.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, ()> {
+        let mut at = 0;
+        while at < bytes.len() {
+            match self.state {
+                ChunkState::Data(left) => {
+                    let take = left.min((bytes.len() - at) as u64);
+                    at += take as usize;
+                    self.state = match left - take {
+                        0 => ChunkState::DataEnd(2),
+                        rest => ChunkState::Data(rest),
+                    };
                 }
-                at = end + 2;
+                ChunkState::DataEnd(left) => {
+                    let want = if left == 2 { b'\r' } else { b'\n' };
+                    if bytes[at] != want {
+                        return Err(());
+                    }
+                    at += 1;
+                    self.state = match left - 1 {
+                        0 => ChunkState::Size,
+                        rest => ChunkState::DataEnd(rest),
+                    };
+                }
+                ChunkState::Size | ChunkState::Trailer => {
+                    let rest = &bytes[at..];
+                    let Some(lf) = rest.iter().position(|&b| b == b'\n') else {
+                        self.line.extend_from_slice(rest);
+                        if self.line.len() > MAX_CHUNK_LINE {
+                            return Err(());
+                        }
+                        return Ok(None);
+                    };
+                    self.line.extend_from_slice(&rest[..lf]);
+                    at += lf + 1;
+                    let line = std::mem::take(&mut self.line);
+                    let Some(line) = line.strip_suffix(b"\r") else {
+                        return Err(());
+                    };
+                    if line.len() > MAX_CHUNK_LINE {
+                        return Err(());
+                    }
+                    if self.state == ChunkState::Trailer {
+                        if line.is_empty() {
+                            return Ok(Some(at));
+                        }
+                        continue;
+                    }
+                    let size_text = trim(line.split(|&b| b == b';').next().unwrap_or(b""));
+                    let size = std::str::from_utf8(size_text)
+                        .ok()
+                        .and_then(|t| u64::from_str_radix(t, 16).ok())
+                        .ok_or(())?;
+                    self.state = if size == 0 {
+                        ChunkState::Trailer
+                    } else {
+                        ChunkState::Data(size)
+                    };
+                }
             }
         }
-        at = at.checked_add(size)?.checked_add(2)?;
-        if at > body.len() {
-            return None;
-        }
+        Ok(None)
     }
 }
 

@@ -29,6 +29,17 @@ pub mod udp;
 pub mod vxlan;
 
 /// IP protocol numbers (IANA), as IPv4's protocol and IPv6's next-header fields hold them.
+/// How far a parse of a stream's first bytes got: the bytes may hold the start of a
+/// message that later bytes complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress<T> {
+    /// What is there may start one: more bytes are needed.
+    Incomplete,
+    /// Not one.
+    Invalid,
+    Done(T),
+}
+
 pub mod ip_protocol {
     pub const HOPOPT: u8 = 0;
     pub const ICMP: u8 = 1;

@@ -10,7 +10,7 @@
 use md5::{Digest as _, Md5};
 use sha2::Sha256;
 
-use super::{be16, hex};
+use super::{be16, hex, Progress};
 
 /// TLS record content type of a handshake.
 const HANDSHAKE: u8 = 22;
@@ -73,27 +73,68 @@ pub fn is_grease(v: u16) -> bool {
 /// The hello a TCP payload's TLS records hold, if the payload starts with a handshake
 /// record and its records hold the hello whole.
 pub fn parse_records(payload: &[u8]) -> Option<Hello> {
+    match records_progress(payload) {
+        Progress::Done(hello) => Some(hello),
+        _ => None,
+    }
+}
+
+/// The hello that a stream's first bytes `payload` hold in handshake records:
+/// `Incomplete` while the records so far may still complete one (within `MAX_HELLO`
+/// bytes of handshake message).
+pub fn records_progress(payload: &[u8]) -> Progress<Hello> {
     let mut handshake = Vec::new();
     let mut at = 0;
-    while at + 5 <= payload.len() {
-        let (content, major) = (payload[at], payload[at + 1]);
-        if content != HANDSHAKE || major != 3 {
-            break;
+    loop {
+        let Some(header) = payload.get(at..at + 5) else {
+            // A partial record header: only a handshake record's may go on.
+            let part = &payload[at..];
+            let may =
+                part.first().is_none_or(|&c| c == HANDSHAKE) && part.get(1).is_none_or(|&m| m == 3);
+            return if may {
+                Progress::Incomplete
+            } else {
+                Progress::Invalid
+            };
+        };
+        if header[0] != HANDSHAKE || header[1] != 3 {
+            return Progress::Invalid;
         }
-        let len = be16(payload, at + 3..at + 5)? as usize;
-        let fragment = payload.get(at + 5..at + 5 + len)?;
-        if handshake.len() + fragment.len() > MAX_HELLO {
-            return None;
-        }
+        let len = u16::from_be_bytes([header[3], header[4]]) as usize;
+        let Some(fragment) = payload.get(at + 5..at + 5 + len) else {
+            // Part of a record: the hello is read when its record is whole, as tshark
+            // reads a record (and gives its fields to the segment that completes it).
+            handshake.extend_from_slice(&payload[at + 5..]);
+            return match done_or(&handshake, Progress::Incomplete) {
+                Progress::Invalid => Progress::Invalid,
+                _ => Progress::Incomplete,
+            };
+        };
         handshake.extend_from_slice(fragment);
         at += 5 + len;
-        if let Some(need) = message_len(&handshake) {
-            if handshake.len() >= need {
-                return Hello::parse(&handshake[..need]);
-            }
+        if let Progress::Done(h) = done_or(&handshake, Progress::Invalid) {
+            return Progress::Done(h);
+        }
+        if message_len(&handshake).is_some_and(|need| need > MAX_HELLO) {
+            return Progress::Invalid;
         }
     }
-    None
+}
+
+/// The hello at the start of `handshake` when it is all there (or what a message that is
+/// not a hello gives: `Invalid`), else `otherwise`.
+fn done_or(handshake: &[u8], otherwise: Progress<Hello>) -> Progress<Hello> {
+    match message_len(handshake) {
+        Some(need) if handshake.len() >= need => match Hello::parse(&handshake[..need]) {
+            Some(h) => Progress::Done(h),
+            None => Progress::Invalid,
+        },
+        Some(need) if need > MAX_HELLO => Progress::Invalid,
+        _ => match handshake.first() {
+            Some(&t) if t != CLIENT_HELLO && t != SERVER_HELLO => Progress::Invalid,
+            _ => otherwise,
+        },
+    }
 }
 
 /// The length of the handshake message at the start of `h` (its 4-byte header included).

@@ -1,0 +1,999 @@
+//! TCP streams: where each direction's messages provably start, and their first bytes put
+//! back together, so that a TLS hello, an HTTP message or a DNS message is read only from
+//! a place the connection itself says a message starts, never from a segment that merely
+//! looks like one (a downloaded file holding a ClientHello).
+//!
+//! A direction's first message starts at the byte after its SYN's sequence number; the
+//! next one where the one before ends (HTTP: after its header and a body whose end the
+//! header says; DNS: after its 2-byte length). A TLS direction is read up to its hello.
+//! Segments must come in order: a gap (a segment lost or captured out of order) ends the
+//! direction's reading; a retransmission of bytes already taken is passed over. At most
+//! `MAX_BUFFER` bytes of a message's first bytes are kept. A connection whose SYN was not
+//! seen gives nothing, as does a direction after a message its reader cannot frame
+//! (a response running to the close, a protocol switch, HTTP CONNECT's tunnel).
+//!
+//! Only segments with data or a SYN, FIN or RST touch the state; a connection untouched
+//! for `IDLE_NS` of capture time (the latest such segment's time, never turned back) is
+//! forgotten, so memory holds the connections alive at once.
+//!
+//! A byte range of a file is decoded without the state that the ranges before it leave.
+//! It notes every connection it touched without knowing it (`StreamCarry::missed`); the
+//! ranges are then checked in order (`StreamCarry::follow`) and one whose result could
+//! depend on what came before is decoded again from that state: the rows are exactly the
+//! sequential read's.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::ip::{Addr, IpPacket};
+use crate::wire::http::{self, Body, Chunks};
+use crate::wire::tls::{self, Hello};
+use crate::wire::{be16, dns, Progress};
+
+/// The most bytes kept of a message's start while waiting for the rest of it: 16 KiB,
+/// and a TLS record's 5-byte header, so that a hello in a record of the largest size
+/// (2^14 bytes) is read.
+pub const MAX_BUFFER: usize = 16 * 1024 + 5;
+/// Capture time after which a connection untouched is forgotten (Zeek's TCP inactivity
+/// timeout).
+pub const IDLE_NS: i64 = 300 * 1_000_000_000;
+/// Requests a connection may have sent ahead of their responses (HTTP pipelining).
+const MAX_PENDING_REQUESTS: usize = 64;
+/// Connections kept before the first sweep of forgotten ones.
+const FIRST_SWEEP: usize = 4096;
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+/// A message completed by a head: the hello, or where the message is in the head's bytes.
+enum Done {
+    Tls(Hello),
+    Http(std::ops::Range<usize>),
+    Dns(std::ops::Range<usize>),
+}
+
+impl Done {
+    /// The message, its bytes taken from `held`: in place when they are the segment's.
+    fn found<'a>(self, held: Cow<'a, [u8]>) -> Found<'a> {
+        let take = |r: std::ops::Range<usize>| match &held {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[r]),
+            Cow::Owned(v) => Cow::Owned(v[r].to_vec()),
+        };
+        match self {
+            Done::Tls(h) => Found::Tls(h),
+            Done::Http(r) => Found::Http(take(r)),
+            Done::Dns(r) => Found::Dns(take(r)),
+        }
+    }
+}
+
+/// A message a segment completes, for the row of that segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found<'a> {
+    Tls(Hello),
+    /// An HTTP message's start line and header fields.
+    Http(Cow<'a, [u8]>),
+    /// A DNS message (after its 2-byte length).
+    Dns(Cow<'a, [u8]>),
+}
+
+/// A connection, its endpoints in a fixed order (the lower address and port first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    a: Addr,
+    b: Addr,
+    a_port: u16,
+    b_port: u16,
+    vlan: Option<u16>,
+    tunnel: Option<u32>,
+}
+
+/// What a direction reads next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Dir {
+    /// Nothing: its start was not seen, or its reading ended.
+    Unread,
+    /// A message starts at `next`.
+    Expect { next: u32 },
+    /// The first bytes of the message that starts at `start`.
+    Head { start: u32, buf: Vec<u8> },
+    /// `left` bytes of body from `next` on; then `head` (an HTTP message's) is complete.
+    Body {
+        next: u32,
+        left: u64,
+        head: Box<[u8]>,
+    },
+    /// A chunked body from `next` on; then `head` is complete.
+    Chunked {
+        next: u32,
+        chunks: Chunks,
+        head: Box<[u8]>,
+    },
+}
+
+/// What a direction's first bytes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum App {
+    Tls,
+    Http,
+    Dns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Request {
+    head: bool,
+    connect: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Conn {
+    dirs: [Dir; 2],
+    /// Each direction's HTTP requests not yet answered.
+    requests: [VecDeque<Request>; 2],
+    /// A DNS port at either end: messages framed by their 2-byte length.
+    dns: bool,
+    /// What each direction's first message was: the ones after it must be the same.
+    app: [Option<App>; 2],
+    /// The capture time of the last segment that touched it.
+    last: Option<i64>,
+}
+
+impl Conn {
+    fn new(dns: bool) -> Self {
+        Conn {
+            dirs: [Dir::Unread, Dir::Unread],
+            requests: Default::default(),
+            dns,
+            app: [None, None],
+            last: None,
+        }
+    }
+
+    fn is_unread(&self) -> bool {
+        self.dirs.iter().all(|d| *d == Dir::Unread)
+    }
+}
+
+/// The streams of a read, fed every selected TCP segment in capture order.
+#[derive(Debug, Default)]
+pub struct StreamTracker {
+    conns: HashMap<Key, Conn>,
+    /// The latest time of a segment that touched a connection.
+    clock: Option<i64>,
+    sweep_at: usize,
+    /// Whether this reader starts inside a file (a byte range) and must note what it
+    /// could not know.
+    partial: bool,
+    missed: HashSet<Key>,
+    /// The clock after the first segment that touched a connection.
+    first_clock: Option<Option<i64>>,
+}
+
+/// Where a reader of TCP streams starts in its file.
+#[derive(Debug)]
+pub enum StreamStart {
+    /// At the file's first record: nothing came before.
+    FileStart,
+    /// Inside the file, without what came before (a byte range decoded beside the others).
+    Partial,
+    /// Inside the file, from the exact state the records before it leave.
+    Resume(StreamCarry),
+}
+
+impl StreamTracker {
+    pub fn starting(start: StreamStart) -> Self {
+        match start {
+            StreamStart::FileStart => Self::new(),
+            StreamStart::Partial => Self::partial(),
+            StreamStart::Resume(carry) => Self::resume(carry),
+        }
+    }
+}
+
+/// What a range of a file leaves for the ranges after it, and what it did not know.
+#[derive(Debug, Default)]
+pub struct StreamCarry {
+    conns: HashMap<Key, Conn>,
+    clock: Option<i64>,
+    missed: HashSet<Key>,
+    first_clock: Option<Option<i64>>,
+}
+
+impl StreamCarry {
+    /// Go on from `self` (what the ranges before leave, exactly) through `next` (a range
+    /// decoded without it): `false`, leaving `self` as it was, when `next` must be decoded
+    /// again from `self` instead, as it touched a connection that `self` was reading or
+    /// its clock started behind `self`'s.
+    pub fn follow(&mut self, next: StreamCarry) -> bool {
+        if let (Some(first), Some(clock)) = (next.first_clock, self.clock) {
+            if first.is_none_or(|t| t < clock) {
+                return false;
+            }
+        }
+        if next.missed.iter().any(|k| self.conns.contains_key(k)) {
+            return false;
+        }
+        // The connections `next` knows are its own (a SYN started them); the others go on.
+        self.conns.extend(next.conns);
+        self.clock = self.clock.max(next.clock);
+        true
+    }
+}
+
+impl StreamTracker {
+    pub fn new() -> Self {
+        StreamTracker {
+            sweep_at: FIRST_SWEEP,
+            ..Default::default()
+        }
+    }
+
+    /// A tracker for a byte range that starts inside a file, without what came before.
+    pub fn partial() -> Self {
+        StreamTracker {
+            partial: true,
+            ..Self::new()
+        }
+    }
+
+    /// A tracker that goes on from `carry`, the exact state at its start.
+    pub fn resume(carry: StreamCarry) -> Self {
+        StreamTracker {
+            conns: carry.conns,
+            clock: carry.clock,
+            ..Self::new()
+        }
+    }
+
+    /// The state at the end, for the range after.
+    pub fn carry(&mut self) -> StreamCarry {
+        StreamCarry {
+            conns: std::mem::take(&mut self.conns),
+            clock: self.clock,
+            missed: std::mem::take(&mut self.missed),
+            first_clock: self.first_clock,
+        }
+    }
+
+    /// Feed the packet `p` (of the record's bytes `d`, at `time`), keyed also by its
+    /// outer VLAN and tunnel: the message it completes, if any. Only a whole TCP segment
+    /// (not an IP fragment) is read; a fragmented one ends its direction's reading.
+    pub fn segment<'a>(
+        &mut self,
+        d: &'a [u8],
+        p: &IpPacket,
+        time: Option<i64>,
+        vlan: Option<u16>,
+        tunnel: Option<u32>,
+    ) -> Option<Found<'a>> {
+        if p.protocol != crate::wire::ip_protocol::TCP || !p.first_fragment {
+            return None;
+        }
+        let tcp = p.tcp(d)?;
+        let (flags, seq) = (tcp.flags()?, tcp.seq_number()?);
+        let (sport, dport) = (p.src_port?, p.dst_port?);
+        let mut stated = stated_payload(d, p, tcp.header_len()? as u32);
+        if stated == 0 && flags & (SYN | FIN | RST) == 0 {
+            return None; // a pure ACK touches nothing
+        }
+        let data = d.get(p.payload.clone()).unwrap_or(&[]);
+        let data = &data[..data.len().min(stated as usize)];
+        if p.more_fragments {
+            // The first piece of a fragmented segment: the rest of it is not here.
+            stated = stated.max(data.len() as u32 + 1);
+        }
+        let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan, tunnel);
+        self.clock = match (self.clock, time) {
+            (Some(c), Some(t)) => Some(c.max(t)),
+            (c, t) => c.or(t),
+        };
+        self.first_clock.get_or_insert(self.clock);
+        let clock = self.clock;
+        let dead = |c: &Conn| matches!((clock, c.last), (Some(now), Some(l)) if now - l > IDLE_NS);
+        if self.conns.get(&key).is_some_and(dead) {
+            self.conns.remove(&key);
+        }
+        let dns_conn = dns::PORTS.contains(&sport) || dns::PORTS.contains(&dport);
+        let pure_syn = flags & (SYN | ACK) == SYN;
+        if !pure_syn && !self.conns.contains_key(&key) && self.partial {
+            self.missed.insert(key);
+        }
+        let mut data_seq = seq;
+        if flags & SYN != 0 {
+            let conn = if pure_syn {
+                // A new connection, whatever came before on these endpoints.
+                self.conns.insert(key, Conn::new(dns_conn));
+                self.conns.get_mut(&key).expect("just inserted")
+            } else {
+                self.conns.entry(key).or_insert_with(|| Conn::new(dns_conn))
+            };
+            conn.dirs[dir] = Dir::Expect {
+                next: seq.wrapping_add(1),
+            };
+            conn.requests[dir].clear();
+            conn.app[dir] = None;
+            data_seq = seq.wrapping_add(1);
+        }
+        let conn = self.conns.get_mut(&key)?;
+        conn.last = clock;
+        let found = if stated > 0 {
+            if data.len() < stated as usize {
+                cut(conn, dir, data_seq, stated, data)
+            } else {
+                advance(conn, dir, data_seq, stated, data)
+            }
+        } else {
+            None
+        };
+        if flags & RST != 0 {
+            conn.dirs = [Dir::Unread, Dir::Unread];
+        } else if flags & FIN != 0 {
+            conn.dirs[dir] = Dir::Unread;
+        }
+        if conn.is_unread() {
+            self.conns.remove(&key);
+        }
+        if self.conns.len() >= self.sweep_at {
+            self.conns.retain(|_, c| !dead(c));
+            self.sweep_at = FIRST_SWEEP.max(2 * self.conns.len());
+        }
+        found
+    }
+}
+
+/// The connection's key, and the direction index of the packet from `src`.
+fn key_of(
+    src: Addr,
+    sport: u16,
+    dst: Addr,
+    dport: u16,
+    vlan: Option<u16>,
+    tunnel: Option<u32>,
+) -> (Key, usize) {
+    use crate::flow::table::addr_order;
+    if (addr_order(&src), sport) <= (addr_order(&dst), dport) {
+        let key = Key {
+            a: src,
+            b: dst,
+            a_port: sport,
+            b_port: dport,
+            vlan,
+            tunnel,
+        };
+        (key, 0)
+    } else {
+        let key = Key {
+            a: dst,
+            b: src,
+            a_port: dport,
+            b_port: sport,
+            vlan,
+            tunnel,
+        };
+        (key, 1)
+    }
+}
+
+/// TCP payload bytes by the IP length field (what was captured when it is 0: TSO).
+fn stated_payload(d: &[u8], p: &IpPacket, tcp_header: u32) -> u32 {
+    let ip_len = crate::flow::observe::stated_len(d, p);
+    if ip_len == 0 {
+        return (p.end.saturating_sub(p.transport_offset) as u32).saturating_sub(tcp_header);
+    }
+    ip_len.saturating_sub((p.transport_offset - p.start) as u32 + tcp_header)
+}
+
+/// Where a segment of `len` bytes at `seq` meets the stream position `want`.
+enum Meets {
+    /// It starts after `want`: bytes were not seen.
+    Gap,
+    /// All of it is before `want` (a retransmission).
+    Before,
+    /// `want` is at this offset in it.
+    At(usize),
+}
+
+fn meets(want: u32, seq: u32, len: u32) -> Meets {
+    let off = want.wrapping_sub(seq) as i32;
+    if off < 0 {
+        Meets::Gap
+    } else if off as u32 >= len {
+        Meets::Before
+    } else {
+        Meets::At(off as usize)
+    }
+}
+
+/// A segment captured short of its length: its missing bytes end the direction's
+/// reading where they are needed. A body's bytes are not (they are only counted), so a
+/// segment within a length-framed body is taken whole.
+fn cut<'a>(conn: &mut Conn, dir: usize, seq: u32, len: u32, data: &'a [u8]) -> Option<Found<'a>> {
+    if let Dir::Body { next, left, .. } = &conn.dirs[dir] {
+        let end = seq.wrapping_add(len);
+        if matches!(meets(*next, seq, len), Meets::At(_))
+            && (end.wrapping_sub(*next) as u64) < *left
+        {
+            return advance(conn, dir, seq, len, data);
+        }
+    }
+    let found = advance(conn, dir, seq, data.len() as u32, data);
+    // What follows the captured bytes was not seen.
+    let end = seq.wrapping_add(data.len() as u32);
+    let waits_at = match &conn.dirs[dir] {
+        Dir::Unread => None,
+        Dir::Expect { next } | Dir::Body { next, .. } | Dir::Chunked { next, .. } => Some(*next),
+        Dir::Head { start, buf } => Some(start.wrapping_add(buf.len() as u32)),
+    };
+    if waits_at.is_some_and(|w| w == end) {
+        conn.dirs[dir] = Dir::Unread;
+    }
+    found
+}
+
+/// Take the segment's bytes into the direction's reading: the first message it
+/// completes (a row holds one; later ones in the same segment are framed, not shown).
+fn advance<'a>(
+    conn: &mut Conn,
+    dir: usize,
+    seq: u32,
+    len: u32,
+    data: &'a [u8],
+) -> Option<Found<'a>> {
+    let mut found: Option<Found<'a>> = None;
+    loop {
+        let state = std::mem::replace(&mut conn.dirs[dir], Dir::Unread);
+        let want = match &state {
+            Dir::Unread => return found,
+            Dir::Expect { next } | Dir::Body { next, .. } | Dir::Chunked { next, .. } => *next,
+            Dir::Head { start, buf } => start.wrapping_add(buf.len() as u32),
+        };
+        let at = match meets(want, seq, len) {
+            Meets::Gap => return found, // left Unread
+            Meets::Before => {
+                conn.dirs[dir] = state;
+                return found;
+            }
+            Meets::At(at) => at,
+        };
+        match state {
+            Dir::Unread => unreachable!("returned above"),
+            Dir::Expect { next } => {
+                conn.dirs[dir] = Dir::Head {
+                    start: next,
+                    buf: Vec::new(),
+                };
+            }
+            Dir::Head { start, mut buf } => {
+                let bytes = &data[at..];
+                // The common case: the whole head in this segment, read in place.
+                let held: Cow<'a, [u8]> = if buf.is_empty() {
+                    Cow::Borrowed(bytes)
+                } else {
+                    let room = MAX_BUFFER.saturating_sub(buf.len());
+                    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    Cow::Owned(buf)
+                };
+                match read_head(conn, dir, &held) {
+                    Progress::Invalid => return found,
+                    Progress::Incomplete => {
+                        // Within `MAX_BUFFER` bytes, or never.
+                        if held.len() < MAX_BUFFER {
+                            conn.dirs[dir] = Dir::Head {
+                                start,
+                                buf: held.into_owned(),
+                            };
+                        }
+                        return found;
+                    }
+                    Progress::Done(step) => {
+                        conn.app[dir].get_or_insert(step.app());
+                        let done = complete(conn, dir, start, step, &held);
+                        if found.is_none() {
+                            found = done.map(|d| d.found(held));
+                        }
+                        if conn.dirs[dir] == Dir::Unread {
+                            return found;
+                        }
+                    }
+                }
+            }
+            Dir::Body { next, left, head } => {
+                let take = left.min((len as usize - at) as u64);
+                let (next, left) = (next.wrapping_add(take as u32), left - take);
+                if left > 0 {
+                    conn.dirs[dir] = Dir::Body { next, left, head };
+                    return found;
+                }
+                conn.dirs[dir] = Dir::Expect { next };
+                found.get_or_insert(Found::Http(Cow::Owned(head.into_vec())));
+            }
+            Dir::Chunked {
+                next,
+                mut chunks,
+                head,
+            } => match chunks.feed(&data[at..]) {
+                Err(()) => return found,
+                Ok(None) => {
+                    let next = next.wrapping_add((len as usize - at) as u32);
+                    conn.dirs[dir] = Dir::Chunked { next, chunks, head };
+                    return found;
+                }
+                Ok(Some(n)) => {
+                    conn.dirs[dir] = Dir::Expect {
+                        next: next.wrapping_add(n as u32),
+                    };
+                    found.get_or_insert(Found::Http(Cow::Owned(head.into_vec())));
+                }
+            },
+        }
+    }
+}
+
+/// What a completed head tells: the message, if complete now, and where the direction
+/// goes on.
+enum Step {
+    Tls(Hello),
+    Http {
+        len: usize,
+        body: Body,
+        request: Request,
+        status: Option<u16>,
+    },
+    Dns {
+        len: usize,
+    },
+}
+
+impl Step {
+    fn app(&self) -> App {
+        match self {
+            Step::Tls(_) => App::Tls,
+            Step::Http { .. } => App::Http,
+            Step::Dns { .. } => App::Dns,
+        }
+    }
+}
+
+/// Read the head of the direction's message from its first bytes; which protocol is
+/// decided by the connection's ports (DNS) or the bytes themselves.
+fn read_head(conn: &Conn, dir: usize, bytes: &[u8]) -> Progress<Step> {
+    let app = match (conn.dns, conn.app[dir], bytes.first()) {
+        (true, _, _) => App::Dns,
+        (_, Some(app), _) => app,
+        (_, None, Some(22)) => App::Tls,
+        (_, None, Some(_)) => App::Http,
+        (_, None, None) => return Progress::Incomplete,
+    };
+    match app {
+        App::Tls => match tls::records_progress(bytes) {
+            Progress::Done(h) => Progress::Done(Step::Tls(h)),
+            Progress::Incomplete => Progress::Incomplete,
+            Progress::Invalid => Progress::Invalid,
+        },
+        App::Dns => match be16(bytes, 0..2) {
+            None => Progress::Incomplete,
+            Some(n) if 2 + n as usize > MAX_BUFFER => Progress::Invalid,
+            Some(n) if bytes.len() < 2 + n as usize => Progress::Incomplete,
+            Some(n) => Progress::Done(Step::Dns {
+                len: 2 + n as usize,
+            }),
+        },
+        App::Http => match http::parse_head(bytes) {
+            Progress::Done(h) => Progress::Done(Step::Http {
+                len: h.len,
+                body: h.body,
+                request: Request {
+                    head: h.message.method == Some(b"HEAD"),
+                    connect: h.message.method == Some(b"CONNECT"),
+                },
+                status: h.message.status,
+            }),
+            Progress::Incomplete => Progress::Incomplete,
+            Progress::Invalid => Progress::Invalid,
+        },
+    }
+}
+
+/// Where the direction goes after the head `step` read from `held` (which starts at the
+/// stream position `start`), and the message it completes now, if any.
+fn complete(conn: &mut Conn, dir: usize, start: u32, step: Step, held: &[u8]) -> Option<Done> {
+    match step {
+        // TLS is read up to its hello.
+        Step::Tls(hello) => Some(Done::Tls(hello)),
+        Step::Dns { len } => {
+            conn.dirs[dir] = Dir::Expect {
+                next: start.wrapping_add(len as u32),
+            };
+            Some(Done::Dns(2..len))
+        }
+        Step::Http {
+            len,
+            body,
+            request,
+            status,
+        } => {
+            let head = 0..len;
+            let after = start.wrapping_add(len as u32);
+            let body = match status {
+                None => {
+                    if conn.requests[dir].len() >= MAX_PENDING_REQUESTS {
+                        return None;
+                    }
+                    conn.requests[dir].push_back(request);
+                    if request.connect {
+                        return Some(Done::Http(head)); // a tunnel follows
+                    }
+                    body
+                }
+                Some(101) => {
+                    conn.dirs = [Dir::Unread, Dir::Unread]; // another protocol follows
+                    return Some(Done::Http(head));
+                }
+                Some(100..=199) => Body::None,
+                Some(code) => {
+                    // The request it answers says whether a body follows (RFC 9112 6.3).
+                    let asked = conn.requests[1 - dir].pop_front()?;
+                    if asked.connect && (200..300).contains(&code) {
+                        conn.dirs = [Dir::Unread, Dir::Unread];
+                        return Some(Done::Http(head));
+                    }
+                    if asked.head {
+                        Body::None
+                    } else {
+                        body
+                    }
+                }
+            };
+            match body {
+                Body::None => {
+                    conn.dirs[dir] = Dir::Expect { next: after };
+                    Some(Done::Http(head))
+                }
+                Body::Length(0) => {
+                    conn.dirs[dir] = Dir::Expect { next: after };
+                    Some(Done::Http(head))
+                }
+                Body::Length(left) => {
+                    conn.dirs[dir] = Dir::Body {
+                        next: after,
+                        left,
+                        head: held[head].into(),
+                    };
+                    None
+                }
+                Body::Chunked => {
+                    conn.dirs[dir] = Dir::Chunked {
+                        next: after,
+                        chunks: Chunks::default(),
+                        head: held[head].into(),
+                    };
+                    None
+                }
+                // Its end is the connection's: not followed.
+                Body::ToClose => None,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::{dissect, Depth};
+
+    const CLIENT: [u8; 4] = [10, 0, 0, 1];
+    const SERVER: [u8; 4] = [10, 0, 0, 2];
+
+    /// A raw IPv4 packet (link type 228) from `from` (the client or the server) of
+    /// connection `conn` (its client port is 40000 + conn), with TCP `flags`, `seq` and
+    /// `data`.
+    fn packet(conn: u16, to_server: bool, flags: u8, seq: u32, data: &[u8]) -> Vec<u8> {
+        let (src, dst) = if to_server {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        let (sport, dport) = if to_server {
+            (40000 + conn, 443)
+        } else {
+            (443, 40000 + conn)
+        };
+        let total = 40 + data.len();
+        let mut p = vec![
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&0u32.to_be_bytes());
+        p.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(data);
+        p
+    }
+
+    /// What the tracker says of each packet: `None`, or a short text of the message.
+    fn feed(t: &mut StreamTracker, packets: &[(Vec<u8>, i64)]) -> Vec<Option<String>> {
+        packets
+            .iter()
+            .map(|(bytes, time)| {
+                let d = dissect(228, bytes, bytes.len() as u32, Depth::full(false)).ok()?;
+                t.segment(bytes, d.ip(), Some(*time), None, None)
+                    .map(|f| match f {
+                        Found::Tls(h) => format!(
+                            "tls {}",
+                            String::from_utf8_lossy(&h.server_name.unwrap_or_default())
+                        ),
+                        Found::Http(b) => format!(
+                            "http {}",
+                            String::from_utf8_lossy(&b).lines().next().unwrap_or("")
+                        ),
+                        Found::Dns(b) => format!("dns {}", b.len()),
+                    })
+            })
+            .collect()
+    }
+
+    /// A ClientHello record naming `sni`, padded by an extension of `pad` bytes.
+    fn client_hello(sni: &str, pad: usize) -> Vec<u8> {
+        let mut ext = Vec::new();
+        let name = sni.as_bytes();
+        let list_len = 3 + name.len();
+        ext.extend_from_slice(&[0, 0]);
+        ext.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
+        ext.extend_from_slice(&(list_len as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        ext.extend_from_slice(name);
+        ext.extend_from_slice(&[0, 21]); // padding
+        ext.extend_from_slice(&(pad as u16).to_be_bytes());
+        ext.extend(std::iter::repeat_n(0, pad));
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![22, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    const S: u8 = SYN;
+    const SA: u8 = SYN | ACK;
+    const A: u8 = ACK;
+
+    #[test]
+    fn a_hello_over_two_segments_belongs_to_the_second() {
+        let hello = client_hello("split.example", 1500);
+        let (one, two) = hello.split_at(1000);
+        let packets = vec![
+            (packet(1, true, S, 99, b""), 1),
+            (packet(1, false, SA, 499, b""), 2),
+            (packet(1, true, A, 100, one), 3),
+            (packet(1, true, A, 1100, two), 4),
+        ];
+        let out = feed(&mut StreamTracker::new(), &packets);
+        assert_eq!(out, [None, None, None, Some("tls split.example".into())]);
+    }
+
+    #[test]
+    fn a_hello_in_the_middle_of_a_stream_is_not_one() {
+        let hello = client_hello("forged.example", 10);
+        // No SYN seen: nothing says where a message starts.
+        let out = feed(
+            &mut StreamTracker::new(),
+            &[(packet(1, true, A, 100, &hello), 1)],
+        );
+        assert_eq!(out, [None]);
+        // After the SYN, a body's bytes are the body's, however they look.
+        let mut request = b"POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: ".to_vec();
+        let forged = b"GET /forged HTTP/1.1\r\nHost: evil\r\n\r\n";
+        request.extend_from_slice(format!("{}\r\n\r\n", hello.len() + forged.len()).as_bytes());
+        let after = 100 + request.len() as u32;
+        let next = b"GET /real HTTP/1.1\r\nHost: a\r\n\r\n";
+        let packets = vec![
+            (packet(2, true, S, 99, b""), 1),
+            (packet(2, true, A, 100, &request), 2),
+            (packet(2, true, A, after, &hello), 3),
+            (packet(2, true, A, after + hello.len() as u32, forged), 4),
+            (
+                packet(
+                    2,
+                    true,
+                    A,
+                    after + (hello.len() + forged.len()) as u32,
+                    next,
+                ),
+                5,
+            ),
+        ];
+        let out = feed(&mut StreamTracker::new(), &packets);
+        assert_eq!(
+            out,
+            [
+                None,
+                None,
+                None,
+                Some("http POST /up HTTP/1.1".into()),
+                Some("http GET /real HTTP/1.1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_gap_ends_the_reading_and_a_retransmission_is_passed_over() {
+        let hello = client_hello("gap.example", 1500);
+        let (one, two) = hello.split_at(1000);
+        let lost = vec![
+            (packet(1, true, S, 99, b""), 1),
+            (packet(1, true, A, 1100, two), 2), // the first part never came
+            (packet(1, true, A, 100, one), 3),
+        ];
+        assert_eq!(feed(&mut StreamTracker::new(), &lost), [None, None, None]);
+        let again = vec![
+            (packet(1, true, S, 99, b""), 1),
+            (packet(1, true, A, 100, one), 2),
+            (packet(1, true, A, 100, one), 3),
+            (packet(1, true, A, 1100, two), 4),
+        ];
+        let out = feed(&mut StreamTracker::new(), &again);
+        assert_eq!(out[3].as_deref(), Some("tls gap.example"));
+    }
+
+    #[test]
+    fn responses_end_where_their_request_and_header_say() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab";
+        let packets = vec![
+            (packet(1, true, S, 99, b""), 1),
+            (packet(1, false, SA, 499, b""), 2),
+            (
+                packet(
+                    1,
+                    true,
+                    A,
+                    100,
+                    b"HEAD / HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+                ),
+                3,
+            ),
+            // A HEAD response's length is the resource's: no body follows it.
+            (
+                packet(
+                    1,
+                    false,
+                    A,
+                    500,
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+                ),
+                4,
+            ),
+            (packet(1, false, A, 538, chunked), 5),
+            (
+                packet(1, false, A, 538 + chunked.len() as u32, b"cd\r\n0\r\n\r\n"),
+                6,
+            ),
+        ];
+        let out = feed(&mut StreamTracker::new(), &packets);
+        assert_eq!(out[2].as_deref(), Some("http HEAD / HTTP/1.1"));
+        assert_eq!(out[3].as_deref(), Some("http HTTP/1.1 200 OK"));
+        assert_eq!(out[4], None);
+        assert_eq!(out[5].as_deref(), Some("http HTTP/1.1 200 OK"));
+    }
+
+    /// A random capture of `conns` connections interleaved: hellos split or not, HTTP
+    /// requests, retransmissions, lost segments, idle gaps and 5-tuples used again.
+    fn random_capture(seed: u64, conns: u16) -> Vec<(Vec<u8>, i64)> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut streams: Vec<Vec<(Vec<u8>, i64)>> = Vec::new();
+        for c in 0..conns {
+            let conn = c % (conns / 2).max(1); // 5-tuples used again
+            let mut t = (next() % 1000) as i64 * 1_000_000_000;
+            let mut out = Vec::new();
+            let isn = next() as u32;
+            if next() % 4 != 0 {
+                out.push((packet(conn, true, S, isn, b""), t));
+            }
+            let msg = if next() % 2 == 0 {
+                client_hello("r.example", (next() % 3000) as usize)
+            } else {
+                b"GET /x HTTP/1.1\r\nHost: r\r\n\r\n".to_vec()
+            };
+            let mut at = 0;
+            while at < msg.len() {
+                let n = (1 + next() % 1400) as usize;
+                let end = (at + n).min(msg.len());
+                t += (next() % 4) as i64 * 100_000_000_000; // some gaps past IDLE_NS
+                let seg = packet(
+                    conn,
+                    true,
+                    A,
+                    isn.wrapping_add(1 + at as u32),
+                    &msg[at..end],
+                );
+                match next() % 10 {
+                    0 => {} // lost
+                    1 => {
+                        out.push((seg.clone(), t));
+                        out.push((seg, t));
+                    }
+                    _ => out.push((seg, t)),
+                }
+                at = end;
+            }
+            streams.push(out);
+        }
+        let mut all: Vec<(Vec<u8>, i64)> = streams.into_iter().flatten().collect();
+        // Interleave by time, times within a connection kept in order.
+        all.sort_by_key(|(_, t)| *t);
+        all
+    }
+
+    /// Cut anywhere, a range decoded without what came before and checked by `follow`
+    /// (or decoded again from it) gives exactly what one pass gives.
+    #[test]
+    fn ranges_give_what_one_pass_gives() {
+        let mut checked = 0;
+        let mut redone = 0;
+        for seed in 1..40u64 {
+            let capture = random_capture(seed, 24);
+            let whole = feed(&mut StreamTracker::new(), &capture);
+            assert!(
+                whole.iter().any(Option::is_some),
+                "seed {seed} reads something"
+            );
+            for cut in (0..capture.len()).step_by(3) {
+                let mut first = StreamTracker::new();
+                let mut out = feed(&mut first, &capture[..cut]);
+                let mut carry = first.carry();
+                let mut second = StreamTracker::partial();
+                let rest = feed(&mut second, &capture[cut..]);
+                if carry.follow(second.carry()) {
+                    out.extend(rest);
+                } else {
+                    redone += 1;
+                    out.extend(feed(
+                        &mut StreamTracker::resume(first_carry(&capture[..cut])),
+                        &capture[cut..],
+                    ));
+                }
+                assert_eq!(out, whole, "seed {seed}, cut at {cut}");
+                checked += 1;
+            }
+        }
+        // Both ways were taken, so neither is checked vacuously.
+        assert!(
+            checked > 800 && redone > 50 && checked - redone > 50,
+            "{checked} {redone}"
+        );
+    }
+
+    fn first_carry(packets: &[(Vec<u8>, i64)]) -> StreamCarry {
+        let mut t = StreamTracker::new();
+        feed(&mut t, packets);
+        t.carry()
+    }
+}
