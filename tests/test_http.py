@@ -16,12 +16,13 @@ import intake
 import pandas as pd
 import pytest
 
+from tcp_starts import unplaceable
 from conftest import CORPUS, CORPUS2, oracle_files
 
 COLUMNS = ["frame", "http_method", "http_host", "http_uri", "http_user_agent", "http_status", "http_content_type",
            "src_port", "dst_port", "protocol"]
 FIELDS = ["frame.number", "http.request.method", "http.host", "http.request.uri", "http.user_agent",
-          "http.response.code", "http.content_type", "tcp.segments", "frame.protocols", "http.request_in",
+          "http.response.code", "http.content_type", "tcp.segments", "tcp.segment", "frame.protocols", "http.request_in",
           "frame.cap_len", "frame.len"]
 
 
@@ -79,21 +80,14 @@ def tshark_not_dissected(path):
     return {int(f) for f in out.split()}
 
 
-def expected_missing(t):
-    """Why our row must have no HTTP where tshark shows some, or None."""
-    if t["tcp.segments"]:
-        return "a message reassembled from several segments (not yet reassembled here)"
-    return None
-
-
-def may_be_missing(t, theirs):
+def may_be_missing(t, unplaced):
     """Why our row may have no HTTP where tshark shows some (when it has, it must agree)."""
     if int(t["frame.cap_len"]) < int(t["frame.len"]):
         return "the capture cut the packet: tshark shows what it holds, the message is not whole"
-    request = theirs.get(int(t["http.request_in"])) if t["http.request_in"] else None
-    if request and request["http.request.method"] == "HEAD":
-        return ("a response to HEAD, whose Content-Length promises a body that never comes: tshark "
-                "knows from the request, a row reads only its own segment")
+    frames = [int(f) for f in t["tcp.segment"].split(",") if f] or [int(t["frame.number"])]
+    for f in frames:
+        if f in unplaced:
+            return unplaced[f]
     return None
 
 
@@ -107,6 +101,7 @@ def compare(path, decode_as=()):
         theirs = tshark_http(path, [*decode_as, *sorted(unknown)])
     problems, compared = [], 0
     skipped = tshark_not_dissected(path)
+    unplaced = unplaceable(path, decode_as)
     for frame in sorted(set(theirs) | set(ours)):
         t, o = theirs.get(frame), ours.get(frame)
         if frame in skipped:
@@ -119,12 +114,7 @@ def compare(path, decode_as=()):
             if o is not None:
                 problems.append((frame, "expected missing: inside IPComp", o))
             continue
-        why = expected_missing(t)
-        if why:
-            if o is not None:
-                problems.append((frame, f"expected missing: {why}", o))
-            continue
-        if o is None and may_be_missing(t, theirs):
+        if o is None and may_be_missing(t, unplaced):
             continue
         if o is None:
             problems.append((frame, "tshark reads HTTP, we do not", t))

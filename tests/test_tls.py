@@ -26,7 +26,7 @@ COLUMNS = ["frame", "tls_handshake", "tls_sni", "tls_versions", "tls_version", "
 FIELDS = ["frame.number", "tls.handshake.type", "tls.handshake.extensions_server_name",
           "tls.handshake.extensions_alpn_str", "tls.handshake.extensions.supported_version",
           "tls.handshake.version", "tls.handshake.ciphersuite", "tls.handshake.ja3", "tls.handshake.ja3s",
-          "tcp.segments", "frame.protocols"]
+          "tcp.segments", "tcp.segment", "frame.protocols"]
 
 
 def tshark_hellos(path, decode_as=()):
@@ -120,7 +120,7 @@ def compare(path, decode_as=()):
         if t is None:
             problems.append((frame, "we read a hello where tshark does not", o))
             continue
-        first = int(t["tcp.segments"].split(",")[0]) if t["tcp.segments"] else frame
+        first = int(t["tcp.segment"].split(",")[0]) if t["tcp.segment"] else frame
         if o is None:
             if first not in unplaced and frame not in unplaced:
                 problems.append((frame, "tshark reads a hello, we do not", t))
