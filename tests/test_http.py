@@ -142,12 +142,17 @@ def test_the_corpora_hold_http_to_compare():
 
 
 def write_exchange(path, payloads, port=80):
-    """Each payload one TCP segment of one connection, client and server in turn as each
-    payload's `from_client` says, with sequence numbers that follow on."""
+    """One connection: its SYN and SYN-ACK (frames 1 and 2), then each payload one TCP
+    segment, client and server in turn as each payload's `from_client` says, with sequence
+    numbers that follow on."""
     from scapy.all import IP, TCP, Ether, Raw, wrpcap
 
     seq = {True: 1000, False: 5000}
-    packets = []
+    packets = [Ether() / IP(src="192.0.2.1", dst="198.51.100.1") / TCP(sport=40000, dport=port, flags="S", seq=999),
+               Ether() / IP(src="198.51.100.1", dst="192.0.2.1") /
+               TCP(sport=port, dport=40000, flags="SA", seq=4999, ack=1000)]
+    for p in packets:
+        p.time = 1_700_000_000 - 1
     for i, (from_client, payload) in enumerate(payloads):
         ip = IP(src="192.0.2.1", dst="198.51.100.1") if from_client else IP(src="198.51.100.1", dst="192.0.2.1")
         sport, dport = (40000, port) if from_client else (port, 40000)
@@ -180,22 +185,22 @@ def test_http_columns_match_tshark_on_synthetic_exchanges(tmp_path):
     compared, problems = compare(path)
     assert problems == [] and compared == len(EXCHANGE)
     ours = our_rows(path)
-    assert ours[1]["http_uri"] == "/a?b=c" and ours[1]["http_user_agent"] == "test-agent/1.0 (x; y)"
-    assert ours[4]["http_status"] == 201 and ours[5]["http_host"] == "lower.example"
-    assert ours[7]["http_method"] == "DELETE"  # the first of two pipelined requests
+    assert ours[3]["http_uri"] == "/a?b=c" and ours[3]["http_user_agent"] == "test-agent/1.0 (x; y)"
+    assert ours[6]["http_status"] == 201 and ours[7]["http_host"] == "lower.example"
+    assert ours[9]["http_method"] == "DELETE"  # the first of two pipelined requests
 
 
 def test_http_on_a_port_tshark_does_not_know_and_a_response_over_segments(tmp_path):
     path = tmp_path / "port.pcap"
     write_exchange(path, EXCHANGE[:2], port=5555)
     assert compare(path, decode_as=[("tcp", 5555)]) == (2, [])
-    # A response whose body continues in a second segment: tshark shows it at the second;
-    # ours is missing at both (the first does not complete it, the second has no start line).
+    # A response whose body continues in a second segment: tshark shows it at the second,
+    # where the message ends, and so do we.
     body = b"x" * 3000
     response = b"HTTP/1.1 200 OK\r\nContent-Length: 3000\r\nContent-Type: text/plain\r\n\r\n" + body
     split = tmp_path / "split.pcap"
     write_exchange(split, [EXCHANGE[0], (False, response[:1400]), (False, response[1400:])])
     theirs = tshark_http(split)
-    assert theirs[3]["tcp.segments"] and theirs[3]["http.response.code"] == "200"
-    assert set(our_rows(split)) == {1}
-    assert compare(split) == (1, [])
+    assert theirs[5]["tcp.segments"] and theirs[5]["http.response.code"] == "200"
+    assert set(our_rows(split)) == {3, 5}
+    assert compare(split) == (2, [])

@@ -755,13 +755,9 @@ impl MoreColumns {
         }
         // A TCP segment's message, from its stream (`stream`); UDP's from the datagram.
         let found = match &mut self.streams {
-            Some(streams) if p.protocol == TCP => streams.segment(
-                d,
-                p,
-                record.timestamp_ns,
-                dissection.link.vlan,
-                tunnels.id(),
-            ),
+            Some(streams) if p.protocol == TCP => {
+                streams.segment(d, p, record.timestamp_ns, dissection.link.vlan)
+            }
             _ => None,
         };
         if self.dns {

@@ -87,7 +87,6 @@ struct Key {
     a_port: u16,
     b_port: u16,
     vlan: Option<u16>,
-    tunnel: Option<u32>,
 }
 
 /// What a direction reads next.
@@ -258,7 +257,8 @@ impl StreamTracker {
     }
 
     /// Feed the packet `p` (of the record's bytes `d`, at `time`), keyed also by its
-    /// outer VLAN and tunnel: the message it completes, if any. Only a whole TCP segment
+    /// outer VLAN (not by a tunnel's id: L2TP's differs in each direction): the message it
+    /// completes, if any. Only a whole TCP segment
     /// (not an IP fragment) is read; a fragmented one ends its direction's reading.
     pub fn segment<'a>(
         &mut self,
@@ -266,7 +266,6 @@ impl StreamTracker {
         p: &IpPacket,
         time: Option<i64>,
         vlan: Option<u16>,
-        tunnel: Option<u32>,
     ) -> Option<Found<'a>> {
         if p.protocol != crate::wire::ip_protocol::TCP || !p.first_fragment {
             return None;
@@ -284,7 +283,7 @@ impl StreamTracker {
             // The first piece of a fragmented segment: the rest of it is not here.
             stated = stated.max(data.len() as u32 + 1);
         }
-        let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan, tunnel);
+        let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan);
         self.clock = match (self.clock, time) {
             (Some(c), Some(t)) => Some(c.max(t)),
             (c, t) => c.or(t),
@@ -344,14 +343,7 @@ impl StreamTracker {
 }
 
 /// The connection's key, and the direction index of the packet from `src`.
-fn key_of(
-    src: Addr,
-    sport: u16,
-    dst: Addr,
-    dport: u16,
-    vlan: Option<u16>,
-    tunnel: Option<u32>,
-) -> (Key, usize) {
+fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (Key, usize) {
     use crate::flow::table::addr_order;
     if (addr_order(&src), sport) <= (addr_order(&dst), dport) {
         let key = Key {
@@ -360,7 +352,6 @@ fn key_of(
             a_port: sport,
             b_port: dport,
             vlan,
-            tunnel,
         };
         (key, 0)
     } else {
@@ -370,7 +361,6 @@ fn key_of(
             a_port: dport,
             b_port: sport,
             vlan,
-            tunnel,
         };
         (key, 1)
     }
@@ -732,7 +722,7 @@ mod tests {
             .iter()
             .map(|(bytes, time)| {
                 let d = dissect(228, bytes, bytes.len() as u32, Depth::full(false)).ok()?;
-                t.segment(bytes, d.ip(), Some(*time), None, None)
+                t.segment(bytes, d.ip(), Some(*time), None)
                     .map(|f| match f {
                         Found::Tls(h) => format!(
                             "tls {}",
@@ -901,13 +891,7 @@ mod tests {
     /// A random capture of `conns` connections interleaved: hellos split or not, HTTP
     /// requests, retransmissions, lost segments, idle gaps and 5-tuples used again.
     fn random_capture(seed: u64, conns: u16) -> Vec<(Vec<u8>, i64)> {
-        let mut x = seed | 1;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::wire::xorshift(seed | 1);
         let mut streams: Vec<Vec<(Vec<u8>, i64)>> = Vec::new();
         for c in 0..conns {
             let conn = c % (conns / 2).max(1); // 5-tuples used again
