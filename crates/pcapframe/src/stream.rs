@@ -258,8 +258,8 @@ impl StreamTracker {
 
     /// Feed the packet `p` (of the record's bytes `d`, at `time`), keyed also by its
     /// outer VLAN (not by a tunnel's id: L2TP's differs in each direction): the message it
-    /// completes, if any. Only a whole TCP segment
-    /// (not an IP fragment) is read; a fragmented one ends its direction's reading.
+    /// completes, if any. Only a whole TCP segment (not an IP fragment) is read; a
+    /// fragmented one ends its direction's reading.
     pub fn segment<'a>(
         &mut self,
         d: &'a [u8],
@@ -291,16 +291,20 @@ impl StreamTracker {
         self.first_clock.get_or_insert(self.clock);
         let clock = self.clock;
         let dead = |c: &Conn| matches!((clock, c.last), (Some(now), Some(l)) if now - l > IDLE_NS);
-        if self.conns.get(&key).is_some_and(dead) {
-            self.conns.remove(&key);
-        }
-        let dns_conn = dns::PORTS.contains(&sport) || dns::PORTS.contains(&dport);
+        let known = match self.conns.get(&key) {
+            Some(c) if dead(c) => {
+                self.conns.remove(&key);
+                false
+            }
+            found => found.is_some(),
+        };
         let pure_syn = flags & (SYN | ACK) == SYN;
-        if !pure_syn && !self.conns.contains_key(&key) && self.partial {
+        if !known && !pure_syn && self.partial {
             self.missed.insert(key);
         }
         let mut data_seq = seq;
         if flags & SYN != 0 {
+            let dns_conn = dns::PORTS.contains(&sport) || dns::PORTS.contains(&dport);
             let conn = if pure_syn {
                 // A new connection, whatever came before on these endpoints.
                 self.conns.insert(key, Conn::new(dns_conn));
@@ -314,6 +318,8 @@ impl StreamTracker {
             conn.requests[dir].clear();
             conn.app[dir] = None;
             data_seq = seq.wrapping_add(1);
+        } else if !known {
+            return None; // a connection whose start was not seen
         }
         let conn = self.conns.get_mut(&key)?;
         conn.last = clock;
