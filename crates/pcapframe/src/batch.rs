@@ -27,7 +27,7 @@ use crate::format::Record;
 use crate::ip::{Addr, IpPacket};
 use crate::link::{self, IpVersion};
 use crate::protocol;
-use crate::stream::{Found, StreamCarry, StreamStart, StreamTracker};
+use crate::stream::{Found, SegmentAt, StreamCarry, StreamStart, StreamTracker};
 use crate::tunnel::Tunnels;
 use crate::wire::ip_protocol::TCP;
 use crate::wire::Progress;
@@ -97,6 +97,8 @@ pub struct RowPlace {
     /// 1-based ordinal of the record among the packet records its reader has seen (a byte
     /// range's reader counts from its start; `parallel::shift_frames` makes it the file's).
     pub frame: u64,
+    /// The row's index among the rows its reader made (`stream::SegmentAt`).
+    pub row: u64,
     /// The packet's flow id, and whether it goes from the flow's originator.
     pub flow: Option<(u64, bool)>,
 }
@@ -756,7 +758,11 @@ impl MoreColumns {
         // A TCP segment's message, from its stream (`stream`); UDP's from the datagram.
         let found = match &mut self.streams {
             Some(streams) if p.protocol == TCP => {
-                streams.segment(d, p, record.timestamp_ns, dissection.link.vlan)
+                let at = SegmentAt {
+                    record: record.offset,
+                    row: place.row,
+                };
+                streams.segment(d, p, record.timestamp_ns, dissection.link.vlan, at)
             }
             _ => None,
         };
@@ -1494,6 +1500,7 @@ mod tests {
             interface_name: None,
             big_endian: false,
             data,
+            offset: 0,
         };
         let depth = crate::dissect::Depth {
             transport,
@@ -1504,6 +1511,7 @@ mod tests {
             crate::dissect::dissect(record.link_type, data, record.wire_len, depth).unwrap();
         let place = RowPlace {
             frame: 7,
+            row: 0,
             flow: Some((42, false)),
         };
         builder.push(&record, &dissection, &place);

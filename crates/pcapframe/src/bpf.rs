@@ -216,6 +216,7 @@ mod tests {
             interface_name: None,
             big_endian: false,
             data,
+            offset: 0,
         }
     }
 

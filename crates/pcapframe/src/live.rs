@@ -258,6 +258,7 @@ impl LiveCapture {
             interface_name: Some(&self.interface),
             big_endian: cfg!(target_endian = "big"),
             data: &self.current.data[entry.start..entry.start + entry.caplen as usize],
+            offset: 0,
         }))
     }
 

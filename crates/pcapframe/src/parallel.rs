@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
 
-use crate::column::Column;
+use crate::column::{Column, Needs};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::pcap::PcapFormat;
@@ -33,7 +33,7 @@ use crate::input::ByteWindow;
 use crate::options::ReadOptions;
 use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
 use crate::stats::ReadStats;
-use crate::stream::{StreamCarry, StreamStart};
+use crate::stream::{Follow, Replay, StreamCarry, StreamStart};
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
@@ -175,6 +175,31 @@ pub trait RangeRows: Sized {
     fn take_streams(&mut self) -> Option<StreamCarry> {
         None
     }
+    /// Read `replay`'s segments of the range decoded from `start` again and put what they
+    /// give in `items`' rows: the replaying streams' state at the end, or `None` when the
+    /// rows cannot be replaced (the range is then decoded again).
+    fn replay_streams(
+        _items: &mut [Self::Item],
+        _source: &RangeSource<'_>,
+        _start: u64,
+        _replay: &mut Replay,
+    ) -> Option<StreamCarry> {
+        None
+    }
+}
+
+/// Byte ranges whose TCP streams' rows were read again in part (`Replay`), and whole
+/// (`Follow::Redo`, a replay that could not be placed, or a wrong first boundary while
+/// streams were followed), in this process: what a test or
+/// a benchmark reads to know which way the ranges went.
+pub static RANGES_REPLAYED: AtomicUsize = AtomicUsize::new(0);
+pub static RANGES_DECODED_AGAIN: AtomicUsize = AtomicUsize::new(0);
+
+/// Where a group of ranges is read from.
+pub struct RangeSource<'a> {
+    path: &'a Path,
+    options: &'a ReadOptions,
+    framing: &'a Framing,
 }
 
 impl RangeRows for RowBuilder {
@@ -195,6 +220,14 @@ impl RangeRows for RowBuilder {
     }
     fn stats_mut(&mut self) -> &mut ReadStats {
         RowBuilder::stats_mut(self)
+    }
+    fn replay_streams(
+        items: &mut [RecordBatch],
+        source: &RangeSource<'_>,
+        start: u64,
+        replay: &mut Replay,
+    ) -> Option<StreamCarry> {
+        replay_rows(items, source, start, replay).ok().flatten()
     }
     fn shift_frames(items: &mut [RecordBatch], before: u64) {
         shift_frames(items, before)
@@ -729,10 +762,41 @@ fn decode_group<R: RangeRows>(
         let truth = done[i - 1].next;
         let redo = done[i].start != truth
             || match (carry.as_mut(), done[i].streams.take()) {
-                (Some(before), Some(range)) => !before.follow(range),
+                (Some(before), Some(range)) => match before.check(&range) {
+                    Follow::Holds => {
+                        before.follow(range, None);
+                        false
+                    }
+                    Follow::Replay(mut replay) => {
+                        let source = RangeSource {
+                            path,
+                            options,
+                            framing,
+                        };
+                        let start = done[i].start;
+                        let replayed = match &mut done[i].outcome {
+                            Ok(read) => {
+                                R::replay_streams(&mut read.batches, &source, start, &mut replay)
+                            }
+                            Err(_) => None,
+                        };
+                        match replayed {
+                            Some(state) => {
+                                RANGES_REPLAYED.fetch_add(1, Ordering::Relaxed);
+                                before.follow(range, Some((replay, state)));
+                                false
+                            }
+                            None => true,
+                        }
+                    }
+                    Follow::Redo => true,
+                },
                 _ => false,
             };
         if redo {
+            if carry.is_some() {
+                RANGES_DECODED_AGAIN.fetch_add(1, Ordering::Relaxed);
+            }
             let streams = carry
                 .take()
                 .map_or(StreamStart::FileStart, StreamStart::Resume);
@@ -745,6 +809,105 @@ fn decode_group<R: RangeRows>(
         last.streams = carry;
     }
     done
+}
+
+/// Read `replay`'s segments of the range decoded from `start` again, from the state
+/// before the range, and put their stream columns in `batches` (the range's rows, in
+/// order): the replaying streams' state at the end. `None` (the range is then decoded
+/// again whole) when a segment is not where it was noted or does not give one row, or
+/// the columns cannot be merged.
+fn replay_rows(
+    batches: &mut [RecordBatch],
+    source: &RangeSource<'_>,
+    start: u64,
+    replay: &mut Replay,
+) -> Result<Option<StreamCarry>> {
+    let Some(first) = replay.segments.first().map(|at| at.record) else {
+        return Ok(None);
+    };
+    // The same rows as the range's, but for the flow columns (they need the whole read).
+    let mut options = source.options.clone();
+    let columns: Vec<Column> = options
+        .selected_columns()
+        .into_iter()
+        .filter(|c| c.def().needs != Needs::Flows)
+        .collect();
+    options.columns = Some(columns);
+    options.payload = false;
+    let mut rows = RowBuilder::new(&options)?;
+    rows.start_streams(replay.start());
+    let mut records = source.framing.resume(source.path, start + first)?;
+    let mut wanted = replay.segments.iter().map(|at| at.record - first).peekable();
+    while let Some(&want) = wanted.peek() {
+        let Some(record) = records.next_record_before(u64::MAX)? else {
+            return Ok(None);
+        };
+        if record.offset < want {
+            continue;
+        }
+        if record.offset > want {
+            return Ok(None);
+        }
+        rows.push(&record)?;
+        wanted.next();
+    }
+    let state = rows.take_streams();
+    let Some(patch) = rows.finish() else {
+        return Ok(None);
+    };
+    if patch.num_rows() != replay.segments.len() {
+        return Ok(None);
+    }
+    let names: Vec<&str> = Column::ALL
+        .iter()
+        .filter(|c| c.def().needs == Needs::Streams)
+        .map(|c| c.name())
+        .collect();
+    let mut segments = replay.segments.iter().map(|at| at.row).enumerate().peekable();
+    let mut first_row = 0u64;
+    for batch in batches.iter_mut() {
+        let end = first_row + batch.num_rows() as u64;
+        // (batch, row) of each row: the range's own, or the replayed one.
+        let mut take: Vec<(usize, usize)> = (0..batch.num_rows()).map(|r| (0, r)).collect();
+        let mut any = false;
+        while let Some(&(j, row)) = segments.peek() {
+            if row >= end {
+                break;
+            }
+            if row < first_row {
+                return Ok(None);
+            }
+            take[(row - first_row) as usize] = (1, j);
+            any = true;
+            segments.next();
+        }
+        first_row = end;
+        if !any {
+            continue;
+        }
+        let schema = batch.schema();
+        let mut columns = batch.columns().to_vec();
+        for (i, field) in schema.fields().iter().enumerate() {
+            if !names.contains(&field.name().as_str()) {
+                continue;
+            }
+            let Some(replayed) = patch.column_by_name(field.name()) else {
+                return Ok(None);
+            };
+            match arrow_select::interleave::interleave(&[&columns[i], replayed], &take) {
+                Ok(merged) => columns[i] = merged,
+                Err(_) => return Ok(None),
+            }
+        }
+        match RecordBatch::try_new(schema, columns) {
+            Ok(b) => *batch = b,
+            Err(_) => return Ok(None),
+        }
+    }
+    if segments.peek().is_some() {
+        return Ok(None);
+    }
+    Ok(state)
 }
 
 /// Bytes of each range of a streaming read: enough to keep every core busy, small enough

@@ -83,6 +83,8 @@ pub struct RowBuilder {
     flows: Option<FlowPlacer>,
     /// The file (its place in the read's list) of the last record pushed.
     file: u32,
+    /// Rows made before the batch being built.
+    rows_before: u64,
 }
 
 impl RowBuilder {
@@ -126,6 +128,7 @@ impl RowBuilder {
             frames: 0,
             flows,
             file: 0,
+            rows_before: 0,
         })
     }
 
@@ -190,6 +193,7 @@ impl RowBuilder {
                 .map(|f| f.place(record, dissection, frame));
             let place = RowPlace {
                 frame: frame.number,
+                row: self.rows_before + self.builder.len() as u64,
                 flow,
             };
             self.builder.push(record, dissection, &place);
@@ -213,6 +217,7 @@ impl RowBuilder {
             return None;
         }
         self.selector.stats_mut().rows += self.builder.len() as u64;
+        self.rows_before += self.builder.len() as u64;
         Some(self.builder.finish())
     }
 }

@@ -992,3 +992,97 @@ fn a_cancelled_read_stops_with_interrupted() {
     assert_eq!(e.kind, ErrorKind::Interrupted);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Rows as text by arrow's own formatter (lists and dictionaries included).
+fn formatted_rows(batches: &[RecordBatch]) -> Vec<String> {
+    use arrow_cast::display::{ArrayFormatter, FormatOptions};
+    let mut out = Vec::new();
+    for b in batches {
+        let options = FormatOptions::default().with_null("-");
+        let columns: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = columns.iter().map(|f| f.value(i).to_string()).collect();
+            out.push(cells.join(" | "));
+        }
+    }
+    out
+}
+
+/// The DNS, TLS and HTTP columns follow TCP streams across byte ranges: threads and the
+/// streaming reader give the sequential rows on every capture of both corpora, ranges
+/// whose connections the ranges before were reading replayed (or decoded again).
+#[test]
+fn stream_columns_read_the_same_in_ranges() {
+    use std::sync::atomic::Ordering;
+    let mut columns = vec![Column::Frame];
+    columns.extend(
+        Column::ALL
+            .into_iter()
+            .filter(|c| c.def().needs == pcapframe::column::Needs::Streams),
+    );
+    assert!(columns.len() > 20);
+    let streams = ReadOptions {
+        columns: Some(columns),
+        payload: false,
+        ..options()
+    };
+    let replayed_before = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed);
+    let (mut files, mut values) = (0, 0);
+    let corpus2 = corpus_dir().parent().unwrap().join("corpus2");
+    for dir in [corpus_dir(), corpus2] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                continue;
+            }
+            let Ok(whole) = read_file(&path, &streams, 1) else {
+                continue; // a capture that cannot be read is another test's business
+            };
+            let want = formatted_rows(&whole.batches);
+            values += want
+                .iter()
+                .filter(|r| r.split(" | ").skip(1).any(|c| c != "-"))
+                .count();
+            let size = std::fs::metadata(&path).unwrap().len();
+            for block in [333u64, 4096, 65_536] {
+                if size / block * size.min(2 << 20) > 1 << 28 {
+                    continue;
+                }
+                let split = read_file_in_ranges(&path, &streams, 3, block).unwrap();
+                assert!(
+                    formatted_rows(&split.batches) == want,
+                    "{} in ranges of {block} bytes",
+                    path.display()
+                );
+                let mut streamed = Vec::new();
+                pcapframe::parallel::read_file_streaming_in_ranges(
+                    &path,
+                    &streams,
+                    2,
+                    block,
+                    |piece, _| {
+                        streamed.extend(formatted_rows(&piece.batches));
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                assert!(
+                    streamed == want,
+                    "{} streamed in ranges of {block} bytes",
+                    path.display()
+                );
+            }
+            files += 1;
+        }
+    }
+    let replayed = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed) - replayed_before;
+    eprintln!("{files} captures, {values} rows with a value, {replayed} ranges replayed");
+    assert!(files > 140 && values > 1000 && replayed > 100, "{files} {values} {replayed}");
+}

@@ -36,6 +36,8 @@ pub struct Record<'a> {
     pub big_endian: bool,
     /// The captured bytes.
     pub data: &'a [u8],
+    /// Where the record starts in the byte stream its reader reads (0 for a live capture).
+    pub offset: u64,
 }
 
 /// Reads records from a pcap or pcapng byte stream; which one is decided by the first bytes.
@@ -202,6 +204,7 @@ impl RecordReader {
                     interface: found.interface,
                     big_endian,
                     data,
+                    offset: self.window.offset(),
                 }))
             }
             Ok(None) => {
