@@ -522,11 +522,15 @@ struct MoreColumns {
     quic_scid: Option<Int32Builder>,
     /// This batch's connection id dictionary values, once taken.
     quic_cid_values: Option<ArrayRef>,
+    /// QUIC client Initial keys derived so far.
+    quic_keys: quic::KeyCache,
     /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
     /// one look at its header or message).
     tcp: bool,
     icmp: bool,
     dns: bool,
+    /// Whether a DNS column reads the answer section (`dns_answers`, `dns_ttls`).
+    dns_records: bool,
     tls: bool,
     http: bool,
     quic: bool,
@@ -626,6 +630,7 @@ impl MoreColumns {
             || m.dns_answers.is_some()
             || m.dns_ttls.is_some()
             || m.dns_truncated.is_some();
+        m.dns_records = m.dns_answers.is_some() || m.dns_ttls.is_some();
         m.tls = m.tls_handshake.is_some()
             || m.tls_sni.is_some()
             || m.tls_versions.is_some()
@@ -771,16 +776,17 @@ impl MoreColumns {
                 Some(Found::Dns(m)) => {
                     let mdns =
                         p.src_port == Some(dns::MDNS_PORT) || p.dst_port == Some(dns::MDNS_PORT);
-                    dns::Repr::parse(m, mdns)
+                    dns::Repr::parse_with(m, mdns, self.dns_records)
                 }
-                _ => app::dns_datagram(d, p).and_then(|(m, mdns)| dns::Repr::parse(m, mdns)),
+                _ => app::dns_datagram(d, p)
+                    .and_then(|(m, mdns)| dns::Repr::parse_with(m, mdns, self.dns_records)),
             };
             self.push_dns(message.as_ref());
         }
         // QUIC's long header, read when its columns are asked for or when a TLS column may
         // come from a client Initial's hello.
         let quic = if self.quic || self.tls {
-            app::udp_payload(d, p).and_then(quic::parse)
+            app::udp_payload(d, p).and_then(|b| quic::parse_cached(b, &mut self.quic_keys))
         } else {
             None
         };

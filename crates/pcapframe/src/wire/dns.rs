@@ -137,6 +137,12 @@ impl Repr {
     /// Read a message (a UDP payload, or a TCP one after its 2-byte length); `mdns` clears
     /// the class's top bit, as mDNS uses it for unicast-response and cache-flush.
     pub fn parse(bytes: &[u8], mdns: bool) -> Option<Repr> {
+        Self::parse_with(bytes, mdns, true)
+    }
+
+    /// `parse`, the answer section read only when `answers` (text for every answer is
+    /// what a read of the name alone need not pay for).
+    pub fn parse_with(bytes: &[u8], mdns: bool, answers: bool) -> Option<Repr> {
         let message = Message::new_checked(bytes)?;
         let mut at = HEADER_LEN;
         let mut question = None;
@@ -163,7 +169,7 @@ impl Repr {
             }
             at = end + 4;
         }
-        let answers = if questions_read {
+        let answers = if questions_read && answers {
             read_answers(bytes, at, message.answer_count())
         } else {
             None
