@@ -11,6 +11,8 @@ tshark reads one and we do not, tshark's own analysis must say why (``tcp_starts
 """
 
 import json
+import os
+import re
 import struct
 import subprocess
 import warnings
@@ -419,3 +421,46 @@ def test_dns_over_tcp_split_over_segments_and_one_after_another(tmp_path):
             assert compared == 2
         else:
             assert rows == {} and compared == 0
+
+
+def _show_and_tcpdump(path):
+    """DNS over UDP as `pcapframe show --app` writes it, and as `tcpdump -tttt -n` does
+    (its lines that start with the IP header: a radiotap or other link prefix is tcpdump's)."""
+    import shutil
+
+    env = dict(os.environ, TZ="UTC")
+    kept = "udp port 53 or udp port 5353"
+    theirs = subprocess.run(["tcpdump", "-tttt", "-n", "-r", str(path), kept], capture_output=True, text=True,
+                            env=env).stdout.splitlines()
+    ours = subprocess.run([shutil.which("pcapframe"), "show", "--app", "--filter", kept, str(path)],
+                          capture_output=True, text=True, env=env)
+    theirs = [line for line in theirs if re.match(r"^\S+ \S+ IP6? ", line)]
+    if ours.returncode != 0:
+        # A link type libpcap cannot filter (NFLOG): tcpdump cannot either.
+        assert "cannot be used on link type" in ours.stderr and theirs == [], ours.stderr
+    return ours.stdout.splitlines(), theirs
+
+
+def test_show_app_writes_dns_as_tcpdump_does(tmp_path):
+    # Every DNS datagram of the corpora, every answer type the columns name, and a response
+    # cut by the capture at every length: tcpdump 4.99's words, line for line.
+    from scapy.all import IP, UDP, Ether, Raw
+
+    synthetic = tmp_path / "dns.pcap"
+    _write_capture(synthetic, [c for c in _messages() if c[2] == "udp"])
+    message = _messages()[1][1]
+    frame = bytes(Ether() / IP(src="192.0.2.1", dst="198.51.100.1") / UDP(sport=53, dport=40000) / Raw(message))
+    cut = tmp_path / "cut.pcap"
+    with open(cut, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for cap in range(14 + 20 + 8, len(frame) + 1):
+            f.write(struct.pack("<IIII", 1_700_000_000, cap, cap, len(frame)) + frame[:cap])
+    paths = [p for d in (CORPUS, CORPUS2) for p in sorted(d.iterdir()) if p.suffix in (".pcap", ".pcapng")]
+    compared, differ = 0, []
+    for path in paths + [synthetic, cut]:
+        ours, theirs = _show_and_tcpdump(path)
+        ours = set(ours)
+        compared += len(theirs)
+        differ += [line for line in theirs if line not in ours]
+    assert differ == [], f"{len(differ)} of {compared} lines differ, e.g. {differ[:3]}"
+    assert compared > 400

@@ -3,6 +3,7 @@
 //! `stats` summarises, `live` prints packets from an interface.
 
 mod convert;
+mod dns_words;
 mod flows;
 mod inputs;
 mod show;
@@ -35,6 +36,9 @@ enum Command {
         /// Stop after this many packets.
         #[arg(short = 'c', long = "count")]
         count: Option<u64>,
+        /// DNS over UDP (ports 53 and 5353) as `tcpdump -n` prints it, without -q.
+        #[arg(long)]
+        app: bool,
         #[command(flatten)]
         select: Selection,
     },
@@ -187,8 +191,11 @@ fn main() -> ExitCode {
         Command::Show {
             files,
             count,
+            app,
             select,
-        } => select.options().and_then(|o| show::run(&files, count, &o)),
+        } => select
+            .options()
+            .and_then(|o| show::run(&files, count, app, &o)),
         Command::Convert {
             files,
             output,

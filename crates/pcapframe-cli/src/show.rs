@@ -21,9 +21,16 @@ use pcapframe::wire::ipv4::Ipv4Header;
 use pcapframe::wire::ipv6::{ExtensionHeader, Ipv6Header};
 use pcapframe::wire::udp::UdpHeader;
 
+use crate::dns_words;
 use crate::inputs;
 
-pub fn run(files: &[String], count: Option<u64>, options: &ReadOptions) -> Result<()> {
+/// Ports whose UDP tcpdump reads as DNS: the name server's and multicast DNS.
+const DNS_PORT: u16 = 53;
+const MDNS_PORT: u16 = 5353;
+const DNS_PORTS: [u16; 2] = [DNS_PORT, MDNS_PORT];
+
+/// `app`: DNS as tcpdump prints it without `-q` (`dns_words`).
+pub fn run(files: &[String], count: Option<u64>, app: bool, options: &ReadOptions) -> Result<()> {
     let files = inputs::expand(files)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -40,7 +47,7 @@ pub fn run(files: &[String], count: Option<u64>, options: &ReadOptions) -> Resul
                 return false;
             }
             line.clear();
-            format_line(&mut line, record, dissection);
+            format_line(&mut line, record, dissection, app);
             if let Err(e) = out.write_all(line.as_bytes()) {
                 failed = Some(e);
                 return false;
@@ -96,7 +103,7 @@ pub fn live(
             };
             if let Some(dissection) = selector.select(&record)? {
                 line.clear();
-                format_line(&mut line, &record, dissection);
+                format_line(&mut line, &record, dissection, false);
                 // Each packet as it comes: a live view is read by people, not piped in bulk.
                 out.write_all(line.as_bytes())
                     .and_then(|_| out.flush())
@@ -132,8 +139,9 @@ fn stop_live_on_signals() {
 
 /// One line of `tcpdump -tttt -n -q`. A decapsulated packet is introduced by its outer
 /// header's addresses and the tunnels crossed (`IP a > b: vxlan 42: IP c.1 > d.2: ...`),
-/// as tcpdump shows the outer header before the inner one.
-pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissection) {
+/// as tcpdump shows the outer header before the inner one. `app`: a DNS message over UDP
+/// in the words of `tcpdump -n` (without `-q`) instead of `UDP, length N`.
+pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissection, app: bool) {
     use std::fmt::Write;
     local_time(out, record.timestamp_ns.unwrap_or(0));
     let d = record.data;
@@ -205,6 +213,18 @@ pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissectio
             let _ = write!(out, "tcp {}", ip_end.saturating_sub(packet.payload.start));
         }
         ip_protocol::UDP => match UdpHeader::new(transport).length() {
+            Some(len)
+                if app
+                    && ports.is_some_and(|(s, d)| [s, d].iter().any(|p| DNS_PORTS.contains(p))) =>
+            {
+                let mdns = ports.is_some_and(|(s, d)| s == MDNS_PORT || d == MDNS_PORT)
+                    && !ports.is_some_and(|(s, d)| s == DNS_PORT || d == DNS_PORT);
+                let length = (len as usize).saturating_sub(8);
+                // What was captured of the message, within the datagram's own length.
+                let message = transport.get(8..).unwrap_or(&[]);
+                let message = &message[..message.len().min(length)];
+                dns_words::write(out, message, length, mdns);
+            }
             Some(len) => {
                 let _ = write!(out, "UDP, length {}", len.saturating_sub(8));
             }

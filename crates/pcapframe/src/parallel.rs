@@ -837,7 +837,11 @@ fn replay_rows(
     let mut rows = RowBuilder::new(&options)?;
     rows.start_streams(replay.start());
     let mut records = source.framing.resume(source.path, start + first)?;
-    let mut wanted = replay.segments.iter().map(|at| at.record - first).peekable();
+    let mut wanted = replay
+        .segments
+        .iter()
+        .map(|at| at.record - first)
+        .peekable();
     while let Some(&want) = wanted.peek() {
         let Some(record) = records.next_record_before(u64::MAX)? else {
             return Ok(None);
@@ -863,7 +867,12 @@ fn replay_rows(
         .filter(|c| c.def().needs == Needs::Streams)
         .map(|c| c.name())
         .collect();
-    let mut segments = replay.segments.iter().map(|at| at.row).enumerate().peekable();
+    let mut segments = replay
+        .segments
+        .iter()
+        .map(|at| at.row)
+        .enumerate()
+        .peekable();
     let mut first_row = 0u64;
     for batch in batches.iter_mut() {
         let end = first_row + batch.num_rows() as u64;

@@ -1136,10 +1136,15 @@ mod tests {
                         Follow::Holds => before.follow(range, None),
                         Follow::Replay(mut replay) => {
                             replayed += 1;
-                            let again: Vec<_> =
-                                replay.segments.iter().map(|at| part[at.row as usize].clone()).collect();
+                            let again: Vec<_> = replay
+                                .segments
+                                .iter()
+                                .map(|at| part[at.row as usize].clone())
+                                .collect();
                             let mut replaying = StreamTracker::starting(replay.start());
-                            for (at, row) in replay.segments.iter().zip(feed(&mut replaying, &again)) {
+                            for (at, row) in
+                                replay.segments.iter().zip(feed(&mut replaying, &again))
+                            {
                                 rows[at.row as usize] = row;
                             }
                             before.follow(range, Some((replay, replaying.carry())));
@@ -1161,10 +1166,19 @@ mod tests {
                     .chain(state.keys())
                     .filter(|k| state.get(k) != whole_state.get(k))
                     .map(|k| {
-                        let short = |c: Option<&Conn>| c.map(|c| (c.last, c.dirs.clone().map(|d| match d {
-                            Dir::Head { start, buf } => format!("head {start} {}", buf.len()),
-                            d => format!("{d:?}"),
-                        })));
+                        let short = |c: Option<&Conn>| {
+                            c.map(|c| {
+                                (
+                                    c.last,
+                                    c.dirs.clone().map(|d| match d {
+                                        Dir::Head { start, buf } => {
+                                            format!("head {start} {}", buf.len())
+                                        }
+                                        d => format!("{d:?}"),
+                                    }),
+                                )
+                            })
+                        };
                         (k.a_port, short(state.get(k)), short(whole_state.get(k)))
                     })
                     .collect();

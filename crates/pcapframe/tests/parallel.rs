@@ -1084,5 +1084,8 @@ fn stream_columns_read_the_same_in_ranges() {
     }
     let replayed = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed) - replayed_before;
     eprintln!("{files} captures, {values} rows with a value, {replayed} ranges replayed");
-    assert!(files > 140 && values > 1000 && replayed > 100, "{files} {values} {replayed}");
+    assert!(
+        files > 140 && values > 1000 && replayed > 100,
+        "{files} {values} {replayed}"
+    );
 }
