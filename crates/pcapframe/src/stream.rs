@@ -182,8 +182,9 @@ pub struct StreamTracker {
     /// A partial reader's segments of connections it did not see begin, until a pure
     /// SYN begins them, with the clock each was read at.
     noted: HashMap<Key, Vec<(SegmentAt, Option<i64>)>>,
-    /// Segments in `noted`; past `MAX_NOTED`, keys only (`overflowed`).
+    /// Segments in `noted`; past `noted_cap` (`MAX_NOTED`), keys only (`overflowed`).
     noted_len: usize,
+    noted_cap: usize,
     overflowed: bool,
     /// Connections a partial reader saw begin by a pure SYN: from there on it knows them.
     begun: HashSet<Key>,
@@ -349,6 +350,7 @@ impl StreamTracker {
     pub fn partial() -> Self {
         StreamTracker {
             partial: true,
+            noted_cap: MAX_NOTED,
             ..Self::new()
         }
     }
@@ -482,7 +484,7 @@ impl StreamTracker {
     /// Note a segment a partial reader read without knowing its connection's state.
     fn note(&mut self, key: Key, at: SegmentAt) {
         let segments = self.noted.entry(key).or_default();
-        if self.noted_len < MAX_NOTED {
+        if self.noted_len < self.noted_cap {
             segments.push((at, self.clock));
             self.noted_len += 1;
         } else {
@@ -1046,6 +1048,44 @@ mod tests {
         assert_eq!(out[3].as_deref(), Some("http HTTP/1.1 200 OK"));
         assert_eq!(out[4], None);
         assert_eq!(out[5].as_deref(), Some("http HTTP/1.1 200 OK"));
+    }
+
+    /// A range that noted more segments than it may keeps the keys: one whose connection
+    /// the state before was reading is decoded again whole, never replayed from a part.
+    #[test]
+    fn a_range_that_noted_too_much_is_decoded_again() {
+        let request = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        let before = [
+            (packet(1, true, S, 100, b""), 1_000),
+            (packet(1, true, A, 101, &request[..10]), 2_000),
+        ];
+        let range: Vec<_> = (0..4u32)
+            .map(|i| {
+                let part: &[u8] = if i == 0 { &request[10..] } else { b"" };
+                let seq = 111 + if i == 0 { 0 } else { request.len() as u32 - 10 };
+                (
+                    packet(1, true, A | if i == 0 { 0 } else { FIN }, seq, part),
+                    3_000 + i as i64,
+                )
+            })
+            .collect();
+        let carry = first_state(&before);
+        for (cap, replays) in [(usize::MAX, true), (2, false)] {
+            let mut partial = StreamTracker::partial();
+            partial.noted_cap = cap;
+            feed(&mut partial, &range);
+            match (carry.check(&partial.carry()), replays) {
+                (Follow::Replay(r), true) => assert_eq!(r.segments.len(), 4),
+                (Follow::Redo, false) => {}
+                (other, _) => panic!("cap {cap}: {other:?}"),
+            }
+        }
+    }
+
+    fn first_state(packets: &[(Vec<u8>, i64)]) -> StreamCarry {
+        let mut t = StreamTracker::new();
+        feed(&mut t, packets);
+        t.carry()
     }
 
     /// A random capture of `conns` connections interleaved: hellos split or not, HTTP
