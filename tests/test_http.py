@@ -204,3 +204,56 @@ def test_http_on_a_port_tshark_does_not_know_and_a_response_over_segments(tmp_pa
     assert theirs[5]["tcp.segments"] and theirs[5]["http.response.code"] == "200"
     assert set(our_rows(split)) == {3, 5}
     assert compare(split) == (2, [])
+
+
+def test_show_app_writes_http_requests_as_tcpdump_does():
+    # `pcapframe show --app` adds tcpdump's words for an HTTP request (`: HTTP: GET /
+    # HTTP/1.1`) to the line of the segment that completes it. Every request line tcpdump
+    # prints in both corpora is ours on the same frame, unless tshark does not place a
+    # request there either (tcpdump reads each segment on its own: it prints a request's
+    # first segment, a cut one, an HTTP/0.9 line) or says the reader cannot place that
+    # segment (its direction's SYN not captured, a segment lost before it). Every request we
+    # print is one the http_* columns read on that frame.
+    import os
+    import re
+    import shutil
+
+    env = dict(os.environ, TZ="UTC")
+    compared = explained = 0
+    problems = []
+    paths = [p for d in (CORPUS, CORPUS2) for p in sorted(d.iterdir()) if p.suffix in (".pcap", ".pcapng")]
+    for path in paths:
+        dump = subprocess.run(["tcpdump", "-#", "-n", "-r", str(path)], capture_output=True, text=True,
+                              env=env).stdout
+        # (tcpdump closes what a PPP frame carried with "}".)
+        theirs = {int(m[1]): m[2].rstrip("}") for m in re.finditer(r"^\s*(\d+)\s.*?: HTTP: ([A-Z]+ .*)$", dump,
+                                                                    re.M)}
+        # Decapsulated, as tcpdump shows what a tunnel carries.
+        ours_lines = subprocess.run([shutil.which("pcapframe"), "show", "--app", "--decapsulate", str(path)],
+                                    capture_output=True, text=True, env=env).stdout.splitlines()
+        if not theirs and not any(": HTTP: " in line for line in ours_lines):
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = intake.open_pcap(str(path), columns=["frame", "http_method"], decapsulate=True).read()
+        assert len(ours_lines) == len(rows), path.name
+        ours = dict(zip(rows.frame, ours_lines))
+        methods = dict(zip(rows.frame, rows.http_method))
+        unplaced = unplaceable(path)
+        tshark_requests = {f for f, t in tshark_http(path).items() if t["http.request.method"]}
+        for frame, words in theirs.items():
+            compared += 1
+            line = ours.get(frame)
+            if line is not None and line.endswith(": HTTP: " + words):
+                continue
+            if (line is None or ": HTTP: " not in line) and (frame in unplaced or frame not in tshark_requests):
+                explained += 1
+                continue
+            problems.append((path.name, frame, words, line))
+        for frame, line in ours.items():
+            if ": HTTP: " in line and (pd.isna(methods[frame]) or not line.split(": HTTP: ", 1)[1].startswith(
+                    str(methods[frame]) + " ")):
+                problems.append((path.name, frame, "not a request of the columns", line))
+    assert problems == [], "\n".join(map(str, problems))
+    print(f"{compared} request lines of tcpdump, {explained} explained")
+    assert compared > 100 and explained < compared / 3, (compared, explained)

@@ -28,6 +28,23 @@ pub fn write(out: &mut String, message: &[u8], length: usize, mdns: bool) {
     p.domain(length);
 }
 
+/// Text as tcpdump prints bytes it does not trust (`nd_printn`): `M-` before a byte above
+/// 127, `^` before a control character.
+pub fn write_text(out: &mut String, bytes: &[u8]) {
+    for &c in bytes {
+        let mut c = c;
+        if !c.is_ascii() {
+            c &= 0x7f;
+            out.push_str("M-");
+        }
+        if !(0x20..0x7f).contains(&c) {
+            c ^= 0x40;
+            out.push('^');
+        }
+        out.push(c as char);
+    }
+}
+
 struct Printer<'a, 'o> {
     bp: &'a [u8],
     out: &'o mut String,
@@ -297,18 +314,7 @@ impl Printer<'_, '_> {
     /// above 127, `^` before a control character. `None` when they run past the capture.
     fn printn(&mut self, cp: usize, n: usize) -> Option<()> {
         let bytes = self.bp.get(cp..).unwrap_or(&[]);
-        for &c in bytes.iter().take(n) {
-            let mut c = c;
-            if !c.is_ascii() {
-                c &= 0x7f;
-                self.out.push_str("M-");
-            }
-            if !(0x20..0x7f).contains(&c) {
-                c ^= 0x40;
-                self.out.push('^');
-            }
-            self.out.push(c as char);
-        }
+        write_text(self.out, &bytes[..bytes.len().min(n)]);
         (bytes.len() >= n).then_some(())
     }
 

@@ -36,7 +36,9 @@ enum Command {
         /// Stop after this many packets.
         #[arg(short = 'c', long = "count")]
         count: Option<u64>,
-        /// DNS over UDP (ports 53 and 5353) as `tcpdump -n` prints it, without -q.
+        /// DNS over UDP (ports 53 and 5353) as `tcpdump -n` prints it (without -q), and
+        /// each HTTP request's first line (`: HTTP: GET / HTTP/1.1`) on the segment that
+        /// completes it.
         #[arg(long)]
         app: bool,
         #[command(flatten)]

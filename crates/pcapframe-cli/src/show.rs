@@ -21,6 +21,10 @@ use pcapframe::wire::ipv4::Ipv4Header;
 use pcapframe::wire::ipv6::{ExtensionHeader, Ipv6Header};
 use pcapframe::wire::udp::UdpHeader;
 
+use pcapframe::stream::{Found, SegmentAt, StreamTracker};
+use pcapframe::wire::http;
+use pcapframe::wire::Progress;
+
 use crate::dns_words;
 use crate::inputs;
 
@@ -29,7 +33,8 @@ const DNS_PORT: u16 = 53;
 const MDNS_PORT: u16 = 5353;
 const DNS_PORTS: [u16; 2] = [DNS_PORT, MDNS_PORT];
 
-/// `app`: DNS as tcpdump prints it without `-q` (`dns_words`).
+/// `app`: DNS as tcpdump prints it without `-q` (`dns_words`), and HTTP requests' first
+/// lines, read from the TCP streams of each file as the `http_*` columns are.
 pub fn run(files: &[String], count: Option<u64>, app: bool, options: &ReadOptions) -> Result<()> {
     let files = inputs::expand(files)?;
     let stdout = std::io::stdout();
@@ -37,25 +42,37 @@ pub fn run(files: &[String], count: Option<u64>, app: bool, options: &ReadOption
     let mut shown = 0u64;
     let mut failed = None;
     let mut line = String::with_capacity(160);
-    inputs::for_each_packet(
-        &files,
-        options,
-        false,
-        |_| {},
-        |record, dissection| {
-            if count.is_some_and(|c| shown >= c) {
-                return false;
-            }
-            line.clear();
-            format_line(&mut line, record, dissection, app);
-            if let Err(e) = out.write_all(line.as_bytes()) {
-                failed = Some(e);
-                return false;
-            }
-            shown += 1;
-            true
-        },
-    )?;
+    // Streams are followed within each file, as the columns follow them.
+    let groups: Vec<&[std::path::PathBuf]> = if app {
+        files.chunks(1).collect()
+    } else {
+        vec![&files[..]]
+    };
+    for group in groups {
+        let mut streams = app.then(StreamTracker::new);
+        inputs::for_each_packet(
+            group,
+            options,
+            false,
+            |_| {},
+            |record, dissection| {
+                if count.is_some_and(|c| shown >= c) {
+                    return false;
+                }
+                line.clear();
+                format_line(&mut line, record, dissection, streams.as_mut());
+                if let Err(e) = out.write_all(line.as_bytes()) {
+                    failed = Some(e);
+                    return false;
+                }
+                shown += 1;
+                true
+            },
+        )?;
+        if failed.is_some() || count.is_some_and(|c| shown >= c) {
+            break;
+        }
+    }
     if let Some(e) = failed {
         return Err(Error::io(e, None));
     }
@@ -103,7 +120,7 @@ pub fn live(
             };
             if let Some(dissection) = selector.select(&record)? {
                 line.clear();
-                format_line(&mut line, &record, dissection, false);
+                format_line(&mut line, &record, dissection, None);
                 // Each packet as it comes: a live view is read by people, not piped in bulk.
                 out.write_all(line.as_bytes())
                     .and_then(|_| out.flush())
@@ -139,9 +156,16 @@ fn stop_live_on_signals() {
 
 /// One line of `tcpdump -tttt -n -q`. A decapsulated packet is introduced by its outer
 /// header's addresses and the tunnels crossed (`IP a > b: vxlan 42: IP c.1 > d.2: ...`),
-/// as tcpdump shows the outer header before the inner one. `app`: a DNS message over UDP
-/// in the words of `tcpdump -n` (without `-q`) instead of `UDP, length N`.
-pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissection, app: bool) {
+/// as tcpdump shows the outer header before the inner one. With `app` (the file's TCP
+/// streams): a DNS message over UDP in the words of `tcpdump -n` (without `-q`) instead of
+/// `UDP, length N`, and after `tcp N` the first line of the HTTP request the segment
+/// completes, as tcpdump words it (`: HTTP: GET / HTTP/1.1`).
+pub fn format_line(
+    out: &mut String,
+    record: &Record<'_>,
+    dissection: &Dissection,
+    app: Option<&mut StreamTracker>,
+) {
     use std::fmt::Write;
     local_time(out, record.timestamp_ns.unwrap_or(0));
     let d = record.data;
@@ -211,10 +235,25 @@ pub fn format_line(out: &mut String, record: &Record<'_>, dissection: &Dissectio
     match packet.protocol {
         ip_protocol::TCP => {
             let _ = write!(out, "tcp {}", ip_end.saturating_sub(packet.payload.start));
+            if let Some(streams) = app {
+                let vlan = dissection.link.vlan;
+                let at = SegmentAt::default();
+                if let Some(Found::Http(head)) =
+                    streams.segment(d, packet, record.timestamp_ns, vlan, at)
+                {
+                    if let Progress::Done(h) = http::parse_head(&head) {
+                        if h.message.method.is_some() {
+                            out.push_str(": HTTP: ");
+                            let end = head.iter().position(|&b| b == b'\r' || b == b'\n');
+                            dns_words::write_text(out, &head[..end.unwrap_or(head.len())]);
+                        }
+                    }
+                }
+            }
         }
         ip_protocol::UDP => match UdpHeader::new(transport).length() {
             Some(len)
-                if app
+                if app.is_some()
                     && ports.is_some_and(|(s, d)| [s, d].iter().any(|p| DNS_PORTS.contains(p))) =>
             {
                 let mdns = ports.is_some_and(|(s, d)| s == MDNS_PORT || d == MDNS_PORT)
