@@ -822,7 +822,9 @@ fn replay_rows(
     start: u64,
     replay: &mut Replay,
 ) -> Result<Option<StreamCarry>> {
-    let Some(first) = replay.segments.first().map(|at| at.record) else {
+    let (Some(first), Some(streams)) =
+        (replay.segments.first().map(|at| at.record), replay.start())
+    else {
         return Ok(None);
     };
     // The same rows as the range's, but for the flow columns (they need the whole read).
@@ -835,7 +837,7 @@ fn replay_rows(
     options.columns = Some(columns);
     options.payload = false;
     let mut rows = RowBuilder::new(&options)?;
-    rows.start_streams(replay.start());
+    rows.start_streams(streams);
     let mut records = source.framing.resume(source.path, start + first)?;
     let mut wanted = replay
         .segments

@@ -148,7 +148,8 @@ struct Conn {
     /// The capture time of the last segment that touched it.
     last: Option<i64>,
     /// Whether its state is known not to depend on what came before the reader (a byte
-    /// range's): false for one a byte range found by its SYN-ACK.
+    /// range's): false for one a byte range found by its SYN-ACK. It is
+    /// `!partial || begun.contains(key)`, kept here to save a lookup a segment.
     certain: bool,
 }
 
@@ -263,9 +264,9 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Where the replaying reader starts (once).
-    pub fn start(&mut self) -> StreamStart {
-        self.start.take().unwrap_or(StreamStart::Partial)
+    /// Where the replaying reader starts: once (`None` after, never a guessed start).
+    pub fn start(&mut self) -> Option<StreamStart> {
+        self.start.take()
     }
 }
 
@@ -495,14 +496,8 @@ impl StreamTracker {
 
 /// The connection's key, and the direction index of the packet from `src`.
 fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (Key, usize) {
-    // IPv4 before IPv6, then by bytes and port (`flow::table::addr_order`'s order).
-    let src_first = match (&src, &dst) {
-        (Addr::V4(s), Addr::V4(d)) => (s, sport) <= (d, dport),
-        (Addr::V6(s), Addr::V6(d)) => (s, sport) <= (d, dport),
-        (Addr::V4(_), Addr::V6(_)) => true,
-        (Addr::V6(_), Addr::V4(_)) => false,
-    };
-    if src_first {
+    use crate::flow::table::addr_order;
+    if (addr_order(&src), sport) <= (addr_order(&dst), dport) {
         let key = Key {
             a: src,
             b: dst,
@@ -1181,7 +1176,8 @@ mod tests {
                                 .iter()
                                 .map(|at| part[at.row as usize].clone())
                                 .collect();
-                            let mut replaying = StreamTracker::starting(replay.start());
+                            let mut replaying =
+                                StreamTracker::starting(replay.start().expect("a replay's start"));
                             for (at, row) in
                                 replay.segments.iter().zip(feed(&mut replaying, &again))
                             {
