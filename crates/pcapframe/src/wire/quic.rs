@@ -87,7 +87,6 @@ fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 /// A client's initial keys (RFC 9001 §5.2).
-#[derive(Clone)]
 struct ClientKeys {
     aead: Aes128Gcm,
     hp: aes::Aes128,
@@ -99,23 +98,30 @@ struct ClientKeys {
 /// what opening the Initials of the benchmark capture cost).
 #[derive(Default)]
 pub struct KeyCache {
-    keys: HashMap<(u32, Vec<u8>), ClientKeys>,
+    /// By version, then by connection id.
+    keys: HashMap<u32, HashMap<Vec<u8>, ClientKeys>>,
 }
 
 /// Keys kept at most (about 1 KiB each); past this the cache starts again.
 const MAX_CACHED_KEYS: usize = 1024;
 
 impl KeyCache {
-    fn client_keys(&mut self, version: u32, dcid: &[u8], suite: &Suite) -> Option<ClientKeys> {
-        if let Some(keys) = self.keys.get(&(version, dcid.to_vec())) {
-            return Some(keys.clone());
+    fn client_keys(&mut self, version: u32, dcid: &[u8], suite: &Suite) -> Option<&ClientKeys> {
+        if !self
+            .keys
+            .get(&version)
+            .is_some_and(|k| k.contains_key(dcid))
+        {
+            let keys = client_keys(dcid, suite)?;
+            if self.keys.values().map(HashMap::len).sum::<usize>() >= MAX_CACHED_KEYS {
+                self.keys.clear();
+            }
+            self.keys
+                .entry(version)
+                .or_default()
+                .insert(dcid.to_vec(), keys);
         }
-        let keys = client_keys(dcid, suite)?;
-        if self.keys.len() >= MAX_CACHED_KEYS {
-            self.keys.clear();
-        }
-        self.keys.insert((version, dcid.to_vec()), keys.clone());
-        Some(keys)
+        self.keys.get(&version)?.get(dcid)
     }
 }
 
