@@ -28,9 +28,10 @@ use pcapframe::wire::Progress;
 use crate::dns_words;
 use crate::inputs;
 
-/// Ports whose UDP tcpdump reads as DNS: the name server's and multicast DNS.
+/// Ports whose UDP tcpdump reads as DNS: the name server's and multicast DNS (not
+/// LLMNR's, which `dns::PORTS` also holds).
 const DNS_PORT: u16 = 53;
-const MDNS_PORT: u16 = 5353;
+const MDNS_PORT: u16 = pcapframe::wire::dns::MDNS_PORT;
 const DNS_PORTS: [u16; 2] = [DNS_PORT, MDNS_PORT];
 
 /// `app`: DNS as tcpdump prints it without `-q` (`dns_words`), and HTTP requests' first
