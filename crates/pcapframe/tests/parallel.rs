@@ -152,18 +152,7 @@ fn check(path: &Path, range_sizes: &[u64]) {
     }
     for &size in &range_sizes {
         // The streaming reader (`convert`, bounded memory), two ranges at a time.
-        let mut streamed = Vec::new();
-        let stats = pcapframe::parallel::read_file_streaming_in_ranges(
-            path,
-            &options(),
-            2,
-            size,
-            |piece, _| {
-                streamed.extend(rows(&piece.batches));
-                Ok(())
-            },
-        )
-        .unwrap();
+        let (streamed, stats) = streamed_rows(path, &options(), size, rows);
         assert!(
             streamed == want,
             "{} streamed in ranges of {size} bytes",
@@ -993,6 +982,24 @@ fn a_cancelled_read_stops_with_interrupted() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// The streaming reader's rows (`convert`, bounded memory), two ranges of `size` bytes at a
+/// time, as `text` writes them, and its counters.
+fn streamed_rows(
+    path: &Path,
+    options: &ReadOptions,
+    size: u64,
+    text: fn(&[RecordBatch]) -> Vec<String>,
+) -> (Vec<String>, pcapframe::stats::ReadStats) {
+    let mut streamed = Vec::new();
+    let stats =
+        pcapframe::parallel::read_file_streaming_in_ranges(path, options, 2, size, |piece, _| {
+            streamed.extend(text(&piece.batches));
+            Ok(())
+        })
+        .unwrap();
+    (streamed, stats)
+}
+
 /// Rows as text by arrow's own formatter (lists and dictionaries included).
 fn formatted_rows(batches: &[RecordBatch]) -> Vec<String> {
     use arrow_cast::display::{ArrayFormatter, FormatOptions};
@@ -1061,18 +1068,7 @@ fn stream_columns_read_the_same_in_ranges() {
                     "{} in ranges of {block} bytes",
                     path.display()
                 );
-                let mut streamed = Vec::new();
-                pcapframe::parallel::read_file_streaming_in_ranges(
-                    &path,
-                    &streams,
-                    2,
-                    block,
-                    |piece, _| {
-                        streamed.extend(formatted_rows(&piece.batches));
-                        Ok(())
-                    },
-                )
-                .unwrap();
+                let (streamed, _) = streamed_rows(&path, &streams, block, formatted_rows);
                 assert!(
                     streamed == want,
                     "{} streamed in ranges of {block} bytes",
