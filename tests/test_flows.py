@@ -94,6 +94,55 @@ def test_command_line_flows(tmp_path):
     assert got.flow_id.tolist() == want.flow_id.tolist() and got.direction.astype(str).tolist() == want.direction.astype(str).tolist()
 
 
+APP_COLUMNS = ["application", "server_name", "tls_ja4", "tls_ja3", "tls_ja3s"]
+
+
+def test_application_columns_are_the_same_on_every_path(tmp_path):
+    # A capture with DNS, TLS and HTTP flows, three times over in one file list: every path
+    # (threads, chunks, dask's whole-file partitions and shards, files, the command) gives
+    # the sequential flows, and naming the columns picks and orders them.
+    path = CORPUS2 / "chrissanders-packets__http_espn.pcapng"
+    columns = ["server_name", "flow_id", "application", "protocol", "tls_ja3"]
+    src = intake.open_pcap_flows(str(path), columns=columns, threads=1, blocksize=100_000)
+    want = src.read()
+    assert list(want.columns) == columns and want.application.notna().sum() > 10
+    assert set(want.application.dropna()) >= {"dns", "http"}
+    for threads in (2, 4):
+        got = intake.open_pcap_flows(str(path), columns=columns, threads=threads).read()
+        pd.testing.assert_frame_equal(got, want)
+    chunks = list(intake.open_pcap_flows(str(path), columns=columns, chunksize=7).read_chunked())
+    together = pd.concat(chunks).sort_values("flow_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(together.astype(object), want.astype(object))
+    dask = src.to_dask().compute().sort_values("flow_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(dask.astype(object), want.astype(object))
+    # Without flow_id among them, the flows still come in flow_id order.
+    no_id = intake.open_pcap_flows(str(path), columns=["server_name", "application"]).read()
+    pd.testing.assert_frame_equal(no_id.astype(object), want[["server_name", "application"]].astype(object))
+    assert list(intake.open_pcap_flows(str(path)).read().columns) == pa.schema(
+        intake_pcap._native.flow_table_schema()).names
+    out = tmp_path / "f.parquet"
+    assert src.to_file(out) == len(want)
+    import pyarrow.parquet as pq
+
+    back = pq.read_table(out).to_pandas().sort_values("flow_id").reset_index(drop=True)
+    assert back.server_name.astype(object).tolist() == want.server_name.astype(object).tolist()
+    pcapframe = shutil.which("pcapframe")
+    if pcapframe is None:
+        pytest.fail("the pcapframe command is not installed (scripts/setup.sh installs it)")
+    cli = tmp_path / "cli.parquet"
+    subprocess.run([pcapframe, "flows", str(path), "-o", str(cli), "--columns", ",".join(columns)], check=True)
+    got = pq.read_table(cli).to_pandas().sort_values("flow_id").reset_index(drop=True)
+    assert got.columns.tolist() == columns
+    assert got.application.astype(object).tolist() == want.application.astype(object).tolist()
+    run = subprocess.run([pcapframe, "flows", str(path), "--columns", "server_name"], capture_output=True, text=True)
+    assert run.returncode != 0 and "-o" in run.stderr
+    for bad in (["nope"], ["flow_id", "flow_id"], []):
+        with pytest.raises(ValueError):
+            intake.open_pcap_flows(str(path), columns=bad)
+    with pytest.raises(TypeError):
+        intake.open_pcap_flows(str(path), columns="server_name")
+
+
 # -- Community ID: the reference implementation, on every flow of both corpora -----------
 
 def reference_community_id(row):

@@ -220,13 +220,15 @@ class FlowTableReader:
         batch_rows: int = 65536,
         threads: int = 1,
         verify_checksums: bool = False,
+        columns: Sequence[str] | None = None,
     ) -> Self:
         """``sources`` in time order: local paths, or callables that open a binary file object
         when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
         capture time (``None``: off; defaults 120 and 1800). ``threads``: the flow table on
         one, each local file decoded beside it on the others (the same flows whatever the
-        count). ``verify_checksums``: as Zeek without ``-C``. The other options as
-        ``CaptureReader``'s."""
+        count). ``verify_checksums``: as Zeek without ``-C``. ``columns``: the flow columns,
+        in order (``None``: all but the application ones, which read each flow's messages).
+        The other options as ``CaptureReader``'s."""
 
     @property
     def schema(self) -> ArrowSchema:
@@ -305,11 +307,15 @@ def observe_partition(
     filter: str | None = None,
     decapsulate: bool = False,
     verify_checksums: bool = False,
+    app: bool = False,
 ) -> tuple[ObservedPartition, _ReadStats]:
     """The observations of the packets the flow table selects in one partition of a read:
     the records of the local file ``source`` that start in ``byte_range`` (with the
     ``stamp`` and ``frames_before`` of ``plan_partitions``), or the whole of ``source``.
-    ``file`` is its file's place in the read. Also returns the counters of what was read."""
+    ``file`` is its file's place in the read. ``app``: with each packet's application facts
+    (the application flow columns), which follow TCP streams from the file's start, so a
+    ``byte_range`` in the file's middle is refused. Also returns the counters of what was
+    read."""
 
 def shard_flows(
     partitions: Sequence[ObservedPartition],
@@ -318,6 +324,7 @@ def shard_flows(
     shards: int,
     idle_timeout: float | None = ...,
     active_timeout: float | None = ...,
+    columns: Sequence[str] | None = None,
 ) -> ArrowBatch:
     """The flows of shard ``shard`` of ``shards`` from every partition of a read, in read
     order, sorted by ``flow_id``: exactly the sequential flow table's flows in that shard."""
@@ -426,8 +433,9 @@ def capture_schema(*, payload: bool = False, columns: Sequence[str] | None = Non
     the documented six), ``payload`` appended when asked for and not named. An unknown
     column raises ``ValueError`` listing the valid names."""
 
-def flow_table_schema() -> ArrowSchema:
-    """The flow table's Arrow schema."""
+def flow_table_schema(columns: Sequence[str] | None = None) -> ArrowSchema:
+    """The flow table's Arrow schema, of ``columns`` (``None``: all but the application
+    ones); an unknown name raises ``ValueError``."""
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from intake.source.base import DataSource, Schema
@@ -44,6 +44,12 @@ class PCAPFlowsSource(DataSource):
         ``decapsulate=True`` flows are the innermost packets' and keyed by the tunnel id too.
     chunksize : int, optional
         Flows per DataFrame from ``read_chunked()`` (default 65536).
+    columns : list of str, optional
+        The flow columns, in this order (default: every column but the application ones).
+        Naming ``application``, ``server_name``, ``tls_ja4``, ``tls_ja3`` or ``tls_ja3s``
+        reads each flow's messages for them, as ``open_pcap``'s DNS, TLS, HTTP and QUIC
+        columns read packets: each file's TCP streams are followed from its start, so
+        ``to_dask()`` reads each file as one partition.
     threads : int, optional
         Threads (default: every core): the flow table on one, each local file decoded beside
         it on the others. The flows are the same whatever the count.
@@ -81,13 +87,14 @@ class PCAPFlowsSource(DataSource):
         threads: int | None = None,
         blocksize: int | None = 256 * 2**20,
         verify_checksums: bool = False,
+        columns: Sequence[str] | None = None,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
                 "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate, "
-                "threads, blocksize, verify_checksums and metadata"
+                "threads, blocksize, verify_checksums, columns and metadata"
             )
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
@@ -106,6 +113,15 @@ class PCAPFlowsSource(DataSource):
         self.threads = _positive_int_or_none("threads", threads)
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.verify_checksums = bool(verify_checksums)
+        if isinstance(columns, str):
+            raise TypeError(f"columns= takes a list of column names, not the string {columns!r}")
+        self.columns = None if columns is None else list(columns)
+        # Checked now: an unknown name is an error at open, not at the first read.
+        self._schema_arrow = _arrow_schema(self.columns)
+        # The flows are ordered by flow_id: read it even when it is not asked for.
+        self._read_columns = self.columns
+        if self.columns is not None and "flow_id" not in self.columns:
+            self._read_columns = [*self.columns, "flow_id"]
         self._files: list[str] | None = None
         self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
@@ -123,13 +139,13 @@ class PCAPFlowsSource(DataSource):
 
         files = _expand(self.urlpath, self.storage_options)
         self._files = files
-        schema = _arrow_schema()
+        schema = self._schema_arrow
         return Schema(
             dtype={f.name: _pandas_dtype(f.type) for f in schema},
             shape=(None, len(schema)),
             # One traffic: flows cross files, so the files are read as one partition.
             npartitions=1,
-            extra_metadata={"files": list(files), "schema": str(flow_table_schema())},
+            extra_metadata={"files": list(files), "schema": str(flow_table_schema(self.columns))},
         )
 
     def _get_partition(self, i: int) -> pd.DataFrame:
@@ -154,18 +170,22 @@ class PCAPFlowsSource(DataSource):
             batch_rows=self.chunksize or 65536,
             threads=self.threads or os.cpu_count() or 1,
             verify_checksums=self.verify_checksums,
+            columns=self._read_columns,
         )
 
-    def _arrow_batches(self) -> Iterator[pa.RecordBatch]:
-        """Flows as they end, in batches of at most ``chunksize``."""
+    def _arrow_batches(self, with_flow_id: bool = False) -> Iterator[pa.RecordBatch]:
+        """Flows as they end, in batches of at most ``chunksize``, of the columns asked for
+        (and ``flow_id`` when ``with_flow_id``)."""
         import pyarrow as pa
 
         from ._read import warn_incomplete
 
         reader = self._reader()
+        narrow = self.columns is not None and self._read_columns != self.columns and not with_flow_id
         try:
             for batch in reader:
-                yield pa.record_batch(batch)
+                batch = pa.record_batch(batch)
+                yield batch.select(self.columns) if narrow else batch
             warn_incomplete(reader.stats(), ", ".join(self._files or []), self.errors)
         finally:
             reader.close()
@@ -175,8 +195,9 @@ class PCAPFlowsSource(DataSource):
         packets)."""
         import pyarrow as pa
 
-        table = pa.Table.from_batches(list(self._arrow_batches()), schema=_arrow_schema())
-        return table.sort_by("flow_id")
+        table = pa.Table.from_batches(list(self._arrow_batches(with_flow_id=True)), schema=_arrow_schema(self._read_columns))
+        table = table.sort_by("flow_id")
+        return table if self.columns is None else table.select(self.columns)
 
     def read(self) -> pd.DataFrame:
         """Every flow as one DataFrame, ordered by ``flow_id`` (the order of their first
@@ -212,19 +233,22 @@ class PCAPFlowsSource(DataSource):
         from .source import _plan_partitions
 
         files = self._load_metadata()
+        app = _reads_app(self.columns)
         options = dict(protocol=self.protocol, errors=self.errors, filter=self.filter, decapsulate=self.decapsulate,
                        storage_options=self.storage_options, compression=self.compression,
-                       verify_checksums=self.verify_checksums)
+                       verify_checksums=self.verify_checksums, app=app)
+        # The application columns follow each TCP stream from its file's start: whole files.
+        blocksize = None if app else self.blocksize
         observed = []
         for i, path in enumerate(files):
             # Each file on its own, so that a file listed twice keeps both its places.
-            partitions, _ = _plan_partitions([path], self.blocksize, self.compression)
+            partitions, _ = _plan_partitions([path], blocksize, self.compression)
             for _, byte_range, stamp, frames_before in partitions:
                 observed.append(delayed(_observe, pure=False)(path, i, byte_range, stamp, frames_before, options))
         shards = max(1, min(len(observed), 2 * (os.cpu_count() or 1)))
         meta = clear_known_categories(self._empty())
         parts = [
-            delayed(_shard, pure=False)(observed, k, shards, self.idle_timeout, self.active_timeout)
+            delayed(_shard, pure=False)(observed, k, shards, self.idle_timeout, self.active_timeout, self.columns)
             for k in range(shards)
         ]
         frame: dask.dataframe.DataFrame = dd.from_delayed(parts, meta=meta, verify_meta=False)
@@ -243,7 +267,7 @@ class PCAPFlowsSource(DataSource):
         from .source import local_output, write_batches
 
         out = local_output(path)
-        return write_batches(out, _arrow_schema(), self._arrow_batches(), self._load_metadata(), format)
+        return write_batches(out, self._schema_arrow, self._arrow_batches(), self._load_metadata(), format)
 
     def stats(self) -> dict[str, Any]:
         """Read the flows and count what was seen: packets, flows (``rows``), skipped packets."""
@@ -260,7 +284,7 @@ class PCAPFlowsSource(DataSource):
 
         from ._read import to_pandas
 
-        return to_pandas(_arrow_schema().empty_table())
+        return to_pandas(self._schema_arrow.empty_table())
 
     def _rebuild(self) -> dict[str, Any]:
         return dict(
@@ -277,6 +301,7 @@ class PCAPFlowsSource(DataSource):
             threads=self.threads,
             blocksize=self.blocksize,
             verify_checksums=self.verify_checksums,
+            columns=self.columns,
         )
 
     def _close(self) -> None:
@@ -285,12 +310,20 @@ class PCAPFlowsSource(DataSource):
             self._schema = None
 
 
-def _arrow_schema() -> pa.Schema:
+APP_COLUMNS = ("application", "server_name", "tls_ja4", "tls_ja3", "tls_ja3s")
+
+
+def _reads_app(columns: list[str] | None) -> bool:
+    """Whether a flow read of ``columns`` reads each flow's messages."""
+    return columns is not None and any(c in APP_COLUMNS for c in columns)
+
+
+def _arrow_schema(columns: list[str] | None = None) -> pa.Schema:
     import pyarrow as pa
 
     from ._native import flow_table_schema
 
-    return pa.schema(flow_table_schema())
+    return pa.schema(flow_table_schema(columns))
 
 
 def _pandas_dtype(type: pa.DataType) -> str:
@@ -323,14 +356,19 @@ def _observe(
     observed, stats = observe_partition(
         source, file=file, name=path, byte_range=byte_range, stamp=stamp, frames_before=frames_before,
         protocol=options["protocol"], errors=options["errors"], filter=options["filter"],
-        decapsulate=options["decapsulate"], verify_checksums=options["verify_checksums"],
+        decapsulate=options["decapsulate"], verify_checksums=options["verify_checksums"], app=options["app"],
     )
     warn_incomplete(stats, path, options["errors"])
     return observed
 
 
 def _shard(
-    observed: list[ObservedPartition], shard: int, shards: int, idle: float | None, active: float | None
+    observed: list[ObservedPartition],
+    shard: int,
+    shards: int,
+    idle: float | None,
+    active: float | None,
+    columns: list[str] | None,
 ) -> pd.DataFrame:
     """``to_dask()``'s second step on a worker: one shard's flows."""
     import pyarrow as pa
@@ -338,5 +376,7 @@ def _shard(
     from ._native import shard_flows
     from ._read import to_pandas
 
-    batch = pa.record_batch(shard_flows(observed, shard=shard, shards=shards, idle_timeout=idle, active_timeout=active))
+    batch = pa.record_batch(
+        shard_flows(observed, shard=shard, shards=shards, idle_timeout=idle, active_timeout=active, columns=columns)
+    )
     return to_pandas(pa.Table.from_batches([batch]))

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pcapframe::flow::{
-    flow_schema, flows_batch, FlowReader, LabeledPacketReader, Observation, OpenInput, Timeouts,
+    FlowColumns, FlowReader, LabeledPacketReader, Observation, OpenInput, Timeouts,
 };
 use pcapframe::format::RecordReader;
 use pcapframe::input::ByteWindow;
@@ -86,6 +86,12 @@ fn flow_inputs(
 pub(crate) struct FlowTableReader {
     reader: Mutex<Option<FlowReader>>,
     cancel: Cancel,
+    schema: arrow_schema::SchemaRef,
+}
+
+/// The flow columns named (`None`: the default ones).
+fn flow_columns_named(columns: Option<Vec<String>>) -> PyResult<FlowColumns> {
+    FlowColumns::named(columns.as_deref()).map_err(to_py_err)
 }
 
 #[pymethods]
@@ -93,7 +99,7 @@ impl FlowTableReader {
     /// `sources`: paths, or callables that open a binary file object, in time order;
     /// `names` name them in messages.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1, verify_checksums=false))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1, verify_checksums=false, columns=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         sources: Vec<Bound<'_, PyAny>>,
@@ -107,6 +113,7 @@ impl FlowTableReader {
         batch_rows: usize,
         threads: usize,
         verify_checksums: bool,
+        columns: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard("opening captures for flows", || {
             let options = ReadArgs {
@@ -125,12 +132,16 @@ impl FlowTableReader {
             };
             let (inputs, timeouts) = flow_inputs(&sources, names, idle_timeout, active_timeout)?;
             let cancel = options.cancel.clone();
+            let columns = flow_columns_named(columns)?;
+            let schema = columns.schema();
             let reader = FlowReader::new(inputs, options, timeouts)
+                .and_then(|r| r.with_columns(columns))
                 .map_err(to_py_err)?
                 .with_threads(threads, None);
             Ok(FlowTableReader {
                 reader: Mutex::new(Some(reader)),
                 cancel,
+                schema,
             })
         })
     }
@@ -138,7 +149,7 @@ impl FlowTableReader {
     #[getter]
     fn schema(&self) -> ArrowSchema {
         ArrowSchema {
-            schema: flow_schema(),
+            schema: self.schema.clone(),
         }
     }
 
@@ -310,12 +321,13 @@ impl LabeledCaptureReader {
     }
 }
 
-/// The flow table's Arrow schema.
+/// The flow table's Arrow schema, of the `columns` named (`None`: the default ones).
 #[pyfunction]
-pub(crate) fn flow_table_schema() -> ArrowSchema {
-    ArrowSchema {
-        schema: flow_schema(),
-    }
+#[pyo3(signature = (columns=None))]
+pub(crate) fn flow_table_schema(columns: Option<Vec<String>>) -> PyResult<ArrowSchema> {
+    Ok(ArrowSchema {
+        schema: flow_columns_named(columns)?.schema(),
+    })
 }
 
 /// Step 1 of a flow table split across dask workers (`pcapframe::flow::shard`): the
@@ -356,7 +368,7 @@ impl ObservedPartition {
 /// that opens a binary file object). `file` is its file's place in the read. Returns the
 /// partition and the counters of what was read.
 #[pyfunction]
-#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false, verify_checksums=false))]
+#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false, verify_checksums=false, app=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn observe_partition<'py>(
     py: Python<'py>,
@@ -371,6 +383,7 @@ pub(crate) fn observe_partition<'py>(
     filter: Option<String>,
     decapsulate: bool,
     verify_checksums: bool,
+    app: bool,
 ) -> PyResult<(ObservedPartition, Bound<'py, pyo3::types::PyDict>)> {
     guard("observing a partition for flows", || {
         let options = ReadArgs {
@@ -385,6 +398,7 @@ pub(crate) fn observe_partition<'py>(
         .into_options()?;
         let options = pcapframe::reader::ReadOptions {
             verify_checksums,
+            flow_app: app,
             ..options
         };
         let read = match (byte_range, stamp) {
@@ -433,7 +447,7 @@ pub(crate) fn observe_partition<'py>(
 /// order (`observe_partition`'s), sorted by `flow_id`; exactly those of the sequential
 /// flow table that fall in the shard.
 #[pyfunction]
-#[pyo3(signature = (partitions, *, shard, shards, idle_timeout=Some(120.0), active_timeout=Some(1800.0)))]
+#[pyo3(signature = (partitions, *, shard, shards, idle_timeout=Some(120.0), active_timeout=Some(1800.0), columns=None))]
 pub(crate) fn shard_flows(
     py: Python<'_>,
     partitions: Vec<Py<ObservedPartition>>,
@@ -441,6 +455,7 @@ pub(crate) fn shard_flows(
     shards: u32,
     idle_timeout: Option<f64>,
     active_timeout: Option<f64>,
+    columns: Option<Vec<String>>,
 ) -> PyResult<ArrowBatch> {
     guard("building a shard of flows", || {
         if shards == 0 || shard >= shards {
@@ -452,6 +467,7 @@ pub(crate) fn shard_flows(
             idle_ns: timeout_ns("idle_timeout", idle_timeout)?,
             active_ns: timeout_ns("active_timeout", active_timeout)?,
         };
+        let columns = flow_columns_named(columns)?;
         let parts: Vec<&ObservedPartition> = partitions.iter().map(|p| p.get()).collect();
         let batch = py.detach(|| {
             let flows = pcapframe::flow::shard::shard_flows(
@@ -460,7 +476,7 @@ pub(crate) fn shard_flows(
                 shards,
                 timeouts,
             );
-            flows_batch(&flows)
+            columns.batch(&flows)
         });
         Ok(ArrowBatch { batch })
     })

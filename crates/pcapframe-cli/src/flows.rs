@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use pcapframe::error::{Error, Result};
-use pcapframe::flow::{flow_schema, Flow, FlowReader, Timeouts};
+use pcapframe::flow::{Flow, FlowColumns, FlowReader, Timeouts};
 use pcapframe::reader::{ReadOptions, TruncationPolicy};
 
 use crate::inputs;
@@ -41,16 +41,18 @@ pub fn run(
     output: Option<&Path>,
     format: Option<&str>,
     options: ReadOptions,
-    idle: Timeout,
-    active: Timeout,
+    columns: FlowColumns,
+    (idle, active): (Timeout, Timeout),
     threads: Option<usize>,
 ) -> Result<()> {
     let files = inputs::expand(files)?;
     let errors = options.errors;
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut reader =
-        FlowReader::open(&files, options, timeouts(idle, active))?.with_threads(threads, None);
+    let schema = columns.schema();
+    let mut reader = FlowReader::open(&files, options, timeouts(idle, active))?
+        .with_columns(columns)?
+        .with_threads(threads, None);
     match output {
         None => {
             let stdout = std::io::stdout();
@@ -71,7 +73,7 @@ pub fn run(
             out.flush().map_err(|e| Error::io(e, None))?;
         }
         Some(output) => {
-            let mut writer = crate::convert::open_writer(output, format, flow_schema(), &files)?;
+            let mut writer = crate::convert::open_writer(output, format, schema, &files)?;
             while let Some(batch) = reader.next_batch()? {
                 writer.write(&batch)?;
             }

@@ -138,6 +138,11 @@ enum Command {
         /// packet, a bad TCP/UDP/ICMP one records C/c (README: Flows).
         #[arg(long)]
         verify_checksums: bool,
+        /// Columns -o writes, comma-separated, in this order (default: every column but the
+        /// application ones: application, server_name, tls_ja4, tls_ja3, tls_ja3s).
+        /// `pcapframe columns --flows` lists them.
+        #[arg(long, value_delimiter = ',')]
+        columns: Option<Vec<String>>,
         #[command(flatten)]
         select: Selection,
     },
@@ -250,19 +255,30 @@ fn main() -> ExitCode {
             active_timeout,
             threads,
             verify_checksums,
+            columns,
             select,
         } => select.options().and_then(|o| {
             let o = ReadOptions {
                 verify_checksums,
                 ..o
             };
+            let names: Option<Vec<&str>> = columns
+                .as_ref()
+                .map(|c| c.iter().map(|n| n.trim()).collect());
+            let columns = pcapframe::flow::FlowColumns::named(names.as_deref())?;
+            if names.is_some() && output.is_none() {
+                return Err(pcapframe::error::Error::invalid_argument(
+                    "--columns chooses what -o writes (the one-line-per-flow output is fixed): \
+                     add -o FILE, or -o - --format csv for standard output",
+                ));
+            }
             flows::run(
                 &files,
                 output.as_deref(),
                 format.as_deref(),
                 o,
-                idle_timeout,
-                active_timeout,
+                columns,
+                (idle_timeout, active_timeout),
                 threads,
             )
         }),

@@ -100,6 +100,9 @@ pub struct ReadOptions {
     /// The flow table verifies checksums, as Zeek without `-C` (`flow::observe::Checksum`);
     /// rows of the packet table are the same either way.
     pub verify_checksums: bool,
+    /// The flow table reads each flow's application, server name and first TLS
+    /// fingerprints (`flow::app`): its TCP streams are then followed from each file's start.
+    pub flow_app: bool,
 }
 
 impl Default for ReadOptions {
@@ -115,6 +118,7 @@ impl Default for ReadOptions {
             hosts: HostEncoding::Dictionary,
             decapsulate: false,
             verify_checksums: false,
+            flow_app: false,
         }
     }
 }

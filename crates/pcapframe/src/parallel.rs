@@ -344,7 +344,7 @@ fn decode_partition<R: RangeRows>(
     }
     let streams = if start == framing.first_record() {
         StreamStart::FileStart
-    } else if crate::batch::needs_streams(&options.selected_columns()) {
+    } else if crate::batch::needs_streams(&options.selected_columns()) || options.flow_app {
         return Err(Error::invalid_argument(
             "the DNS, TLS and HTTP columns follow each TCP connection from its start, so a \
              file is read whole, not from a byte range in its middle: read it as one \
@@ -919,6 +919,48 @@ fn replay_rows(
         return Ok(None);
     }
     Ok(state)
+}
+
+/// `replay_rows` for the flow table's observations: the replayed segments' application
+/// facts put in `items` (the range's observations, in order).
+pub(crate) fn replay_observations(
+    items: &mut [crate::flow::Observation],
+    source: &RangeSource<'_>,
+    start: u64,
+    replay: &mut Replay,
+) -> Result<Option<StreamCarry>> {
+    use crate::flow::observe::Observations;
+    use crate::flow::Frame;
+    let (Some(first), Some(streams)) =
+        (replay.segments.first().map(|at| at.record), replay.start())
+    else {
+        return Ok(None);
+    };
+    let mut observations = Observations::new(source.options)?;
+    observations.start_streams(streams);
+    let mut records = source.framing.resume(source.path, start + first)?;
+    for at in &replay.segments {
+        let want = at.record - first;
+        let record = loop {
+            let Some(record) = records.next_record_before(u64::MAX)? else {
+                return Ok(None);
+            };
+            if record.offset >= want {
+                break record;
+            }
+        };
+        if record.offset > want {
+            return Ok(None);
+        }
+        let (Some(obs), Some(item)) = (
+            observations.observe(&record, Frame::default())?,
+            items.get_mut(at.row as usize),
+        ) else {
+            return Ok(None);
+        };
+        item.app = obs.app;
+    }
+    Ok(observations.take_streams())
 }
 
 /// Bytes of each range of a streaming read: enough to keep every core busy, small enough

@@ -5,7 +5,8 @@
 //!
 //! A direction's first message starts at the byte after its SYN's sequence number; the
 //! next one where the one before ends (HTTP: after its header and a body whose end the
-//! header says; DNS: after its 2-byte length). A TLS direction is read up to its hello.
+//! header says; DNS: after its 2-byte length). A TLS direction is read up to its hello, an
+//! SSH one up to its version line.
 //! Segments must come in order: a gap (a segment lost or captured out of order) ends the
 //! direction's reading; a retransmission of bytes already taken is passed over. At most
 //! `MAX_BUFFER` bytes of a message's first bytes are kept. A connection whose SYN was not
@@ -62,6 +63,7 @@ enum Done {
     Tls(Hello),
     Http(std::ops::Range<usize>),
     Dns(std::ops::Range<usize>),
+    Ssh,
 }
 
 impl Done {
@@ -75,6 +77,7 @@ impl Done {
             Done::Tls(h) => Found::Tls(h),
             Done::Http(r) => Found::Http(take(r)),
             Done::Dns(r) => Found::Dns(take(r)),
+            Done::Ssh => Found::Ssh,
         }
     }
 }
@@ -87,6 +90,8 @@ pub enum Found<'a> {
     Http(Cow<'a, [u8]>),
     /// A DNS message (after its 2-byte length).
     Dns(Cow<'a, [u8]>),
+    /// An SSH protocol version line (RFC 4253 §4.2): binary packets follow, not read.
+    Ssh,
 }
 
 /// A connection, its endpoints in a fixed order (the lower address and port first).
@@ -128,6 +133,7 @@ enum App {
     Tls,
     Http,
     Dns,
+    Ssh,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -686,6 +692,7 @@ enum Step {
     Dns {
         len: usize,
     },
+    Ssh,
 }
 
 impl Step {
@@ -694,7 +701,44 @@ impl Step {
             Step::Tls(_) => App::Tls,
             Step::Http { .. } => App::Http,
             Step::Dns { .. } => App::Dns,
+            Step::Ssh => App::Ssh,
         }
+    }
+}
+
+/// The longest SSH protocol version line, CR LF included (RFC 4253 §4.2).
+const MAX_SSH_LINE: usize = 255;
+
+/// Whether `bytes` start as an SSH protocol version line does (`SSH-`), or could once more
+/// bytes come.
+fn starts_as_ssh(bytes: &[u8]) -> bool {
+    let n = bytes.len().min(4);
+    bytes[..n] == b"SSH-"[..n]
+}
+
+/// An SSH protocol version line, `SSH-protoversion-softwareversion` ending in LF within
+/// `MAX_SSH_LINE` bytes, its protocol version digits and dots (`2.0`, `1.99`).
+fn ssh_progress(bytes: &[u8]) -> Progress<Step> {
+    let Some(end) = bytes.iter().take(MAX_SSH_LINE).position(|&b| b == b'\n') else {
+        return if bytes.len() < MAX_SSH_LINE && starts_as_ssh(bytes) {
+            Progress::Incomplete
+        } else {
+            Progress::Invalid
+        };
+    };
+    let line = &bytes[..end];
+    let Some(rest) = line.strip_prefix(b"SSH-") else {
+        return Progress::Invalid;
+    };
+    let version_len = rest.iter().position(|&b| b == b'-').unwrap_or(0);
+    let version = &rest[..version_len];
+    let well_formed = version.first().is_some_and(u8::is_ascii_digit)
+        && version.iter().all(|&b| b.is_ascii_digit() || b == b'.')
+        && version.contains(&b'.');
+    if well_formed {
+        Progress::Done(Step::Ssh)
+    } else {
+        Progress::Invalid
     }
 }
 
@@ -705,6 +749,7 @@ fn read_head(conn: &Conn, dir: usize, bytes: &[u8]) -> Progress<Step> {
         (true, _, _) => App::Dns,
         (_, Some(app), _) => app,
         (_, None, Some(22)) => App::Tls,
+        (_, None, Some(b'S')) if starts_as_ssh(bytes) => App::Ssh,
         (_, None, Some(_)) => App::Http,
         (_, None, None) => return Progress::Incomplete,
     };
@@ -735,6 +780,7 @@ fn read_head(conn: &Conn, dir: usize, bytes: &[u8]) -> Progress<Step> {
             Progress::Incomplete => Progress::Incomplete,
             Progress::Invalid => Progress::Invalid,
         },
+        App::Ssh => ssh_progress(bytes),
     }
 }
 
@@ -742,8 +788,9 @@ fn read_head(conn: &Conn, dir: usize, bytes: &[u8]) -> Progress<Step> {
 /// stream position `start`), and the message it completes now, if any.
 fn complete(conn: &mut Conn, dir: usize, start: u32, step: Step, held: &[u8]) -> Option<Done> {
     match step {
-        // TLS is read up to its hello.
+        // TLS is read up to its hello, SSH up to its version line.
         Step::Tls(hello) => Some(Done::Tls(hello)),
+        Step::Ssh => Some(Done::Ssh),
         Step::Dns { len } => {
             conn.dirs[dir] = Dir::Expect {
                 next: start.wrapping_add(len as u32),
@@ -890,6 +937,7 @@ mod tests {
                             String::from_utf8_lossy(&b).lines().next().unwrap_or("")
                         ),
                         Found::Dns(b) => format!("dns {}", b.len()),
+                        Found::Ssh => "ssh".into(),
                     })
             })
             .collect()
@@ -939,6 +987,36 @@ mod tests {
         ];
         let out = feed(&mut StreamTracker::new(), &packets);
         assert_eq!(out, [None, None, None, Some("tls split.example".into())]);
+    }
+
+    #[test]
+    fn an_ssh_version_line_over_two_segments_and_one_that_is_not() {
+        let packets = vec![
+            (packet(1, false, S, 499, b""), 1),
+            (packet(1, false, A, 500, b"SSH-2.0-Open"), 2),
+            (packet(1, false, A, 512, b"SSH_9.6\r\n\0\0\x05\xdc"), 3),
+            // The binary packets after it are not read.
+            (packet(1, false, A, 525, b"SSH-2.0-again\r\n"), 4),
+            (packet(2, true, S, 99, b""), 5),
+            (packet(2, true, A, 100, b"SSH-two-x\r\n"), 6),
+            (packet(3, true, S, 99, b""), 7),
+            (packet(3, true, A, 100, b"SSHX-2.0-x\r\n"), 8),
+        ];
+        let out = feed(&mut StreamTracker::new(), &packets);
+        let ssh = Some("ssh".to_string());
+        assert_eq!(out, [None, None, ssh, None, None, None, None, None]);
+        // A line longer than RFC 4253's 255 bytes is not one.
+        let mut long = b"SSH-2.0-".to_vec();
+        long.extend(std::iter::repeat_n(b'x', 300));
+        long.extend_from_slice(b"\r\n");
+        let out = feed(
+            &mut StreamTracker::new(),
+            &[
+                (packet(4, true, S, 99, b""), 1),
+                (packet(4, true, A, 100, &long), 2),
+            ],
+        );
+        assert_eq!(out, [None, None]);
     }
 
     #[test]

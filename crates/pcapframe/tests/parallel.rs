@@ -1085,3 +1085,73 @@ fn stream_columns_read_the_same_in_ranges() {
         "{files} {values} {replayed}"
     );
 }
+
+/// The flow table's application columns follow TCP streams as the packet table's stream
+/// columns do: decoded by threads in byte ranges (ranges replayed or decoded again where a
+/// connection crosses them), the flows are the sequential read's on every capture of both
+/// corpora.
+#[test]
+fn flow_application_columns_read_the_same_in_ranges() {
+    use pcapframe::flow::{flow_columns, FlowColumns};
+    use std::sync::atomic::Ordering;
+    let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+    let columns = FlowColumns::named(Some(&names)).unwrap();
+    assert!(columns.app());
+    let flows_of = |path: &Path, threads: usize, range: Option<u64>| {
+        let options = ReadOptions {
+            errors: TruncationPolicy::Ignore,
+            ..ReadOptions::default()
+        };
+        let mut reader = FlowReader::open(&[path.to_path_buf()], options, Timeouts::default())
+            .unwrap()
+            .with_columns(columns.clone())
+            .unwrap()
+            .with_threads(threads, range);
+        let mut batches = Vec::new();
+        while let Some(batch) = reader.next_batch().unwrap() {
+            batches.push(batch);
+        }
+        let mut rows = formatted_rows(&batches);
+        rows.sort();
+        rows
+    };
+    let replayed_before = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed);
+    let (mut files, mut named) = (0, 0);
+    let corpus2 = corpus_dir().parent().unwrap().join("corpus2");
+    for dir in [corpus_dir(), corpus2] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) || read_file(&path, &options(), 1).is_err()
+            {
+                continue;
+            }
+            let want = flows_of(&path, 1, None);
+            // The application is the fifth column from the end.
+            named += want
+                .iter()
+                .filter(|r| r.rsplit(" | ").nth(4) != Some("-"))
+                .count();
+            let size = std::fs::metadata(&path).unwrap().len();
+            for block in [333u64, 4096, 65_536] {
+                if size / block * size.min(2 << 20) > 1 << 28 {
+                    continue;
+                }
+                assert!(
+                    flows_of(&path, 3, Some(block)) == want,
+                    "{}: flows differ in ranges of {block} bytes",
+                    path.display()
+                );
+            }
+            files += 1;
+        }
+    }
+    let replayed = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed) - replayed_before;
+    eprintln!("{files} captures, {named} flows with an application, {replayed} ranges replayed");
+    assert!(
+        files > 140 && named > 100 && replayed > 20,
+        "{files} {named} {replayed}"
+    );
+}

@@ -9,10 +9,11 @@ use arrow_array::builder::{
     DurationNanosecondBuilder, Float64Builder, StringBuilder, StringDictionaryBuilder,
     TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder,
 };
-use arrow_array::types::Int16Type;
+use arrow_array::types::{Int16Type, Int32Type};
 use arrow_array::{ArrayRef, Int16Array, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
+use super::app::FlowApp;
 use super::stats::Moments;
 use super::table::Flow;
 use crate::batch::{dictionary16, dictionary32, protocol_name, ByteDictionary, HostDictionary};
@@ -131,7 +132,18 @@ const TAIL: [FlowColumnDef; 6] = [
     col("last_frame", UInt64, false, "frame number of the flow's last packet in its file"),
 ];
 
-/// Every flow column, in order (the per-direction names are made once, here).
+/// The application columns: read only when one is selected (`FlowColumns`), as the packet
+/// table's DNS, TLS, HTTP and QUIC columns are.
+const APP: [FlowColumnDef; 5] = [
+    col("application", Text16, true, "the application protocol of the flow's first message told by content (`dns`, `tls`, `quic`, `http`, `ssh`), never by port alone (README: Flows)"),
+    col("server_name", Text32, true, "the first server name the flow asks for: a ClientHello's SNI (TLS or QUIC), an HTTP request's Host, or a DNS question's name"),
+    col("tls_ja4", Text32, true, "the flow's first client hello's JA4 (`tls_ja4`)"),
+    col("tls_ja3", Text32, true, "the flow's first client hello's JA3 (`tls_ja3`)"),
+    col("tls_ja3s", Text32, true, "the flow's first server hello's JA3S (`tls_ja3s`)"),
+];
+
+/// Every flow column, in order (the per-direction names are made once, here); the
+/// application columns last.
 pub fn flow_columns() -> &'static [FlowColumnDef] {
     static COLUMNS: std::sync::OnceLock<Vec<FlowColumnDef>> = std::sync::OnceLock::new();
     COLUMNS.get_or_init(all_columns)
@@ -147,10 +159,12 @@ fn all_columns() -> Vec<FlowColumnDef> {
         out.extend(DIRECTION.iter().map(|d| leak(prefix, d)));
     }
     out.extend(TAIL);
+    out.extend(APP);
     out
 }
 
-pub fn flow_schema() -> SchemaRef {
+/// Every flow column's field, in order.
+fn full_schema() -> SchemaRef {
     static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
     SCHEMA
         .get_or_init(|| {
@@ -162,6 +176,81 @@ pub fn flow_schema() -> SchemaRef {
             ))
         })
         .clone()
+}
+
+/// The default flow table's schema: every column but the application ones.
+pub fn flow_schema() -> SchemaRef {
+    FlowColumns::default().schema()
+}
+
+/// Which flow columns a read gives, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowColumns {
+    indices: Vec<usize>,
+}
+
+impl Default for FlowColumns {
+    /// Every column but the application ones.
+    fn default() -> Self {
+        FlowColumns {
+            indices: (0..flow_columns().len() - APP.len()).collect(),
+        }
+    }
+}
+
+impl FlowColumns {
+    /// The columns named, in that order (`None`: the default); an unknown or repeated name
+    /// is an `InvalidArgument` error listing the valid ones.
+    pub fn named<S: AsRef<str>>(names: Option<&[S]>) -> crate::error::Result<Self> {
+        let Some(names) = names else {
+            return Ok(Self::default());
+        };
+        let mut indices = Vec::with_capacity(names.len());
+        for name in names {
+            let name = name.as_ref();
+            let Some(i) = flow_columns().iter().position(|d| d.name == name) else {
+                let valid: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+                return Err(crate::error::Error::invalid_argument(format!(
+                    "unknown flow column {name:?}; the flow table's columns are {}",
+                    valid.join(", ")
+                )));
+            };
+            if indices.contains(&i) {
+                return Err(crate::error::Error::invalid_argument(format!(
+                    "flow column {name:?} is named twice"
+                )));
+            }
+            indices.push(i);
+        }
+        if indices.is_empty() {
+            return Err(crate::error::Error::invalid_argument(
+                "no flow column named: give at least one",
+            ));
+        }
+        Ok(FlowColumns { indices })
+    }
+
+    /// Whether an application column is selected: the read then follows each flow's
+    /// messages (`flow::app`, `ReadOptions::flow_app`).
+    pub fn app(&self) -> bool {
+        let first_app = flow_columns().len() - APP.len();
+        self.indices.iter().any(|&i| i >= first_app)
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(
+            full_schema()
+                .project(&self.indices)
+                .expect("indices of flow columns"),
+        )
+    }
+
+    /// The flows as one record batch of these columns, in the order given.
+    pub fn batch(&self, flows: &[Flow]) -> RecordBatch {
+        all_columns_batch(flows, self.app())
+            .project(&self.indices)
+            .expect("indices of flow columns")
+    }
 }
 
 /// The README's table of flow columns.
@@ -184,8 +273,13 @@ pub fn flow_markdown_table() -> String {
     out
 }
 
-/// The flows as one record batch, in the order given.
+/// The flows as one record batch of the default columns, in the order given.
 pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
+    FlowColumns::default().batch(flows)
+}
+
+/// Every column of the flows, the application ones null unless `app`.
+fn all_columns_batch(flows: &[Flow], app: bool) -> RecordBatch {
     let n = flows.len();
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(flow_schema().fields().len());
     let u64s = |f: &dyn Fn(&Flow) -> u64| -> ArrayRef {
@@ -287,7 +381,27 @@ pub fn flows_batch(flows: &[Flow]) -> RecordBatch {
     cols.push(Arc::new(community.finish()));
     cols.push(u64s(&|f| f.first_frame.number));
     cols.push(u64s(&|f| f.last_frame.number));
-    RecordBatch::try_new(flow_schema(), cols).expect("the columns follow the flow schema")
+    fn of(f: &Flow, app: bool) -> Option<&FlowApp> {
+        f.app.as_deref().filter(|_| app)
+    }
+    let facts = |f| of(f, app);
+    let mut applications = StringDictionaryBuilder::<Int16Type>::new();
+    flows.iter().for_each(|f| {
+        applications.append_option(facts(f).and_then(|a| a.application).map(|a| a.name()));
+    });
+    cols.push(Arc::new(applications.finish()));
+    let texts = |pick: &dyn Fn(&FlowApp) -> Option<&str>| -> ArrayRef {
+        let mut b = StringDictionaryBuilder::<Int32Type>::new();
+        flows
+            .iter()
+            .for_each(|f| b.append_option(facts(f).and_then(pick)));
+        Arc::new(b.finish())
+    };
+    cols.push(texts(&|a| a.server_name.as_deref()));
+    cols.push(texts(&|a| a.ja4.as_deref()));
+    cols.push(texts(&|a| a.ja3.as_deref()));
+    cols.push(texts(&|a| a.ja3s.as_deref()));
+    RecordBatch::try_new(full_schema(), cols).expect("the columns follow the flow schema")
 }
 
 fn moment_u32(

@@ -1,15 +1,17 @@
 //! What one selected packet tells the flow table: its endpoints, the lengths Zeek counts,
 //! its TCP header fields and its fragment fields, read once from the packet's dissection.
 
+use super::app::{AppReader, Application, FlowApp};
 use crate::dissect::Dissection;
 use crate::error::Result;
 use crate::format::Record;
 use crate::ip::{Addr, IpPacket};
 use crate::link::IpVersion;
 use crate::options::ReadOptions;
-use crate::parallel::RangeRows;
+use crate::parallel::{RangeRows, RangeSource};
 use crate::select::PacketSelector;
 use crate::stats::ReadStats;
+use crate::stream::{Replay, SegmentAt, StreamCarry, StreamStart};
 use crate::wire::ip_protocol::{FRAGMENT, ICMP, ICMPV6, ROUTING, TCP, UDP};
 use crate::wire::ipv6::{ExtensionHeader, Ipv6Header};
 use crate::wire::{be16, rest};
@@ -72,6 +74,8 @@ pub struct Observation {
     pub fragment: Option<Fragment>,
     /// What checking its checksums found (`ReadOptions::verify_checksums`).
     pub checksum: Checksum,
+    /// What it says of its flow's application, when the read looks (`ReadOptions::flow_app`).
+    pub app: Option<Box<FlowApp>>,
 }
 
 /// A packet's checksums, when a read verifies them (as Zeek does without `-C`).
@@ -160,6 +164,7 @@ impl Observation {
             } else {
                 Checksum::Unchecked
             },
+            app: None,
         }
     }
 }
@@ -333,6 +338,10 @@ pub struct Observations {
     decapsulate: bool,
     verify_checksums: bool,
     frames: u64,
+    /// Observations made since the decode started (a byte range's notes name them).
+    observed: u64,
+    /// Each packet's application facts, when the read looks (`ReadOptions::flow_app`).
+    app: Option<AppReader>,
     items: Vec<Observation>,
 }
 
@@ -340,16 +349,26 @@ impl Observations {
     /// The observation of `record` (its `frame` given), if the flow table selects it.
     #[inline]
     pub fn observe(&mut self, record: &Record<'_>, frame: Frame) -> Result<Option<Observation>> {
-        Ok(self.selector.select(record)?.map(|dissection| {
-            Observation::of(
-                record.data,
-                dissection,
-                record.timestamp_ns,
-                frame,
-                self.decapsulate,
-                self.verify_checksums,
-            )
-        }))
+        let Some(dissection) = self.selector.select(record)? else {
+            return Ok(None);
+        };
+        let mut obs = Observation::of(
+            record.data,
+            dissection,
+            record.timestamp_ns,
+            frame,
+            self.decapsulate,
+            self.verify_checksums,
+        );
+        if let Some(app) = &mut self.app {
+            let at = SegmentAt {
+                record: record.offset,
+                row: self.observed,
+            };
+            obs.app = app.read(record.data, dissection, record.timestamp_ns, at);
+        }
+        self.observed += 1;
+        Ok(Some(obs))
     }
 
     /// What the selection has counted so far.
@@ -369,6 +388,8 @@ impl RangeRows for Observations {
             decapsulate: options.decapsulate,
             verify_checksums: options.verify_checksums,
             frames: 0,
+            observed: 0,
+            app: options.flow_app.then(AppReader::default),
             items: Vec::new(),
         })
     }
@@ -404,15 +425,42 @@ impl RangeRows for Observations {
             o.frame.number += before;
         }
     }
+
+    fn start_streams(&mut self, start: StreamStart) {
+        if let Some(app) = &mut self.app {
+            app.start_streams(start);
+        }
+    }
+
+    fn take_streams(&mut self) -> Option<StreamCarry> {
+        Some(self.app.as_mut()?.streams_mut().carry())
+    }
+
+    fn replay_streams(
+        items: &mut [Observation],
+        source: &RangeSource<'_>,
+        start: u64,
+        replay: &mut Replay,
+    ) -> Option<StreamCarry> {
+        crate::parallel::replay_observations(items, source, start, replay)
+            .ok()
+            .flatten()
+    }
 }
 
-/// Bytes of one observation in `encode`'s layout.
+/// Bytes of one observation's fixed part in `encode`'s layout.
 const ENCODED_LEN: usize = 102;
+/// `encode`'s flag of an observation with application facts (they follow every fixed part).
+const HAS_APP: u16 = 1 << 12;
+/// A missing text in an application fact's encoding.
+const NO_TEXT: u32 = u32::MAX;
 
 /// Observations as bytes (to move them between processes: a dask worker's partition to
-/// another's shard), one fixed-size little-endian record each; `decode` reads them back.
+/// another's shard): their count, one fixed-size little-endian record each, then the
+/// application facts of those that have them; `decode` reads them back.
 pub fn encode(observations: &[Observation]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(observations.len() * ENCODED_LEN);
+    let mut out = Vec::with_capacity(8 + observations.len() * ENCODED_LEN);
+    out.extend_from_slice(&(observations.len() as u64).to_le_bytes());
     for o in observations {
         let bit = |b: bool, n: u16| (b as u16) << n;
         let flags = bit(o.time_ns.is_some(), 0)
@@ -430,7 +478,8 @@ pub fn encode(observations: &[Observation]) -> Vec<u8> {
                 Checksum::Good => 1,
                 Checksum::BadIp => 2,
                 Checksum::BadTransport => 3,
-            }) << 10;
+            }) << 10
+            | if o.app.is_some() { HAS_APP } else { 0 };
         out.extend_from_slice(&flags.to_le_bytes());
         out.extend_from_slice(&o.time_ns.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&o.frame.file.to_le_bytes());
@@ -474,16 +523,63 @@ pub fn encode(observations: &[Observation]) -> Vec<u8> {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
+    for app in observations.iter().filter_map(|o| o.app.as_deref()) {
+        let application = Application::ALL
+            .iter()
+            .position(|&a| Some(a) == app.application)
+            .map_or(0, |i| i as u8 + 1);
+        out.push(application);
+        for text in [&app.server_name, &app.ja4, &app.ja3, &app.ja3s] {
+            match text {
+                Some(t) => {
+                    out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+                    out.extend_from_slice(t.as_bytes());
+                }
+                None => out.extend_from_slice(&NO_TEXT.to_le_bytes()),
+            }
+        }
+    }
     out
+}
+
+/// One observation's application facts at `*at` of `bytes`, moving past them.
+fn decode_app(bytes: &[u8], at: &mut usize) -> Option<FlowApp> {
+    let application = match *bytes.get(*at)? {
+        0 => None,
+        n => Some(*Application::ALL.get(n as usize - 1)?),
+    };
+    *at += 1;
+    let mut text = || -> Option<Option<Box<str>>> {
+        let len = u32::from_le_bytes(bytes.get(*at..*at + 4)?.try_into().ok()?);
+        *at += 4;
+        if len == NO_TEXT {
+            return Some(None);
+        }
+        let end = at.checked_add(len as usize)?;
+        let t = std::str::from_utf8(bytes.get(*at..end)?).ok()?;
+        *at = end;
+        Some(Some(t.into()))
+    };
+    Some(FlowApp {
+        application,
+        server_name: text()?,
+        ja4: text()?,
+        ja3: text()?,
+        ja3s: text()?,
+    })
 }
 
 /// `encode`'s observations back; `None` for bytes it did not write.
 pub fn decode(bytes: &[u8]) -> Option<Vec<Observation>> {
-    if !bytes.len().is_multiple_of(ENCODED_LEN) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len() / ENCODED_LEN);
-    for r in bytes.chunks_exact(ENCODED_LEN) {
+    let count = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let fixed_end = usize::try_from(count)
+        .ok()?
+        .checked_mul(ENCODED_LEN)?
+        .checked_add(8)?;
+    let fixed = bytes.get(8..fixed_end)?;
+    let mut out = Vec::with_capacity(fixed.len() / ENCODED_LEN);
+    let mut app_at = fixed_end;
+    for r in fixed.chunks_exact(ENCODED_LEN) {
         let mut at = 0;
         let mut take = |n: usize| {
             let s = &r[at..at + n];
@@ -547,7 +643,12 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<Observation>> {
                 2 => Checksum::BadIp,
                 _ => Checksum::BadTransport,
             },
+            app: if flags & HAS_APP != 0 {
+                Some(Box::new(decode_app(bytes, &mut app_at)?))
+            } else {
+                None
+            },
         });
     }
-    Some(out)
+    (app_at == bytes.len()).then_some(out)
 }

@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 
-use super::batch::flows_batch;
+use super::batch::FlowColumns;
 use super::observe::{Frame, Observation, Observations};
 use super::table::{Flow, FlowTable, Timeouts, FRAME_BITS};
 use crate::error::{Error, ErrorKind, Result};
@@ -208,6 +208,8 @@ pub struct FlowReader {
     observations: Observations,
     table: FlowTable,
     options: ReadOptions,
+    /// The columns of its batches.
+    columns: FlowColumns,
     batch_rows: usize,
     finished: bool,
     flows_out: u64,
@@ -236,6 +238,7 @@ impl FlowReader {
             observations: Observations::new(&options)?,
             table,
             batch_rows,
+            columns: FlowColumns::default(),
             options,
             finished: false,
             flows_out: 0,
@@ -259,6 +262,16 @@ impl FlowReader {
         self.threads = threads.max(1);
         self.range_bytes = range_bytes.unwrap_or(FLOW_RANGE).max(1);
         self
+    }
+
+    /// This reader, its batches of `columns`: when they include an application column,
+    /// each flow's packets are read for it (`flow::app`). Call before the first batch.
+    pub fn with_columns(mut self, columns: FlowColumns) -> Result<Self> {
+        self.options.flow_app = columns.app();
+        self.inputs.options.flow_app = columns.app();
+        self.observations = Observations::new(&self.options)?;
+        self.columns = columns;
+        Ok(self)
     }
 
     /// Open every file at `paths` in order.
@@ -293,7 +306,8 @@ impl FlowReader {
     /// The next batch of at most `batch_rows` flows, in the order they ended; `None` once
     /// every file is read and every flow handed out.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
-        self.next_with(flows_batch)
+        let columns = self.columns.clone();
+        self.next_with(|flows| columns.batch(flows))
     }
 
     /// `next_batch`'s flows themselves.

@@ -211,4 +211,74 @@ mod tests {
             "{checked} files, {sharded_flows} flows"
         );
     }
+
+    /// With the application columns, each file is observed whole (a partition in its
+    /// middle is refused: its TCP streams began before it); through bytes and shards, the
+    /// flows and their application columns are the sequential table's.
+    #[test]
+    fn shards_with_application_columns_give_the_sequential_flows() {
+        use crate::flow::{flow_columns, FlowColumns};
+        let corpus = match std::env::var_os("INTAKE_PCAP_CORPUS") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        };
+        let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+        let columns = FlowColumns::named(Some(&names)).unwrap();
+        let options = ReadOptions {
+            errors: TruncationPolicy::Ignore,
+            flow_app: true,
+            ..ReadOptions::default()
+        };
+        let timeouts = Timeouts::default();
+        let (mut checked, mut with_app, mut refused) = (0, 0, 0);
+        for entry in std::fs::read_dir(&corpus).unwrap() {
+            let path = entry.unwrap().path();
+            if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                continue;
+            }
+            let mut reader =
+                FlowReader::new(vec![path_input(path.clone())], options.clone(), timeouts)
+                    .unwrap()
+                    .with_columns(columns.clone())
+                    .unwrap();
+            let mut want = Vec::new();
+            while let Some(more) = reader.next_flows().unwrap() {
+                want.extend(more);
+            }
+            want.sort_by_key(|f| f.id);
+            with_app += want.iter().filter(|f| f.app.is_some()).count();
+            let observed = observe_input(&path_input(path.clone()), &options)
+                .unwrap()
+                .batches;
+            let observed =
+                crate::flow::observe::decode(&crate::flow::observe::encode(&observed)).unwrap();
+            for shards in [1u32, 3] {
+                let mut got: Vec<Flow> = (0..shards)
+                    .flat_map(|k| shard_flows([observed.as_slice()], k, shards, timeouts))
+                    .collect();
+                got.sort_by_key(|f| f.id);
+                assert!(
+                    columns.batch(&got) == columns.batch(&want),
+                    "{}: {shards} shards",
+                    path.display()
+                );
+            }
+            let (stamp, plan) = plan_partitions(&path, 500, &Cancel::new()).unwrap();
+            if let Ok(partitions) = plan {
+                for p in partitions.iter().skip(1) {
+                    let e = observe_partition(&path, &options, &stamp, p).err().unwrap();
+                    assert!(e.to_string().contains("read it as one partition"), "{e}");
+                    refused += 1;
+                }
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 40 && with_app >= 20 && refused > 100,
+            "{checked} files, {with_app} flows with application facts, {refused} refused"
+        );
+    }
 }

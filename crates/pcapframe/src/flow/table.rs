@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::app::FlowApp;
 use super::conn::{self, Conn, Role};
 use super::observe::{Checksum, Frame, Observation};
 use super::stats::Direction;
@@ -159,6 +160,8 @@ pub struct Flow {
     pub directions: [Direction; 2],
     pub conn: Conn,
     pub end_reason: EndReason,
+    /// What its packets said of its application (`flow::app`), when the read looks.
+    pub app: Option<Box<FlowApp>>,
     /// Times the roles were swapped (`flip`): a datagram's pieces keep the role of its
     /// first piece only while this stays as it was.
     flips: u32,
@@ -421,6 +424,9 @@ impl FlowTable {
         Self::touch_times(flow, time, now, obs.frame);
         flow.directions[role as usize].add_packet(obs, time);
         flow.conn.update(role, obs);
+        if let Some(facts) = &obs.app {
+            flow.app.get_or_insert_default().take(facts);
+        }
         let placed = Placed {
             flow_id: flow.id,
             role,
@@ -652,6 +658,7 @@ fn new_flow(
         directions: [Direction::default(), Direction::default()],
         conn: Conn::new(obs.protocol),
         end_reason: EndReason::EndOfCapture,
+        app: None,
         flips: 0,
         prev: NIL,
         next: NIL,
@@ -688,6 +695,7 @@ fn placeholder() -> Flow {
         directions: [Direction::default(), Direction::default()],
         conn: Conn::new(0),
         end_reason: EndReason::EndOfCapture,
+        app: None,
         flips: 0,
         prev: NIL,
         next: NIL,

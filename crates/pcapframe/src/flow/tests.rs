@@ -76,6 +76,7 @@ impl Talk {
             }),
             fragment: None,
             checksum: Checksum::Unchecked,
+            app: None,
         }
     }
 }
@@ -407,6 +408,7 @@ fn icmp_keyed_by_type_and_counterpart() {
         tcp: None,
         fragment: None,
         checksum: Checksum::Unchecked,
+        app: None,
     };
     let flows = run(
         &[

@@ -69,6 +69,9 @@ pub struct LongHeader<'a> {
     pub version: u32,
     pub dcid: &'a [u8],
     pub scid: &'a [u8],
+    /// Whether it is a client Initial that opened with its version's initial keys (its
+    /// AEAD tag checked): a QUIC packet beyond doubt.
+    pub opened: bool,
     /// The ClientHello of a client Initial that opened and holds it whole.
     pub hello: Option<Hello>,
 }
@@ -157,9 +160,8 @@ pub fn parse_cached<'a>(datagram: &'a [u8], cache: &mut KeyCache) -> Option<Long
     };
     // A client pads every datagram with an Initial to 1200 bytes (RFC 9000 §14.1): a shorter
     // one is a server's, whose keys are not the client's, and is not worth opening.
-    let hello = if initial && datagram.len() >= MIN_CLIENT_DATAGRAM {
+    let payload = if initial && datagram.len() >= MIN_CLIENT_DATAGRAM {
         open_initial(datagram, at, version, dcid, &suite, cache)
-            .and_then(|payload| crypto_hello(&payload))
     } else {
         None
     };
@@ -167,7 +169,8 @@ pub fn parse_cached<'a>(datagram: &'a [u8], cache: &mut KeyCache) -> Option<Long
         version,
         dcid,
         scid,
-        hello,
+        opened: payload.is_some(),
+        hello: payload.and_then(|payload| crypto_hello(&payload)),
     })
 }
 
