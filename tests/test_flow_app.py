@@ -252,6 +252,10 @@ def test_quic_dns_and_http_flows(tmp_path):
         Ether() / client / UDP(sport=50000, dport=443) / Raw(seal_initial(1, bytes(range(8)), [(0, _hello(1, "q1.example"))])),
         Ether() / client / UDP(sport=50001, dport=443) /
         Raw(seal_initial(0xFF00001D, b"\x22" * 20, [(0, _hello(2, "q29.example"))], scid=b"\x33" * 4)),
+        # A hello over two Initials: named at the second, as tshark reassembles it.
+        Ether() / client / UDP(sport=50002, dport=443) / Raw(seal_initial(1, b"\x44" * 8, [(0, _hello(3, "q2x.example")[:200])])),
+        Ether() / client / UDP(sport=50002, dport=443) /
+        Raw(seal_initial(1, b"\x44" * 8, [(200, _hello(3, "q2x.example")[200:])], pn=1)),
         # DNS over UDP, and over TCP.
         Ether() / client / UDP(sport=53000, dport=53) / DNS(id=7, rd=1, qd=DNSQR(qname="udp.example", qtype="A")),
         Ether() / client / TCP(sport=53001, dport=53, flags="S", seq=0),
@@ -272,8 +276,9 @@ def test_quic_dns_and_http_flows(tmp_path):
     path = tmp_path / "mixed.pcap"
     wrpcap(str(path), packets)
     named, problems = compare(tmp_path, "mixed.pcap")
-    assert problems == [] and named == 5
+    assert problems == [] and named == 6
     flows = _flows(path)
-    assert list(flows["application"]) == ["quic", "quic", "dns", "dns", "http"]
-    assert list(flows["server_name"]) == ["q1.example", "q29.example", "udp.example", "tcp.example", "web.example:8080"]
+    assert list(flows["application"]) == ["quic", "quic", "quic", "dns", "dns", "http"]
+    assert list(flows["server_name"]) == ["q1.example", "q29.example", "q2x.example", "udp.example", "tcp.example",
+                                          "web.example:8080"]
     assert flows["tls_ja4"].iloc[0].startswith("q13d") and flows["tls_ja3"].iloc[:2].notna().all()

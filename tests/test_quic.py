@@ -2,7 +2,7 @@
 opens Initial packets itself) on every capture of both corpora and on Initials sealed here
 with the ``cryptography`` package, following RFC 9001 and RFC 9369 independently of the
 Rust code: versions 1, 2 and draft 29, a ClientHello in one CRYPTO frame, in several out of
-order, and over two Initial packets (a missing row: tshark reassembles it into the second).
+order, and over two Initial packets (read at the second, where tshark reassembles it).
 JA4 for QUIC is held to ``ja4plus`` through the same hello carried over TCP (``t`` for ``q``).
 """
 
@@ -208,7 +208,7 @@ def test_version_2_initials_open_as_they_were_sealed(tmp_path):
     assert row["tls_ja4"].startswith("q13d")
 
 
-def test_a_hello_over_two_initials_is_missing_and_a_damaged_one_is_never_read(tmp_path):
+def test_a_hello_over_two_initials_is_read_at_the_second_and_a_damaged_one_is_never_read(tmp_path):
     hello = _hello(9, "split.example")
     dcid = b"\x55" * 8
     first = seal_initial(1, dcid, [(0, hello[:150])], pn=0)
@@ -219,8 +219,16 @@ def test_a_hello_over_two_initials_is_missing_and_a_damaged_one_is_never_read(tm
     write_datagrams(path, [first, second, bytes(damaged)], one_flow=True)
     theirs, ours = tshark_quic(path), our_rows(path)
     assert theirs[2]["tls.handshake.extensions_server_name"] == "split.example"  # reassembled
-    assert all(ours[f]["tls_sni"] is None for f in (1, 2, 3))
+    assert [ours[f]["tls_sni"] for f in (1, 2, 3)] == [None, "split.example", None]
     assert ours[3]["quic_dcid"] == "66" * 8  # the header is still read
+    assert compare(path)[2] == []
+    # The second half alone (its first Initial not captured), or sent to another connection
+    # id, or after a gap in the CRYPTO bytes: no hello, never a guess.
+    other = seal_initial(1, b"\x77" * 8, [(150, hello[150:])], pn=1)
+    gap = seal_initial(1, dcid, [(160, hello[160:])], pn=1)
+    for datagrams in ([second], [first, other], [first, gap]):
+        write_datagrams(path, datagrams, one_flow=True)
+        assert all(r["tls_sni"] is None for r in our_rows(path).values())
 
 
 def test_ja4_over_quic_is_ja4plus_over_tcp_with_q(tmp_path):

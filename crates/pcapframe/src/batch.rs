@@ -783,9 +783,11 @@ impl MoreColumns {
             };
             self.push_dns(message.as_ref());
         }
-        // QUIC's long header, read when its columns are asked for or when a TLS column may
-        // come from a client Initial's hello.
-        let quic = if self.quic || self.tls {
+        // QUIC's long header, read when its columns are asked for, or when the streams are
+        // followed: a client Initial whose hello continues in a later one is fed to them
+        // whatever the columns, so that their clock, and so every stream column's value,
+        // is the same whichever of them a read names.
+        let quic = if self.quic || self.tls || self.streams.is_some() {
             app::udp_payload(d, p).and_then(|b| quic::parse_cached(b, &mut self.quic_keys))
         } else {
             None
@@ -793,8 +795,23 @@ impl MoreColumns {
         if self.quic {
             self.push_quic(quic.as_ref());
         }
+        // A hello over several Initials, put together by the streams.
+        let quic_hello = match (quic, &mut self.streams) {
+            (Some(mut q), streams) => match (q.hello.take(), streams) {
+                (Some(h), _) => Some(h),
+                (None, Some(streams)) => {
+                    let at = SegmentAt {
+                        record: record.offset,
+                        row: place.row,
+                    };
+                    let vlan = dissection.link.vlan;
+                    streams.quic_initial(p, record.timestamp_ns, vlan, at, &q)
+                }
+                (None, None) => None,
+            },
+            (None, _) => None,
+        };
         if self.tls {
-            let quic_hello = quic.and_then(|q| q.hello);
             let (hello, over_quic) = match (&quic_hello, &found) {
                 (Some(h), _) => (Some(h), true),
                 (None, Some(Found::Tls(h))) => (Some(h), false),

@@ -358,7 +358,7 @@ pub const COLUMNS: [ColumnDef; 65] = {
             "the TC flag: the message was truncated by its sender",
             "dns.flags.truncated"),
         def(TlsHandshake, "tls_handshake", Text16, true, Streams,
-            "`client_hello` or `server_hello`, for a TCP segment (on any port) whose payload starts with a TLS handshake record holding the whole hello (over one or more records), or `client_hello` for a QUIC client Initial (versions 1, 2 and drafts 29-32, opened with the version's initial keys) whose CRYPTO frames hold the whole ClientHello; missing for every other packet. Hellos split over TCP segments or QUIC packets are not yet reassembled: their rows are missing. Every `tls_` column comes from this hello",
+            "`client_hello` or `server_hello`, for the TCP segment (on any port) that completes a TLS hello (over one or more records and segments) where its stream says a message starts (README: Columns), or `client_hello` for the QUIC client Initial (versions 1, 2 and drafts 29-32, opened with the version's initial keys) whose CRYPTO frames complete the ClientHello, with those of the Initials before it from the same endpoints to the same connection id; missing for every other packet. Every `tls_` column comes from this hello",
             "tls.handshake.type"),
         def(TlsSni, "tls_sni", Text32, true, Streams,
             "the ClientHello's server name (the first `host_name` of its server_name extension), as tshark shows text",

@@ -1265,4 +1265,179 @@ mod tests {
             .unwrap();
         assert_eq!((chain.end, chain.links, chain.jumps), (100, 100, 0));
     }
+
+    /// A ClientHello handshake message naming `sni`, padded by an extension of `pad` bytes.
+    fn client_hello(sni: &str, pad: usize) -> Vec<u8> {
+        let name = sni.as_bytes();
+        let mut ext = vec![0, 0];
+        ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+        ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+        ext.push(0);
+        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        ext.extend_from_slice(name);
+        ext.extend_from_slice(&[0, 21]);
+        ext.extend_from_slice(&(pad as u16).to_be_bytes());
+        ext.extend(std::iter::repeat_n(0, pad));
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1, 0];
+        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        hs.extend_from_slice(&body);
+        hs
+    }
+
+    /// A raw-IPv4 pcap (link type 228) of UDP datagrams `(client port, payload)` from a
+    /// client to port 443, a millisecond apart.
+    fn udp_capture(path: &Path, datagrams: &[(u16, Vec<u8>)]) {
+        let mut out = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&228u32.to_le_bytes());
+        for (i, (port, payload)) in datagrams.iter().enumerate() {
+            let total = 28 + payload.len();
+            let mut p = vec![
+                0x45,
+                0,
+                (total >> 8) as u8,
+                total as u8,
+                0,
+                0,
+                0,
+                0,
+                64,
+                17,
+                0,
+                0,
+            ];
+            p.extend_from_slice(&[192, 0, 2, 1, 198, 51, 100, 1]);
+            p.extend_from_slice(&port.to_be_bytes());
+            p.extend_from_slice(&443u16.to_be_bytes());
+            p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0]);
+            p.extend_from_slice(payload);
+            out.extend_from_slice(&(1_700_000_000u32 + i as u32 / 1000).to_le_bytes());
+            out.extend_from_slice(&((i as u32 % 1000) * 1000).to_le_bytes());
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            out.extend_from_slice(&p);
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    /// QUIC hellos over two Initials, the second sent 40 datagrams after the first, read
+    /// in byte ranges that cut between them: every hello is read at its second Initial,
+    /// as the sequential read reads it, in the packet table and in the flow table.
+    #[test]
+    fn quic_hellos_over_two_initials_read_the_same_in_ranges() {
+        use crate::column::Column;
+        use crate::flow::{flow_columns, FlowColumns, FlowReader, Timeouts};
+        use crate::wire::quic::{seal_client_initial, VERSION_1, VERSION_2};
+        let n = 200usize;
+        let gap = 40;
+        let mut slots: Vec<Option<(u16, Vec<u8>)>> = vec![None; 2 * n + gap];
+        for i in 0..n {
+            let hello = client_hello(&format!("q{i}.example"), 900);
+            let version = if i % 3 == 0 { VERSION_2 } else { VERSION_1 };
+            let dcid = (i as u64).to_be_bytes();
+            let half = 500 + i % 300;
+            let first = seal_client_initial(version, &dcid, &[(0, &hello[..half])], 0);
+            let second = seal_client_initial(version, &dcid, &[(half, &hello[half..])], 1);
+            let port = 20_000 + i as u16;
+            // Slots 2i and 2i + gap + 1 (odd gap keeps them apart from other pairs' slots).
+            let (a, b) = (2 * i, 2 * i + gap + 1);
+            let free = |slots: &Vec<Option<(u16, Vec<u8>)>>, mut at: usize| {
+                while slots[at].is_some() {
+                    at += 1;
+                }
+                at
+            };
+            let a = free(&slots, a);
+            slots[a] = Some((port, first));
+            let b = free(&slots, b.max(a + 1));
+            if b >= slots.len() {
+                slots.resize(b + 1, None);
+            }
+            slots[b] = Some((port, second));
+        }
+        let datagrams: Vec<(u16, Vec<u8>)> = slots.into_iter().flatten().collect();
+        let dir =
+            std::env::temp_dir().join(format!("pcapframe-quic-ranges-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("quic.pcap");
+        udp_capture(&path, &datagrams);
+
+        let options = ReadOptions {
+            columns: Some(vec![
+                Column::Frame,
+                Column::SrcPort,
+                Column::TlsSni,
+                Column::TlsJa4,
+            ]),
+            ..ReadOptions::default()
+        };
+        let text = |batches: &[RecordBatch]| -> Vec<String> {
+            use arrow_cast::display::{ArrayFormatter, FormatOptions};
+            let mut out = Vec::new();
+            for b in batches {
+                let f = FormatOptions::default().with_null("-");
+                let cols: Vec<ArrayFormatter> = b
+                    .columns()
+                    .iter()
+                    .map(|c| ArrayFormatter::try_new(c.as_ref(), &f).unwrap())
+                    .collect();
+                for i in 0..b.num_rows() {
+                    out.push(
+                        cols.iter()
+                            .map(|c| c.value(i).to_string())
+                            .collect::<Vec<_>>()
+                            .join(" "),
+                    );
+                }
+            }
+            out
+        };
+        let whole = text(&read_file(&path, &options, 1).unwrap().batches);
+        let named: Vec<&String> = whole.iter().filter(|r| r.contains(".example")).collect();
+        assert_eq!(named.len(), n, "every hello is read");
+        let replayed = RANGES_REPLAYED.load(Ordering::Relaxed);
+        for range in [3_000u64, 20_000, 100_000] {
+            let split = read_file_in_ranges(&path, &options, 3, range).unwrap();
+            assert!(text(&split.batches) == whole, "ranges of {range} bytes");
+        }
+        assert!(RANGES_REPLAYED.load(Ordering::Relaxed) > replayed + 10);
+
+        let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+        let columns = FlowColumns::named(Some(&names)).unwrap();
+        let flows = |threads: usize, range: Option<u64>| {
+            let mut reader =
+                FlowReader::open(&[path.clone()], ReadOptions::default(), Timeouts::default())
+                    .unwrap()
+                    .with_columns(columns.clone())
+                    .unwrap()
+                    .with_threads(threads, range);
+            let mut out = Vec::new();
+            while let Some(b) = reader.next_batch().unwrap() {
+                out.extend(text(&[b]));
+            }
+            out.sort();
+            out
+        };
+        let sequential = flows(1, None);
+        assert_eq!(
+            sequential
+                .iter()
+                .filter(|r| r.contains(" quic ") && r.contains(".example"))
+                .count(),
+            n
+        );
+        for range in [3_000u64, 50_000] {
+            assert!(
+                flows(3, Some(range)) == sequential,
+                "flows in ranges of {range} bytes"
+            );
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -35,8 +35,9 @@ type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
 
 use crate::ip::{Addr, IpPacket};
 use crate::wire::http::{self, Body, Chunks};
+use crate::wire::tls::MAX_HELLO;
 use crate::wire::tls::{self, Hello};
-use crate::wire::{be16, dns, Progress};
+use crate::wire::{be16, dns, quic, Progress};
 
 /// The most bytes kept of a message's start while waiting for the rest of it: 16 KiB,
 /// and a TLS record's 5-byte header, so that a hello in a record of the largest size
@@ -49,6 +50,11 @@ pub const IDLE_NS: i64 = 300 * 1_000_000_000;
 const MAX_PENDING_REQUESTS: usize = 64;
 /// Connections kept before the first sweep of forgotten ones.
 const FIRST_SWEEP: usize = 4096;
+/// Capture time after which a QUIC hello begun and not completed is forgotten: a client
+/// sends the Initials of one hello together.
+const QUIC_HELLO_NS: i64 = 10 * 1_000_000_000;
+/// CRYPTO frames kept of one QUIC hello.
+const MAX_QUIC_PIECES: usize = 64;
 /// Segments a byte range notes to be read again (32 bytes each: 16 MiB). Past this, a range
 /// that needs them is decoded again whole instead.
 const MAX_NOTED: usize = 1 << 19;
@@ -102,6 +108,8 @@ struct Key {
     a_port: u16,
     b_port: u16,
     vlan: Option<u16>,
+    /// A QUIC connection's client Initials (UDP), not a TCP connection.
+    quic: bool,
 }
 
 /// What a direction reads next.
@@ -176,10 +184,25 @@ impl Conn {
     }
 }
 
-/// The streams of a read, fed every selected TCP segment in capture order.
+/// A QUIC client's ClientHello begun in an Initial and not yet whole: the CRYPTO bytes
+/// its Initials carried, by offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PendingHello {
+    version: u32,
+    dcid: Vec<u8>,
+    pieces: Vec<(usize, Vec<u8>)>,
+    /// The capture time of the last Initial that added to it.
+    last: Option<i64>,
+}
+
+/// The streams of a read, fed every selected TCP segment (and QUIC client Initial that
+/// does not hold its hello whole) in capture order.
 #[derive(Debug, Default)]
 pub struct StreamTracker {
     conns: HashMap<Key, Conn>,
+    /// QUIC hellos begun, by the client's UDP endpoints.
+    quic: HashMap<Key, PendingHello>,
+    quic_sweep_at: usize,
     /// The latest time of a segment that touched a connection.
     clock: Option<i64>,
     sweep_at: usize,
@@ -240,6 +263,7 @@ impl StreamTracker {
 #[derive(Debug, Default)]
 pub struct StreamCarry {
     conns: HashMap<Key, Conn>,
+    quic: HashMap<Key, PendingHello>,
     clock: Option<i64>,
     noted: HashMap<Key, Vec<(SegmentAt, Option<i64>)>>,
     overflowed: bool,
@@ -288,7 +312,7 @@ impl StreamCarry {
         let keys: Vec<Key> = next
             .noted
             .keys()
-            .filter(|k| self.conns.contains_key(*k))
+            .filter(|k| self.conns.contains_key(*k) || self.quic.contains_key(*k))
             .copied()
             .collect();
         if keys.is_empty() {
@@ -304,9 +328,17 @@ impl StreamCarry {
         segments.sort_unstable_by_key(|(at, _)| at.row);
         // The clock at each segment, had the range been read after `self`.
         let clocks = segments.iter().map(|(_, c)| (*c).max(self.clock)).collect();
-        let conns = keys.iter().map(|k| (*k, self.conns[k].clone())).collect();
+        let conns = keys
+            .iter()
+            .filter_map(|k| Some((*k, self.conns.get(k)?.clone())))
+            .collect();
+        let quic = keys
+            .iter()
+            .filter_map(|k| Some((*k, self.quic.get(k)?.clone())))
+            .collect();
         let carry = StreamCarry {
             conns,
+            quic,
             clock: self.clock,
             ..Default::default()
         };
@@ -323,11 +355,16 @@ impl StreamCarry {
         if let Some((replay, mut state)) = replayed {
             for key in replay.keys {
                 self.conns.remove(&key);
+                self.quic.remove(&key);
                 if !next.begun.contains(&key) {
                     // Its state in `next` (from a SYN-ACK, say) was read without `self`'s.
                     next.conns.remove(&key);
+                    next.quic.remove(&key);
                     if let Some(conn) = state.conns.remove(&key) {
                         self.conns.insert(key, conn);
+                    }
+                    if let Some(pending) = state.quic.remove(&key) {
+                        self.quic.insert(key, pending);
                     }
                 }
             }
@@ -335,12 +372,14 @@ impl StreamCarry {
         // A connection `next` saw begin is what `next` left of it: nothing, if it ended there.
         for key in &next.begun {
             self.conns.remove(key);
+            self.quic.remove(key);
         }
         // The rest of `next`'s connections are exactly the sequential read's.
         for (key, mut conn) in next.conns {
             conn.certain = true;
             self.conns.insert(key, conn);
         }
+        self.quic.extend(next.quic);
         self.clock = self.clock.max(next.clock);
     }
 }
@@ -349,6 +388,7 @@ impl StreamTracker {
     pub fn new() -> Self {
         StreamTracker {
             sweep_at: FIRST_SWEEP,
+            quic_sweep_at: FIRST_SWEEP,
             ..Default::default()
         }
     }
@@ -366,6 +406,7 @@ impl StreamTracker {
     pub fn resume(carry: StreamCarry) -> Self {
         StreamTracker {
             conns: carry.conns,
+            quic: carry.quic,
             clock: carry.clock,
             ..Self::new()
         }
@@ -375,6 +416,7 @@ impl StreamTracker {
     pub fn carry(&mut self) -> StreamCarry {
         StreamCarry {
             conns: std::mem::take(&mut self.conns),
+            quic: std::mem::take(&mut self.quic),
             clock: self.clock,
             noted: std::mem::take(&mut self.noted),
             overflowed: self.overflowed,
@@ -412,16 +454,7 @@ impl StreamTracker {
             stated = stated.max(data.len() as u32 + 1);
         }
         let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan);
-        self.clock = match self.clocks.pop_front() {
-            // Replaying: the clock the segment was first read at, after what came before.
-            Some(pinned) => pinned,
-            None => match (self.clock, time) {
-                (Some(c), Some(t)) => Some(c.max(t)),
-                (c, t) => c.or(t),
-            },
-        };
-        self.first_clock.get_or_insert(self.clock);
-        let clock = self.clock;
+        let clock = self.tick(time);
         let dead = |c: &Conn| matches!((clock, c.last), (Some(now), Some(l)) if now - l > IDLE_NS);
         let (known, certain) = match self.conns.get(&key) {
             Some(c) if dead(c) => {
@@ -488,6 +521,85 @@ impl StreamTracker {
         found
     }
 
+    /// The clock after a segment at `time` touches the state.
+    fn tick(&mut self, time: Option<i64>) -> Option<i64> {
+        self.clock = match self.clocks.pop_front() {
+            // Replaying: the clock the segment was first read at, after what came before.
+            Some(pinned) => pinned,
+            None => match (self.clock, time) {
+                (Some(c), Some(t)) => Some(c.max(t)),
+                (c, t) => c.or(t),
+            },
+        };
+        self.first_clock.get_or_insert(self.clock);
+        self.clock
+    }
+
+    /// Feed a QUIC client Initial `q` of the UDP datagram `p` that opened without holding
+    /// its ClientHello whole: the hello, when this Initial completes one that an Initial
+    /// from the same endpoints (and to the same connection id) began, its CRYPTO from
+    /// offset 0 on, as tshark puts it together. An Initial with CRYPTO at offset 0 begins
+    /// the hello again. At most `MAX_HELLO` bytes and `MAX_QUIC_PIECES` frames are kept; a
+    /// hello untouched for `QUIC_HELLO_NS` of capture time is forgotten.
+    pub fn quic_initial(
+        &mut self,
+        p: &IpPacket,
+        time: Option<i64>,
+        vlan: Option<u16>,
+        at: SegmentAt,
+        q: &quic::LongHeader<'_>,
+    ) -> Option<Hello> {
+        if !q.opened || q.hello.is_some() {
+            return None;
+        }
+        let (sport, dport) = (p.src_port?, p.dst_port?);
+        let (mut key, _) = key_of(p.src, sport, p.dst, dport, vlan);
+        key.quic = true;
+        let clock = self.tick(time);
+        let begins = q.crypto.iter().any(|(offset, _)| *offset == 0);
+        if self.partial {
+            if begins {
+                self.begun.insert(key);
+            } else if !self.begun.contains(&key) {
+                self.note(key, at);
+            }
+        }
+        let dead = |last: Option<i64>| matches!((clock, last), (Some(now), Some(l)) if now - l > QUIC_HELLO_NS);
+        if self.quic.get(&key).is_some_and(|h| dead(h.last)) {
+            self.quic.remove(&key);
+        }
+        if self.quic.len() >= self.quic_sweep_at {
+            self.quic.retain(|_, h| !dead(h.last));
+            self.quic_sweep_at = FIRST_SWEEP.max(2 * self.quic.len());
+        }
+        if begins {
+            let pending = PendingHello {
+                version: q.version,
+                dcid: q.dcid.to_vec(),
+                pieces: q.crypto.clone(),
+                last: clock,
+            };
+            self.quic.insert(key, pending);
+            return None;
+        }
+        let pending = self.quic.get_mut(&key)?;
+        if pending.version != q.version || pending.dcid != q.dcid {
+            return None;
+        }
+        pending.last = clock;
+        if pending.pieces.len() + q.crypto.len() > MAX_QUIC_PIECES {
+            self.quic.remove(&key);
+            return None;
+        }
+        pending.pieces.extend(q.crypto.iter().cloned());
+        let stream = quic::contiguous(&mut pending.pieces);
+        let hello = quic::hello_of(&stream);
+        if hello.is_some() || stream.len() >= MAX_HELLO {
+            self.quic.remove(&key);
+        }
+        hello
+    }
+
     /// Note a segment a partial reader read without knowing its connection's state.
     fn note(&mut self, key: Key, at: SegmentAt) {
         let segments = self.noted.entry(key).or_default();
@@ -510,6 +622,7 @@ fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (K
             a_port: sport,
             b_port: dport,
             vlan,
+            quic: false,
         };
         (key, 0)
     } else {
@@ -519,6 +632,7 @@ fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (K
             a_port: dport,
             b_port: sport,
             vlan,
+            quic: false,
         };
         (key, 1)
     }

@@ -168,7 +168,14 @@ impl AppReader {
                     }
                 }
                 let q = quic::parse_cached(udp_payload(d, p)?, &mut self.quic_keys)?;
-                match (&q.hello, q.opened) {
+                // A hello over several Initials, put together by the streams.
+                let hello = match &q.hello {
+                    Some(_) => None,
+                    None => self
+                        .streams
+                        .quic_initial(p, time, dissection.link.vlan, at, &q),
+                };
+                match (q.hello.as_ref().or(hello.as_ref()), q.opened) {
                     (Some(hello), _) => FlowApp::of_hello(Application::Quic, hello, true),
                     (None, true) => FlowApp {
                         application: Some(Application::Quic),

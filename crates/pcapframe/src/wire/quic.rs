@@ -2,12 +2,12 @@
 //! version's initial secrets (RFC 9001 §5 for version 1 and the drafts, RFC 9369 for
 //! version 2): HKDF, header protection (AES-128 in ECB on a sample), AES-128-GCM.
 //!
-//! Only what one datagram holds is read: its first packet, and from an Initial the CRYPTO
-//! frames that carry the start of the TLS handshake. A ClientHello that continues in a
-//! second Initial packet gives no hello (a missing value, never half a hello). Any packet
-//! that does not open (a server's Initial, a packet number too large for its truncated
-//! form, damage) gives no hello either: the AEAD tag decides, so nothing unauthenticated
-//! is ever read as a hello.
+//! A datagram's first packet is read, and from a client Initial the CRYPTO frames that
+//! carry the start of the TLS handshake. A ClientHello that continues in a later Initial is
+//! put together by the caller (`stream::StreamTracker::quic_initial`, from `crypto`); a
+//! hello cut short gives none (a missing value, never half a hello). Any packet that does
+//! not open (a server's Initial, a packet number too large for its truncated form, damage)
+//! gives nothing: the AEAD tag decides, so nothing unauthenticated is ever read as a hello.
 
 use std::collections::HashMap;
 
@@ -74,6 +74,9 @@ pub struct LongHeader<'a> {
     pub opened: bool,
     /// The ClientHello of a client Initial that opened and holds it whole.
     pub hello: Option<Hello>,
+    /// An opened client Initial without a whole hello: its CRYPTO frames' bytes before
+    /// `MAX_HELLO`, by offset, for a hello that spans Initials.
+    pub crypto: Vec<(usize, Vec<u8>)>,
 }
 
 /// A variable-length integer (RFC 9000 §16) at `*at`, moving past it.
@@ -165,12 +168,24 @@ pub fn parse_cached<'a>(datagram: &'a [u8], cache: &mut KeyCache) -> Option<Long
     } else {
         None
     };
+    let opened = payload.is_some();
+    let mut pieces = payload
+        .as_deref()
+        .and_then(crypto_frames)
+        .unwrap_or_default();
+    let hello = hello_of(&contiguous(&mut pieces));
+    let crypto = if opened && hello.is_none() {
+        pieces.into_iter().map(|(o, b)| (o, b.to_vec())).collect()
+    } else {
+        Vec::new()
+    };
     Some(LongHeader {
         version,
         dcid,
         scid,
-        opened: payload.is_some(),
-        hello: payload.and_then(|payload| crypto_hello(&payload)),
+        opened,
+        hello,
+        crypto,
     })
 }
 
@@ -260,8 +275,8 @@ fn open_initial(
     Some(payload)
 }
 
-/// The ClientHello the CRYPTO frames of an Initial's payload hold whole from offset 0.
-fn crypto_hello(payload: &[u8]) -> Option<Hello> {
+/// The CRYPTO frames of an Initial's payload that start before `MAX_HELLO`: (offset, bytes).
+fn crypto_frames(payload: &[u8]) -> Option<Vec<(usize, &[u8])>> {
     let mut pieces: Vec<(usize, &[u8])> = Vec::new();
     let mut at = 0;
     while at < payload.len() {
@@ -303,10 +318,16 @@ fn crypto_hello(payload: &[u8]) -> Option<Hello> {
             _ => break, // nothing else belongs in an Initial
         }
     }
-    // The bytes from offset 0 that the pieces cover without a gap.
-    pieces.sort_by_key(|&(offset, _)| offset);
+    Some(pieces)
+}
+
+/// The bytes from offset 0 that `pieces` cover without a gap, at most `MAX_HELLO` (the
+/// pieces are sorted by offset).
+pub fn contiguous<B: AsRef<[u8]>>(pieces: &mut [(usize, B)]) -> Vec<u8> {
+    pieces.sort_by_key(|(offset, _)| *offset);
     let mut stream: Vec<u8> = Vec::new();
-    for (offset, data) in pieces {
+    for (offset, data) in pieces.iter() {
+        let (offset, data) = (*offset, data.as_ref());
         if offset > stream.len() {
             break;
         }
@@ -316,7 +337,12 @@ fn crypto_hello(payload: &[u8]) -> Option<Hello> {
             stream.extend_from_slice(&data[skip..end - offset]);
         }
     }
-    let need = 4 + (((*stream.get(1)? as usize) << 16) | (be16(&stream, 2..4)? as usize));
+    stream
+}
+
+/// The ClientHello that a CRYPTO stream's first bytes hold whole.
+pub fn hello_of(stream: &[u8]) -> Option<Hello> {
+    let need = 4 + (((*stream.get(1)? as usize) << 16) | (be16(stream, 2..4)? as usize));
     if stream.first() != Some(&1) || stream.len() < need {
         return None;
     }
@@ -326,6 +352,66 @@ fn crypto_hello(payload: &[u8]) -> Option<Hello> {
 /// A connection id as lowercase hex, as tshark shows `quic.dcid`.
 pub fn cid_hex(cid: &[u8]) -> String {
     super::hex(cid)
+}
+
+/// A client Initial of `version` to `dcid` carrying the CRYPTO frames `crypto` [(offset,
+/// bytes)], padded to 1200 bytes and protected as RFC 9001 §5 (RFC 9369) says: what tests
+/// feed the readers.
+#[cfg(test)]
+pub(crate) fn seal_client_initial(
+    version: u32,
+    dcid: &[u8],
+    crypto: &[(usize, &[u8])],
+    pn: u16,
+) -> Vec<u8> {
+    fn varint(v: usize, out: &mut Vec<u8>) {
+        if v < 0x40 {
+            out.push(v as u8);
+        } else {
+            out.extend_from_slice(&(0x4000 | v as u16).to_be_bytes());
+        }
+    }
+    let suite = suite(version).expect("a known version");
+    let keys = client_keys(dcid, &suite).expect("keys");
+    let mut payload = Vec::new();
+    for (offset, data) in crypto {
+        payload.push(0x06);
+        varint(*offset, &mut payload);
+        varint(data.len(), &mut payload);
+        payload.extend_from_slice(data);
+    }
+    let kind = if suite.v2 { 1 } else { 0 };
+    let mut header = vec![0xc0 | (kind << 4) | 1];
+    header.extend_from_slice(&version.to_be_bytes());
+    header.push(dcid.len() as u8);
+    header.extend_from_slice(dcid);
+    header.extend_from_slice(&[0, 0]); // no source id, no token
+    let length = MIN_CLIENT_DATAGRAM - header.len() - 2;
+    assert!(
+        payload.len() + 2 + 16 <= length,
+        "the frames fit one Initial"
+    );
+    payload.resize(length - 2 - 16, 0);
+    header.extend_from_slice(&(0x4000 | length as u16).to_be_bytes());
+    let pn_offset = header.len();
+    header.extend_from_slice(&pn.to_be_bytes());
+    let mut nonce = keys.iv;
+    for (i, b) in (pn as u64).to_be_bytes().iter().enumerate() {
+        nonce[4 + i] ^= b;
+    }
+    let tag = keys
+        .aead
+        .encrypt_inout_detached(&Nonce::from(nonce), &header, payload.as_mut_slice().into())
+        .expect("sealed");
+    payload.extend_from_slice(&tag);
+    let mut mask = aes::Block::default();
+    mask.copy_from_slice(&payload[2..18]);
+    keys.hp.encrypt_block(&mut mask);
+    header[0] ^= mask[0] & 0x0f;
+    header[pn_offset] ^= mask[1];
+    header[pn_offset + 1] ^= mask[2];
+    header.extend_from_slice(&payload);
+    header
 }
 
 #[cfg(test)]
@@ -406,7 +492,22 @@ mod tests {
         // The payload reader on its own, with frames of any bytes.
         for _ in 0..20_000 {
             let p: Vec<u8> = (0..(next() % 64) as usize).map(|_| next() as u8).collect();
-            let _ = crypto_hello(&p);
+            let mut pieces = crypto_frames(&p).unwrap_or_default();
+            let _ = hello_of(&contiguous(&mut pieces));
         }
+    }
+
+    #[test]
+    fn a_sealed_initial_opens_with_its_crypto() {
+        let hello = b"\x01\x00\x00\x05hello";
+        let sealed =
+            seal_client_initial(VERSION_1, &[9; 8], &[(0, &hello[..4]), (4, &hello[4..])], 3);
+        assert_eq!(sealed.len(), MIN_CLIENT_DATAGRAM);
+        let q = parse(&sealed).unwrap();
+        assert!(q.opened && q.hello.is_none());
+        let mut crypto = q.crypto.clone();
+        assert_eq!(contiguous(&mut crypto), hello);
+        let v2 = seal_client_initial(VERSION_2, &[1; 4], &[(7, b"x")], 0);
+        assert!(parse(&v2).unwrap().opened);
     }
 }
