@@ -101,7 +101,7 @@ pub enum Found<'a> {
 }
 
 /// A connection, its endpoints in a fixed order (the lower address and port first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
     a: Addr,
     b: Addr,
@@ -110,6 +110,28 @@ struct Key {
     vlan: Option<u16>,
     /// A QUIC connection's client Initials (UDP), not a TCP connection.
     quic: bool,
+}
+
+impl std::hash::Hash for Key {
+    /// The fields packed into one write: a derived hash made a dozen calls into the hasher
+    /// for each segment.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut bytes = [0u8; 40];
+        for (at, addr) in [(0, &self.a), (16, &self.b)] {
+            match addr {
+                Addr::V4(b) => bytes[at..at + 4].copy_from_slice(b),
+                Addr::V6(b) => bytes[at..at + 16].copy_from_slice(b),
+            }
+        }
+        bytes[32..34].copy_from_slice(&self.a_port.to_be_bytes());
+        bytes[34..36].copy_from_slice(&self.b_port.to_be_bytes());
+        bytes[36..38].copy_from_slice(&self.vlan.unwrap_or(0).to_be_bytes());
+        bytes[38] = matches!(self.a, Addr::V6(_)) as u8
+            | (matches!(self.b, Addr::V6(_)) as u8) << 1
+            | (self.vlan.is_some() as u8) << 2
+            | (self.quic as u8) << 3;
+        state.write(&bytes);
+    }
 }
 
 /// What a direction reads next.
@@ -612,10 +634,18 @@ impl StreamTracker {
     }
 }
 
-/// The connection's key, and the direction index of the packet from `src`.
+/// The connection's key, and the direction index of the packet from `src`: the lower
+/// endpoint first, in `flow::table::addr_order`'s order (compared here without building
+/// its arrays: this runs for every TCP segment with data).
 fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (Key, usize) {
-    use crate::flow::table::addr_order;
-    if (addr_order(&src), sport) <= (addr_order(&dst), dport) {
+    use std::cmp::Ordering::{Greater, Less};
+    let order = match (&src, &dst) {
+        (Addr::V4(a), Addr::V4(b)) => a.cmp(b),
+        (Addr::V6(a), Addr::V6(b)) => a.cmp(b),
+        (Addr::V4(_), Addr::V6(_)) => Less,
+        (Addr::V6(_), Addr::V4(_)) => Greater,
+    };
+    if order.then(sport.cmp(&dport)) != Greater {
         let key = Key {
             a: src,
             b: dst,
@@ -1101,6 +1131,33 @@ mod tests {
         ];
         let out = feed(&mut StreamTracker::new(), &packets);
         assert_eq!(out, [None, None, None, Some("tls split.example".into())]);
+    }
+
+    #[test]
+    fn keys_order_endpoints_as_the_flow_table_does() {
+        use crate::flow::table::addr_order;
+        let addrs = [
+            Addr::V4([10, 0, 0, 1]),
+            Addr::V4([10, 0, 0, 2]),
+            Addr::V4([0, 0, 0, 0]),
+            Addr::V6([0; 16]),
+            Addr::V6([0xfe; 16]),
+            Addr::V6([10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ];
+        for a in addrs {
+            for b in addrs {
+                for (sp, dp) in [(1, 2), (2, 1), (7, 7)] {
+                    let (key, dir) = key_of(a, sp, b, dp, None);
+                    let want = if (addr_order(&a), sp) <= (addr_order(&b), dp) {
+                        0
+                    } else {
+                        1
+                    };
+                    assert_eq!(dir, want, "{a:?}:{sp} {b:?}:{dp}");
+                    assert_eq!(key, key_of(b, dp, a, sp, None).0);
+                }
+            }
+        }
     }
 
     #[test]
