@@ -1,6 +1,7 @@
 """Application columns (issue 12's set: ``dns_qname``, ``tls_sni``, ``http_host``): the
 cost of asking for them, side by side in one run, against our own default ``read()`` and
-against tshark extracting the same fields into pandas.
+against tshark extracting the same fields into pandas; and the flow table's application
+columns against its default read.
 
     python benches/bench_app.py            # the 2,000,000-packet capture of bench_read.py
     python benches/bench_app.py --quick    # 200,000 packets
@@ -77,6 +78,16 @@ def main(argv=None) -> int:
         note += f"; scaled x{scale:.1f} to the whole capture"
     print(f"{'tshark -T fields (same fields) -> pandas':52} {t_tshark * scale:8.3f}  {note}")
     print(f"app columns {APP}: {t_app / t_six:.2f}x our default read; tshark {t_tshark * scale / t_app:.0f}x ours")
+    # The flow table's application columns, against its default columns.
+    flow_app = ["application", "server_name", "tls_ja4", "tls_ja3", "tls_ja3s"]
+    plain = list(intake.open_pcap_flows(str(path)).read().head(0).columns)
+    t_flows, f_plain = best(lambda: intake.open_pcap_flows(str(path)).read(), args.rounds)
+    t_flows_app, f_app = best(lambda: intake.open_pcap_flows(str(path), columns=plain + flow_app).read(), args.rounds)
+    assert len(f_plain) == len(f_app)
+    kinds = f_app["application"].value_counts().to_dict()
+    print(f"{'open_pcap_flows(f).read()':52} {t_flows:8.3f}  {len(f_plain):,} flows")
+    print(f"{'open_pcap_flows(f, columns=default + app).read()':52} {t_flows_app:8.3f}  {kinds}, "
+          f"{int(f_app['server_name'].notna().sum()):,} named; {t_flows_app / t_flows:.2f}x the default flow read")
     return 0
 
 
