@@ -561,8 +561,9 @@ impl StreamTracker {
     /// its ClientHello whole: the hello, when this Initial completes one that an Initial
     /// from the same endpoints (and to the same connection id) began, its CRYPTO from
     /// offset 0 on, as tshark puts it together. An Initial with CRYPTO at offset 0 begins
-    /// the hello again. At most `MAX_HELLO` bytes and `MAX_QUIC_PIECES` frames are kept; a
-    /// hello untouched for `QUIC_HELLO_NS` of capture time is forgotten.
+    /// the hello again. At most `MAX_QUIC_PIECES` frames of `2 * MAX_HELLO` bytes in all are
+    /// kept (a hello is at most `MAX_HELLO`); a hello untouched for `QUIC_HELLO_NS` of capture
+    /// time is forgotten.
     pub fn quic_initial(
         &mut self,
         p: &IpPacket,
@@ -609,7 +610,10 @@ impl StreamTracker {
             return None;
         }
         pending.last = clock;
-        if pending.pieces.len() + q.crypto.len() > MAX_QUIC_PIECES {
+        let held: usize = pending.pieces.iter().map(|(_, b)| b.len()).sum::<usize>()
+            + q.crypto.iter().map(|(_, b)| b.len()).sum::<usize>();
+        if pending.pieces.len() + q.crypto.len() > MAX_QUIC_PIECES || held > 2 * MAX_HELLO {
+            // Resent or overlapping frames past any real hello: given up, not guessed.
             self.quic.remove(&key);
             return None;
         }
@@ -1131,6 +1135,89 @@ mod tests {
         ];
         let out = feed(&mut StreamTracker::new(), &packets);
         assert_eq!(out, [None, None, None, Some("tls split.example".into())]);
+    }
+
+    /// What the tracker says of each QUIC client Initial `(crypto frames, time)` sent from
+    /// port 5000 to `dcid`: the hello's server name when one completes.
+    fn feed_initials(
+        t: &mut StreamTracker,
+        dcid: &[u8],
+        initials: &[(Vec<(usize, Vec<u8>)>, i64)],
+    ) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for (i, (frames, time)) in initials.iter().enumerate() {
+            let frames: Vec<(usize, &[u8])> =
+                frames.iter().map(|(o, b)| (*o, b.as_slice())).collect();
+            let sealed = quic::seal_client_initial(quic::VERSION_1, dcid, &frames, i as u16);
+            let total = 28 + sealed.len();
+            let mut p = vec![
+                0x45,
+                0,
+                (total >> 8) as u8,
+                total as u8,
+                0,
+                0,
+                0,
+                0,
+                64,
+                17,
+                0,
+                0,
+            ];
+            p.extend_from_slice(&CLIENT);
+            p.extend_from_slice(&SERVER);
+            p.extend_from_slice(&5000u16.to_be_bytes());
+            p.extend_from_slice(&443u16.to_be_bytes());
+            p.extend_from_slice(&((8 + sealed.len()) as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0]);
+            p.extend_from_slice(&sealed);
+            let d = dissect(228, &p, p.len() as u32, Depth::full(false)).unwrap();
+            let q = quic::parse(&sealed).unwrap();
+            let at = SegmentAt {
+                record: i as u64,
+                row: i as u64,
+            };
+            let hello = t.quic_initial(d.ip(), Some(*time), None, at, &q);
+            out.push(
+                hello.map(|h| {
+                    String::from_utf8_lossy(&h.server_name.unwrap_or_default()).into_owned()
+                }),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_quic_hello_over_initials_is_bounded_and_never_guessed() {
+        let hello = client_hello("q.example", 600)[5..].to_vec();
+        let (one, two) = (hello[..300].to_vec(), hello[300..].to_vec());
+        let second = |time| (vec![(300, two.clone())], time);
+        // Put together at the Initial that completes it; the first alone gives nothing.
+        let mut t = StreamTracker::new();
+        let out = feed_initials(&mut t, &[1; 8], &[(vec![(0, one.clone())], 0), second(1)]);
+        assert_eq!(out, [None, Some("q.example".into())]);
+        assert!(t.quic.is_empty());
+        // The second half alone, after a gap in the bytes, or 10 s after the first: nothing.
+        let mut t = StreamTracker::new();
+        assert_eq!(feed_initials(&mut t, &[2; 8], &[second(0)]), [None]);
+        let gap = (vec![(301, hello[301..].to_vec())], 1);
+        assert_eq!(
+            feed_initials(&mut t, &[3; 8], &[(vec![(0, one.clone())], 0), gap]),
+            [None, None]
+        );
+        let late = second(QUIC_HELLO_NS + 10);
+        assert_eq!(
+            feed_initials(&mut t, &[4; 8], &[(vec![(0, one.clone())], 0), late]),
+            [None, None]
+        );
+        // A flood of resent frames is given up at `MAX_QUIC_PIECES`, and its memory with it.
+        let mut t = StreamTracker::new();
+        let mut flood = vec![(vec![(0, one.clone())], 0)];
+        flood.extend((0..MAX_QUIC_PIECES).map(|i| (vec![(10, one[10..20].to_vec())], i as i64)));
+        flood.push(second(100));
+        let out = feed_initials(&mut t, &[5; 8], &flood);
+        assert!(out.iter().all(Option::is_none));
+        assert!(t.quic.is_empty());
     }
 
     #[test]
