@@ -1411,12 +1411,15 @@ mod tests {
         let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
         let columns = FlowColumns::named(Some(&names)).unwrap();
         let flows = |threads: usize, range: Option<u64>| {
-            let mut reader =
-                FlowReader::open(&[path.clone()], ReadOptions::default(), Timeouts::default())
-                    .unwrap()
-                    .with_columns(columns.clone())
-                    .unwrap()
-                    .with_threads(threads, range);
+            let mut reader = FlowReader::open(
+                std::slice::from_ref(&path),
+                ReadOptions::default(),
+                Timeouts::default(),
+            )
+            .unwrap()
+            .with_columns(columns.clone())
+            .unwrap()
+            .with_threads(threads, range);
             let mut out = Vec::new();
             while let Some(b) = reader.next_batch().unwrap() {
                 out.extend(text(&[b]));

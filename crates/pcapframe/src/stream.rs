@@ -1137,12 +1137,15 @@ mod tests {
         assert_eq!(out, [None, None, None, Some("tls split.example".into())]);
     }
 
+    /// A client Initial's CRYPTO frames `(offset, bytes)` and its time.
+    type Initial = (Vec<(usize, Vec<u8>)>, i64);
+
     /// What the tracker says of each QUIC client Initial `(crypto frames, time)` sent from
     /// port 5000 to `dcid`: the hello's server name when one completes.
     fn feed_initials(
         t: &mut StreamTracker,
         dcid: &[u8],
-        initials: &[(Vec<(usize, Vec<u8>)>, i64)],
+        initials: &[Initial],
     ) -> Vec<Option<String>> {
         let mut out = Vec::new();
         for (i, (frames, time)) in initials.iter().enumerate() {
