@@ -1155,3 +1155,67 @@ fn flow_application_columns_read_the_same_in_ranges() {
         "{files} {named} {replayed}"
     );
 }
+
+/// A capture cut into two files between an HTTP connection's handshake and its request: a
+/// flow read of both follows each file's TCP streams from its start on one thread as on
+/// several (the request in the second file is not read), and the flow itself goes on.
+#[test]
+fn flow_application_columns_follow_streams_within_each_file() {
+    use pcapframe::flow::{flow_columns, FlowColumns};
+    let bytes = std::fs::read(corpus_dir().join("pcap_le_usec_ether_http.pcap")).unwrap();
+    // Records: a 24-byte file header, then 16-byte record headers (little-endian lengths).
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(at..at + 16 + len);
+        at += 16 + len;
+    }
+    let dir = temp_dir("flow-app-files");
+    let (first, second) = (dir.join("a.pcap"), dir.join("b.pcap"));
+    for (path, part) in [(&first, &records[..3]), (&second, &records[3..])] {
+        let mut out = bytes[..24].to_vec();
+        for r in part {
+            out.extend_from_slice(&bytes[r.clone()]);
+        }
+        std::fs::write(path, out).unwrap();
+    }
+    let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+    let columns = FlowColumns::named(Some(&names)).unwrap();
+    let flows_of = |paths: &[PathBuf], threads: usize| {
+        let mut reader = FlowReader::open(paths, ReadOptions::default(), Timeouts::default())
+            .unwrap()
+            .with_columns(columns.clone())
+            .unwrap()
+            .with_threads(threads, Some(1000));
+        let mut batches = Vec::new();
+        while let Some(b) = reader.next_batch().unwrap() {
+            batches.push(b);
+        }
+        let mut rows = formatted_rows(&batches);
+        rows.sort();
+        rows
+    };
+    let both = [first.clone(), second.clone()];
+    let one_thread = flows_of(&both, 1);
+    assert!(one_thread == flows_of(&both, 3));
+    let whole = flows_of(&[corpus_dir().join("pcap_le_usec_ether_http.pcap")], 1);
+    // The web flow: one flow across the files, its request (frame 4) unread after the cut.
+    let web = |rows: &[String]| rows.iter().find(|r| r.starts_with("1 |")).cloned().unwrap();
+    assert!(
+        web(&whole).contains("| http | www.ethereal.com |"),
+        "{}",
+        web(&whole)
+    );
+    assert!(
+        !web(&one_thread).contains("www.ethereal.com"),
+        "{}",
+        web(&one_thread)
+    );
+    assert_eq!(
+        one_thread.len(),
+        whole.len(),
+        "the flows go on across the files"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -342,6 +342,8 @@ pub struct Observations {
     observed: u64,
     /// Each packet's application facts, when the read looks (`ReadOptions::flow_app`).
     app: Option<AppReader>,
+    /// The file of the last observation: TCP streams are followed within a file.
+    file: Option<u32>,
     items: Vec<Observation>,
 }
 
@@ -361,6 +363,12 @@ impl Observations {
             self.verify_checksums,
         );
         if let Some(app) = &mut self.app {
+            // A read of several files on one thread: each file's streams from its start, as
+            // threads and dask partitions read them.
+            if self.file.is_some_and(|f| f != frame.file) {
+                app.start_streams(StreamStart::FileStart);
+            }
+            self.file = Some(frame.file);
             let at = SegmentAt {
                 record: record.offset,
                 row: self.observed,
@@ -390,6 +398,7 @@ impl RangeRows for Observations {
             frames: 0,
             observed: 0,
             app: options.flow_app.then(AppReader::default),
+            file: None,
             items: Vec::new(),
         })
     }
