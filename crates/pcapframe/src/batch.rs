@@ -805,7 +805,7 @@ impl MoreColumns {
                         row: place.row,
                     };
                     let vlan = dissection.link.vlan;
-                    streams.quic_initial(p, record.timestamp_ns, vlan, at, &q)
+                    streams.quic_initial(p, record.timestamp_ns, vlan, at, q)
                 }
                 (None, None) => None,
             },

@@ -33,7 +33,7 @@ use crate::input::ByteWindow;
 use crate::options::ReadOptions;
 use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
 use crate::stats::ReadStats;
-use crate::stream::{Follow, Replay, StreamCarry, StreamStart};
+use crate::stream::{Follow, Replay, SegmentAt, StreamCarry, StreamStart};
 
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
@@ -822,9 +822,7 @@ fn replay_rows(
     start: u64,
     replay: &mut Replay,
 ) -> Result<Option<StreamCarry>> {
-    let (Some(first), Some(streams)) =
-        (replay.segments.first().map(|at| at.record), replay.start())
-    else {
+    let Some(streams) = replay.start() else {
         return Ok(None);
     };
     // The same rows as the range's, but for the flow columns (they need the whole read).
@@ -838,24 +836,11 @@ fn replay_rows(
     options.payload = false;
     let mut rows = RowBuilder::new(&options)?;
     rows.start_streams(streams);
-    let mut records = source.framing.resume(source.path, start + first)?;
-    let mut wanted = replay
-        .segments
-        .iter()
-        .map(|at| at.record - first)
-        .peekable();
-    while let Some(&want) = wanted.peek() {
-        let Some(record) = records.next_record_before(u64::MAX)? else {
-            return Ok(None);
-        };
-        if record.offset < want {
-            continue;
-        }
-        if record.offset > want {
-            return Ok(None);
-        }
-        rows.push(&record)?;
-        wanted.next();
+    if !noted_records(source, start, &replay.segments, |record, _| {
+        rows.push(record)?;
+        Ok(true)
+    })? {
+        return Ok(None);
     }
     let state = rows.take_streams();
     let Some(patch) = rows.finish() else {
@@ -931,36 +916,54 @@ pub(crate) fn replay_observations(
 ) -> Result<Option<StreamCarry>> {
     use crate::flow::observe::Observations;
     use crate::flow::Frame;
-    let (Some(first), Some(streams)) =
-        (replay.segments.first().map(|at| at.record), replay.start())
-    else {
+    let Some(streams) = replay.start() else {
         return Ok(None);
     };
     let mut observations = Observations::new(source.options)?;
     observations.start_streams(streams);
+    if !noted_records(source, start, &replay.segments, |record, at| {
+        let (Some(obs), Some(item)) = (
+            observations.observe(record, Frame::default())?,
+            items.get_mut(at.row as usize),
+        ) else {
+            return Ok(false);
+        };
+        item.app = obs.app;
+        Ok(true)
+    })? {
+        return Ok(None);
+    }
+    Ok(observations.take_streams())
+}
+
+/// Hand `each` the records of the range decoded from `start` that `segments` noted (in
+/// order, with their places), framed again from the first of them: `false` when one is not
+/// where it was noted, the file ends first, or `each` says so.
+fn noted_records(
+    source: &RangeSource<'_>,
+    start: u64,
+    segments: &[SegmentAt],
+    mut each: impl FnMut(&Record<'_>, SegmentAt) -> Result<bool>,
+) -> Result<bool> {
+    let Some(first) = segments.first().map(|at| at.record) else {
+        return Ok(false);
+    };
     let mut records = source.framing.resume(source.path, start + first)?;
-    for at in &replay.segments {
+    for &at in segments {
         let want = at.record - first;
         let record = loop {
             let Some(record) = records.next_record_before(u64::MAX)? else {
-                return Ok(None);
+                return Ok(false);
             };
             if record.offset >= want {
                 break record;
             }
         };
-        if record.offset > want {
-            return Ok(None);
+        if record.offset > want || !each(&record, at)? {
+            return Ok(false);
         }
-        let (Some(obs), Some(item)) = (
-            observations.observe(&record, Frame::default())?,
-            items.get_mut(at.row as usize),
-        ) else {
-            return Ok(None);
-        };
-        item.app = obs.app;
     }
-    Ok(observations.take_streams())
+    Ok(true)
 }
 
 /// Bytes of each range of a streaming read: enough to keep every core busy, small enough
@@ -1268,25 +1271,7 @@ mod tests {
 
     /// A ClientHello handshake message naming `sni`, padded by an extension of `pad` bytes.
     fn client_hello(sni: &str, pad: usize) -> Vec<u8> {
-        let name = sni.as_bytes();
-        let mut ext = vec![0, 0];
-        ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
-        ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
-        ext.push(0);
-        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        ext.extend_from_slice(name);
-        ext.extend_from_slice(&[0, 21]);
-        ext.extend_from_slice(&(pad as u16).to_be_bytes());
-        ext.extend(std::iter::repeat_n(0, pad));
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
-        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        body.extend_from_slice(&ext);
-        let mut hs = vec![1, 0];
-        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        hs.extend_from_slice(&body);
-        hs
+        crate::wire::testing::client_hello_record(sni, pad)[5..].to_vec()
     }
 
     /// A raw-IPv4 pcap (link type 228) of UDP datagrams `(client port, payload)` from a
@@ -1296,27 +1281,13 @@ mod tests {
         out.extend_from_slice(&65535u32.to_le_bytes());
         out.extend_from_slice(&228u32.to_le_bytes());
         for (i, (port, payload)) in datagrams.iter().enumerate() {
-            let total = 28 + payload.len();
-            let mut p = vec![
-                0x45,
-                0,
-                (total >> 8) as u8,
-                total as u8,
-                0,
-                0,
-                0,
-                0,
-                64,
-                17,
-                0,
-                0,
-            ];
-            p.extend_from_slice(&[192, 0, 2, 1, 198, 51, 100, 1]);
-            p.extend_from_slice(&port.to_be_bytes());
-            p.extend_from_slice(&443u16.to_be_bytes());
-            p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 0]);
-            p.extend_from_slice(payload);
+            let p = crate::wire::testing::ipv4_udp(
+                [192, 0, 2, 1],
+                *port,
+                [198, 51, 100, 1],
+                443,
+                payload,
+            );
             out.extend_from_slice(&(1_700_000_000u32 + i as u32 / 1000).to_le_bytes());
             out.extend_from_slice(&((i as u32 % 1000) * 1000).to_le_bytes());
             out.extend_from_slice(&(p.len() as u32).to_le_bytes());

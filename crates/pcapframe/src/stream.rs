@@ -570,7 +570,7 @@ impl StreamTracker {
         time: Option<i64>,
         vlan: Option<u16>,
         at: SegmentAt,
-        q: &quic::LongHeader<'_>,
+        q: quic::LongHeader<'_>,
     ) -> Option<Hello> {
         if !q.opened || q.hello.is_some() {
             return None;
@@ -599,7 +599,7 @@ impl StreamTracker {
             let pending = PendingHello {
                 version: q.version,
                 dcid: q.dcid.to_vec(),
-                pieces: q.crypto.clone(),
+                pieces: q.crypto,
                 last: clock,
             };
             self.quic.insert(key, pending);
@@ -617,7 +617,7 @@ impl StreamTracker {
             self.quic.remove(&key);
             return None;
         }
-        pending.pieces.extend(q.crypto.iter().cloned());
+        pending.pieces.extend(q.crypto);
         let stream = quic::contiguous(&mut pending.pieces);
         let hello = quic::hello_of(&stream);
         if hello.is_some() || stream.len() >= MAX_HELLO {
@@ -1091,33 +1091,7 @@ mod tests {
             .collect()
     }
 
-    /// A ClientHello record naming `sni`, padded by an extension of `pad` bytes.
-    fn client_hello(sni: &str, pad: usize) -> Vec<u8> {
-        let mut ext = Vec::new();
-        let name = sni.as_bytes();
-        let list_len = 3 + name.len();
-        ext.extend_from_slice(&[0, 0]);
-        ext.extend_from_slice(&((list_len + 2) as u16).to_be_bytes());
-        ext.extend_from_slice(&(list_len as u16).to_be_bytes());
-        ext.push(0);
-        ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
-        ext.extend_from_slice(name);
-        ext.extend_from_slice(&[0, 21]); // padding
-        ext.extend_from_slice(&(pad as u16).to_be_bytes());
-        ext.extend(std::iter::repeat_n(0, pad));
-        let mut body = vec![3, 3];
-        body.extend_from_slice(&[7; 32]);
-        body.push(0); // session id
-        body.extend_from_slice(&[0, 2, 0x13, 0x01, 1, 0]);
-        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        body.extend_from_slice(&ext);
-        let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
-        hs.extend_from_slice(&body);
-        let mut rec = vec![22, 3, 1];
-        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
-        rec.extend_from_slice(&hs);
-        rec
-    }
+    use crate::wire::testing::client_hello_record as client_hello;
 
     const S: u8 = SYN;
     const SA: u8 = SYN | ACK;
@@ -1152,35 +1126,14 @@ mod tests {
             let frames: Vec<(usize, &[u8])> =
                 frames.iter().map(|(o, b)| (*o, b.as_slice())).collect();
             let sealed = quic::seal_client_initial(quic::VERSION_1, dcid, &frames, i as u16);
-            let total = 28 + sealed.len();
-            let mut p = vec![
-                0x45,
-                0,
-                (total >> 8) as u8,
-                total as u8,
-                0,
-                0,
-                0,
-                0,
-                64,
-                17,
-                0,
-                0,
-            ];
-            p.extend_from_slice(&CLIENT);
-            p.extend_from_slice(&SERVER);
-            p.extend_from_slice(&5000u16.to_be_bytes());
-            p.extend_from_slice(&443u16.to_be_bytes());
-            p.extend_from_slice(&((8 + sealed.len()) as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 0]);
-            p.extend_from_slice(&sealed);
+            let p = crate::wire::testing::ipv4_udp(CLIENT, 5000, SERVER, 443, &sealed);
             let d = dissect(228, &p, p.len() as u32, Depth::full(false)).unwrap();
             let q = quic::parse(&sealed).unwrap();
             let at = SegmentAt {
                 record: i as u64,
                 row: i as u64,
             };
-            let hello = t.quic_initial(d.ip(), Some(*time), None, at, &q);
+            let hello = t.quic_initial(d.ip(), Some(*time), None, at, q);
             out.push(
                 hello.map(|h| {
                     String::from_utf8_lossy(&h.server_name.unwrap_or_default()).into_owned()

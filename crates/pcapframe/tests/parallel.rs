@@ -1019,6 +1019,59 @@ fn formatted_rows(batches: &[RecordBatch]) -> Vec<String> {
     out
 }
 
+/// Every pcap and pcapng capture of both corpora.
+fn both_corpora() -> Vec<PathBuf> {
+    let corpus2 = corpus_dir().parent().unwrap().join("corpus2");
+    let mut out = Vec::new();
+    for dir in [corpus_dir(), corpus2] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+/// The range sizes the stream tests cut `path` into: 333 B, 4 KiB and 64 KiB, each only
+/// where the ranges stay few enough to read in a test's time.
+fn stream_range_sizes(path: &Path) -> Vec<u64> {
+    let size = std::fs::metadata(path).unwrap().len();
+    [333u64, 4096, 65_536]
+        .into_iter()
+        .filter(|block| size / block * size.min(2 << 20) <= 1 << 28)
+        .collect()
+}
+
+/// Every flow column's value, the application ones included, of a flow read of `paths` on
+/// `threads` threads (in ranges of `range` bytes), one sorted line a flow.
+fn app_flow_rows(paths: &[PathBuf], threads: usize, range: Option<u64>) -> Vec<String> {
+    use pcapframe::flow::{flow_columns, FlowColumns};
+    let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
+    let columns = FlowColumns::named(Some(&names)).unwrap();
+    assert!(columns.app());
+    let options = ReadOptions {
+        errors: TruncationPolicy::Ignore,
+        ..ReadOptions::default()
+    };
+    let mut reader = FlowReader::open(paths, options, Timeouts::default())
+        .unwrap()
+        .with_columns(columns)
+        .unwrap()
+        .with_threads(threads, range);
+    let mut batches = Vec::new();
+    while let Some(batch) = reader.next_batch().unwrap() {
+        batches.push(batch);
+    }
+    let mut rows = formatted_rows(&batches);
+    rows.sort();
+    rows
+}
+
 /// The DNS, TLS and HTTP columns follow TCP streams across byte ranges: threads and the
 /// streaming reader give the sequential rows on every capture of both corpora, ranges
 /// whose connections the ranges before were reading replayed (or decoded again).
@@ -1039,44 +1092,30 @@ fn stream_columns_read_the_same_in_ranges() {
     };
     let replayed_before = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed);
     let (mut files, mut values) = (0, 0);
-    let corpus2 = corpus_dir().parent().unwrap().join("corpus2");
-    for dir in [corpus_dir(), corpus2] {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                continue;
-            }
-            let Ok(whole) = read_file(&path, &streams, 1) else {
-                continue; // a capture that cannot be read is another test's business
-            };
-            let want = formatted_rows(&whole.batches);
-            values += want
-                .iter()
-                .filter(|r| r.split(" | ").skip(1).any(|c| c != "-"))
-                .count();
-            let size = std::fs::metadata(&path).unwrap().len();
-            for block in [333u64, 4096, 65_536] {
-                if size / block * size.min(2 << 20) > 1 << 28 {
-                    continue;
-                }
-                let split = read_file_in_ranges(&path, &streams, 3, block).unwrap();
-                assert!(
-                    formatted_rows(&split.batches) == want,
-                    "{} in ranges of {block} bytes",
-                    path.display()
-                );
-                let (streamed, _) = streamed_rows(&path, &streams, block, formatted_rows);
-                assert!(
-                    streamed == want,
-                    "{} streamed in ranges of {block} bytes",
-                    path.display()
-                );
-            }
-            files += 1;
+    for path in both_corpora() {
+        let Ok(whole) = read_file(&path, &streams, 1) else {
+            continue; // a capture that cannot be read is another test's business
+        };
+        let want = formatted_rows(&whole.batches);
+        values += want
+            .iter()
+            .filter(|r| r.split(" | ").skip(1).any(|c| c != "-"))
+            .count();
+        for block in stream_range_sizes(&path) {
+            let split = read_file_in_ranges(&path, &streams, 3, block).unwrap();
+            assert!(
+                formatted_rows(&split.batches) == want,
+                "{} in ranges of {block} bytes",
+                path.display()
+            );
+            let (streamed, _) = streamed_rows(&path, &streams, block, formatted_rows);
+            assert!(
+                streamed == want,
+                "{} streamed in ranges of {block} bytes",
+                path.display()
+            );
         }
+        files += 1;
     }
     let replayed = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed) - replayed_before;
     eprintln!("{files} captures, {values} rows with a value, {replayed} ranges replayed");
@@ -1092,61 +1131,28 @@ fn stream_columns_read_the_same_in_ranges() {
 /// corpora.
 #[test]
 fn flow_application_columns_read_the_same_in_ranges() {
-    use pcapframe::flow::{flow_columns, FlowColumns};
     use std::sync::atomic::Ordering;
-    let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
-    let columns = FlowColumns::named(Some(&names)).unwrap();
-    assert!(columns.app());
-    let flows_of = |path: &Path, threads: usize, range: Option<u64>| {
-        let options = ReadOptions {
-            errors: TruncationPolicy::Ignore,
-            ..ReadOptions::default()
-        };
-        let mut reader = FlowReader::open(&[path.to_path_buf()], options, Timeouts::default())
-            .unwrap()
-            .with_columns(columns.clone())
-            .unwrap()
-            .with_threads(threads, range);
-        let mut batches = Vec::new();
-        while let Some(batch) = reader.next_batch().unwrap() {
-            batches.push(batch);
-        }
-        let mut rows = formatted_rows(&batches);
-        rows.sort();
-        rows
-    };
     let replayed_before = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed);
     let (mut files, mut named) = (0, 0);
-    let corpus2 = corpus_dir().parent().unwrap().join("corpus2");
-    for dir in [corpus_dir(), corpus2] {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) || read_file(&path, &options(), 1).is_err()
-            {
-                continue;
-            }
-            let want = flows_of(&path, 1, None);
-            // The application is the fifth column from the end.
-            named += want
-                .iter()
-                .filter(|r| r.rsplit(" | ").nth(4) != Some("-"))
-                .count();
-            let size = std::fs::metadata(&path).unwrap().len();
-            for block in [333u64, 4096, 65_536] {
-                if size / block * size.min(2 << 20) > 1 << 28 {
-                    continue;
-                }
-                assert!(
-                    flows_of(&path, 3, Some(block)) == want,
-                    "{}: flows differ in ranges of {block} bytes",
-                    path.display()
-                );
-            }
-            files += 1;
+    for path in both_corpora() {
+        if read_file(&path, &options(), 1).is_err() {
+            continue;
         }
+        let one = std::slice::from_ref(&path);
+        let want = app_flow_rows(one, 1, None);
+        // The application is the fifth column from the end.
+        named += want
+            .iter()
+            .filter(|r| r.rsplit(" | ").nth(4) != Some("-"))
+            .count();
+        for block in stream_range_sizes(&path) {
+            assert!(
+                app_flow_rows(one, 3, Some(block)) == want,
+                "{}: flows differ in ranges of {block} bytes",
+                path.display()
+            );
+        }
+        files += 1;
     }
     let replayed = pcapframe::parallel::RANGES_REPLAYED.load(Ordering::Relaxed) - replayed_before;
     eprintln!("{files} captures, {named} flows with an application, {replayed} ranges replayed");
@@ -1161,7 +1167,6 @@ fn flow_application_columns_read_the_same_in_ranges() {
 /// several (the request in the second file is not read), and the flow itself goes on.
 #[test]
 fn flow_application_columns_follow_streams_within_each_file() {
-    use pcapframe::flow::{flow_columns, FlowColumns};
     let bytes = std::fs::read(corpus_dir().join("pcap_le_usec_ether_http.pcap")).unwrap();
     // Records: a 24-byte file header, then 16-byte record headers (little-endian lengths).
     let mut records = Vec::new();
@@ -1180,22 +1185,7 @@ fn flow_application_columns_follow_streams_within_each_file() {
         }
         std::fs::write(path, out).unwrap();
     }
-    let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
-    let columns = FlowColumns::named(Some(&names)).unwrap();
-    let flows_of = |paths: &[PathBuf], threads: usize| {
-        let mut reader = FlowReader::open(paths, ReadOptions::default(), Timeouts::default())
-            .unwrap()
-            .with_columns(columns.clone())
-            .unwrap()
-            .with_threads(threads, Some(1000));
-        let mut batches = Vec::new();
-        while let Some(b) = reader.next_batch().unwrap() {
-            batches.push(b);
-        }
-        let mut rows = formatted_rows(&batches);
-        rows.sort();
-        rows
-    };
+    let flows_of = |paths: &[PathBuf], threads: usize| app_flow_rows(paths, threads, Some(1000));
     let both = [first.clone(), second.clone()];
     let one_thread = flows_of(&both, 1);
     assert!(one_thread == flows_of(&both, 3));

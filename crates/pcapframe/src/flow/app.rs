@@ -167,16 +167,17 @@ impl AppReader {
                         return Some(Box::new(of_dns(&m)));
                     }
                 }
-                let q = quic::parse_cached(udp_payload(d, p)?, &mut self.quic_keys)?;
+                let mut q = quic::parse_cached(udp_payload(d, p)?, &mut self.quic_keys)?;
+                let opened = q.opened;
                 // A hello over several Initials, put together by the streams.
-                let hello = match &q.hello {
-                    Some(_) => None,
+                let hello = match q.hello.take() {
+                    Some(h) => Some(h),
                     None => self
                         .streams
-                        .quic_initial(p, time, dissection.link.vlan, at, &q),
+                        .quic_initial(p, time, dissection.link.vlan, at, q),
                 };
-                match (q.hello.as_ref().or(hello.as_ref()), q.opened) {
-                    (Some(hello), _) => FlowApp::of_hello(Application::Quic, hello, true),
+                match (hello, opened) {
+                    (Some(hello), _) => FlowApp::of_hello(Application::Quic, &hello, true),
                     (None, true) => FlowApp {
                         application: Some(Application::Quic),
                         ..FlowApp::default()

@@ -127,15 +127,29 @@ mod tests {
     use crate::options::{Cancel, ReadOptions, TruncationPolicy};
     use crate::parallel::observe_partition;
 
+    /// Every pcap and pcapng capture of the corpus.
+    fn corpus_captures() -> Vec<std::path::PathBuf> {
+        let corpus = match std::env::var_os("INTAKE_PCAP_CORPUS") {
+            Some(dir) => std::path::PathBuf::from(dir),
+            None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
+        };
+        std::fs::read_dir(&corpus)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| {
+                matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("pcap" | "pcapng")
+                )
+            })
+            .collect()
+    }
+
     /// Every corpus capture, cut into partitions and shards of several sizes, with timeouts
     /// short enough to end flows all along: the shards' flows together are the sequential
     /// table's.
     #[test]
     fn shards_of_partitions_give_the_sequential_flows() {
-        let corpus = match std::env::var_os("INTAKE_PCAP_CORPUS") {
-            Some(dir) => std::path::PathBuf::from(dir),
-            None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-        };
         let options = ReadOptions {
             errors: TruncationPolicy::Ignore,
             ..ReadOptions::default()
@@ -146,14 +160,7 @@ mod tests {
         };
         let mut checked = 0;
         let mut sharded_flows = 0;
-        for entry in std::fs::read_dir(&corpus).unwrap() {
-            let path = entry.unwrap().path();
-            if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                continue;
-            }
+        for path in corpus_captures() {
             let mut reader =
                 FlowReader::new(vec![path_input(path.clone())], options.clone(), timeouts).unwrap();
             let mut want = Vec::new();
@@ -218,10 +225,6 @@ mod tests {
     #[test]
     fn shards_with_application_columns_give_the_sequential_flows() {
         use crate::flow::{flow_columns, FlowColumns};
-        let corpus = match std::env::var_os("INTAKE_PCAP_CORPUS") {
-            Some(dir) => std::path::PathBuf::from(dir),
-            None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"),
-        };
         let names: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
         let columns = FlowColumns::named(Some(&names)).unwrap();
         let options = ReadOptions {
@@ -231,14 +234,7 @@ mod tests {
         };
         let timeouts = Timeouts::default();
         let (mut checked, mut with_app, mut refused) = (0, 0, 0);
-        for entry in std::fs::read_dir(&corpus).unwrap() {
-            let path = entry.unwrap().path();
-            if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            ) {
-                continue;
-            }
+        for path in corpus_captures() {
             let mut reader =
                 FlowReader::new(vec![path_input(path.clone())], options.clone(), timeouts)
                     .unwrap()

@@ -24,6 +24,8 @@ pub mod nsh;
 pub mod pppoe;
 pub mod quic;
 pub mod tcp;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tls;
 pub mod udp;
 pub mod vxlan;
