@@ -7,10 +7,11 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, ListBuilder, StringBuilder,
-    TimestampNanosecondBuilder, UInt16Builder, UInt32Builder, UInt64Builder, UInt8Builder,
+    ArrayBuilder, BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, ListBuilder,
+    PrimitiveBuilder, StringBuilder, TimestampNanosecondBuilder, UInt16Builder, UInt32Builder,
+    UInt64Builder, UInt8Builder,
 };
-use arrow_array::types::{Int16Type, Int32Type};
+use arrow_array::types::{ArrowPrimitiveType, Int16Type, Int32Type};
 use arrow_array::{
     ArrayRef, DictionaryArray, Int16Array, Int32Array, LargeStringArray, RecordBatch,
     RecordBatchOptions, StringArray,
@@ -383,6 +384,67 @@ impl<S: std::hash::BuildHasher> TextDictionary<S> {
     }
 }
 
+/// An application column (DNS, TLS, HTTP, QUIC): null in most rows, as a message is rare
+/// among packets. Only a row with a value is written, after the null rows since the last
+/// one, in one step; the batch's last null rows are written when it is finished. A packet
+/// without a message costs these columns nothing, where a builder would write a slot and a
+/// validity bit to each of them for every row.
+#[derive(Debug)]
+struct Sparse<B> {
+    builder: B,
+    /// Rows written so far.
+    len: usize,
+}
+
+/// A builder that appends null rows in one step.
+trait NullRows {
+    fn append_nulls(&mut self, n: usize);
+}
+
+impl<T: ArrowPrimitiveType> NullRows for PrimitiveBuilder<T> {
+    fn append_nulls(&mut self, n: usize) {
+        PrimitiveBuilder::append_nulls(self, n)
+    }
+}
+
+impl NullRows for BooleanBuilder {
+    fn append_nulls(&mut self, n: usize) {
+        BooleanBuilder::append_nulls(self, n)
+    }
+}
+
+impl<B: ArrayBuilder> NullRows for ListBuilder<B> {
+    fn append_nulls(&mut self, n: usize) {
+        ListBuilder::append_nulls(self, n)
+    }
+}
+
+impl<B: NullRows> Sparse<B> {
+    fn new(builder: B) -> Option<Self> {
+        Some(Sparse { builder, len: 0 })
+    }
+
+    /// The builder, for the value of the batch's row `row` (each row is given at most one,
+    /// in order): the rows before it are nulls.
+    #[inline]
+    fn at(&mut self, row: usize) -> &mut B {
+        debug_assert!(
+            row >= self.len,
+            "a row's value written twice, or out of order"
+        );
+        self.builder.append_nulls(row.saturating_sub(self.len));
+        self.len = row + 1;
+        &mut self.builder
+    }
+
+    /// The builder, with the batch's `rows` rows in all, to be finished.
+    fn filled(&mut self, rows: usize) -> &mut B {
+        self.builder.append_nulls(rows.saturating_sub(self.len));
+        self.len = 0;
+        &mut self.builder
+    }
+}
+
 pub(crate) fn dictionary32(keys: Int32Array, values: ArrayRef) -> ArrayRef {
     // Keys come from the dictionary itself, so they are always in range.
     Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).expect("dictionary keys in range"))
@@ -479,51 +541,53 @@ struct MoreColumns {
     flow_id: Option<UInt64Builder>,
     /// Keys into `DIRECTIONS`.
     direction: Option<BufferBuilder<i16>>,
-    dns_id: Option<UInt16Builder>,
-    dns_response: Option<BooleanBuilder>,
-    dns_opcode: Option<UInt8Builder>,
-    dns_rcode: Option<UInt8Builder>,
+    dns_id: Option<Sparse<UInt16Builder>>,
+    dns_response: Option<Sparse<BooleanBuilder>>,
+    dns_opcode: Option<Sparse<UInt8Builder>>,
+    dns_rcode: Option<Sparse<UInt8Builder>>,
     dns_qnames: KeyedTextDictionary,
-    dns_qname: Option<Int32Builder>,
-    dns_qtype: Option<UInt16Builder>,
-    dns_qclass: Option<UInt16Builder>,
-    dns_answers: Option<ListBuilder<StringBuilder>>,
-    dns_ttls: Option<ListBuilder<UInt32Builder>>,
-    dns_truncated: Option<BooleanBuilder>,
-    tls_handshake: Option<Int16Builder>,
+    dns_qname: Option<Sparse<Int32Builder>>,
+    dns_qtype: Option<Sparse<UInt16Builder>>,
+    dns_qclass: Option<Sparse<UInt16Builder>>,
+    dns_answers: Option<Sparse<ListBuilder<StringBuilder>>>,
+    dns_ttls: Option<Sparse<ListBuilder<UInt32Builder>>>,
+    dns_truncated: Option<Sparse<BooleanBuilder>>,
+    tls_handshake: Option<Sparse<Int16Builder>>,
     tls_snis: KeyedTextDictionary,
-    tls_sni: Option<Int32Builder>,
-    tls_versions: Option<ListBuilder<UInt16Builder>>,
-    tls_version: Option<UInt16Builder>,
-    tls_alpn: Option<ListBuilder<StringBuilder>>,
-    tls_cipher: Option<UInt16Builder>,
+    tls_sni: Option<Sparse<Int32Builder>>,
+    tls_versions: Option<Sparse<ListBuilder<UInt16Builder>>>,
+    tls_version: Option<Sparse<UInt16Builder>>,
+    tls_alpn: Option<Sparse<ListBuilder<StringBuilder>>>,
+    tls_cipher: Option<Sparse<UInt16Builder>>,
     /// JA3, JA3S and JA4 share one dictionary of fingerprints (hashes: few distinct).
     fingerprints: KeyedTextDictionary,
-    tls_ja3: Option<Int32Builder>,
-    tls_ja3s: Option<Int32Builder>,
-    tls_ja4: Option<Int32Builder>,
+    tls_ja3: Option<Sparse<Int32Builder>>,
+    tls_ja3s: Option<Sparse<Int32Builder>>,
+    tls_ja4: Option<Sparse<Int32Builder>>,
     /// This batch's fingerprint dictionary values, once taken (shared by the three).
     fingerprint_values: Option<ArrayRef>,
     http_methods: KeyedTextDictionary,
-    http_method: Option<Int32Builder>,
+    http_method: Option<Sparse<Int32Builder>>,
     http_hosts: KeyedTextDictionary,
-    http_host: Option<Int32Builder>,
+    http_host: Option<Sparse<Int32Builder>>,
     http_uris: KeyedTextDictionary,
-    http_uri: Option<Int32Builder>,
+    http_uri: Option<Sparse<Int32Builder>>,
     http_user_agents: KeyedTextDictionary,
-    http_user_agent: Option<Int32Builder>,
-    http_status: Option<UInt16Builder>,
+    http_user_agent: Option<Sparse<Int32Builder>>,
+    http_status: Option<Sparse<UInt16Builder>>,
     http_content_types: KeyedTextDictionary,
-    http_content_type: Option<Int32Builder>,
-    quic_version: Option<UInt32Builder>,
+    http_content_type: Option<Sparse<Int32Builder>>,
+    quic_version: Option<Sparse<UInt32Builder>>,
     /// Both connection id columns share one dictionary.
     quic_cids: KeyedTextDictionary,
-    quic_dcid: Option<Int32Builder>,
-    quic_scid: Option<Int32Builder>,
+    quic_dcid: Option<Sparse<Int32Builder>>,
+    quic_scid: Option<Sparse<Int32Builder>>,
     /// This batch's connection id dictionary values, once taken.
     quic_cid_values: Option<ArrayRef>,
     /// QUIC client Initial keys derived so far.
     quic_keys: quic::KeyCache,
+    /// Any column of the packet's own headers (not an application one).
+    packet: bool,
     /// Any of the TCP columns, any of the ICMP ones, any of the DNS ones (each group shares
     /// one look at its header or message).
     tcp: bool,
@@ -544,9 +608,45 @@ impl MoreColumns {
         let mut m = MoreColumns::default();
         let mut any = false;
         for &c in columns {
+            // An application column is null in most rows, written only where it has a value
+            // (`Sparse`); the others are written for every row.
+            m.packet |= !matches!(
+                c,
+                DnsId
+                    | DnsResponse
+                    | DnsOpcode
+                    | DnsRcode
+                    | DnsQname
+                    | DnsQtype
+                    | DnsQclass
+                    | DnsAnswers
+                    | DnsTtls
+                    | DnsTruncated
+                    | TlsHandshake
+                    | TlsSni
+                    | TlsVersions
+                    | TlsVersion
+                    | TlsAlpn
+                    | TlsCipher
+                    | TlsJa3
+                    | TlsJa3s
+                    | TlsJa4
+                    | HttpMethod
+                    | HttpHost
+                    | HttpUri
+                    | HttpUserAgent
+                    | HttpStatus
+                    | HttpContentType
+                    | QuicVersion
+                    | QuicDcid
+                    | QuicScid
+            );
             let u8s = || Some(UInt8Builder::with_capacity(capacity));
             let u16s = || Some(UInt16Builder::with_capacity(capacity));
             let u32s = || Some(UInt32Builder::with_capacity(capacity));
+            fn sparse<T: ArrowPrimitiveType>() -> Option<Sparse<PrimitiveBuilder<T>>> {
+                Sparse::new(PrimitiveBuilder::new())
+            }
             match c {
                 Time | SrcHost | SrcPort | DstHost | DstPort | Protocol | Payload => continue,
                 Length => m.length = u32s(),
@@ -582,36 +682,34 @@ impl MoreColumns {
                 CommunityId => m.community_id = Some(Int32Builder::with_capacity(capacity)),
                 FlowId => m.flow_id = Some(UInt64Builder::with_capacity(capacity)),
                 Direction => m.direction = Some(BufferBuilder::new(capacity)),
-                DnsId => m.dns_id = u16s(),
-                DnsResponse => m.dns_response = Some(BooleanBuilder::with_capacity(capacity)),
-                DnsOpcode => m.dns_opcode = u8s(),
-                DnsRcode => m.dns_rcode = u8s(),
-                DnsQname => m.dns_qname = Some(Int32Builder::with_capacity(capacity)),
-                DnsQtype => m.dns_qtype = u16s(),
-                DnsQclass => m.dns_qclass = u16s(),
-                DnsAnswers => m.dns_answers = Some(ListBuilder::new(StringBuilder::new())),
-                DnsTtls => m.dns_ttls = Some(ListBuilder::new(UInt32Builder::new())),
-                DnsTruncated => m.dns_truncated = Some(BooleanBuilder::with_capacity(capacity)),
-                TlsHandshake => m.tls_handshake = Some(Int16Builder::with_capacity(capacity)),
-                TlsSni => m.tls_sni = Some(Int32Builder::with_capacity(capacity)),
-                TlsVersions => m.tls_versions = Some(ListBuilder::new(UInt16Builder::new())),
-                TlsVersion => m.tls_version = u16s(),
-                TlsAlpn => m.tls_alpn = Some(ListBuilder::new(StringBuilder::new())),
-                TlsCipher => m.tls_cipher = u16s(),
-                TlsJa3 => m.tls_ja3 = Some(Int32Builder::with_capacity(capacity)),
-                TlsJa3s => m.tls_ja3s = Some(Int32Builder::with_capacity(capacity)),
-                TlsJa4 => m.tls_ja4 = Some(Int32Builder::with_capacity(capacity)),
-                HttpMethod => m.http_method = Some(Int32Builder::with_capacity(capacity)),
-                HttpHost => m.http_host = Some(Int32Builder::with_capacity(capacity)),
-                HttpUri => m.http_uri = Some(Int32Builder::with_capacity(capacity)),
-                HttpUserAgent => m.http_user_agent = Some(Int32Builder::with_capacity(capacity)),
-                HttpStatus => m.http_status = u16s(),
-                HttpContentType => {
-                    m.http_content_type = Some(Int32Builder::with_capacity(capacity))
-                }
-                QuicVersion => m.quic_version = u32s(),
-                QuicDcid => m.quic_dcid = Some(Int32Builder::with_capacity(capacity)),
-                QuicScid => m.quic_scid = Some(Int32Builder::with_capacity(capacity)),
+                DnsId => m.dns_id = sparse(),
+                DnsResponse => m.dns_response = Sparse::new(BooleanBuilder::new()),
+                DnsOpcode => m.dns_opcode = sparse(),
+                DnsRcode => m.dns_rcode = sparse(),
+                DnsQname => m.dns_qname = sparse(),
+                DnsQtype => m.dns_qtype = sparse(),
+                DnsQclass => m.dns_qclass = sparse(),
+                DnsAnswers => m.dns_answers = Sparse::new(ListBuilder::new(StringBuilder::new())),
+                DnsTtls => m.dns_ttls = Sparse::new(ListBuilder::new(UInt32Builder::new())),
+                DnsTruncated => m.dns_truncated = Sparse::new(BooleanBuilder::new()),
+                TlsHandshake => m.tls_handshake = sparse(),
+                TlsSni => m.tls_sni = sparse(),
+                TlsVersions => m.tls_versions = Sparse::new(ListBuilder::new(UInt16Builder::new())),
+                TlsVersion => m.tls_version = sparse(),
+                TlsAlpn => m.tls_alpn = Sparse::new(ListBuilder::new(StringBuilder::new())),
+                TlsCipher => m.tls_cipher = sparse(),
+                TlsJa3 => m.tls_ja3 = sparse(),
+                TlsJa3s => m.tls_ja3s = sparse(),
+                TlsJa4 => m.tls_ja4 = sparse(),
+                HttpMethod => m.http_method = sparse(),
+                HttpHost => m.http_host = sparse(),
+                HttpUri => m.http_uri = sparse(),
+                HttpUserAgent => m.http_user_agent = sparse(),
+                HttpStatus => m.http_status = sparse(),
+                HttpContentType => m.http_content_type = sparse(),
+                QuicVersion => m.quic_version = sparse(),
+                QuicDcid => m.quic_dcid = sparse(),
+                QuicScid => m.quic_scid = sparse(),
             }
             any = true;
         }
@@ -653,8 +751,20 @@ impl MoreColumns {
         any.then(|| Box::new(m))
     }
 
+    /// One row: `row` is its place in the batch.
     #[inline]
-    fn push(&mut self, record: &Record<'_>, dissection: &Dissection, place: &RowPlace) {
+    fn push(&mut self, record: &Record<'_>, dissection: &Dissection, place: &RowPlace, row: usize) {
+        if self.packet {
+            self.push_packet(record, dissection, place);
+        }
+        if self.dns || self.tls || self.http || self.quic {
+            self.push_app(record, dissection, place, row);
+        }
+    }
+
+    /// The columns of the packet's own headers.
+    #[inline]
+    fn push_packet(&mut self, record: &Record<'_>, dissection: &Dissection, place: &RowPlace) {
         let (d, link, p) = (record.data, &dissection.link, dissection.ip());
         if let Some(b) = &mut self.length {
             b.append_value(record.wire_len);
@@ -760,13 +870,26 @@ impl MoreColumns {
                 b.append(if from_orig { 0 } else { 1 });
             }
         }
+    }
+
+    /// The application columns of the row `row`, from the message the packet holds or
+    /// completes, if any.
+    #[inline]
+    fn push_app(
+        &mut self,
+        record: &Record<'_>,
+        dissection: &Dissection,
+        place: &RowPlace,
+        row: usize,
+    ) {
+        let (d, p) = (record.data, dissection.ip());
+        let at = SegmentAt {
+            record: record.offset,
+            row: place.row,
+        };
         // A TCP segment's message, from its stream (`stream`); UDP's from the datagram.
         let found = match &mut self.streams {
             Some(streams) if p.protocol == TCP => {
-                let at = SegmentAt {
-                    record: record.offset,
-                    row: place.row,
-                };
                 streams.segment(d, p, record.timestamp_ns, dissection.link.vlan, at)
             }
             _ => None,
@@ -781,7 +904,9 @@ impl MoreColumns {
                 _ => app::dns_datagram(d, p)
                     .and_then(|(m, mdns)| dns::Repr::parse_with(m, mdns, self.dns_records)),
             };
-            self.push_dns(message.as_ref());
+            if let Some(m) = &message {
+                self.push_dns(row, m);
+            }
         }
         // QUIC's long header, read when its columns are asked for, or when the streams are
         // followed: a client Initial whose hello continues in a later one is fed to them
@@ -792,18 +917,14 @@ impl MoreColumns {
         } else {
             None
         };
-        if self.quic {
-            self.push_quic(quic.as_ref());
+        if let (true, Some(q)) = (self.quic, &quic) {
+            self.push_quic(row, q);
         }
         // A hello over several Initials, put together by the streams.
         let quic_hello = match (quic, &mut self.streams) {
             (Some(mut q), streams) => match (q.hello.take(), streams) {
                 (Some(h), _) => Some(h),
                 (None, Some(streams)) => {
-                    let at = SegmentAt {
-                        record: record.offset,
-                        row: place.row,
-                    };
                     let vlan = dissection.link.vlan;
                     streams.quic_initial(p, record.timestamp_ns, vlan, at, q)
                 }
@@ -812,12 +933,11 @@ impl MoreColumns {
             (None, _) => None,
         };
         if self.tls {
-            let (hello, over_quic) = match (&quic_hello, &found) {
-                (Some(h), _) => (Some(h), true),
-                (None, Some(Found::Tls(h))) => (Some(h), false),
-                _ => (None, false),
-            };
-            self.push_tls(hello, over_quic);
+            match (&quic_hello, &found) {
+                (Some(h), _) => self.push_tls(row, h, true),
+                (None, Some(Found::Tls(h))) => self.push_tls(row, h, false),
+                _ => {}
+            }
         }
         if self.http {
             let message = match &found {
@@ -827,178 +947,148 @@ impl MoreColumns {
                 },
                 _ => app::udp_payload(d, p).and_then(|b| http::parse(b, true)),
             };
-            self.push_http(message.as_ref());
+            if let Some(m) = &message {
+                self.push_http(row, m);
+            }
         }
     }
 
-    /// The HTTP columns of one row, from its message if it has one.
-    #[inline]
-    fn push_http(&mut self, m: Option<&http::Message<'_>>) {
+    /// The HTTP columns of the row `row`, from its message.
+    fn push_http(&mut self, row: usize, m: &http::Message<'_>) {
         fn text(
-            b: &mut Option<Int32Builder>,
+            b: &mut Option<Sparse<Int32Builder>>,
             dictionary: &mut KeyedTextDictionary,
+            row: usize,
             value: Option<&[u8]>,
         ) {
-            if let Some(b) = b {
-                b.append_option(value.map(|v| {
-                    let mut shown = String::new();
-                    wire::push_display_text(v, &mut shown);
-                    dictionary.key(&shown)
-                }));
+            if let (Some(b), Some(v)) = (b, value) {
+                let mut shown = String::new();
+                wire::push_display_text(v, &mut shown);
+                b.at(row).append_value(dictionary.key(&shown));
             }
         }
-        text(
-            &mut self.http_method,
-            &mut self.http_methods,
-            m.and_then(|m| m.method),
-        );
-        text(
-            &mut self.http_host,
-            &mut self.http_hosts,
-            m.and_then(|m| m.host),
-        );
-        text(
-            &mut self.http_uri,
-            &mut self.http_uris,
-            m.and_then(|m| m.uri),
-        );
+        text(&mut self.http_method, &mut self.http_methods, row, m.method);
+        text(&mut self.http_host, &mut self.http_hosts, row, m.host);
+        text(&mut self.http_uri, &mut self.http_uris, row, m.uri);
         text(
             &mut self.http_user_agent,
             &mut self.http_user_agents,
-            m.and_then(|m| m.user_agent),
+            row,
+            m.user_agent,
         );
-        if let Some(b) = &mut self.http_status {
-            b.append_option(m.and_then(|m| m.status));
+        if let (Some(b), Some(status)) = (&mut self.http_status, m.status) {
+            b.at(row).append_value(status);
         }
         text(
             &mut self.http_content_type,
             &mut self.http_content_types,
-            m.and_then(|m| m.content_type),
+            row,
+            m.content_type,
         );
     }
 
-    /// The QUIC columns of one row, from its long header if it has one.
-    #[inline]
-    fn push_quic(&mut self, q: Option<&quic::LongHeader<'_>>) {
+    /// The QUIC columns of the row `row`, from its long header.
+    fn push_quic(&mut self, row: usize, q: &quic::LongHeader<'_>) {
         if let Some(b) = &mut self.quic_version {
-            b.append_option(q.map(|q| q.version));
+            b.at(row).append_value(q.version);
         }
         if let Some(b) = &mut self.quic_dcid {
-            b.append_option(q.map(|q| self.quic_cids.key(&quic::cid_hex(q.dcid))));
+            b.at(row)
+                .append_value(self.quic_cids.key(&quic::cid_hex(q.dcid)));
         }
         if let Some(b) = &mut self.quic_scid {
-            b.append_option(q.map(|q| self.quic_cids.key(&quic::cid_hex(q.scid))));
+            b.at(row)
+                .append_value(self.quic_cids.key(&quic::cid_hex(q.scid)));
         }
     }
 
-    /// The TLS columns of one row, from its hello if it has one (`over_quic`: from a QUIC
-    /// client Initial).
-    #[inline]
-    fn push_tls(&mut self, h: Option<&tls::Hello>, over_quic: bool) {
+    /// The TLS columns of the row `row`, from its hello (`over_quic`: from a QUIC client
+    /// Initial).
+    fn push_tls(&mut self, row: usize, h: &tls::Hello, over_quic: bool) {
         use tls::HelloKind::{Client, Server};
-        let client = h.filter(|h| h.kind == Client);
-        let server = h.filter(|h| h.kind == Server);
+        let client = h.kind == Client;
         if let Some(b) = &mut self.tls_handshake {
-            b.append_option(h.map(|h| h.kind as i16));
+            b.at(row).append_value(h.kind as i16);
         }
-        if let Some(b) = &mut self.tls_sni {
-            let name = client.and_then(|h| h.server_name.as_deref()).map(|n| {
-                let mut text = String::new();
-                wire::push_display_text(n, &mut text);
-                text
-            });
-            b.append_option(name.map(|n| self.tls_snis.key(&n)));
+        if let (Some(b), true, Some(name)) = (&mut self.tls_sni, client, h.server_name.as_deref()) {
+            let mut text = String::new();
+            wire::push_display_text(name, &mut text);
+            b.at(row).append_value(self.tls_snis.key(&text));
         }
-        if let Some(b) = &mut self.tls_versions {
-            match client {
-                Some(h) => {
-                    b.values().append_slice(&h.offered_versions());
-                    b.append(true);
-                }
-                None => b.append(false),
-            }
+        if let (Some(b), true) = (&mut self.tls_versions, client) {
+            let b = b.at(row);
+            b.values().append_slice(&h.offered_versions());
+            b.append(true);
         }
-        if let Some(b) = &mut self.tls_version {
-            b.append_option(server.map(|h| h.version()));
+        if let (Some(b), Server) = (&mut self.tls_version, h.kind) {
+            b.at(row).append_value(h.version());
         }
         if let Some(b) = &mut self.tls_alpn {
-            match h {
-                Some(h) => {
-                    for p in &h.alpn {
-                        let mut text = String::new();
-                        wire::push_display_text(p, &mut text);
-                        b.values().append_value(&text);
-                    }
-                    b.append(true);
-                }
-                None => b.append(false),
+            let b = b.at(row);
+            for p in &h.alpn {
+                let mut text = String::new();
+                wire::push_display_text(p, &mut text);
+                b.values().append_value(&text);
             }
+            b.append(true);
         }
-        if let Some(b) = &mut self.tls_cipher {
-            b.append_option(server.map(|h| h.ciphers[0]));
+        if let (Some(b), Server) = (&mut self.tls_cipher, h.kind) {
+            b.at(row).append_value(h.ciphers[0]);
         }
-        if let Some(b) = &mut self.tls_ja3 {
-            b.append_option(client.map(|h| self.fingerprints.key(&h.ja3())));
+        if let (Some(b), true) = (&mut self.tls_ja3, client) {
+            b.at(row).append_value(self.fingerprints.key(&h.ja3()));
         }
-        if let Some(b) = &mut self.tls_ja3s {
-            b.append_option(server.map(|h| self.fingerprints.key(&h.ja3())));
+        if let (Some(b), Server) = (&mut self.tls_ja3s, h.kind) {
+            b.at(row).append_value(self.fingerprints.key(&h.ja3()));
         }
-        if let Some(b) = &mut self.tls_ja4 {
-            let ja4 = client.and_then(|h| h.ja4(over_quic));
-            b.append_option(ja4.map(|f| self.fingerprints.key(&f)));
+        if let (Some(b), true) = (&mut self.tls_ja4, client) {
+            if let Some(ja4) = h.ja4(over_quic) {
+                b.at(row).append_value(self.fingerprints.key(&ja4));
+            }
         }
     }
 
-    /// The DNS columns of one row, from its message if it has one.
-    #[inline]
-    fn push_dns(&mut self, m: Option<&dns::Repr>) {
+    /// The DNS columns of the row `row`, from its message.
+    fn push_dns(&mut self, row: usize, m: &dns::Repr) {
         if let Some(b) = &mut self.dns_id {
-            b.append_option(m.map(|m| m.id));
+            b.at(row).append_value(m.id);
         }
         if let Some(b) = &mut self.dns_response {
-            b.append_option(m.map(|m| m.response));
+            b.at(row).append_value(m.response);
         }
         if let Some(b) = &mut self.dns_opcode {
-            b.append_option(m.map(|m| m.opcode));
+            b.at(row).append_value(m.opcode);
         }
         if let Some(b) = &mut self.dns_rcode {
-            b.append_option(m.map(|m| m.rcode));
+            b.at(row).append_value(m.rcode);
         }
-        let question = m.and_then(|m| m.question.as_ref());
-        if let Some(b) = &mut self.dns_qname {
-            b.append_option(question.map(|q| self.dns_qnames.key(&q.name)));
-        }
-        if let Some(b) = &mut self.dns_qtype {
-            b.append_option(question.map(|q| q.qtype));
-        }
-        if let Some(b) = &mut self.dns_qclass {
-            b.append_option(question.map(|q| q.qclass));
-        }
-        let answers = m.and_then(|m| m.answers.as_ref());
-        if let Some(b) = &mut self.dns_answers {
-            match answers {
-                Some(answers) => {
-                    for a in answers {
-                        b.values().append_value(&a.value);
-                    }
-                    b.append(true);
-                }
-                None => b.append(false),
+        if let Some(q) = &m.question {
+            if let Some(b) = &mut self.dns_qname {
+                b.at(row).append_value(self.dns_qnames.key(&q.name));
+            }
+            if let Some(b) = &mut self.dns_qtype {
+                b.at(row).append_value(q.qtype);
+            }
+            if let Some(b) = &mut self.dns_qclass {
+                b.at(row).append_value(q.qclass);
             }
         }
-        if let Some(b) = &mut self.dns_ttls {
-            match answers {
-                Some(answers) => {
-                    for a in answers {
-                        b.values().append_value(a.ttl);
-                    }
-                    b.append(true);
-                }
-                None => b.append(false),
+        if let (Some(b), Some(answers)) = (&mut self.dns_answers, &m.answers) {
+            let b = b.at(row);
+            for a in answers {
+                b.values().append_value(&a.value);
             }
+            b.append(true);
+        }
+        if let (Some(b), Some(answers)) = (&mut self.dns_ttls, &m.answers) {
+            let b = b.at(row);
+            for a in answers {
+                b.values().append_value(a.ttl);
+            }
+            b.append(true);
         }
         if let Some(b) = &mut self.dns_truncated {
-            b.append_option(m.map(|m| m.truncated));
+            b.at(row).append_value(m.truncated);
         }
     }
 
@@ -1008,7 +1098,7 @@ impl MoreColumns {
             + self
                 .dns_answers
                 .as_ref()
-                .map_or(0, |b| b.values_ref().values_slice().len())
+                .map_or(0, |b| b.builder.values_ref().values_slice().len())
             + self.tls_snis.text_len
             + self.fingerprints.text_len
             + self.http_methods.text_len
@@ -1020,7 +1110,7 @@ impl MoreColumns {
             + self
                 .tls_alpn
                 .as_ref()
-                .map_or(0, |b| b.values_ref().values_slice().len())
+                .map_or(0, |b| b.builder.values_ref().values_slice().len())
     }
 
     /// The TCP header's fields, each as far as it was captured within the IP packet.
@@ -1042,11 +1132,21 @@ impl MoreColumns {
         }
     }
 
-    fn finish(&mut self, c: Column) -> ArrayRef {
+    /// Column `c` of the batch, which holds `rows` rows.
+    fn finish(&mut self, c: Column, rows: usize) -> ArrayRef {
         use Column::*;
         fn take<B: arrow_array::builder::ArrayBuilder>(b: &mut Option<B>) -> ArrayRef {
             b.as_mut()
                 .expect("a selected column has a builder")
+                .finish()
+        }
+        fn take_sparse<B: NullRows + ArrayBuilder>(
+            b: &mut Option<Sparse<B>>,
+            rows: usize,
+        ) -> ArrayRef {
+            b.as_mut()
+                .expect("a selected column has a builder")
+                .filled(rows)
                 .finish()
         }
         match c {
@@ -1130,21 +1230,31 @@ impl MoreColumns {
                     Arc::new(StringArray::from(DIRECTIONS.to_vec())),
                 )
             }
-            DnsId => take(&mut self.dns_id),
-            DnsResponse => take(&mut self.dns_response),
-            DnsOpcode => take(&mut self.dns_opcode),
-            DnsRcode => take(&mut self.dns_rcode),
+            DnsId => take_sparse(&mut self.dns_id, rows),
+            DnsResponse => take_sparse(&mut self.dns_response, rows),
+            DnsOpcode => take_sparse(&mut self.dns_opcode, rows),
+            DnsRcode => take_sparse(&mut self.dns_rcode, rows),
             DnsQname => {
-                let keys = self.dns_qname.as_mut().expect("selected").finish();
+                let keys = self
+                    .dns_qname
+                    .as_mut()
+                    .expect("selected")
+                    .filled(rows)
+                    .finish();
                 dictionary32(keys, self.dns_qnames.take_values())
             }
-            DnsQtype => take(&mut self.dns_qtype),
-            DnsQclass => take(&mut self.dns_qclass),
-            DnsAnswers => take(&mut self.dns_answers),
-            DnsTtls => take(&mut self.dns_ttls),
-            DnsTruncated => take(&mut self.dns_truncated),
+            DnsQtype => take_sparse(&mut self.dns_qtype, rows),
+            DnsQclass => take_sparse(&mut self.dns_qclass, rows),
+            DnsAnswers => take_sparse(&mut self.dns_answers, rows),
+            DnsTtls => take_sparse(&mut self.dns_ttls, rows),
+            DnsTruncated => take_sparse(&mut self.dns_truncated, rows),
             TlsHandshake => {
-                let keys = self.tls_handshake.as_mut().expect("selected").finish();
+                let keys = self
+                    .tls_handshake
+                    .as_mut()
+                    .expect("selected")
+                    .filled(rows)
+                    .finish();
                 dictionary16(
                     keys,
                     Arc::new(StringArray::from(vec![
@@ -1154,13 +1264,18 @@ impl MoreColumns {
                 )
             }
             TlsSni => {
-                let keys = self.tls_sni.as_mut().expect("selected").finish();
+                let keys = self
+                    .tls_sni
+                    .as_mut()
+                    .expect("selected")
+                    .filled(rows)
+                    .finish();
                 dictionary32(keys, self.tls_snis.take_values())
             }
-            TlsVersions => take(&mut self.tls_versions),
-            TlsVersion => take(&mut self.tls_version),
-            TlsAlpn => take(&mut self.tls_alpn),
-            TlsCipher => take(&mut self.tls_cipher),
+            TlsVersions => take_sparse(&mut self.tls_versions, rows),
+            TlsVersion => take_sparse(&mut self.tls_version, rows),
+            TlsAlpn => take_sparse(&mut self.tls_alpn, rows),
+            TlsCipher => take_sparse(&mut self.tls_cipher, rows),
             HttpMethod | HttpHost | HttpUri | HttpUserAgent | HttpContentType => {
                 let (keys, values) = match c {
                     HttpMethod => (self.http_method.as_mut(), &mut self.http_methods),
@@ -1172,17 +1287,20 @@ impl MoreColumns {
                         &mut self.http_content_types,
                     ),
                 };
-                dictionary32(keys.expect("selected").finish(), values.take_values())
+                dictionary32(
+                    keys.expect("selected").filled(rows).finish(),
+                    values.take_values(),
+                )
             }
-            HttpStatus => take(&mut self.http_status),
-            QuicVersion => take(&mut self.quic_version),
+            HttpStatus => take_sparse(&mut self.http_status, rows),
+            QuicVersion => take_sparse(&mut self.quic_version, rows),
             QuicDcid | QuicScid => {
                 let keys = if c == QuicDcid {
                     self.quic_dcid.as_mut()
                 } else {
                     self.quic_scid.as_mut()
                 };
-                let keys = keys.expect("selected").finish();
+                let keys = keys.expect("selected").filled(rows).finish();
                 if self.quic_cid_values.is_none() {
                     self.quic_cid_values = Some(self.quic_cids.take_values());
                 }
@@ -1194,7 +1312,7 @@ impl MoreColumns {
                     TlsJa3s => self.tls_ja3s.as_mut(),
                     _ => self.tls_ja4.as_mut(),
                 };
-                let keys = keys.expect("selected").finish();
+                let keys = keys.expect("selected").filled(rows).finish();
                 if self.fingerprint_values.is_none() {
                     self.fingerprint_values = Some(self.fingerprints.take_values());
                 }
@@ -1382,7 +1500,7 @@ impl BatchBuilder {
             b.append_value(&record.data[p.payload.clone()]);
         }
         if let Some(more) = &mut self.more {
-            more.push(record, dissection, place);
+            more.push(record, dissection, place, self.rows);
         }
         self.rows += 1;
     }
@@ -1440,7 +1558,7 @@ impl BatchBuilder {
                     .more
                     .as_mut()
                     .expect("a column beyond the six has its builders")
-                    .finish(other),
+                    .finish(other, self.rows),
             });
         }
         if let Some(more) = &mut self.more {

@@ -26,12 +26,14 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::hash::BuildHasherDefault;
 
-/// The maps of connections: keyed by a hash with random keys, so a crafted set of
-/// 5-tuples cannot be made to collide, and aHash's, not SipHash's: SipHash of these
-/// 40-byte keys was a fifth of what the DNS, TLS and HTTP columns cost (perf).
-type HashMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, ahash::RandomState>;
+/// The maps of connections: keyed by `Key`, hashed once when the key is made (`key_of`),
+/// as a segment looks its connection up in two or three of them; with random keys, so a
+/// crafted set of 5-tuples cannot be made to collide, and aHash's, not SipHash's: SipHash
+/// of these 40-byte keys was a fifth of what the DNS, TLS and HTTP columns cost (perf).
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+type HashSet<K> = std::collections::HashSet<K, BuildHasherDefault<KeyHasher>>;
 
 use crate::ip::{Addr, IpPacket};
 use crate::wire::http::{self, Body, Chunks};
@@ -66,7 +68,7 @@ const ACK: u8 = 0x10;
 
 /// A message completed by a head: the hello, or where the message is in the head's bytes.
 enum Done {
-    Tls(Hello),
+    Tls(Box<Hello>),
     Http(std::ops::Range<usize>),
     Dns(std::ops::Range<usize>),
     Ssh,
@@ -91,7 +93,8 @@ impl Done {
 /// A message a segment completes, for the row of that segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found<'a> {
-    Tls(Hello),
+    /// Boxed: a row carries its `Found` through several moves, and a hello is rare.
+    Tls(Box<Hello>),
     /// An HTTP message's start line and header fields.
     Http(Cow<'a, [u8]>),
     /// A DNS message (after its 2-byte length).
@@ -110,27 +113,36 @@ struct Key {
     vlan: Option<u16>,
     /// A QUIC connection's client Initials (UDP), not a TCP connection.
     quic: bool,
+    /// The fields' hash, under the process's random key (`KEY_HASH`): the maps take it as
+    /// it is (`KeyHasher`). Equal fields give equal hashes in every tracker of the process,
+    /// so keys move between the trackers of a read's ranges.
+    hash: u64,
 }
 
+/// The random key of connection hashes: endpoints are chosen by strangers, who must not be
+/// able to pick ones that collide.
+static KEY_HASH: std::sync::LazyLock<ahash::RandomState> =
+    std::sync::LazyLock::new(ahash::RandomState::new);
+
 impl std::hash::Hash for Key {
-    /// The fields packed into one write: a derived hash made a dozen calls into the hasher
-    /// for each segment.
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut bytes = [0u8; 40];
-        for (at, addr) in [(0, &self.a), (16, &self.b)] {
-            match addr {
-                Addr::V4(b) => bytes[at..at + 4].copy_from_slice(b),
-                Addr::V6(b) => bytes[at..at + 16].copy_from_slice(b),
-            }
-        }
-        bytes[32..34].copy_from_slice(&self.a_port.to_be_bytes());
-        bytes[34..36].copy_from_slice(&self.b_port.to_be_bytes());
-        bytes[36..38].copy_from_slice(&self.vlan.unwrap_or(0).to_be_bytes());
-        bytes[38] = matches!(self.a, Addr::V6(_)) as u8
-            | (matches!(self.b, Addr::V6(_)) as u8) << 1
-            | (self.vlan.is_some() as u8) << 2
-            | (self.quic as u8) << 3;
-        state.write(&bytes);
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes a `Key`'s own hash through.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("a Key hashes as its u64")
     }
 }
 
@@ -475,7 +487,7 @@ impl StreamTracker {
             // The first piece of a fragmented segment: the rest of it is not here.
             stated = stated.max(data.len() as u32 + 1);
         }
-        let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan);
+        let (key, dir) = key_of(p.src, sport, p.dst, dport, vlan, false);
         let clock = self.tick(time);
         let dead = |c: &Conn| matches!((clock, c.last), (Some(now), Some(l)) if now - l > IDLE_NS);
         let (known, certain) = match self.conns.get(&key) {
@@ -571,13 +583,12 @@ impl StreamTracker {
         vlan: Option<u16>,
         at: SegmentAt,
         q: quic::LongHeader<'_>,
-    ) -> Option<Hello> {
+    ) -> Option<Box<Hello>> {
         if !q.opened || q.hello.is_some() {
             return None;
         }
         let (sport, dport) = (p.src_port?, p.dst_port?);
-        let (mut key, _) = key_of(p.src, sport, p.dst, dport, vlan);
-        key.quic = true;
+        let (key, _) = key_of(p.src, sport, p.dst, dport, vlan, true);
         let clock = self.tick(time);
         let begins = q.crypto.iter().any(|(offset, _)| *offset == 0);
         if self.partial {
@@ -640,39 +651,50 @@ impl StreamTracker {
 
 /// The connection's key, and the direction index of the packet from `src`: the lower
 /// endpoint first, in `flow::table::addr_order`'s order (compared here without building
-/// its arrays: this runs for every TCP segment with data).
-fn key_of(src: Addr, sport: u16, dst: Addr, dport: u16, vlan: Option<u16>) -> (Key, usize) {
-    use std::cmp::Ordering::{Greater, Less};
-    let order = match (&src, &dst) {
-        (Addr::V4(a), Addr::V4(b)) => a.cmp(b),
-        (Addr::V6(a), Addr::V6(b)) => a.cmp(b),
-        (Addr::V4(_), Addr::V6(_)) => Less,
-        (Addr::V6(_), Addr::V4(_)) => Greater,
-    };
-    if order.then(sport.cmp(&dport)) != Greater {
-        let key = Key {
-            a: src,
-            b: dst,
-            a_port: sport,
-            b_port: dport,
-            vlan,
-            quic: false,
-        };
-        (key, 0)
-    } else {
-        let key = Key {
-            a: dst,
-            b: src,
-            a_port: dport,
-            b_port: sport,
-            vlan,
-            quic: false,
-        };
-        (key, 1)
+/// its arrays: this runs for every TCP segment with data); `quic` for a QUIC client's
+/// Initials.
+fn key_of(
+    src: Addr,
+    sport: u16,
+    dst: Addr,
+    dport: u16,
+    vlan: Option<u16>,
+    quic: bool,
+) -> (Key, usize) {
+    // Addresses as numbers: their order is the bytes' order, without a call to memcmp.
+    fn number(a: Addr) -> (u128, u8) {
+        match a {
+            Addr::V4(b) => (u32::from_be_bytes(b) as u128, 4),
+            Addr::V6(b) => (u128::from_be_bytes(b), 6),
+        }
     }
+    let (src_n, dst_n) = (number(src), number(dst));
+    // Version first: every IPv4 address before every IPv6 one.
+    let dir = usize::from((src_n.1, src_n.0, sport) > (dst_n.1, dst_n.0, dport));
+    let ((a, an, a_port), (b, bn, b_port)) = if dir == 0 {
+        ((src, src_n, sport), (dst, dst_n, dport))
+    } else {
+        ((dst, dst_n, dport), (src, src_n, sport))
+    };
+    let packed = (a_port as u64) << 48
+        | (b_port as u64) << 32
+        | (vlan.unwrap_or(0) as u64) << 16
+        | (an.1 as u64) << 8
+        | (bn.1 as u64) << 4
+        | (vlan.is_some() as u64) << 1
+        | quic as u64;
+    let key = Key {
+        a,
+        b,
+        a_port,
+        b_port,
+        vlan,
+        quic,
+        hash: KEY_HASH.hash_one((an.0, bn.0, packed)),
+    };
+    (key, dir)
 }
 
-/// TCP payload bytes by the IP length field (what was captured when it is 0: TSO).
 fn stated_payload(d: &[u8], p: &IpPacket, tcp_header: u32) -> u32 {
     let ip_len = crate::flow::observe::stated_len(d, p);
     if ip_len == 0 {
@@ -830,7 +852,7 @@ fn advance<'a>(
 /// What a completed head tells: the message, if complete now, and where the direction
 /// goes on.
 enum Step {
-    Tls(Hello),
+    Tls(Box<Hello>),
     Http {
         len: usize,
         body: Body,
@@ -903,7 +925,7 @@ fn read_head(conn: &Conn, dir: usize, bytes: &[u8]) -> Progress<Step> {
     };
     match app {
         App::Tls => match tls::records_progress(bytes) {
-            Progress::Done(h) => Progress::Done(Step::Tls(h)),
+            Progress::Done(h) => Progress::Done(Step::Tls(Box::new(h))),
             Progress::Incomplete => Progress::Incomplete,
             Progress::Invalid => Progress::Invalid,
         },
@@ -1190,14 +1212,14 @@ mod tests {
         for a in addrs {
             for b in addrs {
                 for (sp, dp) in [(1, 2), (2, 1), (7, 7)] {
-                    let (key, dir) = key_of(a, sp, b, dp, None);
+                    let (key, dir) = key_of(a, sp, b, dp, None, false);
                     let want = if (addr_order(&a), sp) <= (addr_order(&b), dp) {
                         0
                     } else {
                         1
                     };
                     assert_eq!(dir, want, "{a:?}:{sp} {b:?}:{dp}");
-                    assert_eq!(key, key_of(b, dp, a, sp, None).0);
+                    assert_eq!(key, key_of(b, dp, a, sp, None, false).0);
                 }
             }
         }

@@ -73,7 +73,7 @@ pub struct LongHeader<'a> {
     /// AEAD tag checked): a QUIC packet beyond doubt.
     pub opened: bool,
     /// The ClientHello of a client Initial that opened and holds it whole.
-    pub hello: Option<Hello>,
+    pub hello: Option<Box<Hello>>,
     /// An opened client Initial without a whole hello: its CRYPTO frames' bytes before
     /// `MAX_HELLO`, by offset, for a hello that spans Initials.
     pub crypto: Vec<(usize, Vec<u8>)>,
@@ -341,12 +341,12 @@ pub fn contiguous<B: AsRef<[u8]>>(pieces: &mut [(usize, B)]) -> Vec<u8> {
 }
 
 /// The ClientHello that a CRYPTO stream's first bytes hold whole.
-pub fn hello_of(stream: &[u8]) -> Option<Hello> {
+pub fn hello_of(stream: &[u8]) -> Option<Box<Hello>> {
     let need = 4 + (((*stream.get(1)? as usize) << 16) | (be16(stream, 2..4)? as usize));
     if stream.first() != Some(&1) || stream.len() < need {
         return None;
     }
-    Hello::parse(&stream[..need])
+    Hello::parse(&stream[..need]).map(Box::new)
 }
 
 /// A connection id as lowercase hex, as tshark shows `quic.dcid`.
