@@ -104,20 +104,28 @@ pub enum Found<'a> {
 }
 
 /// A connection, its endpoints in a fixed order (the lower address and port first).
+/// Addresses are kept as numbers (an IPv4 address's 32 bits; `flags` tells the version):
+/// a key is made and compared for every TCP segment with data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Key {
-    a: Addr,
-    b: Addr,
-    a_port: u16,
-    b_port: u16,
-    vlan: Option<u16>,
-    /// A QUIC connection's client Initials (UDP), not a TCP connection.
-    quic: bool,
+    a: u128,
+    b: u128,
     /// The fields' hash, under the process's random key (`KEY_HASH`): the maps take it as
     /// it is (`KeyHasher`). Equal fields give equal hashes in every tracker of the process,
     /// so keys move between the trackers of a read's ranges.
     hash: u64,
+    a_port: u16,
+    b_port: u16,
+    vlan: u16,
+    /// `KEY_A_V6 | KEY_B_V6 | KEY_VLAN | KEY_QUIC`.
+    flags: u8,
 }
+
+const KEY_A_V6: u8 = 1;
+const KEY_B_V6: u8 = 2;
+const KEY_VLAN: u8 = 4;
+/// A QUIC connection's client Initials (UDP), not a TCP connection.
+const KEY_QUIC: u8 = 8;
 
 /// The random key of connection hashes: endpoints are chosen by strangers, who must not be
 /// able to pick ones that collide.
@@ -653,6 +661,7 @@ impl StreamTracker {
 /// endpoint first, in `flow::table::addr_order`'s order (compared here without building
 /// its arrays: this runs for every TCP segment with data); `quic` for a QUIC client's
 /// Initials.
+#[inline]
 fn key_of(
     src: Addr,
     sport: u16,
@@ -661,36 +670,35 @@ fn key_of(
     vlan: Option<u16>,
     quic: bool,
 ) -> (Key, usize) {
-    // Addresses as numbers: their order is the bytes' order, without a call to memcmp.
-    fn number(a: Addr) -> (u128, u8) {
+    // Addresses as numbers: their order is the bytes' order, without a call to memcmp;
+    // every IPv4 address before every IPv6 one.
+    fn number(a: Addr) -> (bool, u128) {
         match a {
-            Addr::V4(b) => (u32::from_be_bytes(b) as u128, 4),
-            Addr::V6(b) => (u128::from_be_bytes(b), 6),
+            Addr::V4(b) => (false, u32::from_be_bytes(b) as u128),
+            Addr::V6(b) => (true, u128::from_be_bytes(b)),
         }
     }
     let (src_n, dst_n) = (number(src), number(dst));
-    // Version first: every IPv4 address before every IPv6 one.
-    let dir = usize::from((src_n.1, src_n.0, sport) > (dst_n.1, dst_n.0, dport));
-    let ((a, an, a_port), (b, bn, b_port)) = if dir == 0 {
-        ((src, src_n, sport), (dst, dst_n, dport))
+    let dir = usize::from((src_n, sport) > (dst_n, dport));
+    let ((a, a_port), (b, b_port)) = if dir == 0 {
+        ((src_n, sport), (dst_n, dport))
     } else {
-        ((dst, dst_n, dport), (src, src_n, sport))
+        ((dst_n, dport), (src_n, sport))
     };
-    let packed = (a_port as u64) << 48
-        | (b_port as u64) << 32
-        | (vlan.unwrap_or(0) as u64) << 16
-        | (an.1 as u64) << 8
-        | (bn.1 as u64) << 4
-        | (vlan.is_some() as u64) << 1
-        | quic as u64;
+    let flags = a.0 as u8 * KEY_A_V6
+        | b.0 as u8 * KEY_B_V6
+        | vlan.is_some() as u8 * KEY_VLAN
+        | quic as u8 * KEY_QUIC;
+    let vlan = vlan.unwrap_or(0);
+    let packed = (a_port as u64) << 48 | (b_port as u64) << 32 | (vlan as u64) << 16 | flags as u64;
     let key = Key {
-        a,
-        b,
+        a: a.1,
+        b: b.1,
+        hash: KEY_HASH.hash_one((a.1, b.1, packed)),
         a_port,
         b_port,
         vlan,
-        quic,
-        hash: KEY_HASH.hash_one((an.0, bn.0, packed)),
+        flags,
     };
     (key, dir)
 }
