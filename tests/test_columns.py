@@ -211,7 +211,7 @@ def test_column_dtypes():
         "tcp_window": "UInt16", "icmp_type": "UInt8", "icmp_code": "UInt8", "vlan": "UInt16",
         "src_mac": "category", "dst_mac": "category", "ethertype": "UInt16", "payload_length": "UInt32",
         "tunnel": "category", "tunnel_id": "UInt32", "outer_src_host": "category", "outer_dst_host": "category",
-        "frame": "UInt64", "community_id": "category", "flow_id": "UInt64", "direction": "category",
+        "frame": "UInt64", "offset": "UInt64", "community_id": "category", "flow_id": "UInt64", "direction": "category",
         "dns_id": "UInt16", "dns_response": "boolean", "dns_opcode": "UInt8", "dns_rcode": "UInt8",
         "dns_qname": "category", "dns_qtype": "UInt16", "dns_qclass": "UInt16",
         "dns_answers": "list<item: string>[pyarrow]", "dns_ttls": "list<item: uint32>[pyarrow]",
@@ -366,7 +366,7 @@ def test_catalog_entry_takes_columns(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="live capture needs root or CAP_NET_RAW")
 def test_live_capture_takes_columns():
-    picked = ["interface", "length", "ip_version", "dst_port", "ttl"]
+    picked = ["interface", "length", "ip_version", "dst_port", "ttl", "offset"]
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     port = receiver.getsockname()[1]
@@ -393,6 +393,8 @@ def test_live_capture_takes_columns():
     assert set(df.interface) == {"lo"}
     # Ethernet (14) + IPv4 (20) + UDP (8) + 10 bytes on lo.
     assert list(df.length) == [52] * 3 and list(df.ip_version) == [4] * 3 and list(df.dst_port) == [port] * 3
+    # A live capture has no file: no offsets.
+    assert df.offset.isna().all()
 
 
 def test_a_text_column_with_no_value_in_some_files_keeps_one_dtype_through_dask():

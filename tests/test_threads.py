@@ -24,8 +24,9 @@ def big_capture(tmp_path_factory):
 
 
 # The documented six and the per-packet columns every reader must count alike: `frame` (a
-# range's reader counts from its start, then learns how many records came before it).
-COLUMNS = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol", "frame", "community_id"]
+# range's reader counts from its start, then learns how many records came before it) and
+# `offset` (its reader's offsets count from the range's start).
+COLUMNS = ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol", "frame", "offset", "community_id"]
 
 
 @pytest.mark.parametrize("threads", [2, 3, 8])
@@ -85,7 +86,11 @@ def big_pcapng(tmp_path_factory, big_capture):
 
 
 def test_pcapng_reads_the_same_on_every_core_and_in_partitions(big_capture, big_pcapng):
-    want = intake.open_pcap(big_capture, threads=1, payload=True, columns=COLUMNS).read()
+    # The same packets as the pcap file's, at the pcapng file's own offsets.
+    want = intake.open_pcap(big_pcapng, threads=1, payload=True, columns=COLUMNS).read()
+    pcap = intake.open_pcap(big_capture, threads=1, payload=True, columns=COLUMNS).read()
+    pd.testing.assert_frame_equal(want.drop(columns="offset"), pcap.drop(columns="offset"))
+    assert (want.offset > pcap.offset).all()
     pd.testing.assert_frame_equal(intake.open_pcap(big_pcapng, threads=2, payload=True, columns=COLUMNS).read(), want)
     source = intake.open_pcap(big_pcapng, blocksize=2_999_999, payload=True, columns=COLUMNS)
     info = source.discover()

@@ -102,6 +102,8 @@ pub struct RowPlace {
     pub row: u64,
     /// The packet's flow id, and whether it goes from the flow's originator.
     pub flow: Option<(u64, bool)>,
+    /// Where the record starts in its file; `None` for a live capture.
+    pub offset: Option<u64>,
 }
 
 /// Whether rows of `columns` need the tunnels walked, even without decapsulating.
@@ -536,6 +538,7 @@ struct MoreColumns {
     /// This batch's outer host dictionary values, once taken.
     outer_values: Option<ArrayRef>,
     frame: Option<UInt64Builder>,
+    offset: Option<UInt64Builder>,
     community_ids: TextDictionary,
     community_id: Option<Int32Builder>,
     flow_id: Option<UInt64Builder>,
@@ -679,6 +682,7 @@ impl MoreColumns {
                 OuterSrcHost => m.outer_src_host = Some(BufferBuilder::new(capacity)),
                 OuterDstHost => m.outer_dst_host = Some(BufferBuilder::new(capacity)),
                 Frame => m.frame = Some(UInt64Builder::with_capacity(capacity)),
+                Offset => m.offset = Some(UInt64Builder::with_capacity(capacity)),
                 CommunityId => m.community_id = Some(Int32Builder::with_capacity(capacity)),
                 FlowId => m.flow_id = Some(UInt64Builder::with_capacity(capacity)),
                 Direction => m.direction = Some(BufferBuilder::new(capacity)),
@@ -854,6 +858,9 @@ impl MoreColumns {
         }
         if let Some(b) = &mut self.frame {
             b.append_value(place.frame);
+        }
+        if let Some(b) = &mut self.offset {
+            b.append_option(place.offset);
         }
         if let Some(b) = &mut self.community_id {
             b.append_value(self.community_ids.key(&packet_community_id(d, p)));
@@ -1218,6 +1225,7 @@ impl MoreColumns {
                 )
             }
             Frame => take(&mut self.frame),
+            Offset => take(&mut self.offset),
             CommunityId => {
                 let keys = self.community_id.as_mut().expect("selected").finish();
                 dictionary32(keys, self.community_ids.take_values())
@@ -1654,6 +1662,7 @@ mod tests {
             frame: 7,
             row: 0,
             flow: Some((42, false)),
+            offset: Some(24),
         };
         builder.push(&record, &dissection, &place);
     }

@@ -43,6 +43,7 @@ pub enum Column {
     OuterSrcHost,
     OuterDstHost,
     Frame,
+    Offset,
     CommunityId,
     FlowId,
     Direction,
@@ -211,7 +212,7 @@ const fn def(
 }
 
 /// Every column, in the documented order (the order of `Column`'s variants).
-pub const COLUMNS: [ColumnDef; 65] = {
+pub const COLUMNS: [ColumnDef; 66] = {
     use Column::*;
     use Kind::*;
     use Needs::*;
@@ -318,6 +319,9 @@ pub const COLUMNS: [ColumnDef; 65] = {
         def(Frame, "frame", UInt64, false, Nothing,
             "1-based ordinal of the packet's record in its file, counting every packet record (IP or not, filtered or not): tshark's `frame.number` where the file has no non-packet blocks; the same on every path (threads, byte ranges, dask)",
             "frame.number"),
+        def(Offset, "offset", UInt64, true, Nothing,
+            "byte offset in its file where the packet's record starts (pcap: its 16-byte record header; pcapng: its block), counted in the decompressed bytes of a compressed file; the same on every path; missing for a live capture",
+            ""),
         def(CommunityId, "community_id", Text32, true, Transport,
             "Community ID v1 (seed 0) of the row's packet: its addresses, protocol and ports (ICMP: type and counterpart type or code), the same for both directions; without ports for a non-first fragment and for protocols without them",
             "communityid"),

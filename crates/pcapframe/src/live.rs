@@ -418,7 +418,8 @@ impl LiveReader {
         let mut live = live.clone();
         let mut read = read.clone();
         live.filter = read.filter.take().or(live.filter);
-        let rows = RowBuilder::new(&read)?;
+        let mut rows = RowBuilder::new(&read)?;
+        rows.without_offsets();
         Ok(LiveReader {
             capture: LiveCapture::open(&live)?,
             rows,

@@ -169,6 +169,8 @@ pub trait RangeRows: Sized {
     /// Frames counted from where a decode started, made the file's: `before` packet
     /// records come before that start.
     fn shift_frames(items: &mut [Self::Item], before: u64);
+    /// The records pushed come from a reader that starts at byte `base` of the file.
+    fn offsets_from(&mut self, _base: u64) {}
     /// Where the TCP streams start, for rows that read them (`stream`).
     fn start_streams(&mut self, _start: StreamStart) {}
     /// The TCP streams' state at the end, for rows that read them.
@@ -231,6 +233,9 @@ impl RangeRows for RowBuilder {
     }
     fn shift_frames(items: &mut [RecordBatch], before: u64) {
         shift_frames(items, before)
+    }
+    fn offsets_from(&mut self, base: u64) {
+        RowBuilder::offsets_from(self, base)
     }
     fn start_streams(&mut self, start: StreamStart) {
         RowBuilder::start_streams(self, start)
@@ -1143,6 +1148,7 @@ fn decode_records<R: RangeRows>(
     }
     let mut rows = R::new(options)?;
     rows.start_streams(streams);
+    rows.offsets_from(start);
     let mut pieces = Pieces {
         rows,
         batch_rows: options.batch_rows,

@@ -85,6 +85,9 @@ pub struct RowBuilder {
     file: u32,
     /// Rows made before the batch being built.
     rows_before: u64,
+    /// Where the records' reader starts in their file (a byte range's reader counts its
+    /// records' offsets from there); `None` for a live capture, which has no file.
+    offset_base: Option<u64>,
 }
 
 impl RowBuilder {
@@ -129,7 +132,18 @@ impl RowBuilder {
             flows,
             file: 0,
             rows_before: 0,
+            offset_base: Some(0),
         })
+    }
+
+    /// The records pushed come from a reader that starts at byte `base` of their file.
+    pub fn offsets_from(&mut self, base: u64) {
+        self.offset_base = Some(base);
+    }
+
+    /// The records pushed come from a live capture: no file, no offsets.
+    pub fn without_offsets(&mut self) {
+        self.offset_base = None;
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -195,6 +209,7 @@ impl RowBuilder {
                 frame: frame.number,
                 row: self.rows_before + self.builder.len() as u64,
                 flow,
+                offset: self.offset_base.map(|base| base + record.offset),
             };
             self.builder.push(record, dissection, &place);
         }

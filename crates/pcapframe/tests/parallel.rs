@@ -19,11 +19,17 @@ fn corpus_dir() -> PathBuf {
     }
 }
 
-/// The documented six, the payload, and the columns that count records (`frame`) or hash
-/// the endpoints (`community_id`), which every reader must agree on too.
+/// The documented six, the payload, and the columns that count records (`frame`), place
+/// them in the file (`offset`) or hash the endpoints (`community_id`), which every reader
+/// must agree on too.
 fn options() -> ReadOptions {
     let mut columns = pcapframe::column::DEFAULT.to_vec();
-    columns.extend([Column::Payload, Column::Frame, Column::CommunityId]);
+    columns.extend([
+        Column::Payload,
+        Column::Frame,
+        Column::Offset,
+        Column::CommunityId,
+    ]);
     ReadOptions {
         columns: Some(columns),
         payload: true,
@@ -70,6 +76,9 @@ fn arrow_cast_free(batch: &RecordBatch) -> Vec<String> {
     let community_id = batch
         .column_by_name("community_id")
         .map(|c| c.as_dictionary::<Int32Type>().clone());
+    let offset = batch
+        .column_by_name("offset")
+        .map(|c| c.as_primitive::<arrow_array::types::UInt64Type>().clone());
     let text = |d: &arrow_array::DictionaryArray<Int32Type>, i: usize| {
         d.values()
             .as_string::<i32>()
@@ -79,8 +88,9 @@ fn arrow_cast_free(batch: &RecordBatch) -> Vec<String> {
     (0..batch.num_rows())
         .map(|i| {
             format!(
-                "{:?} {:?} {:?} {} {:?} {} {:?} {} {:?}",
+                "{:?} {:?} {:?} {:?} {} {:?} {} {:?} {} {:?}",
                 frame.as_ref().map(|f| f.value(i)),
+                offset.as_ref().map(|o| o.is_valid(i).then(|| o.value(i))),
                 community_id.as_ref().map(|c| text(c, i)),
                 time.is_valid(i).then(|| time.value(i)),
                 text(src, i),
