@@ -703,6 +703,7 @@ fn key_of(
     (key, dir)
 }
 
+/// TCP payload bytes by the IP length field (what was captured when it is 0: TSO).
 fn stated_payload(d: &[u8], p: &IpPacket, tcp_header: u32) -> u32 {
     let ip_len = crate::flow::observe::stated_len(d, p);
     if ip_len == 0 {
