@@ -4,7 +4,7 @@
 //! three times the whole parse. Only the columns asked for are built (the rest are `None`),
 //! and the columns beyond the documented six sit behind one branch.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use arrow_array::builder::{
     ArrayBuilder, BooleanBuilder, Int16Builder, Int32Builder, LargeBinaryBuilder, ListBuilder,
@@ -125,25 +125,45 @@ pub fn row_bytes(columns: &[Column]) -> usize {
         + 96 * hosts([Column::OuterSrcHost, Column::OuterDstHost]) as usize
 }
 
-/// Fail with `OutOfMemory` unless `bytes` more can be allocated now, by allocating them
-/// fallibly and letting go. Arrow's builders grow with allocations that abort the process
-/// (a Python interpreter with it) when memory runs out; trying each large growth first
-/// turns a limit (`ulimit -v`, a container's) into an error that names the file.
-pub fn check_room(bytes: usize, what: impl FnOnce() -> String) -> Result<()> {
+/// Large growth is tried and made under this lock: two threads must not both be told
+/// there is room for the same bytes (the last CI run before this lock aborted that way).
+static GROWTH: Mutex<()> = Mutex::new(());
+
+/// Room that must stay free besides a checked growth: for the allocations below
+/// `CHECK_FROM_BYTES` that every thread makes unchecked until its next check (a builder
+/// below 4 MiB doubles to at most 8 MiB; a thread's builders, dictionaries and streams come
+/// to about 20 MiB between checks), and for raising the error once memory has run out.
+const SPARE_BYTES: usize = 64 << 20;
+
+/// Proof that a growth was checked; the growth is made while it is held.
+#[must_use = "make the growth while the room is held"]
+#[derive(Debug)]
+pub struct Room {
+    _held: Option<MutexGuard<'static, ()>>,
+}
+
+/// Fail with `OutOfMemory` unless `bytes` more (and `SPARE_BYTES` beside them) can be
+/// allocated now, by allocating them fallibly and letting go. Arrow's builders grow with
+/// allocations that abort the process (a Python interpreter with it) when memory runs out;
+/// trying each large growth first turns a limit (`ulimit -v`, a container's) into an error
+/// that names the file. Make the growth before dropping the returned `Room`.
+pub fn check_room(bytes: usize, what: impl FnOnce() -> String) -> Result<Room> {
     if bytes < CHECK_FROM_BYTES {
-        return Ok(());
+        return Ok(Room { _held: None });
     }
+    let held = GROWTH.lock().unwrap_or_else(|p| p.into_inner());
     let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(bytes).map_err(|_| {
-        Error::new(
+    match probe.try_reserve_exact(bytes.saturating_add(SPARE_BYTES)) {
+        Ok(()) => Ok(Room { _held: Some(held) }),
+        Err(_) => Err(Error::new(
             ErrorKind::OutOfMemory,
             format!(
                 "out of memory: {bytes} more bytes cannot be allocated for {} (read in smaller \
                  chunks, with fewer columns or without the payload, or allow more memory)",
                 what()
             ),
-        )
-    })
+        )),
+    }
 }
 
 /// Address -> dictionary key. Each new address is written as text once, straight into
@@ -1457,21 +1477,31 @@ impl BatchBuilder {
     /// builders double (each when full, the per-row ones all at row counts that are powers
     /// of two), so the doubling about to happen is tried first (see `check_room`).
     #[inline]
-    pub fn make_room(&self, payload_len: usize) -> Result<()> {
+    pub fn make_room(&self, payload_len: usize) -> Result<Room> {
         let rows = self.rows;
+        let mut grown = 0;
         if rows.is_power_of_two() && rows * self.row_bytes >= CHECK_FROM_BYTES {
-            check_room(2 * rows * self.row_bytes, || {
-                format!("a batch of {} rows", 2 * rows)
-            })?;
+            grown += 2 * rows * self.row_bytes;
         }
+        let mut payload = None;
         if let Some(b) = &self.payload {
             let (len, capacity) = (b.values_slice().len(), b.values_capacity());
             if len + payload_len > capacity {
-                let grown = (2 * capacity).max(len + payload_len);
-                check_room(grown, || format!("{len} bytes of payload in one batch"))?;
+                let more = (2 * capacity).max(len + payload_len);
+                if more >= CHECK_FROM_BYTES {
+                    grown += more;
+                    payload = Some(len);
+                }
             }
         }
-        Ok(())
+        if grown == 0 {
+            return Ok(Room { _held: None });
+        }
+        // One check for both: the second would wait on the lock the first holds.
+        check_room(grown, || match payload {
+            Some(len) => format!("{len} bytes of payload in one batch of {rows} rows"),
+            None => format!("a batch of {} rows", 2 * rows),
+        })
     }
 
     #[inline]
@@ -1831,5 +1861,26 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::OutOfMemory);
         assert!(e.message.contains("a test"), "{e}");
         assert!(check_room(64 << 20, || "64 MiB".into()).is_ok());
+    }
+
+    #[test]
+    fn a_checked_growth_holds_the_room_until_it_is_made() {
+        // Another thread's check waits: both cannot be told there is room for the same bytes.
+        let room = check_room(8 << 20, || unreachable!()).unwrap();
+        let (told, heard) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let _room = check_room(8 << 20, || unreachable!()).unwrap();
+            told.send(()).unwrap();
+        });
+        let wait = std::time::Duration::from_millis(300);
+        assert!(
+            heard.recv_timeout(wait).is_err(),
+            "the second check did not wait"
+        );
+        drop(room);
+        heard
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap();
+        other.join().unwrap();
     }
 }

@@ -117,17 +117,19 @@ impl RowBuilder {
         } else {
             0
         };
-        batch::check_room(capacity * (8 * columns.len() + payload), || {
+        let room = batch::check_room(capacity * (8 * columns.len() + payload), || {
             format!("a batch of {capacity} rows")
         })?;
         // Ports and payload bounds are decoded only when a column needs them.
         let selector = PacketSelector::new(options)?
             .with_transport(batch::needs_transport(&columns))
             .with_tunnels(batch::needs_tunnels(&columns));
+        let builder =
+            BatchBuilder::with_columns(&columns, capacity).with_host_encoding(options.hosts);
+        drop(room);
         Ok(RowBuilder {
             selector,
-            builder: BatchBuilder::with_columns(&columns, capacity)
-                .with_host_encoding(options.hosts),
+            builder,
             frames: 0,
             flows,
             file: 0,
@@ -200,7 +202,7 @@ impl RowBuilder {
             self.builder.start_streams(StreamStart::FileStart);
         }
         if let Some(dissection) = self.selector.select(record)? {
-            self.builder.make_room(dissection.ip().payload.len())?;
+            let room = self.builder.make_room(dissection.ip().payload.len())?;
             let flow = self
                 .flows
                 .as_mut()
@@ -212,6 +214,7 @@ impl RowBuilder {
                 offset: self.offset_base.map(|base| base + record.offset),
             };
             self.builder.push(record, dissection, &place);
+            drop(room);
         }
         Ok(())
     }

@@ -685,12 +685,13 @@ fn key_of(
     } else {
         ((dst_n, dport), (src_n, sport))
     };
-    let flags = a.0 as u8 * KEY_A_V6
-        | b.0 as u8 * KEY_B_V6
-        | vlan.is_some() as u8 * KEY_VLAN
-        | quic as u8 * KEY_QUIC;
+    let flags = (a.0 as u8 * KEY_A_V6)
+        | (b.0 as u8 * KEY_B_V6)
+        | (vlan.is_some() as u8 * KEY_VLAN)
+        | (quic as u8 * KEY_QUIC);
     let vlan = vlan.unwrap_or(0);
-    let packed = (a_port as u64) << 48 | (b_port as u64) << 32 | (vlan as u64) << 16 | flags as u64;
+    let packed =
+        ((a_port as u64) << 48) | ((b_port as u64) << 32) | ((vlan as u64) << 16) | flags as u64;
     let key = Key {
         a: a.1,
         b: b.1,
