@@ -4,6 +4,7 @@
 
 mod convert;
 mod dns_words;
+mod extract;
 mod flows;
 mod inputs;
 mod show;
@@ -146,6 +147,34 @@ enum Command {
         #[command(flatten)]
         select: Selection,
     },
+    /// Write packets back as a capture, as the files hold them: those the selection keeps
+    /// (--filter as `tcpdump -r FILE -w OUT EXPR`, IP or not; --protocol; packet numbers;
+    /// a time range), from every file into one output.
+    Extract {
+        /// Capture files, or globs of them (quoted), written in the order given.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The capture to write: .pcap is classic pcap, any other name pcapng (which keeps
+        /// every interface); `-` is standard output (pcapng unless --format says). Written
+        /// under a temporary name and renamed when complete.
+        #[arg(short = 'w', long = "write")]
+        write: std::path::PathBuf,
+        /// pcapng or pcap, when the name does not say.
+        #[arg(long)]
+        format: Option<String>,
+        /// Packet numbers, as the frame column gives them (1 is a file's first packet
+        /// record, IP or not): 1,5,9-12. One file only.
+        #[arg(long, value_delimiter = ',')]
+        frames: Option<Vec<String>>,
+        /// Only packets at or after this time: epoch seconds or ISO 8601 (UTC unless it says).
+        #[arg(long)]
+        start: Option<String>,
+        /// Only packets before this time (the range is start <= time < end).
+        #[arg(long)]
+        end: Option<String>,
+        #[command(flatten)]
+        select: Selection,
+    },
     /// List the columns `convert --columns` (and the Python `columns=`) can give, with their
     /// types and meanings.
     Columns {
@@ -281,6 +310,22 @@ fn main() -> ExitCode {
                 (idle_timeout, active_timeout),
                 threads,
             )
+        }),
+        Command::Extract {
+            files,
+            write,
+            format,
+            frames,
+            start,
+            end,
+            select,
+        } => select.options().and_then(|o| {
+            let picks = extract::Picks {
+                frames: frames.as_deref(),
+                start: start.as_deref(),
+                end: end.as_deref(),
+            };
+            extract::run(&files, &write, format.as_deref(), picks, o)
         }),
         Command::Columns {
             markdown,

@@ -17,6 +17,8 @@ pub mod column;
 pub mod community_id;
 pub mod dissect;
 pub mod error;
+#[cfg(feature = "output")]
+pub mod extract;
 pub mod flow;
 pub mod format;
 pub mod index;

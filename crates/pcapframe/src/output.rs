@@ -336,6 +336,98 @@ impl Drop for TableWriter {
     }
 }
 
+/// Bytes to one destination by the rules of `TableWriter` (a regular file is completed
+/// under a temporary name and renamed into place; nothing is left behind on failure): for
+/// writers of other formats than tables (`extract`).
+pub struct FileOut {
+    out: Option<BufWriter<File>>,
+    target: Target,
+    destination: PathBuf,
+}
+
+impl FileOut {
+    /// Start writing `destination`, refusing one of `inputs`.
+    pub fn create(destination: &Path, inputs: &[PathBuf]) -> Result<Self> {
+        let (file, target) = open_destination(destination, inputs)?;
+        Ok(FileOut {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            target,
+            destination: destination.to_path_buf(),
+        })
+    }
+
+    /// Write to standard output, refusing it when it is one of `inputs`.
+    pub fn stdout(inputs: &[PathBuf]) -> Result<Self> {
+        let name = Path::new("<standard output>");
+        let file = dup_stdout().map_err(|e| Error::io(e, None).in_file(name))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(e, None).in_file(name))?;
+        refuse_inputs(name, &meta, inputs)?;
+        Ok(FileOut {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            target: Target::Through,
+            destination: name.to_path_buf(),
+        })
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::invalid_argument("this writer is finished"))?;
+        if let Err(e) = out.write_all(bytes) {
+            self.abandon();
+            return Err(Error::io(e, None).in_file(&self.destination));
+        }
+        Ok(())
+    }
+
+    /// Complete the output and, for a regular file, move it into place.
+    pub fn finish(mut self) -> Result<()> {
+        let mut out = self
+            .out
+            .take()
+            .ok_or_else(|| Error::invalid_argument("this writer is finished"))?;
+        if let Err(e) = out.flush() {
+            self.remove_temporary();
+            return Err(Error::io(e, None).in_file(&self.destination));
+        }
+        drop(out);
+        if let Target::Replace {
+            temporary,
+            destination,
+        } = &self.target
+        {
+            if let Err(e) = std::fs::rename(temporary, destination) {
+                self.remove_temporary();
+                return Err(Error::io(e, None).in_file(&self.destination));
+            }
+        }
+        Ok(())
+    }
+
+    /// Give up: remove the temporary file.
+    pub fn abandon(&mut self) {
+        self.out = None;
+        self.remove_temporary();
+    }
+
+    fn remove_temporary(&self) {
+        if let Target::Replace { temporary, .. } = &self.target {
+            let _ = std::fs::remove_file(temporary);
+        }
+    }
+}
+
+impl Drop for FileOut {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            self.abandon();
+        }
+    }
+}
+
 /// Open `destination` by the rules of `TableWriter`.
 fn open_destination(destination: &Path, inputs: &[PathBuf]) -> Result<(File, Target)> {
     let refuse = |why: String| Err(Error::invalid_argument(why).in_file(destination));

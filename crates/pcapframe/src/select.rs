@@ -14,18 +14,23 @@ use crate::stats::ReadStats;
 /// Without the `filter` feature there is no libpcap to compile an expression: a read that
 /// asks for one fails before it starts, and no filter can exist.
 #[cfg(not(feature = "filter"))]
-struct BpfFilter(std::convert::Infallible);
+pub(crate) struct BpfFilter(std::convert::Infallible);
+
+/// A tcpdump expression run on a record's bytes (`bpf`), for readers that keep records
+/// rather than rows.
+#[cfg_attr(not(feature = "output"), allow(dead_code))]
+pub(crate) type RecordFilter = BpfFilter;
 
 #[cfg(not(feature = "filter"))]
 impl BpfFilter {
-    fn new(expression: &str) -> Result<Self> {
+    pub(crate) fn new(expression: &str) -> Result<Self> {
         Err(crate::error::Error::invalid_argument(format!(
             "filter={expression:?} needs libpcap, and this build of pcapframe was made without \
              its `filter` feature: rebuild with it (the command line and the Python module have it)"
         )))
     }
 
-    fn matches(&mut self, _: &Record<'_>) -> Result<bool> {
+    pub(crate) fn matches(&mut self, _: &Record<'_>) -> Result<bool> {
         match self.0 {}
     }
 }

@@ -40,6 +40,18 @@ pub struct Record<'a> {
     pub offset: u64,
 }
 
+/// One record or block with its bytes as the file holds them (`RecordReader::next_item`).
+pub struct Item<'a> {
+    /// The packet, if the item holds one.
+    pub record: Option<Record<'a>>,
+    /// The whole record (header and data) or pcapng block, in the file's byte order.
+    pub bytes: &'a [u8],
+    /// The pcapng block type; 0 for a classic pcap record.
+    pub block_type: u32,
+    /// Whether the file (or pcapng section) is big-endian.
+    pub big_endian: bool,
+}
+
 /// Reads records from a pcap or pcapng byte stream; which one is decided by the first bytes.
 pub struct RecordReader {
     window: ByteWindow,
@@ -171,6 +183,74 @@ impl RecordReader {
         self.next_record_before(u64::MAX)
     }
 
+    /// The next record or pcapng block as its bytes in the file: every block, not only
+    /// packets (section and interface descriptions, name resolution, ...), for writers that
+    /// copy a capture's records as they are. `Ok(None)` at a clean end of file.
+    pub fn next_item(&mut self) -> Result<Option<Item<'_>>> {
+        if let Format::Pcapng(f) = &mut self.format {
+            f.report_blocks = true;
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        self.window.consume(std::mem::take(&mut self.pending));
+        let (step, big_endian) = match &mut self.format {
+            Format::Pcap(f) => (f.next(&mut self.window), f.big_endian()),
+            Format::Pcapng(f) => {
+                let step = f.next(&mut self.window);
+                (step, f.big_endian())
+            }
+        };
+        match step {
+            Ok(Some(found)) => {
+                self.pending = found.record_len;
+                let bytes = &self.window.available()[..found.record_len];
+                let offset = self.window.offset();
+                let record = match found.block_type {
+                    0 | pcapng::EPB | pcapng::SPB | pcapng::PB => Some(Record {
+                        interface_name: match &self.format {
+                            Format::Pcap(_) => None,
+                            Format::Pcapng(f) => f.interface_name(found.interface),
+                        },
+                        timestamp_ns: found.timestamp_ns,
+                        wire_len: found.wire_len,
+                        link_type: found.link_type,
+                        interface: found.interface,
+                        big_endian,
+                        data: &bytes[found.data.clone()],
+                        offset,
+                    }),
+                    _ => None,
+                };
+                Ok(Some(Item {
+                    record,
+                    bytes,
+                    block_type: found.block_type,
+                    big_endian,
+                }))
+            }
+            Ok(None) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Err(e) => {
+                self.finished = true;
+                Err(match &self.path {
+                    Some(p) => e.in_file(p),
+                    None => e,
+                })
+            }
+        }
+    }
+
+    /// The 24-byte file header of a classic pcap file (`None` for pcapng).
+    pub fn pcap_header(&self) -> Option<[u8; pcap::FILE_HEADER_LEN]> {
+        match &self.format {
+            Format::Pcap(f) => Some(f.header()),
+            Format::Pcapng(_) => None,
+        }
+    }
+
     /// `next_record`, but a record starting at or after offset `limit` is left unread and
     /// `Ok(None)` returned, with `offset()` at its start (for readers of byte ranges: in
     /// pcapng, blocks without packets may be skipped on the way to the next packet).
@@ -231,6 +311,9 @@ struct Found {
     wire_len: u32,
     link_type: u32,
     interface: u32,
+    /// The pcapng block type (0 for a classic pcap record); a block that holds no packet
+    /// is returned only to a reader that asked for every block (`next_item`).
+    block_type: u32,
 }
 
 fn not_a_capture(head: &[u8]) -> Error {

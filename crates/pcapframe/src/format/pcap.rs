@@ -19,6 +19,8 @@ pub struct PcapFormat {
     record_header_len: usize,
     link_type: u32,
     modified: bool,
+    /// The file header as written.
+    header: [u8; FILE_HEADER_LEN],
 }
 
 impl PcapFormat {
@@ -61,6 +63,7 @@ impl PcapFormat {
             record_header_len: if magic == MAGIC_MODIFIED { 24 } else { 16 },
             link_type,
             modified: magic == MAGIC_MODIFIED,
+            header: head[..FILE_HEADER_LEN].try_into().expect("checked above"),
         }))
     }
 
@@ -91,6 +94,11 @@ impl PcapFormat {
     /// The seconds field of a record header at the start of `h` (checked by the caller).
     pub fn seconds(&self, h: &[u8]) -> u32 {
         self.endian.u32(h, 0)
+    }
+
+    /// The file header as written (24 bytes).
+    pub fn header(&self) -> [u8; FILE_HEADER_LEN] {
+        self.header
     }
 
     pub fn big_endian(&self) -> bool {
@@ -143,6 +151,7 @@ impl PcapFormat {
             wire_len,
             link_type: self.link_type,
             interface: 0,
+            block_type: 0,
         }))
     }
 }

@@ -8,12 +8,12 @@ use super::{fill_or_truncated, Endian, Found, MAX_CAPLEN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::input::ByteWindow;
 
-const SHB: u32 = 0x0A0D_0D0A;
-const IDB: u32 = 0x0000_0001;
-const PB: u32 = 0x0000_0002;
-const SPB: u32 = 0x0000_0003;
-const EPB: u32 = 0x0000_0006;
-const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
+pub const SHB: u32 = 0x0A0D_0D0A;
+pub const IDB: u32 = 0x0000_0001;
+pub const PB: u32 = 0x0000_0002;
+pub const SPB: u32 = 0x0000_0003;
+pub const EPB: u32 = 0x0000_0006;
+pub const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 /// A block larger than this is damage, not data: the largest packet plus generous options.
 const MAX_BLOCK_LEN: u32 = MAX_CAPLEN + (1 << 20);
@@ -92,6 +92,8 @@ pub struct PcapngFormat {
     /// Set after `read_head`: the description of the file is complete, and a reader that
     /// resumes at a block boundary further on relies on it.
     frozen: bool,
+    /// Return every block, not only packets (`RecordReader::next_item`).
+    pub(super) report_blocks: bool,
 }
 
 enum Block {
@@ -303,8 +305,18 @@ impl PcapngFormat {
             Some(mut f) => {
                 f.record_len = total;
                 f.data = f.data.start + 8..f.data.end + 8;
+                f.block_type = block_type;
                 Ok(Block::Packet(f))
             }
+            None if self.report_blocks => Ok(Block::Packet(Found {
+                record_len: total,
+                data: 0..total,
+                timestamp_ns: None,
+                wire_len: 0,
+                link_type: 0,
+                interface: 0,
+                block_type,
+            })),
             None => {
                 window.consume(total);
                 Ok(Block::Consumed)
@@ -452,6 +464,7 @@ impl PcapngFormat {
             wire_len,
             link_type: iface.link_type,
             interface: id,
+            block_type: 0,
         })
     }
 
@@ -473,6 +486,7 @@ impl PcapngFormat {
             wire_len,
             link_type: iface.link_type,
             interface: 0,
+            block_type: 0,
         })
     }
 }
