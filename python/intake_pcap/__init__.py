@@ -9,6 +9,7 @@ from typing import Any
 
 from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
 from .flows import PCAPFlowsSource
+from .packet import IPPacket, PacketBytes, packet_bytes
 from .source import PCAPSource
 
 try:
@@ -20,6 +21,9 @@ __all__ = [
     "PCAPSource",
     "PCAPFlowsSource",
     "Plugin",
+    "IPPacket",
+    "PacketBytes",
+    "packet_bytes",
     "CaptureError",
     "CaptureWarning",
     "CorruptCaptureError",

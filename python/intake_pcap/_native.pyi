@@ -43,6 +43,8 @@ __all__ = [
     "check_filter",
     "check_protocol",
     "write_table",
+    "extract_capture",
+    "packet_at",
     "decode_packet",
 ]
 
@@ -454,6 +456,26 @@ def check_filter(expression: str) -> None:
 def check_protocol(name: str) -> None:
     """Raise ``ValueError`` (listing the valid names) unless ``name`` is a protocol
     ``protocol=`` accepts."""
+
+def extract_capture(
+    paths: Sequence[_Path],
+    path: _Path,
+    *,
+    format: str | None = None,
+    frames: Sequence[Sequence[int]] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    filter: str | None = None,
+    protocol: str | None = None,
+    decapsulate: bool = False,
+    errors: str = "warn",
+) -> tuple[int, int, list[str]]:
+    """Write the packets of ``paths`` the selection keeps to ``path`` as a capture: returns
+    (packets written, packet records read, damage messages)."""
+
+def packet_at(path: _Path, offset: int) -> tuple[bytes, int | None, int, int, int]:
+    """The packet record starting at byte ``offset``: (bytes, time in ns, wire length,
+    link type, interface number)."""
 
 def write_table(
     table: _ArrowStreamExportable,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from . import _native
 
-__all__ = ["IPPacket"]
+__all__ = ["IPPacket", "PacketBytes", "packet_bytes"]
 
 
 class IPPacket:
@@ -14,8 +16,8 @@ class IPPacket:
     ----------
     data : bytes
         The frame as captured (an Ethernet frame unless ``link_type`` says otherwise).
-    link_type : int
-        LINKTYPE_* value of the frame (1, Ethernet, by default).
+    link_type : int, optional
+        LINKTYPE_* value of the frame: that of a ``packet_bytes()`` record, else 1 (Ethernet).
     decapsulate : bool
         The IP attributes (addresses, ports, protocol, payload) describe the innermost IP
         packet reached through tunnels (VXLAN, GRE, Geneve, GTP-U, ...), as a read with
@@ -25,7 +27,12 @@ class IPPacket:
     Frames that carry no IP packet have ``None`` for the IP attributes.
     """
 
-    def __init__(self, data: bytes | bytearray | memoryview, link_type: int = 1, *, decapsulate: bool = False) -> None:
+    def __init__(
+        self, data: bytes | bytearray | memoryview, link_type: int | None = None, *, decapsulate: bool = False
+    ) -> None:
+        if link_type is None:
+            # A record from packet_bytes() knows its link type.
+            link_type = getattr(data, "link_type", 1)
         self._data = bytes(data)
         self._fields = _native.decode_packet(self._data, link_type, decapsulate=bool(decapsulate))
 
@@ -105,3 +112,31 @@ class IPPacket:
             f"IPPacket({self.source_ip_address}:{self.source_ip_port} -> "
             f"{self.destination_ip_address}:{self.destination_ip_port} {self.ip_protocol})"
         )
+
+
+class PacketBytes(bytes):
+    """One packet record's captured bytes (``packet_bytes()``), with what its record says."""
+
+    link_type: int
+    """LINKTYPE_* value of its interface (``IPPacket`` decodes it by this)."""
+    time: int | None
+    """Nanoseconds since 1970 (UTC); ``None`` for a pcapng simple packet block."""
+    wire_length: int
+    """Length of the packet on the wire (may exceed what was captured)."""
+    interface: int
+    """pcapng interface number within its section; 0 for classic pcap."""
+
+    def __new__(cls, data: bytes, link_type: int, time: int | None, wire_length: int, interface: int) -> PacketBytes:
+        record = super().__new__(cls, data)
+        record.link_type, record.time, record.wire_length, record.interface = link_type, time, wire_length, interface
+        return record
+
+
+def packet_bytes(path: str | os.PathLike[str], offset: int) -> PacketBytes:
+    """The captured bytes of the packet record that starts at byte ``offset`` of the local
+    capture ``path`` (a value of the ``offset`` column); ``IPPacket(packet_bytes(p, o))``
+    decodes it. Only a true record boundary is accepted (the records are walked from an
+    exact one before it: the file's record index, built by one walk of the file and kept
+    for the process), else ValueError naming the nearest boundaries."""
+    data, time, wire_length, link_type, interface = _native.packet_at(os.fspath(path), int(offset))
+    return PacketBytes(data, link_type, time, wire_length, interface)

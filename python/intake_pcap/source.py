@@ -407,6 +407,116 @@ class PCAPSource(DataSource):
             raise ValueError("to_file() writes file sources; for a live capture use LiveStream.dump() or read_chunked()")
         return write_batches(out, arrow_schema(self.payload, self.columns), self._arrow_batches(), files, format)
 
+    def to_pcap(
+        self,
+        path: str | os.PathLike[str],
+        rows: Any = None,
+        format: Literal["pcapng", "pcap"] | None = None,
+    ) -> int:
+        """Write the packets behind ``rows`` to ``path`` as a capture, as the files hold
+        them: original bytes, times and interfaces (pcapng interface blocks with their
+        names, link types and time resolutions), in capture order.
+
+        ``rows``: a DataFrame with this source's ``frame`` column (from ``read()``: with
+        several files, its index says which file each row is from, as ``read()`` numbers
+        them), a Series, index or list of ``frame`` values (one file), or rows of this
+        source's flow table (``open_pcap_flows``, same files: every packet of those flows).
+        Without ``rows``: every packet the source's ``filter=`` and ``protocol=`` keep, IP or
+        not (``filter=E`` then writes what ``tcpdump -r FILE -w OUT E`` writes).
+
+        ``format``: ``"pcapng"`` (default; any name but ``.pcap``) or ``"pcap"`` (one link
+        type; byte for byte when every file is classic pcap with one header). The file
+        appears only when complete. Returns the packets written."""
+        from ._native import extract_capture
+        from ._read import is_local, local_path
+
+        files, _ = self._load_metadata()
+        if self.is_live:
+            raise ValueError("to_pcap() writes the packets of capture files; a live capture has LiveStream.dump()")
+        if not all(is_local(f) for f in files):
+            raise ValueError("to_pcap() reads local capture files: copy remote ones locally first")
+        out = local_output(path)
+        frames = None if rows is None else self._frames_of(rows, files)
+        packets, _, damage = extract_capture(
+            [local_path(f) for f in files], out, format=format, frames=frames,
+            filter=self.filter if rows is None else None, protocol=self.protocol if rows is None else None,
+            decapsulate=self.decapsulate, errors=self.errors,
+        )
+        if self.errors == "warn":
+            from ._read import _warn
+
+            for message in damage:
+                _warn(f"{message}; every packet before it was written")
+        return packets
+
+    def _frames_of(self, rows: Any, files: list[str]) -> list[list[int]]:
+        """``rows`` as one sorted list of packet numbers per file."""
+        import numpy as np
+        import pandas as pd
+
+        if isinstance(rows, pd.DataFrame) and "frame" not in rows.columns:
+            if "flow_id" in rows.columns:
+                return self._frames_of_flows(rows["flow_id"], files)
+            raise ValueError("to_pcap(rows): the rows have no frame column; read it with columns=[..., 'frame']")
+        if isinstance(rows, pd.DataFrame):
+            frames = rows["frame"].to_numpy(dtype="int64", na_value=0)
+            labels = rows.index
+        else:
+            frames = np.asarray(rows.to_numpy() if hasattr(rows, "to_numpy") else list(rows), dtype="int64")
+            labels = None
+        if (frames < 1).any():
+            raise ValueError("to_pcap(rows): frame values start at 1 (a file's first packet record)")
+        if len(files) == 1:
+            return [sorted(set(frames.tolist()))]
+        if labels is None or not pd.api.types.is_integer_dtype(labels):
+            raise ValueError(
+                f"to_pcap(rows) with {len(files)} files needs the rows of this source's read(), "
+                "whose index says which file each row is from: pass the DataFrame (not a frame list)"
+            )
+        # Rows of read(): positions in the concatenation of each file's rows. Checked
+        # against the frames they carry, so rows from elsewhere are refused, not misread.
+        every = self._with(columns=["frame"]).read()["frame"].to_numpy(dtype="int64")
+        positions = labels.to_numpy(dtype="int64")
+        if (positions < 0).any() or (positions >= len(every)).any() or (every[positions] != frames).any():
+            raise ValueError(
+                "to_pcap(rows): these rows are not this source's read() rows by their index (their "
+                "frames differ): pass rows of this source's read(), keeping the index it gave"
+            )
+        return self._split_by_file(positions, frames, files)
+
+    def _split_by_file(self, positions: Any, frames: Any, files: list[str]) -> list[list[int]]:
+        """Frames at ``positions`` of this source's rows, as one sorted list per file."""
+        import numpy as np
+
+        counts = [len(self._with(urlpath=f, columns=["frame"]).read()) for f in files]
+        which = np.searchsorted(np.cumsum(counts), positions, side="right")
+        return [sorted(set(frames[which == i].tolist())) for i in range(len(files))]
+
+    def _frames_of_flows(self, flow_ids: pd.Series, files: list[str]) -> list[list[int]]:
+        """The packet numbers, per file, of every packet of the flows ``flow_ids`` (the flow
+        table of these files with this source's timeouts)."""
+        import numpy as np
+
+        wanted = flow_ids.dropna().astype("int64").to_numpy()
+        df = self._with(columns=["frame", "flow_id"]).read()
+        hit = df.flow_id.isin(wanted).to_numpy(dtype=bool, na_value=False)
+        positions = np.flatnonzero(hit)
+        frames = df.frame.to_numpy(dtype="int64")[positions]
+        if len(files) == 1:
+            return [sorted(set(frames.tolist()))]
+        return self._split_by_file(positions, frames, files)
+
+    def _with(self, **changes: Any) -> PCAPSource:
+        """This source with some arguments changed."""
+        args = dict(
+            urlpath=self.urlpath, protocol=self.protocol, payload=False, filter=self.filter,
+            errors="ignore", compression=self.compression, storage_options=self.storage_options,
+            threads=self.threads, blocksize=None, decapsulate=self.decapsulate,
+            idle_timeout=self.idle_timeout, active_timeout=self.active_timeout,
+        )
+        args.update(changes)
+        return PCAPSource(**args)
+
     def to_polars(self) -> polars.DataFrame:
         """All rows as a polars DataFrame, from the Arrow table without pandas."""
         from ._read import to_polars

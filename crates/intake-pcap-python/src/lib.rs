@@ -43,6 +43,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read::check_filter, m)?)?;
     m.add_function(wrap_pyfunction!(read::check_protocol, m)?)?;
     m.add_function(wrap_pyfunction!(write::write_table, m)?)?;
+    m.add_function(wrap_pyfunction!(write::extract_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(write::packet_at, m)?)?;
     m.add_function(wrap_pyfunction!(packet::decode_packet, m)?)?;
     Ok(())
 }

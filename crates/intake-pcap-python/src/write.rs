@@ -45,3 +45,82 @@ pub(crate) fn write_table(
         writer.finish().map_err(to_py_err)
     })
 }
+
+/// Write the packets of `paths` that the selection keeps to `path` as a capture
+/// (`pcapframe::extract`): `frames` (one sorted list of packet numbers per file, or
+/// `None` for every packet), a time range `[start_ns, end_ns)`, and the read options
+/// `filter=`, `protocol=`, `decapsulate=` and `errors=`. Returns (packets written, packet
+/// records read, messages of the damage that ended a file early under errors="warn" or
+/// "ignore").
+#[pyfunction]
+#[pyo3(signature = (paths, path, *, format=None, frames=None, start_ns=None, end_ns=None,
+                    filter=None, protocol=None, decapsulate=false, errors="warn"))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extract_capture(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    path: PathBuf,
+    format: Option<&str>,
+    frames: Option<Vec<Vec<u64>>>,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+    filter: Option<String>,
+    protocol: Option<&str>,
+    decapsulate: bool,
+    errors: &str,
+) -> PyResult<(u64, u64, Vec<String>)> {
+    use pcapframe::extract::{extract, CaptureFormat, Keep};
+    use pcapframe::output::FileOut;
+    guard("writing a capture", || {
+        let format = match format {
+            Some(name) => CaptureFormat::parse(name).map_err(to_py_err)?,
+            None => CaptureFormat::from_path(&path),
+        };
+        let options = crate::options::ReadArgs {
+            protocol,
+            payload: false,
+            errors,
+            filter,
+            columns: None,
+            decapsulate,
+            batch_rows: 1,
+        }
+        .into_options()?;
+        let keep = Keep {
+            frames,
+            start_ns,
+            end_ns,
+            options,
+        };
+        let cancel = pcapframe::reader::Cancel::default();
+        let done = crate::gil::interruptible(py, &cancel, || {
+            let out = FileOut::create(&path, &paths)?;
+            extract(&paths, &keep, format, out, &cancel)
+        })?
+        .map_err(to_py_err)?;
+        let damage = done.damage.iter().map(|e| e.to_string()).collect();
+        Ok((done.packets, done.read, damage))
+    })
+}
+
+/// The packet record that starts at byte `offset` of `path` (`pcapframe::extract::packet_at`):
+/// (captured bytes, time in ns or None, wire length, link type, interface number).
+#[pyfunction]
+pub(crate) fn packet_at(
+    py: Python<'_>,
+    path: PathBuf,
+    offset: u64,
+) -> PyResult<(Py<pyo3::types::PyBytes>, Option<i64>, u32, u32, u32)> {
+    guard("reading a packet", || {
+        let p = py
+            .detach(|| pcapframe::extract::packet_at(&path, offset))
+            .map_err(to_py_err)?;
+        Ok((
+            pyo3::types::PyBytes::new(py, &p.data).unbind(),
+            p.timestamp_ns,
+            p.wire_len,
+            p.link_type,
+            p.interface,
+        ))
+    })
+}

@@ -314,6 +314,58 @@ pub fn parse_time(text: &str) -> Result<i64> {
     Ok(seconds * 1_000_000_000 + ns)
 }
 
+/// One packet record, found by where it starts in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketAt {
+    pub data: Vec<u8>,
+    pub timestamp_ns: Option<i64>,
+    pub wire_len: u32,
+    pub link_type: u32,
+    pub interface: u32,
+}
+
+/// The packet record that starts at byte `offset` of `path` (a value of the `offset`
+/// column). Only a true record boundary is accepted: the records are walked from an exact
+/// one before it (the file's index, built once by a walk of the file; the start of a
+/// compressed file), so bytes inside a payload that look like a record are never taken
+/// for one.
+pub fn packet_at(path: &Path, offset: u64) -> Result<PacketAt> {
+    let (mut records, base) = crate::parallel::records_from_before(path, offset)?;
+    let mut before = None;
+    loop {
+        let record = match records.next_record()? {
+            Some(r) => r,
+            None => {
+                return Err(Error::invalid_argument(format!(
+                    "no packet record starts at byte offset {offset}: the last one starts at {} \
+                     (give a value of the offset column)",
+                    before.map_or("none".to_string(), |b: u64| b.to_string())
+                ))
+                .in_file(path))
+            }
+        };
+        let at = base + record.offset;
+        if at == offset {
+            return Ok(PacketAt {
+                data: record.data.to_vec(),
+                timestamp_ns: record.timestamp_ns,
+                wire_len: record.wire_len,
+                link_type: record.link_type,
+                interface: record.interface,
+            });
+        }
+        if at > offset {
+            return Err(Error::invalid_argument(format!(
+                "no packet record starts at byte offset {offset}: the records around it start at \
+                 {} and {at} (give a value of the offset column)",
+                before.map_or("the file's start".to_string(), |b: u64| b.to_string())
+            ))
+            .in_file(path));
+        }
+        before = Some(at);
+    }
+}
+
 enum Writer {
     Pcapng(Interfaces),
     Pcap(PcapOut),
@@ -1004,6 +1056,24 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("simple packet block"), "{e}");
+    }
+
+    #[test]
+    fn a_packet_is_found_only_where_its_record_starts() {
+        let input = temp("at.pcapng");
+        std::fs::write(&input, be_section()).unwrap();
+        let mut r = RecordReader::open(&input).unwrap();
+        let mut starts = Vec::new();
+        while let Some(p) = r.next_record().unwrap() {
+            starts.push((p.offset, p.data.to_vec()));
+        }
+        for (at, data) in &starts {
+            assert_eq!(&packet_at(&input, *at).unwrap().data, data);
+        }
+        for wrong in [0, starts[0].0 + 4, starts[2].0 + 1, 1 << 40] {
+            let e = packet_at(&input, wrong).unwrap_err();
+            assert!(e.message.contains("no packet record starts"), "{e}");
+        }
     }
 
     #[test]

@@ -60,6 +60,23 @@ enum Framing {
     },
 }
 
+/// A reader of `path`'s records from the exact record boundary (an index checkpoint) at or
+/// before `offset`, and that boundary; from the file's start when the file has no such
+/// index (compressed, several pcapng sections). The reader's offsets count from the
+/// boundary.
+pub(crate) fn records_from_before(path: &Path, offset: u64) -> Result<(RecordReader, u64)> {
+    let index = crate::index::index_of(path, crate::index::MAX_STEP, &crate::Cancel::default())?;
+    let at = index
+        .checkpoints
+        .partition_point(|c| c.offset <= offset)
+        .checked_sub(1)
+        .map(|i| index.checkpoints[i].offset);
+    match (index.not_splittable, at, Framing::of(path)?) {
+        (None, Some(at), Some(framing)) => Ok((framing.resume(path, at)?, at)),
+        _ => Ok((RecordReader::open(path)?, 0)),
+    }
+}
+
 impl Framing {
     /// The framing of `path`, or `None` if it cannot be read in ranges (compressed, or
     /// damaged before its first packet: the sequential read reports that properly).
