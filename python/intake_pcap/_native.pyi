@@ -78,6 +78,8 @@ class _ReadStats(TypedDict, total=False):
     """Packets that are not IP (ARP, STP, ...) or whose IP header was not captured."""
     filtered: int
     """Packets dropped by ``protocol=`` or ``filter=``."""
+    outside_time_range: int
+    """Packets outside the read's ``start``/``end``."""
     unsupported_link_types: dict[int, int]
     """Packets skipped because their link type is not decoded, by LINKTYPE value."""
     truncated: str | None
@@ -158,6 +160,8 @@ class CaptureReader:
         filter: str | None = None,
         columns: Sequence[str] | None = None,
         decapsulate: bool = False,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
         batch_rows: int = 65536,
         name: _Path | None = None,
     ) -> Self:
@@ -219,6 +223,8 @@ class FlowTableReader:
         errors: _Errors = "warn",
         filter: str | None = None,
         decapsulate: bool = False,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
         batch_rows: int = 65536,
         threads: int = 1,
         verify_checksums: bool = False,
@@ -266,6 +272,8 @@ class LabeledCaptureReader:
         filter: str | None = None,
         columns: Sequence[str] | None = None,
         decapsulate: bool = False,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
         batch_rows: int = 65536,
         threads: int = 1,
     ) -> Self:
@@ -308,6 +316,8 @@ def observe_partition(
     errors: _Errors = "warn",
     filter: str | None = None,
     decapsulate: bool = False,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
     verify_checksums: bool = False,
     app: bool = False,
 ) -> tuple[ObservedPartition, _ReadStats]:
@@ -347,6 +357,8 @@ class LiveReader:
         filter: str | None = None,
         columns: Sequence[str] | None = None,
         decapsulate: bool = False,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
         snaplen: int = 65536,
         promisc: bool = True,
         timeout_ms: int = 1000,
@@ -404,6 +416,8 @@ def read_capture(
     filter: str | None = None,
     columns: Sequence[str] | None = None,
     decapsulate: bool = False,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
     threads: int = 1,
     byte_range: tuple[int, int] | None = None,
     stamp: tuple[int, int, int] | None = None,

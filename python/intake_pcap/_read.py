@@ -46,6 +46,53 @@ class NativeReadOptions(TypedDict):
     filter: str | None
     columns: list[str] | None
     decapsulate: bool
+    start_ns: int | None
+    end_ns: int | None
+
+
+def time_ns(name: str, value: Any) -> int | None:
+    """``start=``/``end=`` as nanoseconds since 1970 (UTC): a datetime, pandas Timestamp or
+    numpy datetime64 (without a timezone: UTC, as the ``time`` column), an ISO 8601 string,
+    or epoch seconds (int, float, Decimal or a numeric string; exact to the nanosecond as
+    written)."""
+    import datetime
+    from decimal import Decimal, InvalidOperation
+
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise TypeError(f"{name}= is a time (datetime, Timestamp, ISO 8601 text or epoch seconds), not a bool")
+    seconds: Decimal | None = None
+    if isinstance(value, (int, np.integer)):
+        return int(value) * 1_000_000_000
+    if isinstance(value, (float, np.floating)):
+        seconds = Decimal(repr(float(value)))
+    elif isinstance(value, Decimal):
+        seconds = value
+    elif isinstance(value, str):
+        try:
+            seconds = Decimal(value.strip())
+        except InvalidOperation:
+            seconds = None
+    if seconds is not None:
+        if not seconds.is_finite():
+            raise ValueError(f"{name}={value!r} is not a time")
+        return int((seconds * 1_000_000_000).to_integral_value(rounding="ROUND_FLOOR"))
+    if isinstance(value, (str, datetime.datetime, datetime.date, np.datetime64, pd.Timestamp)):
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{name}={value!r} is not a time: {e}") from None
+        if stamp is pd.NaT:
+            raise ValueError(f"{name}={value!r} is not a time")
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        return int(stamp.as_unit("ns").value)
+    raise TypeError(
+        f"{name}={value!r}: give a datetime, pandas Timestamp, ISO 8601 text or epoch seconds"
+    )
 
 _PANDAS_TYPES = {
     pa.uint8(): pd.UInt8Dtype(),
@@ -352,6 +399,8 @@ def open_reader(
     compression: Compression = "infer",
     columns: Columns = None,
     decapsulate: bool = False,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> _native.CaptureReader:
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
@@ -364,6 +413,8 @@ def open_reader(
         filter=filter,
         columns=column_list(columns),
         decapsulate=bool(decapsulate),
+        start_ns=start_ns,
+        end_ns=end_ns,
     )
     if is_stream(path) and codec in (None, "gzip"):
         pipe = open(local_path(path), "rb")
@@ -494,6 +545,8 @@ def read_file(
     frames_before: int = 0,
     text: Literal["category", "auto"] = "category",
     decapsulate: bool = False,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
 ) -> pa.Table:
     """One whole capture file as a table. Local files are decoded on ``threads`` threads
     (default: every core) with exactly the sequential result; others stream through fsspec.
@@ -511,6 +564,8 @@ def read_file(
         filter=filter,
         columns=column_list(columns),
         decapsulate=bool(decapsulate),
+        start_ns=start_ns,
+        end_ns=end_ns,
     )
     if is_local(path) and codec in (None, "gzip") and not is_stream(path):
         batches, stats = _native.read_capture(

@@ -88,19 +88,23 @@ class PCAPFlowsSource(DataSource):
         blocksize: int | None = 256 * 2**20,
         verify_checksums: bool = False,
         columns: Sequence[str] | None = None,
+        start: Any = None,
+        end: Any = None,
         **kwargs: object,
     ) -> None:
         if kwargs:
             raise TypeError(
                 f"PCAPFlowsSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, idle_timeout, "
                 "active_timeout, protocol, filter, chunksize, errors, compression, storage_options, decapsulate, "
-                "threads, blocksize, verify_checksums, columns and metadata"
+                "threads, blocksize, verify_checksums, columns, start, end and metadata"
             )
         if urlpath is None:
             raise ValueError("give capture files (urlpath): flows are read from files")
-        from .source import _positive_int_or_none, _positive_number_or_none, check_selection
+        from .source import _positive_int_or_none, _positive_number_or_none, check_selection, time_range_ns
 
         check_selection(errors, protocol, filter, compression)
+        self.start, self.end = start, end
+        self._start_ns, self._end_ns = time_range_ns(start, end)
         self.urlpath = urlpath
         self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
@@ -167,6 +171,8 @@ class PCAPFlowsSource(DataSource):
             errors=self.errors,
             filter=self.filter,
             decapsulate=self.decapsulate,
+            start_ns=self._start_ns,
+            end_ns=self._end_ns,
             batch_rows=self.chunksize or 65536,
             threads=self.threads or os.cpu_count() or 1,
             verify_checksums=self.verify_checksums,
@@ -235,6 +241,7 @@ class PCAPFlowsSource(DataSource):
         files = self._load_metadata()
         app = _reads_app(self.columns)
         options = dict(protocol=self.protocol, errors=self.errors, filter=self.filter, decapsulate=self.decapsulate,
+                       start_ns=self._start_ns, end_ns=self._end_ns,
                        storage_options=self.storage_options, compression=self.compression,
                        verify_checksums=self.verify_checksums, app=app)
         # The application columns follow each TCP stream from its file's start: whole files.
@@ -302,6 +309,8 @@ class PCAPFlowsSource(DataSource):
             blocksize=self.blocksize,
             verify_checksums=self.verify_checksums,
             columns=self.columns,
+            start=self.start,
+            end=self.end,
         )
 
     def _close(self) -> None:
@@ -357,6 +366,7 @@ def _observe(
         source, file=file, name=path, byte_range=byte_range, stamp=stamp, frames_before=frames_before,
         protocol=options["protocol"], errors=options["errors"], filter=options["filter"],
         decapsulate=options["decapsulate"], verify_checksums=options["verify_checksums"], app=options["app"],
+        start_ns=options["start_ns"], end_ns=options["end_ns"],
     )
     warn_incomplete(stats, path, options["errors"])
     return observed

@@ -40,6 +40,8 @@ class _FileOptions(TypedDict):
     compression: Compression
     columns: list[str] | None
     decapsulate: bool
+    start_ns: int | None
+    end_ns: int | None
 
 
 class _WholeFileOptions(_FileOptions):
@@ -129,6 +131,11 @@ class PCAPSource(DataSource):
         Live: snap length, the most bytes kept of each packet.
     promisc : bool
         Live: put the interface in promiscuous mode (default True).
+    start, end : datetime, pandas Timestamp, ISO 8601 text or epoch seconds, optional
+        Only packets with ``start <= time < end`` (either may be omitted; without a timezone
+        a time is UTC, as the ``time`` column), on every read path, as if the capture held
+        only those packets (``editcap -A start -B end``): a pcapng simple packet block,
+        which has no time, is outside every range. ``to_pcap()`` without rows writes them.
     limit : int, optional
         Live: stop after this many rows in all.
     duration : float, optional
@@ -165,6 +172,8 @@ class PCAPSource(DataSource):
         decapsulate: bool = False,
         idle_timeout: float | None = 120.0,
         active_timeout: float | None = 1800.0,
+        start: Any = None,
+        end: Any = None,
         **kwargs: object,
     ) -> None:
         if kwargs:
@@ -172,7 +181,7 @@ class PCAPSource(DataSource):
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
                 "duration, compression, storage_options, threads, blocksize, columns, decapsulate, "
-                "idle_timeout, active_timeout and metadata"
+                "idle_timeout, active_timeout, start, end and metadata"
             )
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
@@ -200,6 +209,8 @@ class PCAPSource(DataSource):
         self.blocksize = _positive_int_or_none("blocksize", blocksize)
         self.columns = columns
         self.decapsulate = bool(decapsulate)
+        self.start, self.end = start, end
+        self._start_ns, self._end_ns = time_range_ns(start, end)
         self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
         self._with_flows = any(c in FLOW_COLUMNS for c in columns or ())
@@ -232,6 +243,8 @@ class PCAPSource(DataSource):
             compression=self.compression,
             columns=self.columns,
             decapsulate=self.decapsulate,
+            start_ns=self._start_ns,
+            end_ns=self._end_ns,
         )
 
     @property
@@ -389,6 +402,8 @@ class PCAPSource(DataSource):
             filter=self.filter,
             columns=self.columns,
             decapsulate=self.decapsulate,
+            start_ns=self._start_ns,
+            end_ns=self._end_ns,
             batch_rows=rows,
             threads=self.threads or os.cpu_count() or 1,
         )
@@ -439,6 +454,7 @@ class PCAPSource(DataSource):
         frames = None if rows is None else self._frames_of(rows, files)
         packets, _, damage = extract_capture(
             [local_path(f) for f in files], out, format=format, frames=frames,
+            start_ns=self._start_ns if rows is None else None, end_ns=self._end_ns if rows is None else None,
             filter=self.filter if rows is None else None, protocol=self.protocol if rows is None else None,
             decapsulate=self.decapsulate, errors=self.errors,
         )
@@ -512,7 +528,7 @@ class PCAPSource(DataSource):
             urlpath=self.urlpath, protocol=self.protocol, payload=False, filter=self.filter,
             errors="ignore", compression=self.compression, storage_options=self.storage_options,
             threads=self.threads, blocksize=None, decapsulate=self.decapsulate,
-            idle_timeout=self.idle_timeout, active_timeout=self.active_timeout,
+            idle_timeout=self.idle_timeout, active_timeout=self.active_timeout, start=self.start, end=self.end,
         )
         args.update(changes)
         return PCAPSource(**args)
@@ -569,6 +585,8 @@ class PCAPSource(DataSource):
             idle_timeout=self.idle_timeout,
             active_timeout=self.active_timeout,
             threads=self.threads,
+            start=self.start,
+            end=self.end,
         )
 
     def to_arrow(self) -> pa.Table:
@@ -628,6 +646,8 @@ class PCAPSource(DataSource):
                 filter=self.filter,
                 columns=self.columns,
                 decapsulate=self.decapsulate,
+                start_ns=self._start_ns,
+                end_ns=self._end_ns,
                 snaplen=self.max_packet,
                 promisc=self.promisc,
                 timeout_ms=self.timeout,
@@ -689,6 +709,16 @@ def check_selection(errors: Any, protocol: str | None, filter: str | None, compr
     from ._read import codec_for
 
     codec_for("", compression)  # validates the name
+
+
+def time_range_ns(start: Any, end: Any) -> tuple[int | None, int | None]:
+    """``start=``/``end=`` in nanoseconds since 1970, checked."""
+    from ._read import time_ns
+
+    start_ns, end_ns = time_ns("start", start), time_ns("end", end)
+    if start_ns is not None and end_ns is not None and end_ns < start_ns:
+        raise ValueError(f"end={end!r} is before start={start!r}: the range is start <= time < end")
+    return start_ns, end_ns
 
 
 def local_output(path: str | os.PathLike[str]) -> str:

@@ -150,6 +150,8 @@ class OfflineStream(PacketStream):
     decapsulate : bool
         Rows describe the innermost IP packet reached through tunnels (VXLAN, GRE, ...);
         ``protocol`` follows it, ``filter`` keeps its meaning on the outer headers.
+    start, end : datetime, pandas Timestamp, ISO 8601 text or epoch seconds, optional
+        Only packets with ``start <= time < end``, as ``open_pcap``'s.
     """
 
     def __init__(
@@ -164,8 +166,13 @@ class OfflineStream(PacketStream):
         columns: str | Iterable[str] | None = None,
         *,
         decapsulate: bool = False,
+        start: Any = None,
+        end: Any = None,
     ) -> None:
         from ._read import open_reader
+        from .source import time_range_ns
+
+        start_ns, end_ns = time_range_ns(start, end)
 
         # protocol= is applied by set_filter() (which checks the name), not when opening.
         reader = open_reader(
@@ -177,6 +184,8 @@ class OfflineStream(PacketStream):
             compression=compression,
             columns=columns,
             decapsulate=decapsulate,
+            start_ns=start_ns,
+            end_ns=end_ns,
         )
         super().__init__(reader, protocol, payload, errors=errors, columns=columns, decapsulate=decapsulate)
 

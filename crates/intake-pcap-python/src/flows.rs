@@ -99,7 +99,7 @@ impl FlowTableReader {
     /// `sources`: paths, or callables that open a binary file object, in time order;
     /// `names` name them in messages.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, batch_rows=65536, threads=1, verify_checksums=false, columns=None))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, threads=1, verify_checksums=false, columns=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         sources: Vec<Bound<'_, PyAny>>,
@@ -110,6 +110,8 @@ impl FlowTableReader {
         errors: &str,
         filter: Option<String>,
         decapsulate: bool,
+        start_ns: Option<i64>,
+        end_ns: Option<i64>,
         batch_rows: usize,
         threads: usize,
         verify_checksums: bool,
@@ -123,6 +125,7 @@ impl FlowTableReader {
                 filter,
                 columns: None,
                 decapsulate,
+                time_range: (start_ns, end_ns),
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
@@ -237,7 +240,7 @@ impl LabeledCaptureReader {
     /// `sources` and `names` as `FlowTableReader`'s; the other arguments as `read_capture`'s
     /// and `FlowTableReader`'s. With `direction` in `columns`, each source is opened twice.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536, threads=1))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, threads=1))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -251,6 +254,8 @@ impl LabeledCaptureReader {
         filter: Option<String>,
         columns: Option<Vec<String>>,
         decapsulate: bool,
+        start_ns: Option<i64>,
+        end_ns: Option<i64>,
         batch_rows: usize,
         threads: usize,
     ) -> PyResult<Self> {
@@ -262,6 +267,7 @@ impl LabeledCaptureReader {
                 filter,
                 columns,
                 decapsulate,
+                time_range: (start_ns, end_ns),
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
@@ -368,7 +374,7 @@ impl ObservedPartition {
 /// that opens a binary file object). `file` is its file's place in the read. Returns the
 /// partition and the counters of what was read.
 #[pyfunction]
-#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false, verify_checksums=false, app=false))]
+#[pyo3(signature = (source, *, file, name=None, byte_range=None, stamp=None, frames_before=0, protocol=None, errors="warn", filter=None, decapsulate=false, start_ns=None, end_ns=None, verify_checksums=false, app=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn observe_partition<'py>(
     py: Python<'py>,
@@ -382,6 +388,8 @@ pub(crate) fn observe_partition<'py>(
     errors: &str,
     filter: Option<String>,
     decapsulate: bool,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
     verify_checksums: bool,
     app: bool,
 ) -> PyResult<(ObservedPartition, Bound<'py, pyo3::types::PyDict>)> {
@@ -393,6 +401,7 @@ pub(crate) fn observe_partition<'py>(
             filter,
             columns: None,
             decapsulate,
+            time_range: (start_ns, end_ns),
             batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
         }
         .into_options()?;

@@ -63,7 +63,7 @@ impl LiveReader {
 #[pymethods]
 impl LiveReader {
     #[new]
-    #[pyo3(signature = (interface, *, protocol=None, payload=false, filter=None, columns=None, decapsulate=false, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
+    #[pyo3(signature = (interface, *, protocol=None, payload=false, filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, snaplen=65536, promisc=true, timeout_ms=1000, buffer_bytes=67108864))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -73,6 +73,8 @@ impl LiveReader {
         filter: Option<String>,
         columns: Option<Vec<String>>,
         decapsulate: bool,
+        start_ns: Option<i64>,
+        end_ns: Option<i64>,
         snaplen: u32,
         promisc: bool,
         timeout_ms: u32,
@@ -87,6 +89,7 @@ impl LiveReader {
                 filter,
                 columns,
                 decapsulate,
+                time_range: (start_ns, end_ns),
                 batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
             }
             .into_options()?;

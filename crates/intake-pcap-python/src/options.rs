@@ -3,6 +3,7 @@
 
 use std::sync::Mutex;
 
+use pcapframe::options::TimeRange;
 use pcapframe::reader::{PacketReader, ReadOptions, TruncationPolicy};
 use pyo3::prelude::*;
 
@@ -22,6 +23,8 @@ pub(crate) struct ReadArgs<'a> {
     pub(crate) columns: Option<Vec<String>>,
     /// Rows describe the innermost IP packet reached through tunnels.
     pub(crate) decapsulate: bool,
+    /// Only packets with `start <= time < end`, in ns since 1970 (`ReadOptions::time_range`).
+    pub(crate) time_range: (Option<i64>, Option<i64>),
     pub(crate) batch_rows: usize,
 }
 
@@ -29,7 +32,9 @@ impl ReadArgs<'_> {
     /// The core's options; a bad value is a `ValueError` naming the valid ones.
     pub(crate) fn into_options(self) -> PyResult<ReadOptions> {
         let errors = TruncationPolicy::parse(self.errors).map_err(to_py_err)?;
+        let time_range = TimeRange::new(self.time_range.0, self.time_range.1).map_err(to_py_err)?;
         ReadOptions {
+            time_range,
             payload: self.payload,
             batch_rows: self.batch_rows,
             errors,

@@ -29,6 +29,7 @@ pub(crate) fn stats_dict(py: Python<'_>, s: pcapframe::ReadStats) -> PyResult<Bo
     out.set_item("rows", s.rows)?;
     out.set_item("not_ip", s.not_ip)?;
     out.set_item("filtered", s.filtered)?;
+    out.set_item("outside_time_range", s.outside_time_range)?;
     out.set_item("unsupported_link_types", s.unsupported_link_types)?;
     out.set_item("truncated", s.truncated)?;
     Ok(out)
@@ -48,7 +49,7 @@ type PartitionPlan = (Stamp, Option<Vec<(u64, u64, u64)>>, Option<&'static str>)
 /// `hosts="text_when_distinct"`: batches from the first one with more than 65,536 distinct
 /// hosts on give them as large strings (see `HostEncoding`); the default is dictionaries.
 #[pyfunction]
-#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, threads=1, byte_range=None, stamp=None, frames_before=0, hosts="dictionary"))]
+#[pyo3(signature = (path, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, threads=1, byte_range=None, stamp=None, frames_before=0, hosts="dictionary"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_capture<'py>(
     py: Python<'py>,
@@ -59,6 +60,8 @@ pub(crate) fn read_capture<'py>(
     filter: Option<String>,
     columns: Option<Vec<String>>,
     decapsulate: bool,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
     threads: usize,
     byte_range: Option<(u64, u64)>,
     stamp: Option<Stamp>,
@@ -82,6 +85,7 @@ pub(crate) fn read_capture<'py>(
             filter,
             columns,
             decapsulate,
+            time_range: (start_ns, end_ns),
             // Batches of the default size: smaller batches keep each host dictionary's hash
             // table near the cache, which is most of the cost when every address is new.
             batch_rows: pcapframe::batch::DEFAULT_BATCH_ROWS,
@@ -177,7 +181,7 @@ impl CaptureReader {
     /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
     /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, batch_rows=65536, name=None))]
+    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, name=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -188,6 +192,8 @@ impl CaptureReader {
         filter: Option<String>,
         columns: Option<Vec<String>>,
         decapsulate: bool,
+        start_ns: Option<i64>,
+        end_ns: Option<i64>,
         batch_rows: usize,
         name: Option<PathBuf>,
     ) -> PyResult<Self> {
@@ -199,6 +205,7 @@ impl CaptureReader {
                 filter,
                 columns,
                 decapsulate,
+                time_range: (start_ns, end_ns),
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;

@@ -83,6 +83,8 @@ pub(crate) fn extract_capture(
             filter,
             columns: None,
             decapsulate,
+            // The range is `Keep`'s, on every record (IP or not).
+            time_range: (None, None),
             batch_rows: 1,
         }
         .into_options()?;

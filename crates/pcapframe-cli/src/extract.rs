@@ -5,23 +5,17 @@
 use std::path::Path;
 
 use pcapframe::error::{Error, Result};
-use pcapframe::extract::{extract, parse_time, CaptureFormat, Keep};
+use pcapframe::extract::{extract, CaptureFormat, Keep};
 use pcapframe::output::FileOut;
 use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
 
 use crate::inputs;
 
-pub struct Picks<'a> {
-    pub frames: Option<&'a [String]>,
-    pub start: Option<&'a str>,
-    pub end: Option<&'a str>,
-}
-
 pub fn run(
     files: &[String],
     output: &Path,
     format: Option<&str>,
-    picks: Picks<'_>,
+    frames: Option<&[String]>,
     options: ReadOptions,
 ) -> Result<()> {
     let files = inputs::expand(files)?;
@@ -31,18 +25,23 @@ pub fn run(
         None if to_stdout => CaptureFormat::Pcapng,
         None => CaptureFormat::from_path(output),
     };
-    let frames = match picks.frames {
+    let frames = match frames {
         None => None,
         Some(_) if files.len() != 1 => return Err(Error::invalid_argument(
             "--frames numbers the packets of one file (as the frame column does): give one file",
         )),
         Some(list) => Some(vec![parse_frames(list)?]),
     };
+    // The range applies to every record, IP or not.
+    let range = options.time_range.unwrap_or_default();
     let keep = Keep {
         frames,
-        start_ns: picks.start.map(parse_time).transpose()?,
-        end_ns: picks.end.map(parse_time).transpose()?,
-        options: options.clone(),
+        start_ns: range.start_ns,
+        end_ns: range.end_ns,
+        options: ReadOptions {
+            time_range: None,
+            ..options.clone()
+        },
     };
     let out = if to_stdout {
         FileOut::stdout(&files)?

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use pcapframe::dissect::Dissection;
 use pcapframe::error::{Error, Result};
 use pcapframe::format::{Record, RecordReader};
+use pcapframe::options::TimeRange;
 use pcapframe::reader::{pump, PumpEnd, ReadOptions, ReadStats, RecordSink, TruncationPolicy};
 use pcapframe::select::PacketSelector;
 
@@ -54,8 +55,8 @@ pub fn warn_truncated_text(error: &str) {
 }
 
 /// Call `each` with the dissection of every selected IP packet of `files`, in order, until
-/// it returns false. Every record (IP or not) is passed to `every_record` first, for counts
-/// of the whole file. `tunnels` walks the tunnels even without `options.decapsulate`.
+/// it returns false. Every record (IP or not) inside the time range (`--start`/`--end`)
+/// is passed to `every_record` first, for counts of the whole file. `tunnels` walks the tunnels even without `options.decapsulate`.
 /// Returns the selection's counters.
 pub fn for_each_packet(
     files: &[PathBuf],
@@ -66,6 +67,7 @@ pub fn for_each_packet(
 ) -> Result<ReadStats> {
     struct Packets<F, G> {
         selector: PacketSelector,
+        time_range: Option<TimeRange>,
         every_record: F,
         each: G,
         stop: bool,
@@ -74,7 +76,12 @@ pub fn for_each_packet(
         for Packets<F, G>
     {
         fn record(&mut self, record: &Record<'_>) -> Result<()> {
-            (self.every_record)(record);
+            if self
+                .time_range
+                .is_none_or(|r| r.contains(record.timestamp_ns))
+            {
+                (self.every_record)(record);
+            }
             let go_on = match self.selector.select(record)? {
                 Some(dissection) => (self.each)(record, dissection),
                 None => return Ok(()),
@@ -89,6 +96,7 @@ pub fn for_each_packet(
     }
     let mut packets = Packets {
         selector: PacketSelector::new(options)?.with_tunnels(tunnels),
+        time_range: options.time_range,
         every_record,
         each,
         stop: false,

@@ -166,12 +166,6 @@ enum Command {
         /// record, IP or not): 1,5,9-12. One file only.
         #[arg(long, value_delimiter = ',')]
         frames: Option<Vec<String>>,
-        /// Only packets at or after this time: epoch seconds or ISO 8601 (UTC unless it says).
-        #[arg(long)]
-        start: Option<String>,
-        /// Only packets before this time (the range is start <= time < end).
-        #[arg(long)]
-        end: Option<String>,
         #[command(flatten)]
         select: Selection,
     },
@@ -203,11 +197,21 @@ struct Selection {
     /// GTP-U, IP-in-IP, ...); --protocol follows, --filter keeps its meaning (outer headers).
     #[arg(long)]
     decapsulate: bool,
+    /// Only packets at or after this time: epoch seconds (1700000000.25) or ISO 8601
+    /// (2024-05-01T12:00:00Z; UTC unless it gives an offset).
+    #[arg(long)]
+    start: Option<String>,
+    /// Only packets before this time (start <= time < end), as --start.
+    #[arg(long)]
+    end: Option<String>,
 }
 
 impl Selection {
     fn options(&self) -> pcapframe::Result<ReadOptions> {
+        let time =
+            |t: &Option<String>| t.as_deref().map(pcapframe::extract::parse_time).transpose();
         Ok(ReadOptions {
+            time_range: pcapframe::options::TimeRange::new(time(&self.start)?, time(&self.end)?)?,
             protocol: parse_protocol(self.protocol.as_deref())?,
             filter: self.filter.clone(),
             errors: TruncationPolicy::parse(&self.errors)?,
@@ -316,17 +320,10 @@ fn main() -> ExitCode {
             write,
             format,
             frames,
-            start,
-            end,
             select,
-        } => select.options().and_then(|o| {
-            let picks = extract::Picks {
-                frames: frames.as_deref(),
-                start: start.as_deref(),
-                end: end.as_deref(),
-            };
-            extract::run(&files, &write, format.as_deref(), picks, o)
-        }),
+        } => select
+            .options()
+            .and_then(|o| extract::run(&files, &write, format.as_deref(), frames.as_deref(), o)),
         Command::Columns {
             markdown,
             flows: true,

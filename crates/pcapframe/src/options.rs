@@ -103,6 +103,40 @@ pub struct ReadOptions {
     /// The flow table reads each flow's application, server name and first TLS
     /// fingerprints (`flow::app`): its TCP streams are then followed from each file's start.
     pub flow_app: bool,
+    /// Only packets with `start <= time < end` (nanoseconds since 1970, UTC), either bound
+    /// optional; a packet without a time (a pcapng simple packet block) is outside every
+    /// range. Applied to each record before anything else, as if the capture held only
+    /// those packets (`editcap -A -B`): TCP streams and flows begin inside the range.
+    pub time_range: Option<TimeRange>,
+}
+
+/// `start <= time < end`, each bound optional (`ReadOptions::time_range`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimeRange {
+    pub start_ns: Option<i64>,
+    pub end_ns: Option<i64>,
+}
+
+impl TimeRange {
+    /// `None` when neither bound is given; an error when the range ends before it starts.
+    pub fn new(start_ns: Option<i64>, end_ns: Option<i64>) -> Result<Option<TimeRange>> {
+        if let (Some(s), Some(e)) = (start_ns, end_ns) {
+            if e < s {
+                return Err(Error::invalid_argument(
+                    "the time range ends before it starts (end < start): give start <= end",
+                ));
+            }
+        }
+        Ok((start_ns.is_some() || end_ns.is_some()).then_some(TimeRange { start_ns, end_ns }))
+    }
+
+    #[inline]
+    pub fn contains(&self, time_ns: Option<i64>) -> bool {
+        match time_ns {
+            Some(t) => self.start_ns.is_none_or(|s| s <= t) && self.end_ns.is_none_or(|e| t < e),
+            None => false,
+        }
+    }
 }
 
 impl Default for ReadOptions {
@@ -119,6 +153,7 @@ impl Default for ReadOptions {
             decapsulate: false,
             verify_checksums: false,
             flow_app: false,
+            time_range: None,
         }
     }
 }

@@ -1194,6 +1194,7 @@ pub(crate) fn merge(total: &mut ReadStats, part: ReadStats) {
     total.rows += part.rows;
     total.not_ip += part.not_ip;
     total.filtered += part.filtered;
+    total.outside_time_range += part.outside_time_range;
     for (link, count) in part.unsupported_link_types {
         *total.unsupported_link_types.entry(link).or_default() += count;
     }

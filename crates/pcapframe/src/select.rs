@@ -1,4 +1,4 @@
-//! Which records become rows: the `filter=` expression, then the link layer, then IP, then
+//! Which records become rows: the time range, the `filter=` expression, then the link layer, then IP, then
 //! `protocol=`; every record that does not is counted by reason. Shared by the table
 //! builder and by per-packet consumers (the command line's `show` and `stats`).
 
@@ -8,7 +8,7 @@ use crate::dissect::{self, Depth, Dissection, NoIp};
 
 use crate::error::Result;
 use crate::format::Record;
-use crate::options::ReadOptions;
+use crate::options::{ReadOptions, TimeRange};
 use crate::stats::ReadStats;
 
 /// Without the `filter` feature there is no libpcap to compile an expression: a read that
@@ -36,6 +36,7 @@ impl BpfFilter {
 }
 
 pub struct PacketSelector {
+    time_range: Option<TimeRange>,
     protocol: Option<u8>,
     filter: Option<BpfFilter>,
     depth: Depth,
@@ -48,6 +49,7 @@ impl PacketSelector {
     pub fn new(options: &ReadOptions) -> Result<Self> {
         let filter = options.filter.as_deref().map(BpfFilter::new).transpose()?;
         Ok(PacketSelector {
+            time_range: options.time_range,
             protocol: options.protocol,
             filter,
             depth: Depth {
@@ -92,6 +94,12 @@ impl PacketSelector {
     #[inline]
     pub fn select(&mut self, record: &Record<'_>) -> Result<Option<&Dissection>> {
         self.stats.packets += 1;
+        if let Some(range) = &self.time_range {
+            if !range.contains(record.timestamp_ns) {
+                self.stats.outside_time_range += 1;
+                return Ok(None);
+            }
+        }
         if let Some(filter) = &mut self.filter {
             if !filter.matches(record)? {
                 self.stats.filtered += 1;

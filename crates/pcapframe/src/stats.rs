@@ -14,6 +14,8 @@ pub struct ReadStats {
     pub not_ip: u64,
     /// Packets dropped by `protocol=` or `filter=`.
     pub filtered: u64,
+    /// Packets outside the read's time range (`ReadOptions::time_range`).
+    pub outside_time_range: u64,
     /// Packets skipped because their link type is not decoded, by link type.
     pub unsupported_link_types: BTreeMap<u32, u64>,
     /// Set when the file ended inside a record or was damaged and the policy kept going:
