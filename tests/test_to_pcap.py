@@ -2,6 +2,7 @@
 files) held to tshark and tcpdump reading the outputs, and ``packet_bytes`` held to an
 independent framer on every capture of both corpora."""
 
+import os
 import shutil
 from decimal import Decimal
 import subprocess
@@ -117,3 +118,8 @@ def test_to_pcap_refuses_what_it_cannot_do(tmp_path):
     with pytest.raises(ValueError, match="choose pcapng or pcap"):
         source.to_pcap(tmp_path / "x.pcapng", format="png")
     assert list(tmp_path.iterdir()) == []
+    # A named pipe is read once: its packets cannot be found again.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="read once only"):
+        intake.open_pcap(str(fifo)).to_pcap(tmp_path / "y.pcapng")

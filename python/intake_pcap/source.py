@@ -443,13 +443,15 @@ class PCAPSource(DataSource):
         type; byte for byte when every file is classic pcap with one header). The file
         appears only when complete. Returns the packets written."""
         from ._native import extract_capture
-        from ._read import is_local, local_path
+        from ._read import is_local, is_stream, local_path
 
         files, _ = self._load_metadata()
         if self.is_live:
             raise ValueError("to_pcap() writes the packets of capture files; a live capture has LiveStream.dump()")
         if not all(is_local(f) for f in files):
             raise ValueError("to_pcap() reads local capture files: copy remote ones locally first")
+        if any(is_stream(f) for f in files):
+            raise ValueError("to_pcap() reads its files again: a named pipe or device can be read once only")
         out = local_output(path)
         frames = None if rows is None else self._frames_of(rows, files)
         packets, _, damage = extract_capture(
