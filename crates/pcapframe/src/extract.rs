@@ -856,6 +856,9 @@ mod tests {
     use super::*;
     use crate::format::pcapng::SPB;
 
+    /// A packet as a reader gives it: time, wire length, link type, interface, bytes.
+    type Packet = (Option<i64>, u32, u32, u32, Vec<u8>);
+
     fn temp(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("pcapframe-extract-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -863,7 +866,7 @@ mod tests {
     }
 
     /// Every packet of `path`: (time, wire length, link type, interface, bytes).
-    fn packets(path: &Path) -> Vec<(Option<i64>, u32, u32, u32, Vec<u8>)> {
+    fn packets(path: &Path) -> Vec<Packet> {
         let mut r = RecordReader::open(path).unwrap();
         let mut v = Vec::new();
         while let Some(p) = r.next_record().unwrap() {
@@ -994,7 +997,7 @@ mod tests {
         assert_eq!(source.len(), 3);
         let out = temp("be-out.pcapng");
         let done = run(
-            &[input.clone()],
+            std::slice::from_ref(&input),
             &Keep::default(),
             CaptureFormat::Pcapng,
             &out,
@@ -1018,7 +1021,7 @@ mod tests {
         // A little-endian copy of that output is byte for byte the same.
         let again = temp("be-again.pcapng");
         run(
-            &[out.clone()],
+            std::slice::from_ref(&out),
             &Keep::default(),
             CaptureFormat::Pcapng,
             &again,
@@ -1041,8 +1044,7 @@ mod tests {
         let written = packets(&out);
         assert_eq!(written[..3], source[..]);
         // The second input's interfaces 1 and 0 are the output's 3 and 2.
-        let moved =
-            |p: &(Option<i64>, u32, u32, u32, Vec<u8>), id| (p.0, p.1, p.2, id, p.4.clone());
+        let moved = |p: &Packet, id| (p.0, p.1, p.2, id, p.4.clone());
         assert_eq!(written[3..], [moved(&source[0], 3), moved(&source[1], 2)]);
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(
@@ -1081,7 +1083,7 @@ mod tests {
     }
 
     /// The packets a reader gives before the end or the first damage.
-    fn packets_before_damage(path: &Path) -> Option<Vec<(Option<i64>, u32, u32, u32, Vec<u8>)>> {
+    fn packets_before_damage(path: &Path) -> Option<Vec<Packet>> {
         let mut r = RecordReader::open(path).ok()?;
         let mut v = Vec::new();
         while let Ok(Some(p)) = r.next_record() {
@@ -1107,7 +1109,7 @@ mod tests {
         let (be_path, le_path) = (dir.join("be.pcapng"), dir.join("le.pcapng"));
         std::fs::write(&be_path, &be).unwrap();
         run(
-            &[be_path.clone()],
+            std::slice::from_ref(&be_path),
             &Keep::default(),
             CaptureFormat::Pcapng,
             &le_path,
@@ -1159,7 +1161,7 @@ mod tests {
                 };
                 let file = FileOut::create(&out, &[]).unwrap();
                 let done = extract(
-                    &[input.clone()],
+                    std::slice::from_ref(&input),
                     &keep,
                     CaptureFormat::Pcapng,
                     file,
@@ -1177,7 +1179,7 @@ mod tests {
                 // Our own output is copied byte for byte.
                 let again = dir.join("again.pcapng");
                 run(
-                    &[out.clone()],
+                    std::slice::from_ref(&out),
                     &Keep::default(),
                     CaptureFormat::Pcapng,
                     &again,
@@ -1247,7 +1249,13 @@ mod tests {
             ..Keep::default()
         };
         assert_eq!(
-            run(&[input.clone()], &keep, CaptureFormat::Pcapng, &out).packets,
+            run(
+                std::slice::from_ref(&input),
+                &keep,
+                CaptureFormat::Pcapng,
+                &out
+            )
+            .packets,
             2
         );
         assert_eq!(packets(&out), source[1..]);
@@ -1259,7 +1267,13 @@ mod tests {
             ..Keep::default()
         };
         assert_eq!(
-            run(&[input.clone()], &keep, CaptureFormat::Pcapng, &out).packets,
+            run(
+                std::slice::from_ref(&input),
+                &keep,
+                CaptureFormat::Pcapng,
+                &out
+            )
+            .packets,
             1
         );
         assert_eq!(packets(&out), source[1..2]);
@@ -1272,7 +1286,7 @@ mod tests {
         let out = temp("mixed.pcap");
         let file = FileOut::create(&out, &[]).unwrap();
         let e = extract(
-            &[input.clone()],
+            std::slice::from_ref(&input),
             &Keep::default(),
             CaptureFormat::Pcap,
             file,
@@ -1286,7 +1300,12 @@ mod tests {
             frames: Some(vec![vec![2, 3]]),
             ..Keep::default()
         };
-        run(&[input.clone()], &keep, CaptureFormat::Pcap, &out);
+        run(
+            std::slice::from_ref(&input),
+            &keep,
+            CaptureFormat::Pcap,
+            &out,
+        );
         let source = packets(&input);
         let written = packets(&out);
         assert_eq!(written[0], source[1]);
@@ -1295,7 +1314,7 @@ mod tests {
         // A classic pcap input is copied byte for byte, header first.
         let again = temp("again.pcap");
         run(
-            &[out.clone()],
+            std::slice::from_ref(&out),
             &Keep::default(),
             CaptureFormat::Pcap,
             &again,
