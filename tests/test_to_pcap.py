@@ -8,6 +8,7 @@ from decimal import Decimal
 import subprocess
 
 import intake
+import pandas as pd
 import pytest
 
 import intake_pcap
@@ -123,3 +124,31 @@ def test_to_pcap_refuses_what_it_cannot_do(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match="read once only"):
         intake.open_pcap(str(fifo)).to_pcap(tmp_path / "y.pcapng")
+
+
+@needs_tools
+def test_write_pcap_takes_rows_that_say_where_their_packets_are(tmp_path):
+    paths = [str(CORPUS / n) for n in ("pcap_le_nsec_ether_http.pcap", "pcapng_2ifaces_tsresol9_and_6.pcapng")]
+    parts = []
+    for p in paths:
+        df = intake.open_pcap(p, columns=["frame", "offset"]).read()
+        parts.append(df.assign(file=p).iloc[::2])
+    rows = pd.concat(parts, ignore_index=True).sample(frac=1, random_state=1)  # any order
+    out = tmp_path / "rows.pcapng"
+    assert intake_pcap.write_pcap(rows, out) == len(rows)
+    # Files in the order they first appear in the rows, each in capture order.
+    order = list(dict.fromkeys(rows.file))
+    assert order == paths[::-1]  # this shuffle puts the pcapng first
+    want = [tshark(p)[f - 1] for p in order for f in sorted(rows.frame[rows.file == p])]
+    assert [r[:4] for r in tshark(out)] == [r[:4] for r in want]
+    # One capture for every row.
+    one = tmp_path / "one.pcap"
+    assert intake_pcap.write_pcap(parts[0].drop(columns="file"), one, capture=paths[0]) == len(parts[0])
+    assert tshark(one) == [tshark(paths[0])[f - 1] for f in parts[0].frame]
+    # An offset where no record starts is refused, and nothing is written.
+    bad = parts[0].assign(offset=parts[0].offset + 1)
+    with pytest.raises(ValueError, match="no packet record starts at byte offset"):
+        intake_pcap.write_pcap(bad, tmp_path / "bad.pcapng")
+    with pytest.raises(ValueError, match="which capture"):
+        intake_pcap.write_pcap(parts[0].drop(columns="file"), tmp_path / "bad.pcapng")
+    assert not (tmp_path / "bad.pcapng").exists()

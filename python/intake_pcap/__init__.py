@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
 from .flows import PCAPFlowsSource
-from .packet import IPPacket, PacketBytes, packet_bytes
+from .packet import IPPacket, PacketBytes, packet_bytes, write_pcap
 from .source import PCAPSource
 
 try:
@@ -24,6 +24,7 @@ __all__ = [
     "IPPacket",
     "PacketBytes",
     "packet_bytes",
+    "write_pcap",
     "CaptureError",
     "CaptureWarning",
     "CorruptCaptureError",

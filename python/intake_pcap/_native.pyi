@@ -477,6 +477,7 @@ def extract_capture(
     *,
     format: str | None = None,
     frames: Sequence[Sequence[int]] | None = None,
+    offsets: Sequence[Sequence[int]] | None = None,
     start_ns: int | None = None,
     end_ns: int | None = None,
     filter: str | None = None,

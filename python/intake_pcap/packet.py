@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
 from . import _native
 
-__all__ = ["IPPacket", "PacketBytes", "packet_bytes"]
+__all__ = ["IPPacket", "PacketBytes", "packet_bytes", "write_pcap"]
 
 
 class IPPacket:
@@ -140,3 +141,36 @@ def packet_bytes(path: str | os.PathLike[str], offset: int) -> PacketBytes:
     for the process), else ValueError naming the nearest boundaries."""
     data, time, wire_length, link_type, interface = _native.packet_at(os.fspath(path), int(offset))
     return PacketBytes(data, link_type, time, wire_length, interface)
+
+
+def write_pcap(
+    rows: Any,
+    path: str | os.PathLike[str],
+    capture: str | os.PathLike[str] | None = None,
+    format: Literal["pcapng", "pcap"] | None = None,
+) -> int:
+    """Write the packets behind ``rows`` to ``path`` as a capture, as ``PCAPSource.to_pcap``
+    does, for rows that say where their packets are: an ``offset`` column (read with
+    ``columns=[..., "offset"]``) and the local capture each row is from, as a ``file``
+    column of paths or ``capture=`` for every row. Files go out in the order they first
+    appear, each file's packets in capture order. An offset where no packet record starts
+    is a ValueError. Returns the packets written."""
+    import pandas as pd
+
+    from .source import local_output
+
+    if not isinstance(rows, pd.DataFrame) or "offset" not in rows.columns:
+        raise ValueError("write_pcap(rows): rows must be a DataFrame with the offset column "
+                         "(read with columns=[..., 'offset'])")
+    if rows["offset"].isna().any():
+        raise ValueError("write_pcap(rows): some rows have no offset (a live capture's rows have none)")
+    if capture is not None:
+        files = pd.Series(os.fspath(capture), index=rows.index)
+    elif "file" in rows.columns:
+        files = rows["file"].astype(str)
+    else:
+        raise ValueError("write_pcap(rows): say which capture the rows are from: a file column of paths, or capture=")
+    order = list(dict.fromkeys(files))
+    offsets = [sorted(set(rows["offset"][files == f].astype("int64").tolist())) for f in order]
+    packets, _, _ = _native.extract_capture(order, local_output(path), format=format, offsets=offsets, errors="raise")
+    return packets

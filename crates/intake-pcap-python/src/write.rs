@@ -48,12 +48,12 @@ pub(crate) fn write_table(
 
 /// Write the packets of `paths` that the selection keeps to `path` as a capture
 /// (`pcapframe::extract`): `frames` (one sorted list of packet numbers per file, or
-/// `None` for every packet), a time range `[start_ns, end_ns)`, and the read options
+/// `None` for every packet), `offsets` (one sorted list of record offsets per file), a time range `[start_ns, end_ns)`, and the read options
 /// `filter=`, `protocol=`, `decapsulate=` and `errors=`. Returns (packets written, packet
 /// records read, messages of the damage that ended a file early under errors="warn" or
 /// "ignore").
 #[pyfunction]
-#[pyo3(signature = (paths, path, *, format=None, frames=None, start_ns=None, end_ns=None,
+#[pyo3(signature = (paths, path, *, format=None, frames=None, offsets=None, start_ns=None, end_ns=None,
                     filter=None, protocol=None, decapsulate=false, errors="warn"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn extract_capture(
@@ -62,6 +62,7 @@ pub(crate) fn extract_capture(
     path: PathBuf,
     format: Option<&str>,
     frames: Option<Vec<Vec<u64>>>,
+    offsets: Option<Vec<Vec<u64>>>,
     start_ns: Option<i64>,
     end_ns: Option<i64>,
     filter: Option<String>,
@@ -90,6 +91,7 @@ pub(crate) fn extract_capture(
         .into_options()?;
         let keep = Keep {
             frames,
+            offsets,
             start_ns,
             end_ns,
             options,

@@ -36,6 +36,7 @@ pub fn run(
     let range = options.time_range.unwrap_or_default();
     let keep = Keep {
         frames,
+        offsets: None,
         start_ns: range.start_ns,
         end_ns: range.end_ns,
         options: ReadOptions {

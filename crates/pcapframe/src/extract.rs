@@ -63,6 +63,10 @@ pub struct Keep {
     /// Packet numbers within each input (the `frame` column: 1 for the file's first packet
     /// record), sorted; `None` for every packet. One list per input.
     pub frames: Option<Vec<Vec<u64>>>,
+    /// Byte offsets where packet records start in each input (the `offset` column),
+    /// sorted; `None` for every packet. One list per input. An offset where no packet
+    /// record starts is an error, never a silent miss.
+    pub offsets: Option<Vec<Vec<u64>>>,
     /// Only packets with `start_ns <= time < end_ns`; a packet without a time (a pcapng
     /// simple packet block) is kept only when neither bound is given.
     pub start_ns: Option<i64>,
@@ -93,10 +97,10 @@ pub fn extract(
     mut out: FileOut,
     cancel: &Cancel,
 ) -> Result<Extracted> {
-    if let Some(frames) = &keep.frames {
-        if frames.len() != inputs.len() {
+    for lists in [&keep.frames, &keep.offsets].into_iter().flatten() {
+        if lists.len() != inputs.len() {
             return Err(Error::invalid_argument(
-                "one list of frames per input is needed",
+                "one list of frames (or offsets) per input is needed",
             ));
         }
     }
@@ -125,6 +129,9 @@ pub fn extract(
     let mut done = Extracted::default();
     for (i, path) in inputs.iter().enumerate() {
         let frames = keep.frames.as_ref().map(|f| f[i].as_slice());
+        let offsets = keep.offsets.as_ref().map(|f| f[i].as_slice());
+        let mut next_offset = 0usize;
+        let damage_before = done.damage.len();
         let mut reader = RecordReader::open(path)?;
         let mut next_frame = 0usize;
         let mut number = 0u64;
@@ -174,6 +181,15 @@ pub fn extract(
                     }
                     continue;
                 }
+                next_frame += 1;
+            }
+            if let Some(offsets) = offsets {
+                match offsets.get(next_offset) {
+                    None => break,
+                    Some(&o) if o < record.offset => return Err(not_a_record_start(path, o)),
+                    Some(&o) if o > record.offset => continue,
+                    Some(_) => next_offset += 1,
+                }
             }
             if keep.start_ns.is_some() || keep.end_ns.is_some() {
                 let Some(t) = record.timestamp_ns else {
@@ -203,6 +219,22 @@ pub fn extract(
                 Writer::Pcap(p) => p.write(&mut out, &item, record, path, number)?,
             }
             done.packets += 1;
+        }
+        // What was asked for and not found: an error, whatever the policy for damage.
+        if let Some(&missing) = frames.and_then(|f| f.get(next_frame)) {
+            return Err(Error::invalid_argument(format!(
+                "there is no packet {missing}: the file holds {number} packet records{} \
+                 (frame values start at 1, as the frame column gives them)",
+                if done.damage.len() == damage_before {
+                    ""
+                } else {
+                    " before its damage"
+                }
+            ))
+            .in_file(path));
+        }
+        if let Some(&missing) = offsets.and_then(|f| f.get(next_offset)) {
+            return Err(not_a_record_start(path, missing));
         }
     }
     match &mut writer {
@@ -316,6 +348,14 @@ pub fn parse_time(text: &str) -> Result<i64> {
     let days = era * 146_097 + doe - 719_468;
     let seconds = days * 86_400 + hh * 3600 + mm * 60 + s - offset_s;
     Ok(seconds * 1_000_000_000 + ns)
+}
+
+fn not_a_record_start(path: &Path, offset: u64) -> Error {
+    Error::invalid_argument(format!(
+        "no packet record starts at byte offset {offset} (give values of the offset column, \
+         of this file)"
+    ))
+    .in_file(path)
 }
 
 /// One packet record, found by where it starts in its file.
@@ -1197,6 +1237,63 @@ mod tests {
     }
 
     #[test]
+    fn offsets_pick_records_and_what_is_not_found_is_an_error() {
+        let input = temp("offsets.pcapng");
+        std::fs::write(&input, be_section()).unwrap();
+        let source = packets(&input);
+        let mut r = RecordReader::open(&input).unwrap();
+        let mut starts = Vec::new();
+        while let Some(p) = r.next_record().unwrap() {
+            starts.push(p.offset);
+        }
+        let out = temp("offsets-out.pcapng");
+        let keep = |offsets: Vec<u64>, frames: Option<Vec<u64>>| Keep {
+            offsets: Some(vec![offsets]),
+            frames: frames.map(|f| vec![f]),
+            ..Keep::default()
+        };
+        let done = run(
+            std::slice::from_ref(&input),
+            &keep(vec![starts[0], starts[2]], None),
+            CaptureFormat::Pcapng,
+            &out,
+        );
+        assert_eq!(done.packets, 2);
+        assert_eq!(packets(&out), [source[0].clone(), source[2].clone()]);
+        for (offsets, frames, message) in [
+            (
+                vec![starts[0] + 4],
+                None,
+                "no packet record starts at byte offset",
+            ),
+            (
+                vec![starts[2] + 1000],
+                None,
+                "no packet record starts at byte offset",
+            ),
+            (vec![], Some(vec![2, 4]), "there is no packet 4"),
+        ] {
+            let offsets = (!offsets.is_empty()).then(|| vec![offsets]);
+            let frames = frames.map(|f: Vec<u64>| vec![f]);
+            let keep = Keep {
+                offsets,
+                frames,
+                ..Keep::default()
+            };
+            let file = FileOut::create(&out, &[]).unwrap();
+            let e = extract(
+                std::slice::from_ref(&input),
+                &keep,
+                CaptureFormat::Pcapng,
+                file,
+                &Cancel::default(),
+            )
+            .unwrap_err();
+            assert!(e.message.contains(message), "{e}");
+        }
+    }
+
+    #[test]
     fn times_parse_exactly() {
         assert_eq!(parse_time("0").unwrap(), 0);
         assert_eq!(
@@ -1245,7 +1342,7 @@ mod tests {
         let source = packets(&input);
         let out = temp("pick-out.pcapng");
         let keep = Keep {
-            frames: Some(vec![vec![2, 3, 9]]),
+            frames: Some(vec![vec![2, 3]]),
             ..Keep::default()
         };
         assert_eq!(
