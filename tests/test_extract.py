@@ -171,7 +171,7 @@ def test_a_time_range_keeps_the_packets_inside_it(path, tmp_path):
     start, end = ((times[len(times) // 3], times[2 * len(times) // 3]) if len(times) >= 3
                   else (times[0], times[-1] + 1))
     out = tmp_path / "out.pcapng"
-    extract(path, "-w", out, "--start", start, "--end", end)
+    extract(path, "-w", out, "--start", format(start, "f"), "--end", format(end, "f"))
     assert tshark(out) == [r for r in source if r[0] and start <= Decimal(r[0]) < end]
 
 
