@@ -152,3 +152,26 @@ def test_write_pcap_takes_rows_that_say_where_their_packets_are(tmp_path):
     with pytest.raises(ValueError, match="which capture"):
         intake_pcap.write_pcap(parts[0].drop(columns="file"), tmp_path / "bad.pcapng")
     assert not (tmp_path / "bad.pcapng").exists()
+
+
+@needs_tools
+def test_flow_rows_of_several_files_bring_their_packets_from_each(tmp_path):
+    # Flows go on from one file into the next: their packets come from both.
+    paths = [str(CORPUS / n) for n in ("pcap_le_nsec_ether_http.pcap", "ether_vlan_gre_variants.pcap")]
+    flows = intake.open_pcap_flows(paths).read()
+    source = intake.open_pcap(paths, columns=["frame", "flow_id"])
+    packets = source.read()
+    chosen = flows.iloc[[0, -1]]
+    out = tmp_path / "flows.pcapng"
+    count = source.to_pcap(out, chosen)
+    assert count == packets.flow_id.isin(chosen.flow_id).sum() == (chosen.src_packets + chosen.dst_packets).sum()
+    # The packets of each file, in order, as tshark reads that file.
+    per_file = [intake.open_pcap(p, columns=["frame"]).read() for p in paths]
+    hit = packets.flow_id.isin(chosen.flow_id).to_numpy()
+    want, start = [], 0
+    for p, part in zip(paths, per_file):
+        frames = packets.frame[start:start + len(part)][hit[start:start + len(part)]]
+        want += [tshark(p)[f - 1] for f in frames]
+        start += len(part)
+    assert len(want) == count
+    assert [r[:4] for r in tshark(out)] == [r[:4] for r in want]
