@@ -263,7 +263,8 @@ pub struct PacketReader {
 
 impl PacketReader {
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self> {
-        let rows = RowBuilder::new(&options)?;
+        // Out of memory for the first batch already: say which file was being opened.
+        let rows = RowBuilder::new(&options).map_err(|e| e.in_file(path))?;
         Ok(Self::from_records(
             RecordReader::open(path)?,
             rows,
@@ -282,7 +283,10 @@ impl PacketReader {
         name: Option<std::path::PathBuf>,
         options: ReadOptions,
     ) -> Result<Self> {
-        let rows = RowBuilder::new(&options)?;
+        let rows = RowBuilder::new(&options).map_err(|e| match &name {
+            Some(name) => e.in_file(name),
+            None => e,
+        })?;
         Ok(Self::from_records(
             RecordReader::new(window, name)?,
             rows,
