@@ -21,6 +21,7 @@
 //! finer than that is cut to the nanosecond, as Wireshark shows it), and every packet must
 //! have one link type, which classic pcap holds once per file.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -824,17 +825,20 @@ impl Section {
     }
 
     /// A kept packet block, as the output holds it.
-    fn packet(&self, item: &Item<'_>, path: &Path, number: u64) -> Result<Vec<u8>> {
+    fn packet<'a>(&self, item: &Item<'a>, path: &Path, number: u64) -> Result<Cow<'a, [u8]>> {
         let mut b = self.packet_as_is(item);
+        if self.base == 0 {
+            return Ok(b);
+        }
+        let b_mut = b.to_mut();
         // The interface number, past the interfaces of the sections before.
         match item.block_type {
-            _ if self.base == 0 => {}
             EPB => {
-                let id = u32::from_le_bytes(b[8..12].try_into().expect("a whole block"));
-                b[8..12].copy_from_slice(&(id + self.base).to_le_bytes());
+                let id = u32::from_le_bytes(b_mut[8..12].try_into().expect("a whole block"));
+                b_mut[8..12].copy_from_slice(&(id + self.base).to_le_bytes());
             }
             PB => {
-                let id = u16::from_le_bytes([b[8], b[9]]) as u32 + self.base;
+                let id = u16::from_le_bytes([b_mut[8], b_mut[9]]) as u32 + self.base;
                 let Ok(id) = u16::try_from(id) else {
                     return Err(Error::invalid_argument(format!(
                         "packet {number} of {} is an obsolete packet block of interface {id} of \
@@ -842,7 +846,7 @@ impl Section {
                         path.display()
                     )));
                 };
-                b[8..10].copy_from_slice(&id.to_le_bytes());
+                b_mut[8..10].copy_from_slice(&id.to_le_bytes());
             }
             _ => {
                 return Err(Error::invalid_argument(format!(
@@ -856,10 +860,11 @@ impl Section {
         Ok(b)
     }
 
-    fn packet_as_is(&self, item: &Item<'_>) -> Vec<u8> {
+    /// Little-endian blocks as they are (no copy); big-endian ones rewritten.
+    fn packet_as_is<'a>(&self, item: &Item<'a>) -> Cow<'a, [u8]> {
         let bytes = item.bytes;
         if !self.big_endian {
-            return bytes.to_vec();
+            return Cow::Borrowed(bytes);
         }
         let body = &bytes[8..bytes.len() - 4];
         let mut b = Vec::with_capacity(body.len());
@@ -887,7 +892,7 @@ impl Section {
                 b.extend_from_slice(&body[4..]);
             }
         }
-        block(item.block_type, &b)
+        Cow::Owned(block(item.block_type, &b))
     }
 }
 
