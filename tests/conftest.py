@@ -1,7 +1,12 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Indexes of large captures are saved for the next read that seeks (README: time ranges):
+# the tests keep theirs apart from the user's cache.
+os.environ.setdefault("INTAKE_PCAP_INDEX_DIR", tempfile.mkdtemp(prefix="intake-pcap-index-"))
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("INTAKE_PCAP_CORPUS", REPO.parent / "shared" / "corpus"))

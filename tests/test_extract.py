@@ -230,3 +230,40 @@ def test_bad_arguments_say_what_to_do(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode != 0 and "cut short" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["intake_pcap_tests_http.pcap", "ether_vlan_mpls_tcp.pcap", "ether_ipv6_exthdrs_atomic_frag_tcp.pcap"])
+def test_flow_writes_every_packet_of_the_flows_the_flow_table_names(name, tmp_path):
+    """`--flow ID` against the flow table (another reader of the same files): as many packets
+    as the flow counts, tshark reading each with the flow's endpoints; across two files
+    when the capture is cut in two (editcap -c), a flow going on from one into the next."""
+    import intake
+    import pandas as pd
+
+    path = CORPUS / name
+    half = (len(packet_bytes(path)) + 1) // 2
+    subprocess.run(["editcap", "-c", str(half), str(path), str(tmp_path / "part.pcap")], check=True)
+    parts = sorted(tmp_path.glob("part_*.pcap"))
+    assert len(parts) == 2
+    for files in ([path], parts):
+        flows = intake.open_pcap_flows([str(f) for f in files]).read()
+        assert len(flows) >= 2
+        for _, flow in flows.iterrows():
+            out = tmp_path / "flow.pcap"
+            extract(*files, "--flow", int(flow.flow_id), "-w", out)
+            want = int(flow.src_packets) + int(flow.dst_packets)
+            assert len(tshark(out)) == want
+            rows = intake.open_pcap(str(out)).read()
+            # The hosts (ports too for TCP and UDP: an ICMP flow's "ports" are its types).
+            ported = flow.protocol in ("tcp", "udp")
+            key = lambda a, ap, b, bp: (str(a), str(b)) + ((int(ap), int(bp)) if ported else ())
+            ends = {key(flow.src_host, flow.src_port, flow.dst_host, flow.dst_port),
+                    key(flow.dst_host, flow.dst_port, flow.src_host, flow.src_port)}
+            assert {key(r.src_host, r.src_port, r.dst_host, r.dst_port) for r in rows.itertuples()} <= ends
+        # Two flows at once; a flow id that names no flow writes nothing.
+        both = tmp_path / "both.pcapng"
+        ids = ",".join(str(int(i)) for i in flows.flow_id[:2])
+        extract(*files, "--flow", ids, "-w", both)
+        assert len(tshark(both)) == int((flows.src_packets + flows.dst_packets)[:2].sum())
+        extract(*files, "--flow", "999999999", "-w", both)
+        assert tshark(both) == []

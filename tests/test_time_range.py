@@ -65,13 +65,15 @@ def test_a_range_is_the_read_masked_by_time(path):
         same(got, masked(whole, start_ns, end_ns))
 
 
-def synthetic(path, times):
-    """A classic nanosecond pcap of UDP packets at `times` (ns), in the order given."""
+def synthetic(path, times, padding=0):
+    """A classic nanosecond pcap of UDP packets at `times` (ns), in the order given, each
+    with `padding` bytes of payload."""
     out = [struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1)]
     for i, t in enumerate(times):
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, i & 0xFFFF, 0, 64, 17, 0,
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28 + padding, i & 0xFFFF, 0, 64, 17, 0,
                          bytes([10, 0, i >> 8 & 255, i & 255]), bytes([10, 1, 0, 1]))
-        frame = b"\x00" * 12 + b"\x08\x00" + ip + struct.pack("!HHHH", 1000 + i % 50, 53, 8, 0)
+        frame = (b"\x00" * 12 + b"\x08\x00" + ip + struct.pack("!HHHH", 1000 + i % 50, 53, 8 + padding, 0)
+                 + b"\xa5" * padding)
         out.append(struct.pack("<IIII", t // 10**9, t % 10**9, len(frame), len(frame)) + frame)
     path.write_bytes(b"".join(out))
 

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use pcapframe::error::{Error, Result};
 use pcapframe::extract::{extract, CaptureFormat, Keep};
+use pcapframe::flow::{frames_of_flows, path_input, Timeouts};
 use pcapframe::output::FileOut;
 use pcapframe::reader::{Cancel, ReadOptions, TruncationPolicy};
 
@@ -16,6 +17,7 @@ pub fn run(
     output: &Path,
     format: Option<&str>,
     frames: Option<&[String]>,
+    flows: Option<(Vec<u64>, Timeouts)>,
     options: ReadOptions,
 ) -> Result<()> {
     let files = inputs::expand(files)?;
@@ -31,6 +33,16 @@ pub fn run(
             "--frames numbers the packets of one file (as the frame column does): give one file",
         )),
         Some(list) => Some(vec![parse_frames(list)?]),
+    };
+    let frames = match (frames, flows) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid_argument("give --frames or --flow, not both"))
+        }
+        (None, Some((ids, timeouts))) => {
+            let inputs = files.iter().cloned().map(path_input).collect();
+            Some(frames_of_flows(inputs, &options, timeouts, &ids)?)
+        }
+        (frames, None) => frames,
     };
     // The range applies to every record, IP or not.
     let range = options.time_range.unwrap_or_default();
@@ -59,7 +71,7 @@ pub fn run(
         eprintln!(
             "pcapframe: {} of {} packets written to {}",
             done.packets,
-            done.read,
+            done.read + done.skipped,
             output.display()
         );
     }

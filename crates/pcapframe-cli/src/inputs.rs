@@ -93,6 +93,9 @@ pub fn for_each_packet(
         fn go_on(&mut self, _: u64) -> Result<bool> {
             Ok(!self.stop)
         }
+        fn skipped_outside_time_range(&mut self, packets: u64) {
+            self.selector.count_outside_time_range(packets)
+        }
     }
     let mut packets = Packets {
         selector: PacketSelector::new(options)?.with_tunnels(tunnels),
@@ -102,7 +105,7 @@ pub fn for_each_packet(
         stop: false,
     };
     for path in files {
-        let mut records = RecordReader::open(path)?;
+        let mut records = RecordReader::open_for(path, options)?;
         match pump(
             &mut records,
             u64::MAX,

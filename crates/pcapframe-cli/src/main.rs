@@ -166,6 +166,16 @@ enum Command {
         /// record, IP or not): 1,5,9-12. One file only.
         #[arg(long, value_delimiter = ',')]
         frames: Option<Vec<String>>,
+        /// Every packet of these flows (their `flow_id` in `pcapframe flows` of the same
+        /// files, selection and timeouts): 1099511627777,42. Several files: one traffic.
+        #[arg(long, value_delimiter = ',')]
+        flow: Option<Vec<u64>>,
+        /// With --flow: the flow table's idle timeout in seconds, or `none` (default 120).
+        #[arg(long, default_value = "120", value_parser = flows::parse_timeout)]
+        idle_timeout: flows::Timeout,
+        /// With --flow: the flow table's active timeout in seconds, or `none` (default 1800).
+        #[arg(long, default_value = "1800", value_parser = flows::parse_timeout)]
+        active_timeout: flows::Timeout,
         #[command(flatten)]
         select: Selection,
     },
@@ -320,10 +330,21 @@ fn main() -> ExitCode {
             write,
             format,
             frames,
+            flow,
+            idle_timeout,
+            active_timeout,
             select,
-        } => select
-            .options()
-            .and_then(|o| extract::run(&files, &write, format.as_deref(), frames.as_deref(), o)),
+        } => select.options().and_then(|o| {
+            let flows = flow.map(|ids| (ids, flows::timeouts(idle_timeout, active_timeout)));
+            extract::run(
+                &files,
+                &write,
+                format.as_deref(),
+                frames.as_deref(),
+                flows,
+                o,
+            )
+        }),
         Command::Columns {
             markdown,
             flows: true,

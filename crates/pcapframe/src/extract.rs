@@ -85,6 +85,9 @@ pub struct Extracted {
     pub packets: u64,
     /// Packet records read.
     pub read: u64,
+    /// Packet records jumped over unread: whole blocks of the file's seek index
+    /// (`index::seek_index`) that hold nothing asked for.
+    pub skipped: u64,
     /// Damage that ended an input early, every packet before it kept (with the policy
     /// `Raise`, damage is an error and nothing is written).
     pub damage: Vec<Error>,
@@ -134,6 +137,22 @@ pub fn extract(
         let mut next_offset = 0usize;
         let damage_before = done.damage.len();
         let mut reader = RecordReader::open(path)?;
+        if frames.is_some() || offsets.is_some() || keep.start_ns.is_some() || keep.end_ns.is_some()
+        {
+            if let Some(index) = crate::index::seek_index(path, cancel)? {
+                let copies_blocks = matches!(writer, Writer::Pcapng(_));
+                reader.set_skips(index.skips(|b| {
+                    wanted_in(
+                        b,
+                        frames,
+                        offsets,
+                        keep.start_ns,
+                        keep.end_ns,
+                        copies_blocks,
+                    )
+                }));
+            }
+        }
         let mut next_frame = 0usize;
         let mut number = 0u64;
         let mut section = Section::default();
@@ -150,6 +169,9 @@ pub fn extract(
             if number & 0xfff == 0 {
                 cancel.check()?;
             }
+            let passed = reader.jump_if_due()?;
+            number += passed;
+            done.skipped += passed;
             let item = match reader.next_item() {
                 Ok(Some(item)) => item,
                 Ok(None) => break,
@@ -247,6 +269,37 @@ pub fn extract(
     }
     out.finish()?;
     Ok(done)
+}
+
+/// Whether `block` must be read: it may hold a record that the lists (sorted) and the time
+/// range keep, or, for a pcapng output, blocks other than packets (copied as they are).
+fn wanted_in(
+    block: &crate::index::Block,
+    frames: Option<&[u64]>,
+    offsets: Option<&[u64]>,
+    start_ns: Option<i64>,
+    end_ns: Option<i64>,
+    copies_blocks: bool,
+) -> bool {
+    if copies_blocks && block.other_blocks {
+        return true;
+    }
+    let first_frame = block.packets_before + 1;
+    let frame_in = frames.is_none_or(|f| {
+        let i = f.partition_point(|&n| n < first_frame);
+        f.get(i).is_some_and(|&n| n < first_frame + block.packets)
+    });
+    // A block with an offset asked for is read whatever else is asked: an offset where
+    // no record starts is an error, and only reading the block tells.
+    if let Some(o) = offsets {
+        let i = o.partition_point(|&x| x < block.start);
+        return o.get(i).is_some_and(|&x| x < block.end);
+    }
+    let time_in = (start_ns.is_none() && end_ns.is_none())
+        || (block.earliest_ns <= block.latest_ns
+            && start_ns.is_none_or(|s| block.latest_ns >= s)
+            && end_ns.is_none_or(|e| block.earliest_ns < e));
+    frame_in && time_in
 }
 
 /// A time as nanoseconds since 1970 (UTC): epoch seconds (`1700000000.5`, exact to the

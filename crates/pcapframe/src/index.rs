@@ -64,15 +64,21 @@ impl FileStamp {
     }
 }
 
-/// A record boundary near a multiple of the step.
+/// A record boundary near a multiple of the step, and what the block of records from it
+/// to the next checkpoint holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Checkpoint {
     /// Where the record (or pcapng block) starts.
     pub offset: u64,
     /// Packet records before it.
     pub packets_before: u64,
-    /// The time of the first packet at or after it, if it has one.
-    pub time_ns: Option<i64>,
+    /// The earliest and latest packet times in its block (`i64::MAX`, `i64::MIN` when no
+    /// packet of the block has a time): a time range that misses them misses the block.
+    pub earliest_ns: i64,
+    pub latest_ns: i64,
+    /// Whether its block holds pcapng blocks other than packets (names, secrets,
+    /// statistics), which a copy of the capture keeps.
+    pub other_blocks: bool,
 }
 
 /// Record boundaries of one file: `checkpoints[j]` is the first record boundary at or
@@ -84,6 +90,8 @@ pub struct RecordIndex {
     pub checkpoints: Vec<Checkpoint>,
     /// Where the walk ended: the end of the file, or the damage that ends the records.
     pub end: u64,
+    /// Packet records before `end`.
+    pub packets: u64,
     /// Why the file cannot be read in independent ranges (checkpoints are then empty).
     pub not_splittable: Option<&'static str>,
 }
@@ -98,6 +106,7 @@ impl RecordIndex {
             step,
             checkpoints: Vec::new(),
             end: stamp.size,
+            packets: 0,
             not_splittable: Some(why),
         };
         if is_compressed(path)? {
@@ -114,29 +123,49 @@ impl RecordIndex {
             }
         }
         let first = records.offset();
-        let mut checkpoints = Vec::with_capacity((stamp.size / step) as usize + 1);
+        let mut checkpoints: Vec<Checkpoint> = Vec::with_capacity((stamp.size / step) as usize + 1);
         let mut next_mark = first;
         let mut packets = 0u64;
+        // Where the current block's checkpoints start in `checkpoints` (several marks may
+        // share one boundary), and blocks other than packets met since the last packet.
+        let mut block = 0usize;
+        let mut others_ahead = false;
+        // Where the record after the last packet starts: a checkpoint is put there, before
+        // any blocks without packets that come first, as a reader's offset is there.
+        let mut after_packet = first;
         let end = loop {
             cancel.check()?;
-            let at = records.offset();
-            // A boundary at or after each mark up to here; several marks may share one
-            // boundary when a record is longer than the step.
-            let needs_checkpoint = at >= next_mark;
-            match records.next_record() {
-                Ok(Some(record)) => {
-                    if needs_checkpoint {
+            match records.next_item() {
+                Ok(Some(item)) => {
+                    let Some(record) = item.record else {
+                        others_ahead = true;
+                        continue;
+                    };
+                    let at = after_packet;
+                    if at >= next_mark {
+                        block = checkpoints.len();
                         let point = Checkpoint {
                             offset: at,
                             packets_before: packets,
-                            time_ns: record.timestamp_ns,
+                            earliest_ns: i64::MAX,
+                            latest_ns: i64::MIN,
+                            other_blocks: false,
                         };
                         while next_mark <= at {
                             checkpoints.push(point);
                             next_mark += step;
                         }
                     }
+                    for point in &mut checkpoints[block..] {
+                        point.other_blocks |= others_ahead;
+                        if let Some(t) = record.timestamp_ns {
+                            point.earliest_ns = point.earliest_ns.min(t);
+                            point.latest_ns = point.latest_ns.max(t);
+                        }
+                    }
+                    others_ahead = false;
                     packets += 1;
+                    after_packet = records.offset();
                 }
                 Ok(None) => break records.offset(),
                 Err(e) if e.kind == ErrorKind::NotSplittable => {
@@ -149,14 +178,18 @@ impl RecordIndex {
                 Err(e) if e.kind == ErrorKind::Io => return Err(e),
                 // Damage ends the records here, for the sequential read as for this walk:
                 // the partition that holds it reports it, as the sequential read would.
-                Err(e) => break e.offset.unwrap_or(at),
+                Err(e) => break e.offset.unwrap_or(after_packet),
             }
         };
+        for point in &mut checkpoints[block..] {
+            point.other_blocks |= others_ahead;
+        }
         Ok(RecordIndex {
             stamp,
             step,
             checkpoints,
             end,
+            packets,
             not_splittable: None,
         })
     }
@@ -202,6 +235,120 @@ impl RecordIndex {
     }
 }
 
+/// A run of whole blocks a reader jumps over (`RecordReader::set_skips`): from the record
+/// boundary `from` to the one at `to`, past `packets` packet records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Skip {
+    pub from: u64,
+    pub to: u64,
+    pub packets: u64,
+}
+
+/// The records of an index that start in `[start, end)`, and what the walk saw of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block {
+    pub start: u64,
+    pub end: u64,
+    pub packets_before: u64,
+    pub packets: u64,
+    /// Earliest and latest packet time (`i64::MAX`, `i64::MIN` when none has one).
+    pub earliest_ns: i64,
+    pub latest_ns: i64,
+    /// pcapng blocks other than packets among them.
+    pub other_blocks: bool,
+}
+
+impl RecordIndex {
+    /// The blocks between distinct checkpoints, the last one running to where the walk ended.
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut points: Vec<&Checkpoint> = Vec::with_capacity(self.checkpoints.len());
+        for point in &self.checkpoints {
+            if points.last().is_none_or(|p| p.offset != point.offset) {
+                points.push(point);
+            }
+        }
+        let next = points
+            .iter()
+            .skip(1)
+            .map(|p| (p.offset, p.packets_before))
+            .chain([(self.end, self.packets)]);
+        points
+            .iter()
+            .zip(next)
+            .map(|(p, (end, packets_after))| Block {
+                start: p.offset,
+                end,
+                packets_before: p.packets_before,
+                packets: packets_after - p.packets_before,
+                earliest_ns: p.earliest_ns,
+                latest_ns: p.latest_ns,
+                other_blocks: p.other_blocks,
+            })
+            .collect()
+    }
+
+    /// Jumps over the blocks that hold nothing `needed` wants, adjacent ones joined. The
+    /// first block is always read (a reader from the file's start reads the pcapng blocks
+    /// before the first packet with it, and only then stands on a boundary), and so is the
+    /// last unless the walk ended cleanly at the file's end (damage is reported by the
+    /// read that meets it, and what lies past it was not indexed). Nothing to jump over
+    /// for a file that cannot be read in ranges.
+    pub fn skips(&self, mut needed: impl FnMut(&Block) -> bool) -> Vec<Skip> {
+        if self.not_splittable.is_some() {
+            return Vec::new();
+        }
+        let blocks = self.blocks();
+        let last = blocks.len().saturating_sub(1);
+        let clean_end = self.end == self.stamp.size;
+        let mut skips: Vec<Skip> = Vec::new();
+        for (i, block) in blocks.iter().enumerate() {
+            if i == 0 || (i == last && !clean_end) || needed(block) {
+                continue;
+            }
+            match skips.last_mut() {
+                Some(skip) if skip.to == block.start => {
+                    skip.to = block.end;
+                    skip.packets += block.packets;
+                }
+                _ => skips.push(Skip {
+                    from: block.start,
+                    to: block.end,
+                    packets: block.packets,
+                }),
+            }
+        }
+        skips
+    }
+
+    /// Jumps over the blocks without a packet in `range` (packets without a time are in
+    /// none, as `TimeRange::contains` says).
+    pub fn time_skips(&self, range: &crate::options::TimeRange) -> Vec<Skip> {
+        self.skips(|b| {
+            b.earliest_ns <= b.latest_ns
+                && range.start_ns.is_none_or(|s| b.latest_ns >= s)
+                && range.end_ns.is_none_or(|e| b.earliest_ns < e)
+        })
+    }
+}
+
+/// Checkpoints about this far apart in the index that seeking uses (time ranges, frames,
+/// offsets): a jump lands at most this many bytes before what it wants. 10 GB of capture
+/// take 160,000 checkpoints (6.4 MB).
+pub const SEEK_STEP: u64 = 64 << 10;
+
+/// The index a reader of `path` seeks with, or `None` when the file cannot be read from a
+/// boundary in its middle (not a regular file, compressed, several pcapng sections).
+pub fn seek_index(path: &Path, cancel: &Cancel) -> Result<Option<Arc<RecordIndex>>> {
+    let regular = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .is_file();
+    if !regular || is_compressed(path)? {
+        return Ok(None);
+    }
+    let index = index_of(path, SEEK_STEP, cancel)?;
+    Ok(index.not_splittable.is_none().then_some(index))
+}
+
 const COMPRESSED: &str = "compressed: a byte range cannot be decompressed on its own";
 const DAMAGED_HEAD: &str = "damaged before its first packet";
 const SEVERAL_SECTIONS: &str =
@@ -220,7 +367,8 @@ pub fn is_compressed(path: &Path) -> Result<bool> {
     Ok(crate::input::is_compressed_head(&head[..n]))
 }
 
-/// The index of `path` for `step`, from the cache when the file has not changed since.
+/// The index of `path` for `step`: from this process's cache or the index cache on disk
+/// when the file has not changed since, else walked (and, for a large file, saved there).
 pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordIndex>> {
     static CACHE: Mutex<Vec<(PathBuf, Arc<RecordIndex>)>> = Mutex::new(Vec::new());
     let stamp = FileStamp::of(path)?;
@@ -236,7 +384,21 @@ pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordInd
             return Ok(index.clone());
         }
     }
-    let index = Arc::new(RecordIndex::build(path, step, cancel)?);
+    let saved = (stamp.size >= SAVED_FROM_BYTES)
+        .then(index_cache_dir)
+        .flatten()
+        .map(|dir| saved_index_path(&dir, &key, step));
+    let index = match saved.as_deref().and_then(|f| load(f, &key, stamp, step)) {
+        Some(index) => Arc::new(index),
+        None => {
+            let index = Arc::new(RecordIndex::build(path, step, cancel)?);
+            if let Some(file) = &saved {
+                // A cache: a directory that cannot be written only costs the next walk.
+                let _ = save(&index, &key, file);
+            }
+            index
+        }
+    };
     let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     cache.retain(|(p, i)| !(*p == key && i.step == step));
     if cache.len() >= CACHED {
@@ -244,6 +406,179 @@ pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordInd
     }
     cache.push((key, index.clone()));
     Ok(index)
+}
+
+/// Files from this size on have their index saved: a walk of a smaller one takes well
+/// under a tenth of a second.
+pub const SAVED_FROM_BYTES: u64 = 32 << 20;
+
+/// Where indexes are saved: `$INTAKE_PCAP_INDEX_DIR` (empty or `off`: nowhere), else
+/// `$XDG_CACHE_HOME/intake-pcap/index`, else `~/.cache/intake-pcap/index`.
+pub fn index_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("INTAKE_PCAP_INDEX_DIR") {
+        return (!dir.is_empty() && dir != "off").then(|| PathBuf::from(dir));
+    }
+    let base = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => PathBuf::from(std::env::var_os("HOME")?).join(".cache"),
+    };
+    Some(base.join("intake-pcap").join("index"))
+}
+
+/// The saved index of the file at canonical path `key` for `step`.
+pub fn saved_index_path(dir: &Path, key: &Path, step: u64) -> PathBuf {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let digest = sha2::Sha256::digest(key.as_os_str().as_bytes());
+    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("{name}-{step}.index"))
+}
+
+const SAVED_MAGIC: &[u8; 16] = b"pcapframe-index1";
+const WHY: [&str; 4] = [COMPRESSED, DAMAGED_HEAD, SEVERAL_SECTIONS, LATE_INTERFACE];
+
+/// Write `index` of the file at `key` to `file` (through a temporary file, so that a
+/// reader sees the whole index or none), with a SHA-256 of its bytes at the end.
+pub fn save(index: &RecordIndex, key: &Path, file: &Path) -> std::io::Result<()> {
+    use sha2::Digest;
+    use std::io::Write;
+    use std::os::unix::ffi::OsStrExt;
+    let path = key.as_os_str().as_bytes();
+    let mut out = Vec::with_capacity(128 + path.len() + index.checkpoints.len() * 33);
+    out.extend_from_slice(SAVED_MAGIC);
+    out.extend_from_slice(&(path.len() as u64).to_le_bytes());
+    out.extend_from_slice(path);
+    let why = index.not_splittable.map_or(0, |w| {
+        WHY.iter().position(|x| *x == w).map_or(0, |i| i as u64 + 1)
+    });
+    for v in [
+        index.stamp.inode,
+        index.stamp.size,
+        index.stamp.modified_ns as u64,
+        index.step,
+        index.end,
+        index.packets,
+        why,
+        index.checkpoints.len() as u64,
+    ] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for c in &index.checkpoints {
+        out.extend_from_slice(&c.offset.to_le_bytes());
+        out.extend_from_slice(&c.packets_before.to_le_bytes());
+        out.extend_from_slice(&c.earliest_ns.to_le_bytes());
+        out.extend_from_slice(&c.latest_ns.to_le_bytes());
+        out.push(c.other_blocks as u8);
+    }
+    let digest = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!(
+        ".{}.{}.tmp",
+        file.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let written = std::fs::File::create(&temporary).and_then(|mut f| f.write_all(&out));
+    match written.and_then(|_| std::fs::rename(&temporary, file)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&temporary);
+            Err(e)
+        }
+    }
+}
+
+/// The index saved in `file`, if it is whole (its SHA-256 matches) and is of the file at
+/// `key` as it is now (`stamp`), for `step`; `None` otherwise, and the file is walked again.
+pub fn load(file: &Path, key: &Path, stamp: FileStamp, step: u64) -> Option<RecordIndex> {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = std::fs::read(file).ok()?;
+    let (body, digest) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if sha2::Sha256::digest(body).as_slice() != digest {
+        return None;
+    }
+    let mut input = Cursor { bytes: body, at: 0 };
+    if input.take(16)? != SAVED_MAGIC {
+        return None;
+    }
+    let path_len = usize::try_from(input.u64()?).ok()?;
+    if input.take(path_len)? != key.as_os_str().as_bytes() {
+        return None;
+    }
+    let mut fields = [0u64; 8];
+    for f in &mut fields {
+        *f = input.u64()?;
+    }
+    let [inode, size, modified_ns, saved_step, end, packets, why, count] = fields;
+    let saved_stamp = FileStamp {
+        inode,
+        size,
+        modified_ns: modified_ns as i64,
+    };
+    if saved_stamp != stamp || saved_step != step || end > size || count > MAX_CHECKPOINTS * 2 {
+        return None;
+    }
+    let not_splittable = match why {
+        0 => None,
+        w => Some(*WHY.get(usize::try_from(w - 1).ok()?)?),
+    };
+    let mut checkpoints = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let offset = input.u64()?;
+        let packets_before = input.u64()?;
+        let earliest_ns = input.u64()? as i64;
+        let latest_ns = input.u64()? as i64;
+        let other_blocks = match input.take(1)? {
+            [0] => false,
+            [1] => true,
+            _ => return None,
+        };
+        checkpoints.push(Checkpoint {
+            offset,
+            packets_before,
+            earliest_ns,
+            latest_ns,
+            other_blocks,
+        });
+    }
+    // Boundaries in order, inside the walk, with packet counts that only grow.
+    let ordered = checkpoints
+        .windows(2)
+        .all(|w| w[0].offset <= w[1].offset && w[0].packets_before <= w[1].packets_before);
+    let inside = checkpoints
+        .iter()
+        .all(|c| c.offset < end.max(1) && c.packets_before <= packets);
+    if input.at != body.len() || !ordered || !inside {
+        return None;
+    }
+    Some(RecordIndex {
+        stamp,
+        step,
+        checkpoints,
+        end,
+        packets,
+        not_splittable,
+    })
+}
+
+/// Bytes of a saved index, read from the front.
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let piece = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(piece)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
 }
 
 /// A byte range `[start, end)` on record boundaries, and how many packet records come

@@ -96,6 +96,16 @@ impl ByteWindow {
         Ok(ByteWindow::new(decoder))
     }
 
+    /// Go on from `inner`, which starts at stream offset `offset` (a jump in a file): what
+    /// was buffered is dropped, the buffer itself kept.
+    pub fn restart_at(&mut self, inner: Box<dyn Read + Send>, offset: u64) {
+        self.inner = inner;
+        self.start = 0;
+        self.end = 0;
+        self.offset = offset;
+        self.eof = false;
+    }
+
     /// Bytes available now, starting at `offset()`.
     #[inline]
     pub fn available(&self) -> &[u8] {

@@ -65,7 +65,7 @@ enum Framing {
 /// index (compressed, several pcapng sections). The reader's offsets count from the
 /// boundary.
 pub(crate) fn records_from_before(path: &Path, offset: u64) -> Result<(RecordReader, u64)> {
-    let index = crate::index::index_of(path, crate::index::MAX_STEP, &crate::Cancel::default())?;
+    let index = crate::index::index_of(path, crate::index::SEEK_STEP, &crate::Cancel::default())?;
     let at = index
         .checkpoints
         .partition_point(|c| c.offset <= offset)
@@ -178,6 +178,8 @@ pub trait RangeRows: Sized {
     type Item: Send;
     fn new(options: &ReadOptions) -> Result<Self>;
     fn push(&mut self, record: &Record<'_>) -> Result<()>;
+    /// Count `packets` records a reader jumped over, outside the read's time range.
+    fn skip_outside_time_range(&mut self, packets: u64);
     /// Whether the piece so far should be handed on now.
     fn piece_is_full(&self, batch_rows: usize) -> bool;
     /// The piece so far (its counters are taken with `stats_mut`).
@@ -229,6 +231,9 @@ impl RangeRows for RowBuilder {
     #[inline]
     fn push(&mut self, record: &Record<'_>) -> Result<()> {
         RowBuilder::push(self, record)
+    }
+    fn skip_outside_time_range(&mut self, packets: u64) {
+        RowBuilder::skip_outside_time_range(self, packets)
     }
     #[inline]
     fn piece_is_full(&self, batch_rows: usize) -> bool {
@@ -282,7 +287,7 @@ pub fn read_file_in_ranges(
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(e, None).in_file(path))?
         .len();
-    if threads <= 1 || size <= range_bytes {
+    if threads <= 1 || size <= range_bytes || seeks_alone(path, options, threads)? {
         return read_sequential(path, options);
     }
     match Framing::of(path)? {
@@ -638,6 +643,21 @@ impl Chains {
             }),
         }
     }
+}
+
+/// Whether a read with a time range is quicker on one thread that jumps over the blocks
+/// outside it (`RecordReader::open_for`) than on `threads` that read every byte: when the
+/// blocks it needs are at most a `threads`-th of the file. Either way gives the same rows.
+fn seeks_alone(path: &Path, options: &ReadOptions, threads: usize) -> Result<bool> {
+    let Some(range) = &options.time_range else {
+        return Ok(false);
+    };
+    let Some(index) = crate::index::seek_index(path, &options.cancel)? else {
+        return Ok(false);
+    };
+    let skipped: u64 = index.time_skips(range).iter().map(|s| s.to - s.from).sum();
+    let needed = index.stamp.size.saturating_sub(skipped);
+    Ok(needed.saturating_mul(threads as u64) <= index.stamp.size)
 }
 
 fn read_sequential(path: &Path, options: &ReadOptions) -> Result<FileRead> {
@@ -1028,10 +1048,11 @@ pub fn stream_in_ranges<R: RangeRows>(
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(e, None).in_file(path))?
         .len();
+    let threaded = threads > 1 && size > 2 * range_bytes;
     let framing = match Framing::of(path)? {
-        Some(f) if threads > 1 && size > 2 * range_bytes => f,
+        Some(f) if threaded && !seeks_alone(path, options, threads)? => f,
         _ => {
-            let records = RecordReader::open(path)?;
+            let records = RecordReader::open_for(path, options)?;
             let streams = StreamStart::FileStart;
             return stream_records::<R>(records, 0, 0, options, streams, size, &mut each);
         }
@@ -1154,6 +1175,9 @@ fn decode_records<R: RangeRows>(
         #[inline]
         fn record(&mut self, record: &Record<'_>) -> Result<()> {
             self.rows.push(record)
+        }
+        fn skipped_outside_time_range(&mut self, packets: u64) {
+            self.rows.skip_outside_time_range(packets)
         }
         #[inline]
         fn go_on(&mut self, offset: u64) -> Result<bool> {

@@ -38,6 +38,9 @@ pub trait RecordSink {
     fn record(&mut self, record: &Record<'_>) -> Result<()>;
     /// After each record, with the byte offset just past it: whether to go on.
     fn go_on(&mut self, offset: u64) -> Result<bool>;
+    /// The reader jumped over `packets` records, all outside the read's time range
+    /// (`RecordReader::open_for`): count them as read and not selected.
+    fn skipped_outside_time_range(&mut self, packets: u64);
 }
 
 /// The one loop from records to a sink: hand `sink` each record of `records` that starts
@@ -53,6 +56,11 @@ pub fn pump(
 ) -> Result<PumpEnd> {
     loop {
         cancel.check()?;
+        match records.jump_if_due() {
+            Ok(0) => {}
+            Ok(passed) => sink.skipped_outside_time_range(passed),
+            Err(e) => return Err(e),
+        }
         // pcapng: blocks without packets may be skipped on the way to the next packet.
         match records.next_record_before(before) {
             Ok(Some(record)) => sink.record(&record)?,
@@ -193,6 +201,17 @@ impl RowBuilder {
         self.push_framed(record, frame)
     }
 
+    /// Count `packets` records that a reader jumped over, outside the time range.
+    pub fn skip_outside_time_range(&mut self, packets: u64) {
+        self.frames += packets;
+        self.selector.count_outside_time_range(packets);
+    }
+
+    /// Count records jumped over by a reader that numbers the records itself.
+    pub fn count_outside_time_range(&mut self, packets: u64) {
+        self.selector.count_outside_time_range(packets);
+    }
+
     /// `push` for a reader that numbers the records itself (several files in one read).
     #[inline]
     pub fn push_framed(&mut self, record: &Record<'_>, frame: Frame) -> Result<()> {
@@ -266,7 +285,7 @@ impl PacketReader {
         // Out of memory for the first batch already: say which file was being opened.
         let rows = RowBuilder::new(&options).map_err(|e| e.in_file(path))?;
         Ok(Self::from_records(
-            RecordReader::open(path)?,
+            RecordReader::open_for(path, &options)?,
             rows,
             &options,
         ))
@@ -345,6 +364,9 @@ impl PacketReader {
             #[inline]
             fn go_on(&mut self, _: u64) -> Result<bool> {
                 Ok(self.rows.len() < self.limit && !self.rows.is_full())
+            }
+            fn skipped_outside_time_range(&mut self, packets: u64) {
+                self.rows.skip_outside_time_range(packets)
             }
         }
         let mut batch = Batch {

@@ -83,6 +83,13 @@ impl PacketSelector {
         &mut self.stats
     }
 
+    /// Count `packets` records a reader jumped over, all outside the time range (as
+    /// `select` would have counted them).
+    pub fn count_outside_time_range(&mut self, packets: u64) {
+        self.stats.packets += packets;
+        self.stats.outside_time_range += packets;
+    }
+
     pub fn set_protocol(&mut self, protocol: Option<u8>) {
         self.protocol = protocol;
     }

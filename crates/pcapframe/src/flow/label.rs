@@ -140,6 +140,9 @@ impl LabeledPacketReader {
             fn go_on(&self) -> bool {
                 self.rows.len() < self.limit && !self.rows.is_full()
             }
+            fn skipped_outside_time_range(&mut self, packets: u64) {
+                self.rows.count_outside_time_range(packets)
+            }
         }
         while !self.inputs.done() && self.rows.len() < self.batch_rows && !self.rows.is_full() {
             self.inputs.pump(&mut Rows {
@@ -157,4 +160,80 @@ impl Iterator for LabeledPacketReader {
     fn next(&mut self) -> Option<Self::Item> {
         self.next_batch().transpose()
     }
+}
+
+/// The packet numbers (`frame`), one sorted list per input, of every packet of the flows
+/// whose `flow_id` is in `ids`: the flow table of `inputs` (in time order, one traffic)
+/// read with `options` and `timeouts`, as `open_pcap_flows` and `pcapframe flows` give it.
+pub fn frames_of_flows(
+    inputs: Vec<OpenInput>,
+    options: &ReadOptions,
+    timeouts: Timeouts,
+    ids: &[u64],
+) -> Result<Vec<Vec<u64>>> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::UInt64Type;
+    use arrow_array::Array;
+    let ids: std::collections::HashSet<u64> = ids.iter().copied().collect();
+    let count = inputs.len();
+    let options = ReadOptions {
+        columns: Some(vec![Column::Frame, Column::FlowId]),
+        payload: false,
+        verify_checksums: false,
+        batch_rows: 1 << 16,
+        ..options.clone()
+    };
+    let placer = FlowPlacer::new(timeouts, options.decapsulate, HashMap::new());
+    let mut inputs = Inputs::new(inputs, &options)?;
+    let mut rows = RowBuilder::with_flows(&options, placer)?;
+    /// Rows, and the input of each (a flow goes on from one file into the next).
+    struct Rows<'a> {
+        rows: &'a mut RowBuilder,
+        files: &'a mut Vec<u32>,
+    }
+    impl FrameSink for Rows<'_> {
+        #[inline]
+        fn record(&mut self, record: &Record<'_>, frame: Frame) -> Result<()> {
+            let before = self.rows.len();
+            self.rows.push_framed(record, frame)?;
+            if self.rows.len() > before {
+                self.files.push(frame.file);
+            }
+            Ok(())
+        }
+        fn go_on(&self) -> bool {
+            self.rows.len() < 1 << 16
+        }
+        fn skipped_outside_time_range(&mut self, packets: u64) {
+            self.rows.count_outside_time_range(packets)
+        }
+    }
+    let mut files = Vec::new();
+    let mut out = vec![Vec::new(); count];
+    loop {
+        while !inputs.done() && rows.len() < 1 << 16 {
+            inputs.pump(&mut Rows {
+                rows: &mut rows,
+                files: &mut files,
+            })?;
+        }
+        if let Some(batch) = rows.finish() {
+            let frame = batch.column(0).as_primitive::<UInt64Type>();
+            let flow = batch.column(1).as_primitive::<UInt64Type>();
+            for (i, &file) in files.iter().enumerate() {
+                if flow.is_valid(i) && ids.contains(&flow.value(i)) {
+                    out[file as usize].push(frame.value(i));
+                }
+            }
+        }
+        files.clear();
+        if inputs.done() {
+            break;
+        }
+    }
+    for frames in &mut out {
+        frames.sort_unstable();
+        frames.dedup();
+    }
+    Ok(out)
 }

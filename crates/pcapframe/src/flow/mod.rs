@@ -18,7 +18,7 @@ pub mod stats;
 pub mod table;
 
 pub use batch::{flow_columns, flow_markdown_table, flow_schema, flows_batch, FlowColumns};
-pub use label::{FlowPlacer, LabeledPacketReader};
+pub use label::{frames_of_flows, FlowPlacer, LabeledPacketReader};
 pub use observe::{Frame, Observation};
 pub use reader::{path_input, FlowReader, OpenInput};
 pub use table::{flow_id, EndReason, Flow, FlowKey, FlowTable, Placed, Timeouts};

@@ -383,6 +383,11 @@ impl Observations {
     pub fn stats(&self) -> &ReadStats {
         self.selector.stats()
     }
+
+    /// Count records jumped over by a reader that numbers the records itself.
+    pub fn count_outside_time_range(&mut self, packets: u64) {
+        self.selector.count_outside_time_range(packets);
+    }
 }
 
 impl RangeRows for Observations {
@@ -401,6 +406,11 @@ impl RangeRows for Observations {
             file: None,
             items: Vec::new(),
         })
+    }
+
+    fn skip_outside_time_range(&mut self, packets: u64) {
+        self.frames += packets;
+        self.selector.count_outside_time_range(packets);
     }
 
     #[inline]

@@ -33,9 +33,11 @@ pub enum OpenInput {
 }
 
 impl OpenInput {
-    pub(crate) fn open(&self) -> Result<RecordReader> {
+    pub(crate) fn open(&self, options: &ReadOptions) -> Result<RecordReader> {
         match self {
-            OpenInput::Path(path) => RecordReader::open(path).map_err(|e| e.in_file(path)),
+            OpenInput::Path(path) => {
+                RecordReader::open_for(path, options).map_err(|e| e.in_file(path))
+            }
             OpenInput::Opener(open) => open(),
         }
     }
@@ -51,6 +53,8 @@ pub(crate) trait FrameSink {
     fn record(&mut self, record: &Record<'_>, frame: Frame) -> Result<()>;
     /// After each record: whether to go on.
     fn go_on(&self) -> bool;
+    /// The reader jumped over `packets` records outside the time range (numbered already).
+    fn skipped_outside_time_range(&mut self, packets: u64);
 }
 
 /// The files of a read, opened in turn and pumped in order; a file's records are numbered
@@ -130,7 +134,7 @@ impl Inputs {
                 self.done = true;
                 return Ok(());
             }
-            let records = self.inputs[self.next].open()?;
+            let records = self.inputs[self.next].open(&self.options)?;
             self.current = Some(Current {
                 records,
                 file: self.next as u32,
@@ -157,6 +161,10 @@ impl Inputs {
             #[inline]
             fn go_on(&mut self, _: u64) -> Result<bool> {
                 Ok(self.sink.go_on())
+            }
+            fn skipped_outside_time_range(&mut self, packets: u64) {
+                *self.frames += packets;
+                self.sink.skipped_outside_time_range(packets)
             }
         }
         let end = pump(
@@ -362,6 +370,9 @@ impl FlowReader {
             #[inline]
             fn go_on(&self) -> bool {
                 self.table.ended_len() < self.want
+            }
+            fn skipped_outside_time_range(&mut self, packets: u64) {
+                self.observations.count_outside_time_range(packets)
             }
         }
         let result = self.inputs.pump(&mut Sink {

@@ -61,8 +61,11 @@ pub fn observe_input(input: &OpenInput, options: &ReadOptions) -> Result<FileRea
         fn go_on(&mut self, _: u64) -> Result<bool> {
             Ok(true)
         }
+        fn skipped_outside_time_range(&mut self, packets: u64) {
+            self.0.skip_outside_time_range(packets)
+        }
     }
-    let mut records = input.open()?;
+    let mut records = input.open(options)?;
     let mut rows = Observations::new(options)?;
     let end = pump(
         &mut records,

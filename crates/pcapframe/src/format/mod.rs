@@ -60,6 +60,9 @@ pub struct RecordReader {
     /// Bytes of the last record, released at the start of the next call.
     pending: usize,
     finished: bool,
+    /// Runs of records to jump over (`set_skips`), in file order, and the next one.
+    skips: Vec<crate::index::Skip>,
+    next_skip: usize,
 }
 
 enum Format {
@@ -71,6 +74,19 @@ impl RecordReader {
     pub fn open(path: &Path) -> Result<Self> {
         let window = ByteWindow::open(path)?;
         Self::new(window, Some(path.to_path_buf()))
+    }
+
+    /// `open` for a read with `options`: with a time range, the reader jumps over the
+    /// blocks of the file's seek index that hold no packet in it (see `index::seek_index`;
+    /// a file without one is read whole, and the range applied to every packet).
+    pub fn open_for(path: &Path, options: &crate::options::ReadOptions) -> Result<Self> {
+        let mut records = Self::open(path)?;
+        if let Some(range) = &options.time_range {
+            if let Some(index) = crate::index::seek_index(path, &options.cancel)? {
+                records.set_skips(index.time_skips(range));
+            }
+        }
+        Ok(records)
     }
 
     /// Read the file header from `window` and get ready to iterate records.
@@ -97,6 +113,8 @@ impl RecordReader {
             path,
             pending: 0,
             finished: false,
+            skips: Vec::new(),
+            next_skip: 0,
         })
     }
 
@@ -121,6 +139,8 @@ impl RecordReader {
             path,
             pending: 0,
             finished: false,
+            skips: Vec::new(),
+            next_skip: 0,
         }
     }
 
@@ -152,6 +172,8 @@ impl RecordReader {
             path,
             pending: 0,
             finished: false,
+            skips: Vec::new(),
+            next_skip: 0,
         }
     }
 
@@ -175,6 +197,47 @@ impl RecordReader {
             Format::Pcap(f) => f.name(),
             Format::Pcapng(_) => "pcapng",
         }
+    }
+
+    /// Jump over `skips` (of this file's index, see `index::RecordIndex::skips`) when the
+    /// reader stands at their start: the reader must read the file from its start (its
+    /// offsets are the file's) and be given a path. `jump_if_due` makes the jumps.
+    pub fn set_skips(&mut self, skips: Vec<crate::index::Skip>) {
+        self.skips = skips;
+        self.next_skip = 0;
+    }
+
+    /// Make the jump due where the reader stands (between records), if any: the packet
+    /// records passed over, which the caller counts as it would have counted them read.
+    /// A skip the reader has passed without standing at its start is dropped (a pcapng
+    /// reader reaches its first boundary only after the first packet): the records are
+    /// then read, never miscounted.
+    pub(crate) fn jump_if_due(&mut self) -> Result<u64> {
+        if self.next_skip >= self.skips.len() || self.finished {
+            return Ok(0);
+        }
+        self.window.consume(std::mem::take(&mut self.pending));
+        let mut passed = 0;
+        while let Some(skip) = self.skips.get(self.next_skip) {
+            let at = self.window.offset();
+            if skip.from > at {
+                break;
+            }
+            self.next_skip += 1;
+            if skip.from < at {
+                continue;
+            }
+            let Some(path) = &self.path else {
+                return Ok(passed);
+            };
+            let mut file =
+                std::fs::File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(skip.to))
+                .map_err(|e| Error::io(e, Some(skip.to)).in_file(path))?;
+            self.window.restart_at(Box::new(file), skip.to);
+            passed += skip.packets;
+        }
+        Ok(passed)
     }
 
     /// The next packet record, `Ok(None)` at a clean end of file. After an error the
