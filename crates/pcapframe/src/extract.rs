@@ -136,12 +136,18 @@ pub fn extract(
         let offsets = keep.offsets.as_ref().map(|f| f[i].as_slice());
         let mut next_offset = 0usize;
         let damage_before = done.damage.len();
-        let mut reader = RecordReader::open(path)?;
-        if frames.is_some() || offsets.is_some() || keep.start_ns.is_some() || keep.end_ns.is_some()
-        {
-            if let Some(index) = crate::index::seek_index(path, cancel)? {
+        let seeks = frames.is_some()
+            || offsets.is_some()
+            || keep.start_ns.is_some()
+            || keep.end_ns.is_some();
+        let index = match seeks {
+            true => crate::index::seek_index(path, cancel)?,
+            false => None,
+        };
+        let mut reader = match index {
+            Some(index) => {
                 let copies_blocks = matches!(writer, Writer::Pcapng(_));
-                reader.set_skips(index.skips(|b| {
+                let skips = index.skips(|b| {
                     wanted_in(
                         b,
                         frames,
@@ -150,9 +156,11 @@ pub fn extract(
                         keep.end_ns,
                         copies_blocks,
                     )
-                }));
+                });
+                RecordReader::open_skipping(path, &index, skips)?
             }
-        }
+            None => RecordReader::open(path)?,
+        };
         let mut next_frame = 0usize;
         let mut number = 0u64;
         let mut section = Section::default();

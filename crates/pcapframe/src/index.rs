@@ -6,8 +6,15 @@
 //! The walk is the sequential reader's own framing (`RecordReader`), so it agrees with a
 //! whole-file read on every boundary, on damage and on pcapng blocks; it reads the bytes
 //! once, about the speed of `cat` (records are borrowed from the read window, not copied).
-//! Indexes are kept per process, keyed by the file's identity (device, inode, size,
-//! modification time), so a changed file is walked again.
+//! Indexes are kept per process, keyed by the file's identity (inode, size, modification
+//! time), so a changed file is walked again; a large file's index is also saved on disk for
+//! later processes (`index_cache_dir`).
+//!
+//! The same index is the *seek index*: each checkpoint notes the earliest and latest packet
+//! time of its block (the records up to the next checkpoint), so that a read of a time range
+//! jumps over the blocks whose times miss it (`RecordIndex::time_skips`), and an extraction
+//! over the blocks without a frame or offset it wants. Block times make no assumption that
+//! the file is sorted: a block is read whenever its own times meet the range.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -595,7 +602,8 @@ pub type Plan = std::result::Result<Vec<Partition>, &'static str>;
 
 /// Exact partitions of `path` of about `blocksize` bytes, or why it cannot be split.
 pub fn plan_partitions(path: &Path, blocksize: u64, cancel: &Cancel) -> Result<(FileStamp, Plan)> {
-    let index = index_of(path, blocksize.min(MAX_STEP), cancel)?;
+    // The seek index serves partitions too (one walk a file): finer only for small blocks.
+    let index = index_of(path, blocksize.min(SEEK_STEP), cancel)?;
     Ok(match index.not_splittable {
         Some(why) => (index.stamp, Err(why)),
         None => (index.stamp, Ok(index.partitions(blocksize))),

@@ -325,37 +325,24 @@ fn ranges(capture: &Capture, rng: &mut Rng) -> Vec<TimeRange> {
 /// What `pump` handed over from a reader opened for `range`: the times of the records read
 /// and the packets jumped over.
 fn pumped(path: &Path, range: TimeRange) -> (Vec<Option<i64>>, u64) {
-    struct Seen {
-        times: Vec<Option<i64>>,
-        jumped: u64,
-    }
-    impl RecordSink for Seen {
-        fn record(&mut self, record: &Record<'_>) -> pcapframe::error::Result<()> {
-            self.times.push(record.timestamp_ns);
-            Ok(())
-        }
-        fn go_on(&mut self, _: u64) -> pcapframe::error::Result<bool> {
-            Ok(true)
-        }
-        fn skipped_outside_time_range(&mut self, packets: u64) {
-            self.jumped += packets;
-        }
-    }
     let options = options(Some(range));
-    let mut records = RecordReader::open_for(path, &options).unwrap();
-    let mut seen = Seen {
-        times: Vec::new(),
-        jumped: 0,
-    };
+    drain(RecordReader::open_for(path, &options).unwrap(), &options)
+}
+
+/// The times of the records `records` hands over to its end, and the packets it jumps over.
+fn drain(mut records: RecordReader, options: &ReadOptions) -> (Vec<Option<i64>>, u64) {
+    let mut times = Vec::new();
+    let mut sink = Collect(&mut times, 0);
     pump(
         &mut records,
         u64::MAX,
         options.errors,
         &Cancel::default(),
-        &mut seen,
+        &mut sink,
     )
     .unwrap();
-    (seen.times, seen.jumped)
+    let jumped = sink.1;
+    (times, jumped)
 }
 
 #[test]
@@ -621,4 +608,49 @@ fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pcapframe-seek-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn a_capture_replaced_during_a_read_does_not_move_its_jumps() {
+    // Log rotation: another capture is renamed onto the path while a range is read. The
+    // reader's jumps stay in the file it opened.
+    let dir = tempdir("rotated");
+    let mut rng = Rng(13);
+    let t = times(Shape::Rising, 30_000, &mut rng);
+    let capture = write_capture(&dir, "c.pcap", &pcap(&t, &mut rng));
+    let other = times(Shape::Shuffled, 30_000, &mut rng);
+    std::fs::write(dir.join("next.pcap"), pcap(&other, &mut rng)).unwrap();
+    let start = t[1000];
+    let range = TimeRange::new(Some(start), Some(start + 600_000_000_000))
+        .unwrap()
+        .unwrap();
+    let want: Vec<Option<i64>> = t
+        .iter()
+        .filter(|&&x| range.contains(Some(x)))
+        .map(|&x| Some(x))
+        .collect();
+    let options = options(Some(range));
+    let records = RecordReader::open_for(&capture.path, &options).unwrap();
+    std::fs::rename(dir.join("next.pcap"), &capture.path).unwrap();
+    let (got, jumped) = drain(records, &options);
+    // Most of the day was jumped over, in the file the reader opened.
+    assert!(jumped > 25_000, "{jumped}");
+    let kept: Vec<Option<i64>> = got.into_iter().filter(|t| range.contains(*t)).collect();
+    assert_eq!(kept, want);
+}
+
+/// A sink that keeps the records' times and counts the packets jumped over.
+struct Collect<'a>(&'a mut Vec<Option<i64>>, u64);
+
+impl RecordSink for Collect<'_> {
+    fn record(&mut self, record: &Record<'_>) -> pcapframe::error::Result<()> {
+        self.0.push(record.timestamp_ns);
+        Ok(())
+    }
+    fn go_on(&mut self, _: u64) -> pcapframe::error::Result<bool> {
+        Ok(true)
+    }
+    fn skipped_outside_time_range(&mut self, packets: u64) {
+        self.1 += packets;
+    }
 }

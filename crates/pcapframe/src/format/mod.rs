@@ -60,8 +60,11 @@ pub struct RecordReader {
     /// Bytes of the last record, released at the start of the next call.
     pending: usize,
     finished: bool,
-    /// Runs of records to jump over (`set_skips`), in file order, and the next one.
+    /// Runs of records to jump over (`open_skipping`), in file order, and the next one.
     skips: Vec<crate::index::Skip>,
+    /// The file the skips are of, opened once: a jump reads the same file as the reader
+    /// even when the path is given to another file meanwhile (a rotated capture).
+    jump_file: Option<std::fs::File>,
     next_skip: usize,
 }
 
@@ -80,11 +83,36 @@ impl RecordReader {
     /// blocks of the file's seek index that hold no packet in it (see `index::seek_index`;
     /// a file without one is read whole, and the range applied to every packet).
     pub fn open_for(path: &Path, options: &crate::options::ReadOptions) -> Result<Self> {
-        let mut records = Self::open(path)?;
         if let Some(range) = &options.time_range {
             if let Some(index) = crate::index::seek_index(path, &options.cancel)? {
-                records.set_skips(index.time_skips(range));
+                return Self::open_skipping(path, &index, index.time_skips(range));
             }
+        }
+        Self::open(path)
+    }
+
+    /// `open`, the reader jumping over `skips` of `index` (see `index::RecordIndex::skips`)
+    /// where it stands at their start (`jump_if_due`). The file is opened once, for the
+    /// reader and its jumps; if it is not the file the index is of (replaced since), the
+    /// reader reads it whole instead.
+    pub fn open_skipping(
+        path: &Path,
+        index: &crate::index::RecordIndex,
+        skips: Vec<crate::index::Skip>,
+    ) -> Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let file = std::fs::File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| Error::io(e, None).in_file(path))?;
+        let reading = file
+            .try_clone()
+            .map_err(|e| Error::io(e, None).in_file(path))?;
+        let window = ByteWindow::from_reader(Box::new(reading)).map_err(|e| e.in_file(path))?;
+        let mut records = Self::new(window, Some(path.to_path_buf()))?;
+        if meta.ino() == index.stamp.inode && meta.size() >= index.end {
+            records.skips = skips;
+            records.jump_file = Some(file);
         }
         Ok(records)
     }
@@ -114,6 +142,7 @@ impl RecordReader {
             pending: 0,
             finished: false,
             skips: Vec::new(),
+            jump_file: None,
             next_skip: 0,
         })
     }
@@ -140,6 +169,7 @@ impl RecordReader {
             pending: 0,
             finished: false,
             skips: Vec::new(),
+            jump_file: None,
             next_skip: 0,
         }
     }
@@ -173,6 +203,7 @@ impl RecordReader {
             pending: 0,
             finished: false,
             skips: Vec::new(),
+            jump_file: None,
             next_skip: 0,
         }
     }
@@ -199,14 +230,6 @@ impl RecordReader {
         }
     }
 
-    /// Jump over `skips` (of this file's index, see `index::RecordIndex::skips`) when the
-    /// reader stands at their start: the reader must read the file from its start (its
-    /// offsets are the file's) and be given a path. `jump_if_due` makes the jumps.
-    pub fn set_skips(&mut self, skips: Vec<crate::index::Skip>) {
-        self.skips = skips;
-        self.next_skip = 0;
-    }
-
     /// Make the jump due where the reader stands (between records), if any: the packet
     /// records passed over, which the caller counts as it would have counted them read.
     /// A skip the reader has passed without standing at its start is dropped (a pcapng
@@ -227,11 +250,14 @@ impl RecordReader {
             if skip.from < at {
                 continue;
             }
-            let Some(path) = &self.path else {
+            let (Some(path), Some(jump_file)) = (&self.path, &self.jump_file) else {
                 return Ok(passed);
             };
-            let mut file =
-                std::fs::File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
+            // A handle of the same open file: seeking it moves the reader's position too,
+            // which the window is about to leave.
+            let mut file = jump_file
+                .try_clone()
+                .map_err(|e| Error::io(e, None).in_file(path))?;
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(skip.to))
                 .map_err(|e| Error::io(e, Some(skip.to)).in_file(path))?;
             self.window.restart_at(Box::new(file), skip.to);
