@@ -107,6 +107,15 @@ pub fn extract(
                 "one list of frames (or offsets) per input is needed",
             ));
         }
+        // Walked in file order, and looked up by bisection to jump over blocks.
+        if lists
+            .iter()
+            .any(|list| list.windows(2).any(|w| w[0] > w[1]))
+        {
+            return Err(Error::invalid_argument(
+                "frames (and offsets) must be given in increasing order, one list per input",
+            ));
+        }
     }
     if let (Some(s), Some(e)) = (keep.start_ns, keep.end_ns) {
         if e < s {
@@ -250,6 +259,12 @@ pub fn extract(
                 Writer::Pcap(p) => p.write(&mut out, &item, record, path, number)?,
             }
             done.packets += 1;
+        }
+        // Frames in blocks jumped over (outside the time range) were passed, not missed.
+        if let Some(frames) = frames {
+            while frames.get(next_frame).is_some_and(|&f| f <= number) {
+                next_frame += 1;
+            }
         }
         // What was asked for and not found: an error, whatever the policy for damage.
         if let Some(&missing) = frames.and_then(|f| f.get(next_frame)) {

@@ -45,16 +45,21 @@ pub struct FileStamp {
 
 impl FileStamp {
     pub fn of(path: &Path) -> Result<FileStamp> {
-        use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path).map_err(|e| Error::io(e, None).in_file(path))?;
-        Ok(FileStamp {
+        Ok(FileStamp::of_metadata(&m))
+    }
+
+    /// The stamp of a file as `metadata` describes it (of a path, or of an open file).
+    pub fn of_metadata(m: &std::fs::Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
             inode: m.ino(),
             size: m.size(),
             modified_ns: m
                 .mtime()
                 .saturating_mul(1_000_000_000)
                 .saturating_add(m.mtime_nsec()),
-        })
+        }
     }
 
     /// An error unless `path` still is the file this stamp was taken of.
@@ -107,7 +112,7 @@ impl RecordIndex {
     /// Walk `path`'s records once. Stops early, with `Interrupted`, when `cancel` is set.
     pub fn build(path: &Path, step: u64, cancel: &Cancel) -> Result<RecordIndex> {
         let stamp = FileStamp::of(path)?;
-        let step = step.clamp(stamp.size.div_ceil(MAX_CHECKPOINTS).max(1), MAX_STEP);
+        let step = step_for(step, stamp.size);
         let unsplittable = |why| RecordIndex {
             stamp,
             step,
@@ -379,8 +384,7 @@ pub fn is_compressed(path: &Path) -> Result<bool> {
 pub fn index_of(path: &Path, step: u64, cancel: &Cancel) -> Result<Arc<RecordIndex>> {
     static CACHE: Mutex<Vec<(PathBuf, Arc<RecordIndex>)>> = Mutex::new(Vec::new());
     let stamp = FileStamp::of(path)?;
-    // At most about a million checkpoints (24 MB), whatever step was asked for.
-    let step = step.clamp(stamp.size.div_ceil(MAX_CHECKPOINTS).max(1), MAX_STEP);
+    let step = step_for(step, stamp.size);
     let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     {
         let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
@@ -441,7 +445,8 @@ pub fn saved_index_path(dir: &Path, key: &Path, step: u64) -> PathBuf {
     dir.join(format!("{name}-{step}.index"))
 }
 
-const SAVED_MAGIC: &[u8; 16] = b"pcapframe-index1";
+/// Changed whenever what a walk notes changes, so that older saved indexes are walked again.
+const SAVED_MAGIC: &[u8; 16] = b"pcapframe-index2";
 const WHY: [&str; 4] = [COMPRESSED, DAMAGED_HEAD, SEVERAL_SECTIONS, LATE_INTERFACE];
 
 /// Write `index` of the file at `key` to `file` (through a temporary file, so that a
@@ -586,6 +591,13 @@ impl<'a> Cursor<'a> {
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
+}
+
+/// The step an index of a file of `size` bytes takes for `asked`: at most `MAX_STEP` and
+/// at most about a million checkpoints (40 MB), the second winning past 1 TiB.
+fn step_for(asked: u64, size: u64) -> u64 {
+    let fewest = size.div_ceil(MAX_CHECKPOINTS).max(1);
+    asked.clamp(fewest, MAX_STEP.max(fewest))
 }
 
 /// A byte range `[start, end)` on record boundaries, and how many packet records come

@@ -142,7 +142,7 @@ fn block(kind: u32, body: &[u8]) -> Vec<u8> {
 }
 
 /// A microsecond pcapng: enhanced packet blocks, a simple packet block (no time) every
-/// 97th packet, a name resolution block every 1000th.
+/// 97th packet, a name resolution block and a block of reserved type 0 every 1000th.
 fn pcapng(times: &[i64], rng: &mut Rng) -> Vec<u8> {
     let mut shb = 0x1A2B3C4Du32.to_le_bytes().to_vec();
     shb.extend_from_slice(&[1, 0, 0, 0]);
@@ -161,6 +161,11 @@ fn pcapng(times: &[i64], rng: &mut Rng) -> Vec<u8> {
             nrb.extend_from_slice(b"a.b\0\0\0");
             nrb.extend_from_slice(&[0, 0, 0, 0]);
             out.extend(block(4, &nrb));
+        }
+        if i % 1000 == 700 {
+            // A block of the reserved type 0: no packet, though a classic pcap record's
+            // type is 0 where a reader reports every record.
+            out.extend(block(0, &[]));
         }
         if i % 97 == 0 {
             let mut spb = (f.len() as u32).to_le_bytes().to_vec();
@@ -470,8 +475,44 @@ fn an_extraction_by_frames_or_time_writes_the_records_asked_for_and_jumps_over_t
                 .collect();
             assert_eq!(written(&out), want, "{:?} {format:?}", capture.path);
             assert!(done.skipped > total / 2, "{} of {total}", done.skipped);
+            // Frames and a range together: frames outside the range are passed, not
+            // missing (the last one lies in a block jumped over to the end of the file).
+            let keep = Keep {
+                frames: Some(vec![frames.clone()]),
+                ..keep
+            };
+            extract(
+                std::slice::from_ref(&capture.path),
+                &keep,
+                format,
+                FileOut::create(&out, &[]).unwrap(),
+                &Cancel::default(),
+            )
+            .unwrap();
+            let want: Vec<_> = frames
+                .iter()
+                .map(|&f| capture.records[f as usize - 1].clone())
+                .filter(|r| {
+                    r.0.is_some_and(|t| start <= t && t < start + 600_000_000_000)
+                })
+                .collect();
+            assert_eq!(written(&out), want, "{:?} {format:?}", capture.path);
         }
     }
+    // Frames out of order are refused, not half used.
+    let capture = &captures(&dir)[0];
+    let keep = Keep {
+        frames: Some(vec![vec![900, 5]]),
+        ..Keep::default()
+    };
+    let refused = extract(
+        std::slice::from_ref(&capture.path),
+        &keep,
+        CaptureFormat::Pcap,
+        FileOut::create(&dir.join("refused"), &[]).unwrap(),
+        &Cancel::default(),
+    );
+    assert!(refused.unwrap_err().message.contains("increasing order"));
 }
 
 /// Times (as the output's resolution gives them, the sources' being whole microseconds or
@@ -541,6 +582,7 @@ fn blocks_account_for_every_packet_and_skips_join_adjacent_blocks() {
         let index = RecordIndex::build(&capture.path, 8192, &Cancel::default()).unwrap();
         let blocks = index.blocks();
         assert!(blocks.len() > 100);
+        assert_eq!(index.packets, capture.records.len() as u64);
         assert_eq!(blocks.iter().map(|b| b.packets).sum::<u64>(), index.packets);
         for pair in blocks.windows(2) {
             assert_eq!(pair[0].end, pair[1].start);

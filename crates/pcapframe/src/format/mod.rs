@@ -93,14 +93,13 @@ impl RecordReader {
 
     /// `open`, the reader jumping over `skips` of `index` (see `index::RecordIndex::skips`)
     /// where it stands at their start (`jump_if_due`). The file is opened once, for the
-    /// reader and its jumps; if it is not the file the index is of (replaced since), the
-    /// reader reads it whole instead.
+    /// reader and its jumps; if it is not the file the index is of (replaced, rewritten or
+    /// appended to since), the reader reads it whole instead.
     pub fn open_skipping(
         path: &Path,
         index: &crate::index::RecordIndex,
         skips: Vec<crate::index::Skip>,
     ) -> Result<Self> {
-        use std::os::unix::fs::MetadataExt;
         let file = std::fs::File::open(path).map_err(|e| Error::io(e, None).in_file(path))?;
         let meta = file
             .metadata()
@@ -110,7 +109,7 @@ impl RecordReader {
             .map_err(|e| Error::io(e, None).in_file(path))?;
         let window = ByteWindow::from_reader(Box::new(reading)).map_err(|e| e.in_file(path))?;
         let mut records = Self::new(window, Some(path.to_path_buf()))?;
-        if meta.ino() == index.stamp.inode && meta.size() >= index.end {
+        if crate::index::FileStamp::of_metadata(&meta) == index.stamp {
             records.skips = skips;
             records.jump_file = Some(file);
         }
@@ -295,22 +294,27 @@ impl RecordReader {
                 self.pending = found.record_len;
                 let bytes = &self.window.available()[..found.record_len];
                 let offset = self.window.offset();
-                let record = match found.block_type {
-                    0 | pcapng::EPB | pcapng::SPB | pcapng::PB => Some(Record {
-                        interface_name: match &self.format {
-                            Format::Pcap(_) => None,
-                            Format::Pcapng(f) => f.interface_name(found.interface),
-                        },
-                        timestamp_ns: found.timestamp_ns,
-                        wire_len: found.wire_len,
-                        link_type: found.link_type,
-                        interface: found.interface,
-                        big_endian,
-                        data: &bytes[found.data.clone()],
-                        offset,
-                    }),
-                    _ => None,
+                // A record of a classic pcap file has block type 0; in pcapng, 0 is a
+                // reserved block type, which holds no packet.
+                let is_packet = match &self.format {
+                    Format::Pcap(_) => true,
+                    Format::Pcapng(_) => {
+                        matches!(found.block_type, pcapng::EPB | pcapng::SPB | pcapng::PB)
+                    }
                 };
+                let record = is_packet.then(|| Record {
+                    interface_name: match &self.format {
+                        Format::Pcap(_) => None,
+                        Format::Pcapng(f) => f.interface_name(found.interface),
+                    },
+                    timestamp_ns: found.timestamp_ns,
+                    wire_len: found.wire_len,
+                    link_type: found.link_type,
+                    interface: found.interface,
+                    big_endian,
+                    data: &bytes[found.data.clone()],
+                    offset,
+                });
                 Ok(Some(Item {
                     record,
                     bytes,
