@@ -139,16 +139,16 @@ pub fn extract(
         CaptureFormat::Pcapng => Writer::Pcapng(Interfaces::default()),
         CaptureFormat::Pcap => Writer::Pcap(PcapOut::for_inputs(inputs)?),
     };
+    // Checked above: `end < start` was refused.
+    let range = crate::options::TimeRange::new(keep.start_ns, keep.end_ns)?;
+    let range = range.as_ref();
     let mut done = Extracted::default();
     for (i, path) in inputs.iter().enumerate() {
         let frames = keep.frames.as_ref().map(|f| f[i].as_slice());
         let offsets = keep.offsets.as_ref().map(|f| f[i].as_slice());
         let mut next_offset = 0usize;
         let damage_before = done.damage.len();
-        let seeks = frames.is_some()
-            || offsets.is_some()
-            || keep.start_ns.is_some()
-            || keep.end_ns.is_some();
+        let seeks = frames.is_some() || offsets.is_some() || range.is_some();
         let index = match seeks {
             true => crate::index::seek_index(path, cancel)?,
             false => None,
@@ -156,16 +156,7 @@ pub fn extract(
         let mut reader = match index {
             Some(index) => {
                 let copies_blocks = matches!(writer, Writer::Pcapng(_));
-                let skips = index.skips(|b| {
-                    wanted_in(
-                        b,
-                        frames,
-                        offsets,
-                        keep.start_ns,
-                        keep.end_ns,
-                        copies_blocks,
-                    )
-                });
+                let skips = index.skips(|b| wanted_in(b, frames, offsets, range, copies_blocks));
                 RecordReader::open_skipping(path, &index, skips)?
             }
             None => RecordReader::open(path)?,
@@ -231,13 +222,8 @@ pub fn extract(
                     Some(_) => next_offset += 1,
                 }
             }
-            if keep.start_ns.is_some() || keep.end_ns.is_some() {
-                let Some(t) = record.timestamp_ns else {
-                    continue;
-                };
-                if keep.start_ns.is_some_and(|s| t < s) || keep.end_ns.is_some_and(|e| t >= e) {
-                    continue;
-                }
+            if range.is_some_and(|r| !r.contains(record.timestamp_ns)) {
+                continue;
             }
             if let Some(f) = &mut filter {
                 if !f.matches(record)? {
@@ -300,8 +286,7 @@ fn wanted_in(
     block: &crate::index::Block,
     frames: Option<&[u64]>,
     offsets: Option<&[u64]>,
-    start_ns: Option<i64>,
-    end_ns: Option<i64>,
+    range: Option<&crate::options::TimeRange>,
     copies_blocks: bool,
 ) -> bool {
     if copies_blocks && block.other_blocks {
@@ -318,11 +303,7 @@ fn wanted_in(
         let i = o.partition_point(|&x| x < block.start);
         return o.get(i).is_some_and(|&x| x < block.end);
     }
-    let time_in = (start_ns.is_none() && end_ns.is_none())
-        || (block.earliest_ns <= block.latest_ns
-            && start_ns.is_none_or(|s| block.latest_ns >= s)
-            && end_ns.is_none_or(|e| block.earliest_ns < e));
-    frame_in && time_in
+    frame_in && range.is_none_or(|r| block.meets(r))
 }
 
 /// A time as nanoseconds since 1970 (UTC): epoch seconds (`1700000000.5`, exact to the

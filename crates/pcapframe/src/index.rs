@@ -247,7 +247,7 @@ impl RecordIndex {
     }
 }
 
-/// A run of whole blocks a reader jumps over (`RecordReader::set_skips`): from the record
+/// A run of whole blocks a reader jumps over (`RecordReader::open_skipping`): from the record
 /// boundary `from` to the one at `to`, past `packets` packet records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Skip {
@@ -268,6 +268,16 @@ pub struct Block {
     pub latest_ns: i64,
     /// pcapng blocks other than packets among them.
     pub other_blocks: bool,
+}
+
+impl Block {
+    /// Whether a packet of the block may lie in `range`: its times meet it (packets without
+    /// a time are in no range, as `TimeRange::contains` says).
+    pub fn meets(&self, range: &crate::options::TimeRange) -> bool {
+        self.earliest_ns <= self.latest_ns
+            && range.start_ns.is_none_or(|s| self.latest_ns >= s)
+            && range.end_ns.is_none_or(|e| self.earliest_ns < e)
+    }
 }
 
 impl RecordIndex {
@@ -332,14 +342,9 @@ impl RecordIndex {
         skips
     }
 
-    /// Jumps over the blocks without a packet in `range` (packets without a time are in
-    /// none, as `TimeRange::contains` says).
+    /// Jumps over the blocks without a packet in `range`.
     pub fn time_skips(&self, range: &crate::options::TimeRange) -> Vec<Skip> {
-        self.skips(|b| {
-            b.earliest_ns <= b.latest_ns
-                && range.start_ns.is_none_or(|s| b.latest_ns >= s)
-                && range.end_ns.is_none_or(|e| b.earliest_ns < e)
-        })
+        self.skips(|b| b.meets(range))
     }
 }
 

@@ -433,14 +433,7 @@ fn an_extraction_by_frames_or_time_writes_the_records_asked_for_and_jumps_over_t
                 frames: Some(vec![frames.clone()]),
                 ..Keep::default()
             };
-            let done = extract(
-                std::slice::from_ref(&capture.path),
-                &keep,
-                format,
-                FileOut::create(&out, &[]).unwrap(),
-                &Cancel::default(),
-            )
-            .unwrap();
+            let done = extract_one(&capture.path, &keep, format, &out);
             let want: Vec<_> = frames
                 .iter()
                 .map(|&f| capture.records[f as usize - 1].clone())
@@ -457,14 +450,7 @@ fn an_extraction_by_frames_or_time_writes_the_records_asked_for_and_jumps_over_t
                 end_ns: Some(start + 600_000_000_000),
                 ..Keep::default()
             };
-            let done = extract(
-                std::slice::from_ref(&capture.path),
-                &keep,
-                format,
-                FileOut::create(&out, &[]).unwrap(),
-                &Cancel::default(),
-            )
-            .unwrap();
+            let done = extract_one(&capture.path, &keep, format, &out);
             let want: Vec<_> = capture
                 .records
                 .iter()
@@ -481,14 +467,7 @@ fn an_extraction_by_frames_or_time_writes_the_records_asked_for_and_jumps_over_t
                 frames: Some(vec![frames.clone()]),
                 ..keep
             };
-            extract(
-                std::slice::from_ref(&capture.path),
-                &keep,
-                format,
-                FileOut::create(&out, &[]).unwrap(),
-                &Cancel::default(),
-            )
-            .unwrap();
+            extract_one(&capture.path, &keep, format, &out);
             let want: Vec<_> = frames
                 .iter()
                 .map(|&f| capture.records[f as usize - 1].clone())
@@ -513,6 +492,23 @@ fn an_extraction_by_frames_or_time_writes_the_records_asked_for_and_jumps_over_t
         &Cancel::default(),
     );
     assert!(refused.unwrap_err().message.contains("increasing order"));
+}
+
+/// `extract` of one input into `out`.
+fn extract_one(
+    input: &Path,
+    keep: &Keep,
+    format: CaptureFormat,
+    out: &Path,
+) -> pcapframe::extract::Extracted {
+    extract(
+        std::slice::from_ref(&input.to_path_buf()),
+        keep,
+        format,
+        FileOut::create(out, &[]).unwrap(),
+        &Cancel::default(),
+    )
+    .unwrap()
 }
 
 /// Times (as the output's resolution gives them, the sources' being whole microseconds or

@@ -174,13 +174,15 @@ pub fn frames_of_flows(
     use arrow_array::cast::AsArray;
     use arrow_array::types::UInt64Type;
     use arrow_array::Array;
+    /// Rows read between two looks at their flow ids.
+    const ROWS: usize = 1 << 16;
     let ids: std::collections::HashSet<u64> = ids.iter().copied().collect();
     let count = inputs.len();
     let options = ReadOptions {
         columns: Some(vec![Column::Frame, Column::FlowId]),
         payload: false,
         verify_checksums: false,
-        batch_rows: 1 << 16,
+        batch_rows: ROWS,
         ..options.clone()
     };
     let placer = FlowPlacer::new(timeouts, options.decapsulate, HashMap::new());
@@ -202,7 +204,7 @@ pub fn frames_of_flows(
             Ok(())
         }
         fn go_on(&self) -> bool {
-            self.rows.len() < 1 << 16
+            self.rows.len() < ROWS
         }
         fn skipped_outside_time_range(&mut self, packets: u64) {
             self.rows.count_outside_time_range(packets)
@@ -211,7 +213,7 @@ pub fn frames_of_flows(
     let mut files = Vec::new();
     let mut out = vec![Vec::new(); count];
     loop {
-        while !inputs.done() && rows.len() < 1 << 16 {
+        while !inputs.done() && rows.len() < ROWS {
             inputs.pump(&mut Rows {
                 rows: &mut rows,
                 files: &mut files,
