@@ -16,7 +16,8 @@
 
 use super::observe::{Observation, Observations};
 use super::reader::OpenInput;
-use super::table::{addr_order, clock_after, Flow, FlowTable, Timeouts};
+use super::table::{clock_after, Flow, FlowTable, Timeouts};
+use crate::ip::Addr;
 use crate::error::Result;
 use crate::format::Record;
 use crate::options::ReadOptions;
@@ -25,27 +26,78 @@ use crate::reader::{pump, PumpEnd, RecordSink};
 
 /// Which of `shards` the flow of `obs` falls in.
 pub fn shard_of(obs: &Observation, shards: u32) -> u32 {
-    // FNV-1a over what every packet of a flow shares, the addresses in a fixed order. Not
-    // keyed: a crafted capture can put every flow in one shard, which makes the work
-    // uneven, never the answer wrong.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    // A multiply-xorshift mix of what every packet of a flow shares, the two addresses
+    // taken in either order: each shard's worker computes it for every packet of the
+    // read, so it is a few multiplications rather than a byte-wise hash. Not keyed: a
+    // crafted capture can put every flow in one shard, which makes the work uneven, never
+    // the answer wrong.
+    fn fold(addr: &Addr) -> u64 {
+        match addr {
+            Addr::V4(b) => u32::from_be_bytes(*b) as u64,
+            Addr::V6(b) => {
+                let (hi, lo) = b.split_at(8);
+                let hi = u64::from_be_bytes(hi.try_into().expect("8 bytes"));
+                let lo = u64::from_be_bytes(lo.try_into().expect("8 bytes"));
+                (hi ^ lo.rotate_left(32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1 << 63
+            }
         }
-    };
-    let (a, b) = (addr_order(&obs.src), addr_order(&obs.dst));
-    for (version, bytes) in if a <= b { [a, b] } else { [b, a] } {
-        eat(&[version]);
-        eat(&bytes);
     }
-    eat(&[obs.protocol]);
-    eat(&obs.vlan.map_or([0xff; 3], |v| [1, (v >> 8) as u8, v as u8]));
-    eat(&obs.tunnel_id.map_or([0xff; 5], |t| {
-        let [w, x, y, z] = t.to_be_bytes();
-        [1, w, x, y, z]
-    }));
+    let (a, b) = (fold(&obs.src), fold(&obs.dst));
+    let (low, high) = (a.min(b), a.max(b));
+    let mut h = low.wrapping_mul(0xff51_afd7_ed55_8ccd)
+        ^ high.rotate_left(31).wrapping_mul(0xc4ce_b9fe_1a85_ec53)
+        ^ (obs.protocol as u64) << 48
+        ^ obs.vlan.map_or(1 << 40, |v| (v as u64) << 24)
+        ^ obs.tunnel_id.map_or(1 << 63, |t| (t as u64).wrapping_mul(0x9e37_79b9));
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 29;
     (h % shards.max(1) as u64) as u32
+}
+
+/// A flow table that keeps the flows of one shard of a read, fed every packet of the read
+/// in order (its shard's or not) to keep the capture's clock.
+pub struct ShardTable {
+    table: FlowTable,
+    clock: Option<i64>,
+    shard: u32,
+    shards: u32,
+}
+
+impl ShardTable {
+    pub fn new(shard: u32, shards: u32, timeouts: Timeouts) -> Self {
+        ShardTable {
+            table: FlowTable::new(timeouts),
+            clock: None,
+            shard,
+            shards,
+        }
+    }
+
+    /// The next packets of the read, in order.
+    pub fn add(&mut self, observations: &[Observation]) {
+        for obs in observations {
+            let now = clock_after(self.clock, obs);
+            self.clock = Some(now);
+            if shard_of(obs, self.shards) == self.shard {
+                let _ = self.table.add_at(obs, now);
+            }
+        }
+    }
+
+    /// The read is over: every flow still alive ends.
+    pub fn finish(&mut self) {
+        self.table.finish_at(self.clock);
+    }
+
+    pub fn ended_len(&self) -> usize {
+        self.table.ended_len()
+    }
+
+    /// `f` of up to `n` of the flows ended and not yet taken (as `FlowTable::with_ended`).
+    pub fn with_ended<T>(&mut self, n: usize, f: impl FnOnce(&[Flow]) -> T) -> T {
+        self.table.with_ended(n, f)
+    }
 }
 
 /// The observations of a whole input, read sequentially (a compressed file, a remote one,
@@ -100,22 +152,13 @@ pub fn shard_flows<'a>(
     shards: u32,
     timeouts: Timeouts,
 ) -> Vec<Flow> {
-    let mut table = FlowTable::new(timeouts);
-    let mut clock = None;
+    let mut table = ShardTable::new(shard, shards, timeouts);
     let mut flows = Vec::new();
     for observations in partitions {
-        for obs in observations {
-            let now = clock_after(clock, obs);
-            clock = Some(now);
-            if shard_of(obs, shards) == shard {
-                let _ = table.add_at(obs, now);
-                if table.ended_len() > 0 {
-                    table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
-                }
-            }
-        }
+        table.add(observations);
+        table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
     }
-    table.finish_at(clock);
+    table.finish();
     table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
     flows.sort_by_key(|f| f.id);
     flows

@@ -67,12 +67,6 @@ impl PcapFormat {
         }))
     }
 
-    /// The largest captured length a record of this file may have: `MAX_CAPLEN`, whatever
-    /// the header's snaplen says (writers exceed their snaplen and tshark reads such records).
-    pub fn max_caplen(&self) -> u32 {
-        MAX_CAPLEN
-    }
-
     /// Bytes of each record header (16, or 24 for the modified format).
     pub fn record_header_len(&self) -> usize {
         self.record_header_len
