@@ -30,7 +30,16 @@ __all__ = [
     "CorruptCaptureError",
     "NotACaptureError",
     "TruncatedCaptureError",
+    "column_names",
 ]
+
+
+def column_names() -> list[str]:
+    """Every column ``open_pcap(..., columns=[...])`` can give, in the documented order
+    (the README's "Columns" describes each)."""
+    from ._native import column_names as native_column_names
+
+    return native_column_names()
 
 
 class Plugin:
@@ -42,4 +51,11 @@ class Plugin:
 
     def open(self, urlpath: Any, **kwargs: Any) -> PCAPSource:
         """Open ``urlpath`` (a path or glob) as a :class:`PCAPSource`."""
-        return PCAPSource(urlpath, **kwargs)
+        base_kwargs, source_kwargs = self.separate_base_kwargs(kwargs)
+        return PCAPSource(urlpath, **source_kwargs, **base_kwargs)
+
+    def separate_base_kwargs(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The old Intake plugin API: ``({"metadata": ...}, the other arguments)``, without
+        changing ``kwargs``."""
+        source_kwargs = dict(kwargs)
+        return {"metadata": source_kwargs.pop("metadata", None)}, source_kwargs

@@ -205,6 +205,12 @@ class PCAPFlowsSource(DataSource):
         table = table.sort_by("flow_id")
         return table if self.columns is None else table.select(self.columns)
 
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """``to_arrow()``'s flows as an Arrow C stream (the Arrow PyCapsule interface), so
+        that ``pa.table(flows)``, ``pl.DataFrame(flows)`` and ``duckdb.sql("select ... from
+        flows")`` read them without pandas, ordered by ``flow_id`` as ``read()`` is."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
     def read(self) -> pd.DataFrame:
         """Every flow as one DataFrame, ordered by ``flow_id`` (the order of their first
         packets), with a fresh index."""

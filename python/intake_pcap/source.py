@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import glob
+import inspect
 import operator
 import os
 import re
@@ -125,11 +127,12 @@ class PCAPSource(DataSource):
         Network interface for live capture (``urlpath=None``). Capture starts at the first
         ``discover()`` or read and runs until ``close()``; packets arriving between reads
         are kept in a bounded queue.
-    timeout : int
-        Live: milliseconds ``read_chunked()`` waits before yielding what arrived.
-    max_packet : int
-        Live: snap length, the most bytes kept of each packet.
-    promisc : bool
+    timeout : int, optional
+        Live: milliseconds ``read_chunked()`` waits before yielding what arrived (default
+        1000).
+    max_packet : int, optional
+        Live: snap length, the most bytes kept of each packet (default 65536).
+    promisc : bool, optional
         Live: put the interface in promiscuous mode (default True).
     start, end : datetime, pandas Timestamp, ISO 8601 text or epoch seconds, optional
         Only packets with ``start <= time < end`` (either may be omitted; without a timezone
@@ -140,6 +143,10 @@ class PCAPSource(DataSource):
         Live: stop after this many rows in all.
     duration : float, optional
         Live: ``read_chunked()`` stops after this many seconds.
+
+        The live options (``interface``, ``timeout``, ``max_packet``, ``promisc``, ``limit``,
+        ``duration``) given with a ``urlpath`` raise ``TypeError``: a file source would
+        ignore them.
     metadata : dict, optional
         Intake metadata.
     """
@@ -157,9 +164,9 @@ class PCAPSource(DataSource):
         chunksize: int | None = None,
         errors: Errors = "warn",
         interface: str | None = None,
-        timeout: int = 1000,
-        max_packet: int = 65536,
-        promisc: bool = True,
+        timeout: int | None = None,
+        max_packet: int | None = None,
+        promisc: bool | None = None,
         limit: int | None = None,
         duration: float | None = None,
         compression: Compression = "infer",
@@ -176,6 +183,24 @@ class PCAPSource(DataSource):
         end: Any = None,
         **kwargs: object,
     ) -> None:
+        if isinstance(protocol, Mapping) or "pcap_kwargs" in kwargs:
+            # The old documented signature, PCAPSource(urlpath, pcap_kwargs, metadata), as the
+            # old Plugin.open called it: the options in one dict, then the metadata.
+            pcap_kwargs = dict(kwargs.pop("pcap_kwargs") if "pcap_kwargs" in kwargs else protocol)  # type: ignore[call-overload]
+            old_metadata = payload if isinstance(payload, Mapping) else metadata
+            arguments = locals()
+            also_given = [
+                name for name, default in _init_defaults().items()
+                if name not in ("protocol", "payload", "metadata") and arguments[name] != default
+            ]
+            if kwargs or also_given or not isinstance(protocol, (Mapping, type(None))) or not isinstance(
+                    payload, (Mapping, bool)):
+                raise TypeError(
+                    "the old signature is PCAPSource(urlpath, pcap_kwargs, metadata): give the options as "
+                    "one dict, or use keywords (PCAPSource(urlpath, protocol=..., ...))"
+                )
+            self.__init__(urlpath, **pcap_kwargs, metadata=dict(old_metadata or {}))  # type: ignore[misc]
+            return
         if kwargs:
             raise TypeError(
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
@@ -185,6 +210,18 @@ class PCAPSource(DataSource):
             )
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
+        if urlpath is not None:
+            live_only = dict(
+                interface=interface, timeout=timeout, max_packet=max_packet, promisc=promisc, limit=limit,
+                duration=duration,
+            )
+            given = sorted(name for name, value in live_only.items() if value is not None)
+            if given:
+                raise TypeError(
+                    f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to a live interface "
+                    f"(open_pcap(None, interface=...)), not to files such as {urlpath!r}: leave "
+                    f"{'it' if len(given) == 1 else 'them'} out"
+                )
         check_selection(errors, protocol, filter, compression)
         from ._native import capture_schema
         from ._read import column_list
@@ -199,9 +236,9 @@ class PCAPSource(DataSource):
         self.chunksize = _positive_int_or_none("chunksize", chunksize)
         self.errors = errors
         self.interface = interface
-        self.timeout = _positive_int("timeout", timeout)
-        self.max_packet = _positive_int("max_packet", max_packet)
-        self.promisc = bool(promisc)
+        self.timeout = _positive_int("timeout", 1000 if timeout is None else timeout)
+        self.max_packet = _positive_int("max_packet", 65536 if max_packet is None else max_packet)
+        self.promisc = True if promisc is None else bool(promisc)
         self.limit = _positive_int_or_none("limit", limit)
         self.duration = _positive_number_or_none("duration", duration)
         self.compression = compression
@@ -230,6 +267,38 @@ class PCAPSource(DataSource):
         # never leaves a read half-way between the two (the read keeps what it loaded).
         self._state_lock = threading.RLock()
         super().__init__(storage_options=storage_options or {}, metadata=metadata)
+
+    def __repr__(self) -> str:
+        """One line: what is read and the options given (Intake's YAML is ``yaml()``)."""
+        what = f"interface={self.interface!r}" if self.is_live else repr(self.urlpath)
+        options = {
+            "protocol": self.protocol, "filter": self.filter, "columns": self.columns,
+            "payload": self.payload or None, "decapsulate": self.decapsulate or None,
+            "start": self.start, "end": self.end,
+        }
+        given = "".join(f", {name}={value!r}" for name, value in options.items() if value is not None)
+        files = "" if self._files is None else f" ({len(self._files)} files, {len(self._partitions or ())} partitions)"
+        return f"<PCAPSource {what}{given}{files}>"
+
+    def _repr_html_(self) -> str:
+        """For notebooks: what is read, its files and partitions once known (a repr reads
+        nothing), the columns and the selection."""
+        from html import escape
+
+        from ._read import arrow_schema
+
+        rows = [("reads", f"interface {self.interface}" if self.is_live else str(self.urlpath))]
+        if self._files is not None:
+            shown = self._files[:10]
+            more = f" and {len(self._files) - len(shown)} more" if len(self._files) > len(shown) else ""
+            rows.append((f"{len(self._files)} files", ", ".join(shown) + more))
+            rows.append(("partitions", str(len(self._partitions or ()))))
+        rows.append(("columns", ", ".join(arrow_schema(self.payload, self.columns).names)))
+        for name in ("protocol", "filter", "start", "end"):
+            if getattr(self, name) is not None:
+                rows.append((name, str(getattr(self, name))))
+        body = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+        return f"<table><caption>PCAPSource</caption>{body}</table>"
 
     @property
     def _file_options(self) -> _FileOptions:
@@ -604,6 +673,22 @@ class PCAPSource(DataSource):
             return table
         return pa.concat_tables(self._file_tables())
 
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The rows as an Arrow C stream (the Arrow PyCapsule interface), so that
+        ``pa.table(source)``, ``pl.DataFrame(source)`` and ``duckdb.sql("select ... from
+        source")`` read it without pandas. Files are streamed batch by batch, as
+        ``read_chunked()`` reads them (memory stays bounded); a live source gives its next
+        ``chunksize`` packets, as ``read()`` does."""
+        import pyarrow as pa
+
+        from ._read import arrow_schema
+
+        if self.is_live:
+            return self.to_arrow().__arrow_c_stream__(requested_schema)
+        self._load_metadata()
+        schema = arrow_schema(self.payload, self.columns)
+        return pa.RecordBatchReader.from_batches(schema, self._arrow_batches()).__arrow_c_stream__(requested_schema)
+
     def _file_tables(self, text: Literal["category", "auto"] = "category") -> list[pa.Table]:
         """One pyarrow Table per file, in order (``text``: see ``read_file``)."""
         from ._read import read_file
@@ -693,6 +778,13 @@ class PCAPSource(DataSource):
             self._schema = None
         if live is not None:
             live.close()  # a read waiting on it in another thread ends with what it has
+
+
+@functools.cache
+def _init_defaults() -> dict[str, Any]:
+    """``PCAPSource.__init__``'s arguments that have defaults, with them."""
+    parameters = inspect.signature(PCAPSource.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def check_selection(errors: Any, protocol: str | None, filter: str | None, compression: Compression) -> None:

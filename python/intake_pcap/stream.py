@@ -95,6 +95,12 @@ class PacketStream:
 
         return to_polars(self.to_arrow(n))
 
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """``to_arrow()``'s rows as an Arrow C stream (the Arrow PyCapsule interface):
+        ``pa.table(stream)``, ``pl.DataFrame(stream)`` and DuckDB read the packets that
+        remain (live: what arrives within one ``timeout``) without pandas."""
+        return self.to_arrow().__arrow_c_stream__(requested_schema)
+
     def _take(self, n: int | None) -> pa.Table:
         """``_next_table`` for a count as the user gave it, refusing a closed stream: a
         closed reader reads as empty, which must not pass for the end of the capture."""

@@ -110,3 +110,40 @@ impl std::error::Error for Error {
         self.source.as_ref().map(|e| e as _)
     }
 }
+
+/// `" did you mean \"x\"?"` for the candidate nearest `name`, if one is near enough: at
+/// most two edits (insertions, deletions, substitutions, swaps of neighbours; fewer than
+/// `name` has letters), ties going to the one of `name`'s length, then to the first
+/// (lists put the common names first: "tpc" is "tcp", not "3pc"); otherwise nothing. For
+/// messages about a mistyped name.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let name = name.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let edits = strsim::damerau_levenshtein(&name, c);
+            let lengths = name.len().abs_diff(c.len());
+            (edits, lengths, c)
+        })
+        .filter(|&(edits, ..)| edits <= 2 && edits < name.len())
+        .min_by_key(|&(edits, lengths, _)| (edits, lengths))
+        .map(|(.., c)| format!(" did you mean {c:?}?"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn a_near_name_is_suggested_and_a_far_one_is_not() {
+        let names = ["tcp", "udp", "icmp", "icmp6", "igmp"];
+        assert_eq!(did_you_mean("icmp7", names), " did you mean \"icmp6\"?");
+        assert_eq!(did_you_mean("UPD", names), " did you mean \"udp\"?");
+        assert_eq!(did_you_mean("tpc", ["tcp", "3pc"]), " did you mean \"tcp\"?");
+        assert_eq!(did_you_mean("zzzzzz", names), "");
+        // Two edits turn "ab" into "tcp"'s length-3 neighbours no more than into anything:
+        // a name as short as its edits is no typo of anything.
+        assert_eq!(did_you_mean("ab", names), "");
+    }
+}

@@ -193,9 +193,11 @@ pub fn parse_protocol(name: Option<&str>) -> Result<Option<u8>> {
     match name {
         None => Ok(None),
         Some(n) => protocol::number(n).map(Some).ok_or_else(|| {
+            let names = protocol::valid_names();
             Error::invalid_argument(format!(
-                "unknown protocol {n:?}; valid names are: {} (or a protocol number 0-255)",
-                protocol::valid_names().join(", ")
+                "unknown protocol {n:?};{} valid names are: {} (or a protocol number 0-255)",
+                crate::error::did_you_mean(n, names.iter().map(|s| s.as_ref())),
+                names.join(", ")
             ))
         }),
     }

@@ -211,7 +211,8 @@ impl FlowColumns {
             let Some(i) = flow_columns().iter().position(|d| d.name == name) else {
                 let valid: Vec<&str> = flow_columns().iter().map(|d| d.name).collect();
                 return Err(crate::error::Error::invalid_argument(format!(
-                    "unknown flow column {name:?}; the flow table's columns are {}",
+                    "unknown flow column {name:?};{} the flow table's columns are {}",
+                    crate::error::did_you_mean(name, valid.iter().copied()),
                     valid.join(", ")
                 )));
             };

@@ -1,0 +1,143 @@
+"""Where analysts already work (issue 14): the Arrow PyCapsule stream on sources, flow
+sources and streams (pyarrow, polars, DuckDB read them without pandas), options that a
+file source would ignore refused, mistyped names answered with a suggestion, and
+``intake_pcap.column_names()``."""
+
+import duckdb
+import intake
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import intake_pcap
+from conftest import CORPUS
+from intake_pcap.stream import OfflineStream
+
+# Several files, so that the stream crosses files whose host dictionaries differ.
+TESTS_GLOB = str(CORPUS / "intake_pcap_tests_*.pcap")
+HTTP = str(CORPUS / "intake_pcap_tests_http.pcap")
+
+
+def plain(table: pa.Table) -> pd.DataFrame:
+    """Values to compare, whatever the encoding (dictionary or not)."""
+    return pd.DataFrame({name: table.column(name).to_pylist() for name in table.column_names})
+
+
+def test_pa_table_of_a_source_is_its_rows_across_files():
+    source = intake.open_pcap(TESTS_GLOB)
+    files, _ = source._load_metadata()
+    assert len(files) >= 3
+    streamed = pa.table(source)
+    assert streamed.num_rows == len(source.read()) > 100
+    pd.testing.assert_frame_equal(plain(streamed), plain(source.to_arrow()))
+
+
+def test_the_stream_comes_in_chunks_as_read_chunked_reads():
+    source = intake.open_pcap(HTTP, chunksize=5)
+    reader = pa.RecordBatchReader.from_stream(source)
+    sizes = [batch.num_rows for batch in reader]
+    assert sizes[0] == 5 and sum(sizes) == 43 and len(sizes) == 9
+
+
+def test_polars_and_duckdb_read_a_source_without_pandas():
+    source = intake.open_pcap(TESTS_GLOB, columns=["time", "src_host", "dst_port", "protocol"])
+    want = source.read()
+    frame = pl.DataFrame(source)
+    assert frame.columns == ["time", "src_host", "dst_port", "protocol"]
+    assert frame.height == len(want)
+    counts = dict(duckdb.sql("select protocol, count(*) from source group by protocol").fetchall())
+    assert counts == want.protocol.value_counts().loc[lambda s: s > 0].to_dict()
+    ((ports,),) = duckdb.sql("select count(*) from source where dst_port = 80").fetchall()
+    assert ports == (want.dst_port == 80).sum() > 0
+
+
+def test_a_flow_source_streams_its_flows_in_flow_id_order():
+    flows = intake.open_pcap_flows(HTTP)
+    streamed = pa.table(flows)
+    want = flows.read()
+    assert streamed.num_rows == len(want) > 0
+    assert streamed.column("flow_id").to_pylist() == want.flow_id.tolist()
+    assert pl.DataFrame(flows).height == len(want)
+
+
+def test_a_stream_gives_the_packets_that_remain():
+    stream = OfflineStream(HTTP)
+    first = stream.to_arrow(10)
+    rest = pa.table(stream)
+    assert first.num_rows == 10 and rest.num_rows == 33
+    assert pa.table(stream).num_rows == 0
+
+
+@pytest.mark.parametrize("option", [
+    dict(interface="lo"), dict(timeout=100), dict(max_packet=64), dict(promisc=False), dict(limit=3),
+    dict(duration=1.0),
+])
+def test_live_options_on_a_file_source_are_refused(option):
+    (name,) = option
+    with pytest.raises(TypeError, match=f"{name} applies to a live interface"):
+        intake.open_pcap(HTTP, **option)
+
+
+def test_live_options_still_open_a_live_source():
+    # Nothing is captured until the first read: this only builds the source.
+    source = intake.open_pcap(None, interface="lo", timeout=100, max_packet=64, promisc=False, limit=3, duration=1.0)
+    assert (source.timeout, source.max_packet, source.promisc, source.limit) == (100, 64, False, 3)
+    assert (intake.open_pcap(None, interface="lo").timeout, intake.open_pcap(None, interface="lo").max_packet) == (
+        1000, 65536)
+
+
+@pytest.mark.parametrize("call, typo, suggestion", [
+    (lambda v: intake.open_pcap(HTTP, protocol=v), "icmp7", "icmp6"),
+    (lambda v: intake.open_pcap(HTTP, protocol=v), "tpc", "tcp"),
+    (lambda v: intake.open_pcap(HTTP, protocol=v), "UPD", "udp"),
+    (lambda v: intake.open_pcap(HTTP, columns=[v]), "src_hots", "src_host"),
+    (lambda v: intake.open_pcap_flows(HTTP, columns=[v]), "conn_stat", "conn_state"),
+])
+def test_a_mistyped_name_gets_a_suggestion(call, typo, suggestion):
+    with pytest.raises(ValueError, match=f'did you mean "{suggestion}"\\?'):
+        call(typo)
+
+
+def test_a_name_far_from_every_other_gets_no_suggestion():
+    with pytest.raises(ValueError) as raised:
+        intake.open_pcap(HTTP, protocol="zzzzzz")
+    assert "did you mean" not in str(raised.value) and "valid names are" in str(raised.value)
+
+
+def test_column_names_is_public_and_complete():
+    names = intake_pcap.column_names()
+    assert names[:6] == ["time", "src_host", "src_port", "dst_host", "dst_port", "protocol"]
+    assert {"payload", "frame", "flow_id", "community_id"} <= set(names)
+    # Every name it lists can be read.
+    assert list(intake.open_pcap(HTTP, columns=names[:20]).read().columns) == names[:20]
+
+
+def test_repr_is_one_short_line_and_html_shows_files_once_known():
+    source = intake.open_pcap(TESTS_GLOB, protocol="tcp")
+    text = repr(source)
+    assert "\n" not in text and len(text) < 300 and "!!python" not in text
+    assert text.startswith("<PCAPSource ") and "protocol='tcp'" in text
+    assert "files" not in source._repr_html_()
+    source.discover()
+    assert "files, " in repr(source)
+    html = source._repr_html_()
+    assert html.startswith("<table>") and "intake_pcap_tests_http.pcap" in html and "partitions" in html
+    assert "src_host" in html
+
+
+def test_the_old_documented_signatures_work():
+    from intake_pcap import PCAPSource, Plugin
+
+    old = PCAPSource(HTTP, {"protocol": "udp"}, {"origin": "old docs"})
+    assert len(old.read()) == 2 and old.metadata["origin"] == "old docs"
+    named = PCAPSource(urlpath=HTTP, pcap_kwargs={"protocol": "tcp"}, metadata={"origin": "keywords"})
+    assert len(named.read()) == 41 and named.metadata["origin"] == "keywords"
+    plugin = Plugin()
+    kwargs = {"protocol": "udp", "metadata": {"a": 1}}
+    base, rest = plugin.separate_base_kwargs(kwargs)
+    assert base == {"metadata": {"a": 1}} and rest == {"protocol": "udp"} and "metadata" in kwargs
+    opened = plugin.open(HTTP, **kwargs)
+    assert len(opened.read()) == 2 and opened.metadata["a"] == 1
+    with pytest.raises(TypeError, match="old signature"):
+        PCAPSource(HTTP, {"protocol": "udp"}, {"a": 1}, filter="udp")
