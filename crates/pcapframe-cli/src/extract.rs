@@ -20,7 +20,7 @@ pub fn run(
     flows: Option<(Vec<u64>, Timeouts)>,
     options: ReadOptions,
 ) -> Result<()> {
-    let files = inputs::expand(files)?;
+    let (files, _spooled) = inputs::spool_streams(inputs::expand(files)?)?;
     let to_stdout = output == Path::new("-");
     let format = match format {
         Some(name) => CaptureFormat::parse(name)?,

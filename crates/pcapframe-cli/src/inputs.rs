@@ -10,11 +10,25 @@ use pcapframe::reader::{pump, PumpEnd, ReadOptions, ReadStats, RecordSink, Trunc
 use pcapframe::select::PacketSelector;
 
 /// Files named on the command line: each argument is a file, or a glob the shell left
-/// alone (quoted); a glob that matches nothing is an error, as a missing file is.
+/// alone (quoted); a glob that matches nothing is an error, as a missing file is. `-` is
+/// standard input (read through `/dev/stdin`, so compression is found by its magic bytes
+/// as in a file); a pipe or a character device named as such (`<(tcpdump -w -)`,
+/// `/dev/stdin`) is read as a stream, once.
 pub fn expand(arguments: &[String]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let mut streams = 0;
     for argument in arguments {
-        let path = Path::new(argument);
+        let path = Path::new(if argument == "-" { STDIN } else { argument });
+        if is_stream(path) {
+            streams += 1;
+            if streams > 1 {
+                return Err(Error::invalid_argument(format!(
+                    "{argument}: only one input can be a stream (standard input or a pipe): it is read once, in order"
+                )));
+            }
+            files.push(path.to_path_buf());
+            continue;
+        }
         if path.exists() || !argument.contains(['*', '?', '[']) {
             if !path.is_file() {
                 let why = if path.exists() {
@@ -43,6 +57,61 @@ pub fn expand(arguments: &[String]) -> Result<Vec<PathBuf>> {
         files.append(&mut matched);
     }
     Ok(files)
+}
+
+/// What `-` reads.
+pub const STDIN: &str = "/dev/stdin";
+
+/// A pipe or a character device: read as a stream (no seeking, no second pass).
+pub fn is_stream(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo() || m.file_type().is_char_device())
+}
+
+/// A stream input copied to a file, for a subcommand that reads its inputs more than once
+/// (`extract` to classic pcap looks at every input's header first; `extract --flow` finds
+/// the flows, then copies their packets). Removed when dropped.
+pub struct Spooled(PathBuf);
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `files` with each stream among them copied to a temporary file (in `$TMPDIR`), which
+/// lives as long as the returned guards.
+pub fn spool_streams(files: Vec<PathBuf>) -> Result<(Vec<PathBuf>, Vec<Spooled>)> {
+    let mut guards = Vec::new();
+    let mut out = Vec::with_capacity(files.len());
+    for path in files {
+        if !is_stream(&path) {
+            out.push(path);
+            continue;
+        }
+        let spool = std::env::temp_dir().join(format!(
+            ".pcapframe-stdin-{}-{}",
+            std::process::id(),
+            guards.len()
+        ));
+        let mut to = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&spool)
+            .map_err(|e| Error::io(e, None).in_file(&spool))?;
+        guards.push(Spooled(spool.clone()));
+        let mut from = std::fs::File::open(&path).map_err(|e| Error::io(e, None).in_file(&path))?;
+        std::io::copy(&mut from, &mut to).map_err(|e| {
+            Error::invalid_argument(format!(
+                "copying {} to the temporary file {} (extract reads its inputs twice): {e}; \
+                 set TMPDIR to a directory with room for the capture",
+                path.display(),
+                spool.display()
+            ))
+        })?;
+        out.push(spool);
+    }
+    Ok((out, guards))
 }
 
 /// A truncated file under `errors=warn`: say so, keep going.

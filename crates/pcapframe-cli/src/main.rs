@@ -31,9 +31,16 @@ struct Cli {
 enum Command {
     /// Print one line per IP packet, in the form of `tcpdump -tttt -n -q`.
     Show {
-        /// Capture files, or globs of them (quoted, so that the shell leaves them alone).
-        #[arg(required = true)]
-        files: Vec<String>,
+        /// Capture files, or globs of them (quoted, so that the shell leaves them alone);
+        /// `-` is standard input. With -r, these words are the filter expression instead, as
+        /// tcpdump takes them (`pcapframe show -r f.pcap -n tcp port 80`).
+        words: Vec<String>,
+        /// Read this capture file (tcpdump's -r; may be given more than once).
+        #[arg(short = 'r', long = "read")]
+        read: Vec<String>,
+        /// Accepted for tcpdump's sake: addresses and ports are never resolved to names.
+        #[arg(short = 'n')]
+        numeric: bool,
         /// Stop after this many packets.
         #[arg(short = 'c', long = "count")]
         count: Option<u64>,
@@ -231,6 +238,33 @@ impl Selection {
     }
 }
 
+/// `show`'s files and filter from its words: without `-r`, the words are the files; with
+/// it, they are the filter expression, as tcpdump reads `tcpdump -r FILE EXPR...`.
+fn tcpdump_words(
+    words: Vec<String>,
+    read: Vec<String>,
+    select: &mut Selection,
+) -> pcapframe::Result<Vec<String>> {
+    if read.is_empty() {
+        if words.is_empty() {
+            return Err(pcapframe::Error::invalid_argument(
+                "give capture files (or -r FILE, as tcpdump takes it; `-` reads standard input)",
+            ));
+        }
+        return Ok(words);
+    }
+    if !words.is_empty() {
+        if select.filter.is_some() {
+            return Err(pcapframe::Error::invalid_argument(
+                "with -r, the words after the options are the filter expression: give it there or \
+                 with --filter, not both",
+            ));
+        }
+        select.filter = Some(words.join(" "));
+    }
+    Ok(read)
+}
+
 fn main() -> ExitCode {
     // A closed pipe (`pcapframe show x | head`) ends the program quietly, as in C tools.
     unsafe {
@@ -239,13 +273,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Show {
-            files,
+            words,
+            read,
+            numeric: _,
             count,
             app,
-            select,
-        } => select
-            .options()
-            .and_then(|o| show::run(&files, count, app, &o)),
+            mut select,
+        } => tcpdump_words(words, read, &mut select)
+            .and_then(|files| select.options().map(|o| (files, o)))
+            .and_then(|(files, o)| show::run(&files, count, app, &o)),
         Command::Convert {
             files,
             output,

@@ -81,7 +81,9 @@ impl Framing {
     /// The framing of `path`, or `None` if it cannot be read in ranges (compressed, or
     /// damaged before its first packet: the sequential read reports that properly).
     fn of(path: &Path) -> Result<Option<Framing>> {
-        if crate::index::is_compressed(path)? {
+        // Only a regular file has byte ranges; and a pipe's first bytes, once looked at
+        // here, would be gone for the reader that reads it after.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) || crate::index::is_compressed(path)? {
             return Ok(None);
         }
         let mut reader = RecordReader::open(path)?;
