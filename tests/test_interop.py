@@ -141,3 +141,19 @@ def test_the_old_documented_signatures_work():
     assert len(opened.read()) == 2 and opened.metadata["a"] == 1
     with pytest.raises(TypeError, match="old signature"):
         PCAPSource(HTTP, {"protocol": "udp"}, {"a": 1}, filter="udp")
+
+
+def test_parquet_from_to_file_reads_back_with_reads_dtypes(tmp_path):
+    # ICMPv6 rows: ports and vlan missing, which without pandas' metadata come back as float64.
+    columns = ["time", "src_host", "src_port", "dst_port", "protocol", "vlan", "ttl"]
+    source = intake.open_pcap(str(CORPUS / "ether_icmpv6_errors_inner_udp.pcap"), columns=columns)
+    want = source.read()
+    assert want.src_port.isna().any()
+    source.to_file(tmp_path / "packets.parquet")
+    got = pd.read_parquet(tmp_path / "packets.parquet")
+    assert got.dtypes.astype(str).to_dict() == want.dtypes.astype(str).to_dict()
+    pd.testing.assert_frame_equal(got, want, check_categorical=False)
+    flows = intake.open_pcap_flows(HTTP)
+    flows.to_file(tmp_path / "flows.parquet")
+    got, want = pd.read_parquet(tmp_path / "flows.parquet"), flows.read()
+    assert got.dtypes.astype(str).to_dict() == want.dtypes.astype(str).to_dict()

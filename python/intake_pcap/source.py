@@ -824,6 +824,16 @@ def local_output(path: str | os.PathLike[str]) -> str:
     return local_path(path)
 
 
+def pandas_metadata(schema: pa.Schema) -> dict[bytes, bytes]:
+    """The ``pandas`` schema metadata of the frame a read of ``schema`` gives (``to_pandas``)."""
+    import pyarrow as pa
+
+    from ._read import to_pandas
+
+    frame = to_pandas(schema.empty_table())
+    return dict(pa.Schema.from_pandas(frame, preserve_index=False).metadata or {})
+
+
 def write_batches(
     path: str, schema: pa.Schema, batches: Iterator[pa.RecordBatch], files: list[str], format: OutputFormat | None
 ) -> int:
@@ -847,6 +857,9 @@ def write_batches(
 
     try:
         inputs = [local_path(f) for f in files if is_local(f)]
+        # pandas' description of read()'s frame (nullable ports, nanosecond times, ...), so that
+        # pd.read_parquet gives back read()'s dtypes; other formats keep no schema metadata.
+        schema = schema.with_metadata(pandas_metadata(schema))
         stream = pa.RecordBatchReader.from_batches(schema, guarded())
         return int(write_table(stream, os.fspath(path), format=format, inputs=inputs))
     except Exception:
