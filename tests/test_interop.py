@@ -12,6 +12,7 @@ import pytest
 
 import intake_pcap
 from conftest import CORPUS
+from intake_pcap._read import to_pandas
 from intake_pcap.stream import OfflineStream
 
 # Several files, so that the stream crosses files whose host dictionaries differ.
@@ -157,3 +158,67 @@ def test_parquet_from_to_file_reads_back_with_reads_dtypes(tmp_path):
     flows.to_file(tmp_path / "flows.parquet")
     got, want = pd.read_parquet(tmp_path / "flows.parquet"), flows.read()
     assert got.dtypes.astype(str).to_dict() == want.dtypes.astype(str).to_dict()
+
+
+def test_an_empty_file_among_a_directorys_captures_warns_and_is_skipped(tmp_path):
+    import shutil
+
+    shutil.copy(HTTP, tmp_path / "a.pcap")
+    (tmp_path / "b.pcap").write_bytes(b"")  # the next rotated file, just created
+    for where in (str(tmp_path), str(tmp_path / "*.pcap")):
+        with pytest.warns(intake_pcap.CaptureWarning, match="b.pcap: an empty file") as caught:
+            assert len(intake.open_pcap(where).read()) == 43
+        # Attributed to the caller's line, not to this package or Intake.
+        assert caught[0].filename == __file__
+    with pytest.raises(intake_pcap.NotACaptureError, match="empty"):
+        intake.open_pcap(str(tmp_path / "b.pcap")).read()
+    (tmp_path / "a.pcap").unlink()
+    with pytest.warns(intake_pcap.CaptureWarning), pytest.raises(FileNotFoundError, match="empty files are skipped"):
+        intake.open_pcap(str(tmp_path)).read()
+
+
+@pytest.mark.parametrize("nrows", [1, 5, 43, 100, 157, 10**9])
+def test_nrows_gives_the_first_rows_on_every_read_path(nrows):
+    full = intake.open_pcap(TESTS_GLOB).read()
+    want = full.head(nrows).reset_index(drop=True).astype(str)
+    source = intake.open_pcap(TESTS_GLOB, nrows=nrows, chunksize=7)
+    assert source.discover()["npartitions"] == 1
+    got = {
+        "read": source.read(),
+        "read_chunked": pd.concat(list(source.read_chunked()), ignore_index=True),
+        "read_partition": source.read_partition(0),
+        "to_arrow": to_pandas(source.to_arrow()),
+        "to_dask": source.to_dask().compute(),
+        "arrow stream": to_pandas(pa.table(source)),
+    }
+    polars = source.to_polars()
+    assert polars["src_host"].cast(pl.String).to_list() == want.src_host.tolist()
+    assert polars["dst_port"].to_list() == full.dst_port.head(nrows).astype(object).where(
+        full.dst_port.head(nrows).notna(), None).tolist()
+    for path, frame in got.items():
+        frame = frame.reset_index(drop=True).astype(str)[list(want.columns)]
+        assert len(frame) == min(nrows, len(full)), path
+        pd.testing.assert_frame_equal(frame, want, check_dtype=False, obj=path)
+
+
+def test_nrows_stops_reading_before_later_damage(tmp_path):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((CORPUS / "intake_pcap_tests_http.pcap").read_bytes()[:-5])
+    with pytest.warns(intake_pcap.CaptureWarning, match="ends inside"):
+        assert len(intake.open_pcap(str(cut)).read()) == 42
+    # The damage is past the rows asked for: never reached, so no warning, and no error.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(intake.open_pcap(str(cut), nrows=10, errors="raise").read()) == 10
+        assert sum(len(c) for c in intake.open_pcap(str(cut), nrows=10, errors="raise").read_chunked()) == 10
+
+
+def test_nrows_is_checked_and_refused_where_it_cannot_apply(tmp_path):
+    with pytest.raises(ValueError, match="nrows= must be a whole number"):
+        intake.open_pcap(HTTP, nrows=0)
+    with pytest.raises(TypeError, match="limit="):
+        intake.open_pcap(None, interface="lo", nrows=5)
+    with pytest.raises(ValueError, match="pass the rows"):
+        intake.open_pcap(HTTP, nrows=5).to_pcap(tmp_path / "x.pcapng")

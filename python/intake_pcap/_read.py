@@ -474,12 +474,20 @@ def warn_incomplete(stats: Mapping[str, Any], name: PathArg, errors: Errors) -> 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _library_dirs() -> tuple[str, ...]:
+    """This package's directory and Intake's (whose DataSource calls ours on the way)."""
+    import intake
+
+    return _PACKAGE_DIR, os.path.dirname(os.path.abspath(intake.__file__)) + os.sep
+
+
 def _warn(message: str) -> None:
-    """A CaptureWarning pointing at the first caller outside this package (the user's line),
-    however deep inside it the read happened."""
+    """A CaptureWarning pointing at the first caller outside this package and Intake (the
+    user's line), however deep inside them the read happened."""
     frame: FrameType | None = sys._getframe(1)
     level = 2  # stacklevel 2 is the frame that called _warn
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    libraries = _library_dirs()
+    while frame is not None and frame.f_code.co_filename.startswith(libraries):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, CaptureWarning, stacklevel=level)
 

@@ -139,6 +139,11 @@ class PCAPSource(DataSource):
         a time is UTC, as the ``time`` column), on every read path, as if the capture held
         only those packets (``editcap -A start -B end``): a pcapng simple packet block,
         which has no time, is outside every range. ``to_pcap()`` without rows writes them.
+    nrows : int, optional
+        Files: only the first ``nrows`` rows of the whole source (in file order), on every
+        read path (``read()``, ``read_chunked()``, ``read_partition(0)``, ``to_arrow()``,
+        ``to_polars()``, ``to_dask()``, ``to_file()``, the Arrow stream); reading stops there.
+        The source is then one partition. (A live source has ``limit=``.)
     limit : int, optional
         Live: stop after this many rows in all.
     duration : float, optional
@@ -181,6 +186,7 @@ class PCAPSource(DataSource):
         active_timeout: float | None = 1800.0,
         start: Any = None,
         end: Any = None,
+        nrows: int | None = None,
         **kwargs: object,
     ) -> None:
         if isinstance(protocol, Mapping) or "pcap_kwargs" in kwargs:
@@ -206,10 +212,12 @@ class PCAPSource(DataSource):
                 f"PCAPSource got unexpected argument(s) {sorted(kwargs)}; it takes urlpath, protocol, "
                 "payload, filter, chunksize, errors, interface, timeout, max_packet, promisc, limit, "
                 "duration, compression, storage_options, threads, blocksize, columns, decapsulate, "
-                "idle_timeout, active_timeout, start, end and metadata"
+                "idle_timeout, active_timeout, start, end, nrows and metadata"
             )
         if urlpath is None and interface is None:
             raise ValueError("give a capture file (urlpath) or a network interface (interface=)")
+        if urlpath is None and nrows is not None:
+            raise TypeError("nrows applies to files; a live source stops after limit= rows")
         if urlpath is not None:
             live_only = dict(
                 interface=interface, timeout=timeout, max_packet=max_packet, promisc=promisc, limit=limit,
@@ -251,6 +259,10 @@ class PCAPSource(DataSource):
         self.idle_timeout = _positive_number_or_none("idle_timeout", idle_timeout)
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
         self._with_flows = any(c in FLOW_COLUMNS for c in columns or ())
+        self.nrows = _positive_int_or_none("nrows", nrows)
+        # Read as one partition, from the files' start: with the flow columns (one traffic
+        # through one flow table) or nrows (the first rows of the whole source).
+        self._whole = self._with_flows or self.nrows is not None
         from ._native import stream_column_names
 
         self._with_streams = bool(set(columns or ()) & set(stream_column_names()))
@@ -362,13 +374,14 @@ class PCAPSource(DataSource):
                 file_format = first.format
             finally:
                 first.close()
-        if self._with_flows:
+        if self._whole:
             if "direction" in (self.columns or ()) and streams:
                 raise ValueError(
                     f"direction reads the capture twice (a flow can turn after its first packets), and "
                     f"{streams[0]} can be read once: save it to a file first, or leave direction out"
                 )
-            # One traffic through one flow table: the files whole, read as one partition.
+            # One traffic through one flow table, or the first nrows rows: the files whole, from
+            # their start, as one partition (no walk of a large file to plan byte ranges).
             partitions: list[_Partition] = [(path, None, None, 0) for path in files]
             not_split: dict[str, str] = {}
         else:
@@ -380,7 +393,7 @@ class PCAPSource(DataSource):
         return Schema(
             dtype=dtype,
             shape=(None, len(dtype)),
-            npartitions=1 if self._with_flows else len(partitions),
+            npartitions=1 if self._whole else len(partitions),
             extra_metadata={
                 "files": list(self._files),
                 "format": file_format,
@@ -394,9 +407,9 @@ class PCAPSource(DataSource):
         _, partitions = self._load_metadata()
         if self.is_live:
             return self.read()
-        if self._with_flows:
+        if self._whole:
             if i != 0:
-                raise IndexError(f"a source with flow columns has one partition; asked for {i}")
+                raise IndexError(f"a source with flow columns or nrows= has one partition; asked for {i}")
             return self.read()
         path, byte_range, stamp, frames_before = partitions[i]
         return _read_partition(path, byte_range, stamp, frames_before, **self._whole_file_options)
@@ -437,20 +450,34 @@ class PCAPSource(DataSource):
 
         rows = self.chunksize or 65536
         files, _ = self._load_metadata()
+        left = self.nrows  # None: every row
         if self._with_flows:
             reader = self._labeled_reader(files, rows)
             try:
                 for batch in reader:
-                    yield pa.record_batch(batch)
+                    batch = pa.record_batch(batch)
+                    if left is not None:
+                        batch = batch.slice(0, left)
+                        left -= batch.num_rows
+                    yield batch
+                    if left == 0:
+                        return
                 warn_incomplete(reader.stats(), ", ".join(files), self.errors)
             finally:
                 reader.close()
             return
         for path in files:
-            reader = open_reader(path, batch_rows=rows, **self._file_options)
+            # With nrows, batches no larger than the rows still wanted: the read stops there.
+            reader = open_reader(path, batch_rows=rows if left is None else min(rows, left), **self._file_options)
             try:
                 for batch in reader:
-                    yield pa.record_batch(batch)
+                    batch = pa.record_batch(batch)
+                    if left is not None:
+                        batch = batch.slice(0, left)
+                        left -= batch.num_rows
+                    yield batch
+                    if left == 0:
+                        return
                 warn_incomplete(reader.stats(), path, self.errors)
             finally:
                 reader.close()
@@ -521,6 +548,11 @@ class PCAPSource(DataSource):
             raise ValueError("to_pcap() reads local capture files: copy remote ones locally first")
         if any(is_stream(f) for f in files):
             raise ValueError("to_pcap() reads its files again: a named pipe or device can be read once only")
+        if rows is None and self.nrows is not None:
+            raise ValueError(
+                "to_pcap() without rows writes every packet the selection keeps, IP or not, and nrows= "
+                "counts rows: pass the rows, to_pcap(path, source.read())"
+            )
         out = local_output(path)
         frames = None if rows is None else self._frames_of(rows, files)
         packets, _, damage = extract_capture(
@@ -621,12 +653,12 @@ class PCAPSource(DataSource):
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         _, partitions = self._load_metadata()
         meta = clear_known_categories(empty_frame(self.payload, self.columns))
-        if self._with_flows:
-            # One traffic through one flow table: one partition.
-            labeled: dask.dataframe.DataFrame = dd.from_map(
-                _read_labeled, [self._rebuild()], meta=meta, enforce_metadata=False
+        if self._whole:
+            # One traffic through one flow table, or the first nrows rows: one partition.
+            whole: dask.dataframe.DataFrame = dd.from_map(
+                _read_whole, [self._rebuild()], meta=meta, enforce_metadata=False
             )
-            return labeled
+            return whole
         paths, ranges, stamps, frames_before = zip(*partitions)
         frame: dask.dataframe.DataFrame = dd.from_map(
             _read_partition,
@@ -658,6 +690,7 @@ class PCAPSource(DataSource):
             threads=self.threads,
             start=self.start,
             end=self.end,
+            nrows=self.nrows,
         )
 
     def to_arrow(self) -> pa.Table:
@@ -694,7 +727,7 @@ class PCAPSource(DataSource):
         from ._read import read_file
 
         files, _ = self._load_metadata()
-        if self._with_flows:
+        if self._whole:
             import pyarrow as pa
 
             from ._read import arrow_schema
@@ -907,9 +940,9 @@ def _read_partition(
     return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, frames_before=frames_before, **options))
 
 
-def _read_labeled(options: dict[str, Any]) -> pd.DataFrame:
-    """A source with flow columns read whole on a dask worker; module-level so that dask
-    can pickle it."""
+def _read_whole(options: dict[str, Any]) -> pd.DataFrame:
+    """A source read as one partition (flow columns, nrows) on a dask worker; module-level
+    so that dask can pickle it."""
     return PCAPSource(**options).read()
 
 
@@ -972,20 +1005,38 @@ def _expand_local(pattern: str) -> list[str]:
     pattern = os.path.expanduser(pattern)
     # A name that exists is that file, even with glob characters in it ("cap[1].pcap").
     if glob.has_magic(pattern) and not os.path.exists(pattern):
-        matches = sorted(glob.glob(pattern))
+        matches = _without_empty(sorted(glob.glob(pattern)))
         if not matches:
-            raise FileNotFoundError(f"no capture files match {pattern!r}")
+            raise FileNotFoundError(f"no capture files match {pattern!r} (empty files are skipped)")
         return matches
     if os.path.isdir(pattern):
         names = sorted(
             n for n in os.listdir(pattern) if _CAPTURE_NAME.search(n) and os.path.isfile(os.path.join(pattern, n))
         )
-        if not names:
-            raise FileNotFoundError(f"no capture files (.pcap, .pcapng, ...) in the directory {pattern!r}")
-        return [os.path.join(pattern, n) for n in names]
+        paths = _without_empty([os.path.join(pattern, n) for n in names])
+        if not paths:
+            raise FileNotFoundError(
+                f"no capture files (.pcap, .pcapng, ...) in the directory {pattern!r} (empty files are skipped)"
+            )
+        return paths
     if not os.path.exists(pattern):
         raise FileNotFoundError(f"capture file not found: {pattern!r}")
     return [pattern]
+
+
+def _without_empty(paths: list[str]) -> list[str]:
+    """``paths`` less the regular files of 0 bytes, each with a warning: a directory or a
+    glob often holds a capture being started (tcpdump's next rotated file) beside the
+    finished ones. A file named alone is read, so that its emptiness is an error."""
+    from ._read import _warn
+
+    kept = []
+    for path in paths:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            _warn(f"{path}: an empty file (no capture header yet), skipped")
+        else:
+            kept.append(path)
+    return kept
 
 
 def _expand_remote(url: str, storage_options: Mapping[str, Any] | None) -> list[str]:
