@@ -222,3 +222,57 @@ def test_nrows_is_checked_and_refused_where_it_cannot_apply(tmp_path):
         intake.open_pcap(None, interface="lo", nrows=5)
     with pytest.raises(ValueError, match="pass the rows"):
         intake.open_pcap(HTTP, nrows=5).to_pcap(tmp_path / "x.pcapng")
+
+
+def _scan_reads(monkeypatch):
+    """What each read behind a scan was asked for, and the rows it gave before Polars'
+    filter: (protocol, start_ns, end_ns, nrows, columns, rows)."""
+    import intake_pcap.source as source_module
+
+    reads = []
+    original = source_module.PCAPSource._arrow_batches
+
+    def counting(self):
+        for batch in original(self):
+            reads.append((self.protocol, self._start_ns, self._end_ns, self.nrows, tuple(self.columns), batch.num_rows))
+            yield batch
+
+    monkeypatch.setattr(source_module.PCAPSource, "_arrow_batches", counting)
+    return reads
+
+
+@pytest.mark.parametrize("query", [
+    lambda lf: lf.filter(pl.col("protocol") == "udp"),
+    lambda lf: lf.filter((pl.col("dst_port") == 80) | (pl.col("src_port") == 80)).select("time", "src_host"),
+    lambda lf: lf.filter(pl.col("src_host").cast(pl.String) == "145.254.160.237", pl.col("protocol") == "tcp"),
+    lambda lf: lf.filter(pl.col("time") >= pd.Timestamp("2004-05-13 10:17:20").to_pydatetime(),
+                         pl.col("time") <= pd.Timestamp("2004-05-13 10:17:30").to_pydatetime()),
+    lambda lf: lf.filter(pl.col("time") > pd.Timestamp("2004-05-13 10:17:08.222534").to_pydatetime()),
+    lambda lf: lf.filter(pl.col("protocol") == "tcp").head(7),
+    lambda lf: lf.head(11).select("dst_port"),
+    lambda lf: lf.group_by("protocol").len().sort("protocol"),
+])
+def test_scan_pcap_gives_what_filtering_the_whole_read_gives(query):
+    want = query(intake.open_pcap(TESTS_GLOB).to_polars().lazy()).collect()
+    got = query(intake_pcap.scan_pcap(TESTS_GLOB)).collect()
+    assert got.height > 0
+    assert got.with_columns(pl.col(pl.Categorical).cast(pl.String)).equals(
+        want.with_columns(pl.col(pl.Categorical).cast(pl.String)))
+
+
+def test_scan_pcap_pushes_columns_protocol_time_and_limits_to_the_reader(monkeypatch):
+    reads = _scan_reads(monkeypatch)
+    lf = intake_pcap.scan_pcap(HTTP)
+    assert lf.filter(pl.col("protocol") == "udp").select("src_host").collect().height == 2
+    # Only UDP packets were built, of two columns: the filter's and the projection's.
+    assert [(r[0], r[4], r[5]) for r in reads] == [("udp", ("src_host", "protocol"), 2)]
+    reads.clear()
+    start = pd.Timestamp("2004-05-13 10:17:30")
+    later = int((intake.open_pcap(HTTP).read().time >= start).sum())
+    assert 0 < later < 43
+    assert lf.filter(pl.col("time") >= start.to_pydatetime()).collect().height == later
+    # Only the packets from the start on were built.
+    assert reads[0][1] == start.value and sum(r[5] for r in reads) == later
+    reads.clear()
+    assert lf.head(3).collect().height == 3
+    assert [(r[3], r[5]) for r in reads] == [(3, 3)]

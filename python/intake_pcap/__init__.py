@@ -10,6 +10,7 @@ from typing import Any
 from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
 from .flows import PCAPFlowsSource
 from .packet import IPPacket, PacketBytes, packet_bytes, write_pcap
+from .scan import scan_pcap
 from .source import PCAPSource
 
 try:
@@ -31,6 +32,7 @@ __all__ = [
     "NotACaptureError",
     "TruncatedCaptureError",
     "column_names",
+    "scan_pcap",
 ]
 
 
