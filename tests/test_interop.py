@@ -276,3 +276,21 @@ def test_scan_pcap_pushes_columns_protocol_time_and_limits_to_the_reader(monkeyp
     reads.clear()
     assert lf.head(3).collect().height == 3
     assert [(r[3], r[5]) for r in reads] == [(3, 3)]
+
+
+def test_read_pcap_in_duckdb_after_one_registration_call():
+    con = duckdb.connect()
+    assert intake_pcap.register_duckdb(con) is con
+    want = intake.open_pcap(TESTS_GLOB).read()
+    counts = dict(con.sql(f"select protocol, count(*) from read_pcap('{TESTS_GLOB}') group by 1").fetchall())
+    assert counts == want.protocol.value_counts().loc[lambda s: s > 0].to_dict()
+    ports = con.sql(f"select src_port from read_pcap('{HTTP}')").fetchall()
+    assert [p for (p,) in ports] == intake.open_pcap(HTTP).read().src_port.tolist()
+    # Options for every call, and every column type there is.
+    intake_pcap.register_duckdb(con, name="pcap_udp", protocol="udp", columns=intake_pcap.column_names(), payload=True)
+    ((rows, payloads),) = con.sql(f"select count(*), count(payload) from pcap_udp('{HTTP}')").fetchall()
+    assert rows == payloads == 2
+    with pytest.raises(ValueError, match="unknown protocol"):
+        intake_pcap.register_duckdb(con, protocol="nope")
+    with pytest.raises(ValueError, match="identifier"):
+        intake_pcap.register_duckdb(con, name="read pcap; drop")

@@ -11,6 +11,7 @@ from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptu
 from .flows import PCAPFlowsSource
 from .packet import IPPacket, PacketBytes, packet_bytes, write_pcap
 from .scan import scan_pcap
+from .sql import register_duckdb
 from .source import PCAPSource
 
 try:
@@ -33,6 +34,7 @@ __all__ = [
     "TruncatedCaptureError",
     "column_names",
     "scan_pcap",
+    "register_duckdb",
 ]
 
 
