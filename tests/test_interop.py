@@ -294,3 +294,15 @@ def test_read_pcap_in_duckdb_after_one_registration_call():
         intake_pcap.register_duckdb(con, protocol="nope")
     with pytest.raises(ValueError, match="identifier"):
         intake_pcap.register_duckdb(con, name="read pcap; drop")
+
+
+def test_describe_columns_says_what_every_column_holds():
+    packets = intake_pcap.describe_columns()
+    assert list(packets) == intake_pcap.column_names()
+    assert all(text.strip() for text in packets.values())
+    assert "port" in packets["src_port"].lower()
+    flows = intake_pcap.describe_columns(flows=True)
+    assert {"flow_id", "conn_state", "history", "community_id"} <= set(flows)
+    assert set(intake.open_pcap_flows(HTTP).read().columns) <= set(flows)
+    # help() stands alone: the docstrings point at this, not at a README that is not installed.
+    assert "README" not in (intake_pcap.PCAPSource.__doc__ or "") + (intake_pcap.PCAPFlowsSource.__doc__ or "")

@@ -33,6 +33,7 @@ __all__ = [
     "NotACaptureError",
     "TruncatedCaptureError",
     "column_names",
+    "describe_columns",
     "scan_pcap",
     "register_duckdb",
 ]
@@ -40,10 +41,19 @@ __all__ = [
 
 def column_names() -> list[str]:
     """Every column ``open_pcap(..., columns=[...])`` can give, in the documented order
-    (the README's "Columns" describes each)."""
+    (``describe_columns()`` says what each holds)."""
     from ._native import column_names as native_column_names
 
     return native_column_names()
+
+
+def describe_columns(flows: bool = False) -> dict[str, str]:
+    """What each column holds, by name, in the documented order: the packet table's
+    (``open_pcap``), or with ``flows=True`` the flow table's (``open_pcap_flows``). The
+    texts are the README's tables', from the same registry."""
+    from ._native import column_docs, flow_column_docs
+
+    return dict(flow_column_docs() if flows else column_docs())
 
 
 class Plugin:

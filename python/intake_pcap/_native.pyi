@@ -38,6 +38,8 @@ __all__ = [
     "capture_schema",
     "flow_table_schema",
     "column_names",
+    "column_docs",
+    "flow_column_docs",
     "stream_column_names",
     "protocol_names",
     "check_filter",
@@ -455,6 +457,13 @@ def flow_table_schema(columns: Sequence[str] | None = None) -> ArrowSchema:
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""
+
+def column_docs() -> list[tuple[str, str]]:
+    """Every column a read can produce, with what it holds (Markdown), in the documented
+    order."""
+
+def flow_column_docs() -> list[tuple[str, str]]:
+    """Every flow column, with what it holds (Markdown), in order."""
 
 def stream_column_names() -> list[str]:
     """The columns that follow TCP connections from each file's start (DNS, TLS, HTTP):

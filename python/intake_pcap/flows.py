@@ -57,7 +57,9 @@ class PCAPFlowsSource(DataSource):
         Verify checksums as Zeek does without ``-C`` (default False, as ``zeek -C``): a packet
         whose IPv4 header checksum is wrong is in no flow; a TCP, UDP, ICMP or ICMPv6
         checksum that is wrong records ``C``/``c`` in ``history`` (TCP, UDP) and the packet
-        counts only as Zeek counts it (README: Flows).
+        counts only as Zeek counts it (a TCP one is dropped after the connection exists, a
+        UDP one still counts in packets and bytes; ``describe_columns(flows=True)`` says
+        what each column holds).
     blocksize : int or None
         For ``to_dask()``: local uncompressed files larger than this (default 256 MiB) are
         decoded in byte ranges of about this size, one task each, as ``open_pcap`` splits

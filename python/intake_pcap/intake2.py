@@ -127,8 +127,8 @@ class PCAPDask(_CaptureReader):
 
 
 class PCAPFlows(_CaptureReader):
-    """One row per flow (``open_pcap_flows(url, **kwargs).read()``): the conversation table,
-    keyed and ended as the README's "Flows" says."""
+    """One row per flow (``open_pcap_flows(url, **kwargs).read()``): the conversation table
+    (``intake_pcap.describe_columns(flows=True)`` says what each column holds)."""
 
     implements = {PCAP}
     output_instance = "pandas:DataFrame"

@@ -81,8 +81,9 @@ class PCAPSource(DataSource):
         ``columns`` when they do not name it).
     columns : list of str, optional
         The columns, in this order (default: ``time, src_host, src_port, dst_host,
-        dst_port, protocol``); only these are decoded and built. See the README's
-        "Columns" for every name; an unknown one raises ``ValueError`` listing them.
+        dst_port, protocol``); only these are decoded and built.
+        ``intake_pcap.describe_columns()`` says what each name holds; an unknown one
+        raises ``ValueError`` listing them.
         ``frame``, ``community_id``, ``flow_id`` and ``direction`` join packets to
         ``open_pcap_flows``' flows; a source with ``flow_id`` or ``direction`` reads every
         file in order as one partition.

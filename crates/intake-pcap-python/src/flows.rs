@@ -327,6 +327,15 @@ impl LabeledCaptureReader {
     }
 }
 
+/// Every flow column, with what it holds (Markdown), in order.
+#[pyfunction]
+pub(crate) fn flow_column_docs() -> Vec<(&'static str, &'static str)> {
+    pcapframe::flow::flow_columns()
+        .iter()
+        .map(|d| (d.name, d.doc))
+        .collect()
+}
+
 /// The flow table's Arrow schema, of the `columns` named (`None`: the default ones).
 #[pyfunction]
 #[pyo3(signature = (columns=None))]

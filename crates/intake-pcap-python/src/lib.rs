@@ -38,6 +38,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(read::capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::column_names, m)?)?;
+    m.add_function(wrap_pyfunction!(read::column_docs, m)?)?;
+    m.add_function(wrap_pyfunction!(flows::flow_column_docs, m)?)?;
     m.add_function(wrap_pyfunction!(read::stream_column_names, m)?)?;
     m.add_function(wrap_pyfunction!(read::protocol_names, m)?)?;
     m.add_function(wrap_pyfunction!(read::check_filter, m)?)?;

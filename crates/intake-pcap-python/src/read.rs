@@ -351,6 +351,15 @@ pub(crate) fn column_names() -> Vec<&'static str> {
     pcapframe::column::Column::names()
 }
 
+/// Every column a read can produce, with what it holds (Markdown), in the documented order.
+#[pyfunction]
+pub(crate) fn column_docs() -> Vec<(&'static str, &'static str)> {
+    pcapframe::column::Column::ALL
+        .iter()
+        .map(|c| (c.def().name, c.def().doc))
+        .collect()
+}
+
 /// The columns that follow TCP connections from each file's start (DNS, TLS, HTTP): a
 /// read of them takes each file whole, as one partition.
 #[pyfunction]
