@@ -228,40 +228,46 @@ impl Flow {
 
 const NIL: u32 = u32::MAX;
 
-/// Flows by slot, in chunks that never move: a table of a million live flows grows a chunk
-/// at a time instead of copying every flow into a vector twice its size (with the old one
-/// still held, that copy was the read's peak of memory on a SYN scan).
-#[derive(Default)]
-struct Slab {
-    chunks: Vec<Vec<Flow>>,
+/// Values by slot, in chunks that never move: a table of a million live flows grows a
+/// chunk at a time instead of copying every flow into a vector twice its size (with the
+/// old one still held, that copy was the read's peak of memory on a SYN scan). The flows
+/// and their links (`Link`) are kept so, slot for slot.
+struct Slab<T> {
+    chunks: Vec<Vec<T>>,
 }
 
-/// Flows per chunk of the slab (about 2.4 MB).
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab { chunks: Vec::new() }
+    }
+}
+
+/// Slots per chunk of a slab (about 2.4 MB of flows).
 const SLAB_CHUNK: usize = 4096;
 
-impl Slab {
-    /// Put `flow` in a new slot at the end; its slot.
-    fn push(&mut self, flow: Flow) -> u32 {
+impl<T> Slab<T> {
+    /// Put `value` in a new slot at the end; its slot.
+    fn push(&mut self, value: T) -> u32 {
         if self.chunks.last().is_none_or(|c| c.len() == SLAB_CHUNK) {
             self.chunks.push(Vec::with_capacity(SLAB_CHUNK));
         }
         let last = self.chunks.len() - 1;
-        self.chunks[last].push(flow);
+        self.chunks[last].push(value);
         (last * SLAB_CHUNK + self.chunks[last].len() - 1) as u32
     }
 }
 
-impl std::ops::Index<u32> for Slab {
-    type Output = Flow;
+impl<T> std::ops::Index<u32> for Slab<T> {
+    type Output = T;
     #[inline]
-    fn index(&self, slot: u32) -> &Flow {
+    fn index(&self, slot: u32) -> &T {
         &self.chunks[slot as usize / SLAB_CHUNK][slot as usize % SLAB_CHUNK]
     }
 }
 
-impl std::ops::IndexMut<u32> for Slab {
+impl<T> std::ops::IndexMut<u32> for Slab<T> {
     #[inline]
-    fn index_mut(&mut self, slot: u32) -> &mut Flow {
+    fn index_mut(&mut self, slot: u32) -> &mut T {
         &mut self.chunks[slot as usize / SLAB_CHUNK][slot as usize % SLAB_CHUNK]
     }
 }
@@ -316,15 +322,19 @@ pub struct Placed {
 
 pub struct FlowTable {
     timeouts: Timeouts,
-    index: HashMap<FlowKey, u32, ahash::RandomState>,
-    slots: Slab,
+    /// Live flows by key: their slots only, the keys read from the flows themselves (4
+    /// bytes an entry, where a map holding the 52-byte keys took 64: on a SYN scan of 200,000
+    /// live flows the index was the read's largest growth after the flows).
+    index: hashbrown::HashTable<u32>,
+    hasher: ahash::RandomState,
+    slots: Slab<Flow>,
     free: Vec<u32>,
     // Least recently seen flow first.
     head: u32,
     tail: u32,
     /// Each slot's place in that order, apart from the flows: moving a flow to the back
     /// then touches its neighbours' links, not their lines of the 600-byte flows.
-    links: Vec<Link>,
+    links: Slab<Link>,
     datagrams: HashMap<DatagramKey, Datagram, ahash::RandomState>,
     datagram_order: VecDeque<(DatagramKey, i64)>,
     clock: Option<i64>,
@@ -335,12 +345,13 @@ impl FlowTable {
     pub fn new(timeouts: Timeouts) -> Self {
         FlowTable {
             timeouts,
-            index: HashMap::with_hasher(ahash::RandomState::new()),
+            index: hashbrown::HashTable::new(),
+            hasher: ahash::RandomState::new(),
             slots: Slab::default(),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
-            links: Vec::new(),
+            links: Slab::default(),
             datagrams: HashMap::with_hasher(ahash::RandomState::new()),
             datagram_order: VecDeque::new(),
             clock: None,
@@ -396,7 +407,7 @@ impl FlowTable {
         if let Some(f) = obs.fragment.filter(|f| f.offset > 0) {
             let dkey = DatagramKey::of(obs, f.ident);
             if let Some(dg) = self.datagrams.get_mut(&dkey) {
-                let live = self.index.get(&dg.flow_key).copied();
+                let live = live_slot(&self.index, &self.hasher, &self.slots, &dg.flow_key);
                 if let Some(slot) = live.filter(|&s| self.slots[s].id == dg.flow_id) {
                     let flow = &mut self.slots[slot];
                     let end = f.offset.saturating_add(f.data_len);
@@ -423,7 +434,7 @@ impl FlowTable {
         let ends = Endpoints::of(obs);
         let key = ends.key(obs);
         // One lookup for a packet of a live flow (the common case); a new flow is inserted.
-        let slot = match self.index.get(&key).copied() {
+        let slot = match self.live_slot(&key) {
             Some(slot) => match self.ended_by(slot, obs, now) {
                 None => slot,
                 Some(reason) => {
@@ -532,9 +543,17 @@ impl FlowTable {
                 self.slots.push(flow)
             }
         };
-        self.index.insert(key, slot);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hasher.hash_one(key), slot, |&s| hasher.hash_one(slots[s].key));
         self.push_back(slot, self.slots[slot].last_clock);
         slot
+    }
+
+    /// The slot of the live flow with `key`.
+    #[inline]
+    fn live_slot(&self, key: &FlowKey) -> Option<u32> {
+        live_slot(&self.index, &self.hasher, &self.slots, key)
     }
 
     /// `finish` for a table that saw only some flows' packets: first end, as idle, those
@@ -568,7 +587,7 @@ impl FlowTable {
         let Some(idle) = self.timeouts.idle_ns else {
             return;
         };
-        while self.head != NIL && now - self.links[self.head as usize].last_clock >= idle {
+        while self.head != NIL && now - self.links[self.head].last_clock >= idle {
             self.end(self.head, EndReason::Idle);
         }
     }
@@ -592,7 +611,9 @@ impl FlowTable {
     fn end(&mut self, slot: u32, reason: EndReason) {
         self.unlink(slot);
         let mut flow = std::mem::replace(&mut self.slots[slot], placeholder());
-        self.index.remove(&flow.key);
+        if let Ok(entry) = self.index.find_entry(self.hasher.hash_one(flow.key), |&s| s == slot) {
+            entry.remove();
+        }
         self.free.push(slot);
         // A TCP connection closed by FIN or RST says so, whatever removed it afterwards;
         // an active timeout cuts even a closed one.
@@ -605,13 +626,13 @@ impl FlowTable {
     }
 
     fn push_back(&mut self, slot: u32, last_clock: i64) {
-        self.links[slot as usize] = Link {
+        self.links[slot] = Link {
             prev: self.tail,
             next: NIL,
             last_clock,
         };
         if self.tail != NIL {
-            self.links[self.tail as usize].next = slot;
+            self.links[self.tail].next = slot;
         } else {
             self.head = slot;
         }
@@ -619,14 +640,14 @@ impl FlowTable {
     }
 
     fn unlink(&mut self, slot: u32) {
-        let Link { prev, next, .. } = self.links[slot as usize];
+        let Link { prev, next, .. } = self.links[slot];
         if prev != NIL {
-            self.links[prev as usize].next = next;
+            self.links[prev].next = next;
         } else {
             self.head = next;
         }
         if next != NIL {
-            self.links[next as usize].prev = prev;
+            self.links[next].prev = prev;
         } else {
             self.tail = prev;
         }
@@ -638,9 +659,22 @@ impl FlowTable {
             self.unlink(slot);
             self.push_back(slot, now);
         } else {
-            self.links[slot as usize].last_clock = now;
+            self.links[slot].last_clock = now;
         }
     }
+}
+
+/// `FlowTable::live_slot` of the table's parts (for a caller holding another part).
+#[inline]
+fn live_slot(
+    index: &hashbrown::HashTable<u32>,
+    hasher: &ahash::RandomState,
+    slots: &Slab<Flow>,
+    key: &FlowKey,
+) -> Option<u32> {
+    index
+        .find(hasher.hash_one(key), |&s| slots[s].key == *key)
+        .copied()
 }
 
 /// A flow's place in the order of last packets (slot indices; NIL at the ends), and its
