@@ -323,7 +323,7 @@ pub struct Placed {
 pub struct FlowTable {
     timeouts: Timeouts,
     /// Live flows by key: their slots only, the keys read from the flows themselves (4
-    /// bytes an entry, where a map holding the 52-byte keys took 64: on a SYN scan of 200,000
+    /// bytes an entry, where a map holding the 52-byte keys took 56: on a SYN scan of 200,000
     /// live flows the index was the read's largest growth after the flows).
     index: hashbrown::HashTable<u32>,
     hasher: ahash::RandomState,
