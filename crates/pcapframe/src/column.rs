@@ -509,7 +509,10 @@ pub fn select<S: AsRef<str>>(names: Option<&[S]>, payload: bool) -> Result<Vec<C
                 let column = Column::from_name(name).ok_or_else(|| {
                     Error::invalid_argument(format!(
                         "unknown column {name:?};{} valid names are: {}",
-                        crate::error::did_you_mean(name, Column::names().iter().map(|s| s.as_ref())),
+                        crate::error::did_you_mean(
+                            name,
+                            Column::names().iter().map(|s| s.as_ref())
+                        ),
                         Column::names().join(", ")
                     ))
                 })?;

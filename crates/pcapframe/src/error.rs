@@ -140,7 +140,10 @@ mod tests {
         let names = ["tcp", "udp", "icmp", "icmp6", "igmp"];
         assert_eq!(did_you_mean("icmp7", names), " did you mean \"icmp6\"?");
         assert_eq!(did_you_mean("UPD", names), " did you mean \"udp\"?");
-        assert_eq!(did_you_mean("tpc", ["tcp", "3pc"]), " did you mean \"tcp\"?");
+        assert_eq!(
+            did_you_mean("tpc", ["tcp", "3pc"]),
+            " did you mean \"tcp\"?"
+        );
         assert_eq!(did_you_mean("zzzzzz", names), "");
         // Two edits turn "ab" into "tcp"'s length-3 neighbours no more than into anything:
         // a name as short as its edits is no typo of anything.

@@ -83,7 +83,8 @@ impl Framing {
     fn of(path: &Path) -> Result<Option<Framing>> {
         // Only a regular file has byte ranges; and a pipe's first bytes, once looked at
         // here, would be gone for the reader that reads it after.
-        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) || crate::index::is_compressed(path)? {
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) || crate::index::is_compressed(path)?
+        {
             return Ok(None);
         }
         let mut reader = RecordReader::open(path)?;

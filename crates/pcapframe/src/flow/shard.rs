@@ -17,9 +17,9 @@
 use super::observe::{Observation, Observations};
 use super::reader::OpenInput;
 use super::table::{clock_after, Flow, FlowTable, Timeouts};
-use crate::ip::Addr;
 use crate::error::Result;
 use crate::format::Record;
+use crate::ip::Addr;
 use crate::options::ReadOptions;
 use crate::parallel::{FileRead, RangeRows};
 use crate::reader::{pump, PumpEnd, RecordSink};
@@ -48,56 +48,13 @@ pub fn shard_of(obs: &Observation, shards: u32) -> u32 {
         ^ high.rotate_left(31).wrapping_mul(0xc4ce_b9fe_1a85_ec53)
         ^ (obs.protocol as u64) << 48
         ^ obs.vlan.map_or(1 << 40, |v| (v as u64) << 24)
-        ^ obs.tunnel_id.map_or(1 << 63, |t| (t as u64).wrapping_mul(0x9e37_79b9));
+        ^ obs
+            .tunnel_id
+            .map_or(1 << 63, |t| (t as u64).wrapping_mul(0x9e37_79b9));
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 29;
     (h % shards.max(1) as u64) as u32
-}
-
-/// A flow table that keeps the flows of one shard of a read, fed every packet of the read
-/// in order (its shard's or not) to keep the capture's clock.
-pub struct ShardTable {
-    table: FlowTable,
-    clock: Option<i64>,
-    shard: u32,
-    shards: u32,
-}
-
-impl ShardTable {
-    pub fn new(shard: u32, shards: u32, timeouts: Timeouts) -> Self {
-        ShardTable {
-            table: FlowTable::new(timeouts),
-            clock: None,
-            shard,
-            shards,
-        }
-    }
-
-    /// The next packets of the read, in order.
-    pub fn add(&mut self, observations: &[Observation]) {
-        for obs in observations {
-            let now = clock_after(self.clock, obs);
-            self.clock = Some(now);
-            if shard_of(obs, self.shards) == self.shard {
-                let _ = self.table.add_at(obs, now);
-            }
-        }
-    }
-
-    /// The read is over: every flow still alive ends.
-    pub fn finish(&mut self) {
-        self.table.finish_at(self.clock);
-    }
-
-    pub fn ended_len(&self) -> usize {
-        self.table.ended_len()
-    }
-
-    /// `f` of up to `n` of the flows ended and not yet taken (as `FlowTable::with_ended`).
-    pub fn with_ended<T>(&mut self, n: usize, f: impl FnOnce(&[Flow]) -> T) -> T {
-        self.table.with_ended(n, f)
-    }
 }
 
 /// The observations of a whole input, read sequentially (a compressed file, a remote one,
@@ -152,13 +109,22 @@ pub fn shard_flows<'a>(
     shards: u32,
     timeouts: Timeouts,
 ) -> Vec<Flow> {
-    let mut table = ShardTable::new(shard, shards, timeouts);
+    let mut table = FlowTable::new(timeouts);
+    let mut clock = None;
     let mut flows = Vec::new();
     for observations in partitions {
-        table.add(observations);
-        table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
+        for obs in observations {
+            let now = clock_after(clock, obs);
+            clock = Some(now);
+            if shard_of(obs, shards) == shard {
+                let _ = table.add_at(obs, now);
+                if table.ended_len() > 0 {
+                    table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
+                }
+            }
+        }
     }
-    table.finish();
+    table.finish_at(clock);
     table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
     flows.sort_by_key(|f| f.id);
     flows

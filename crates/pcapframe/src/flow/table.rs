@@ -544,8 +544,9 @@ impl FlowTable {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hasher.hash_one(key), slot, |&s| hasher.hash_one(slots[s].key));
+        self.index.insert_unique(hasher.hash_one(key), slot, |&s| {
+            hasher.hash_one(slots[s].key)
+        });
         self.push_back(slot, self.slots[slot].last_clock);
         slot
     }
@@ -611,7 +612,10 @@ impl FlowTable {
     fn end(&mut self, slot: u32, reason: EndReason) {
         self.unlink(slot);
         let mut flow = std::mem::replace(&mut self.slots[slot], placeholder());
-        if let Ok(entry) = self.index.find_entry(self.hasher.hash_one(flow.key), |&s| s == slot) {
+        if let Ok(entry) = self
+            .index
+            .find_entry(self.hasher.hash_one(flow.key), |&s| s == slot)
+        {
             entry.remove();
         }
         self.free.push(slot);
