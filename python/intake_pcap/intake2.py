@@ -55,18 +55,26 @@ class PCAP(datatypes.FileData):
 
 class _CaptureReader(readers.FileReader):
     """What the capture readers share: a ``PCAPSource`` of the data's URL (a path, a glob
-    or any fsspec URL) with the reader's keyword arguments, which are ``open_pcap``'s."""
+    or any fsspec URL) with the reader's keyword arguments, which are ``open_pcap``'s, and
+    the source's method ``method`` for the output."""
 
     imports = {"intake_pcap"}
     url_arg = "urlpath"
     storage_options = True
+    method = "read"
 
-    def _source(self, data: PCAP, **kwargs: Any) -> Any:
+    def _source_class(self) -> Any:
         from .source import PCAPSource
 
+        return PCAPSource
+
+    def _source(self, data: PCAP, **kwargs: Any) -> Any:
         if data.storage_options:
             kwargs.setdefault("storage_options", data.storage_options)
-        return PCAPSource(data.url, **kwargs)
+        return self._source_class()(data.url, **kwargs)
+
+    def _read(self, data: PCAP, **kwargs: Any) -> Any:
+        return getattr(self._source(data, **kwargs), self.method)()
 
     def discover(self, data: PCAP | None = None, **kwargs: Any) -> Any:
         """The first packets' rows (at most 100), as ``read()`` gives them."""
@@ -84,9 +92,6 @@ class PCAPPandas(_CaptureReader):
     other_funcs = {"intake:open_pcap"}
     imports = {"intake_pcap", "pandas"}
 
-    def _read(self, data: PCAP, **kwargs: Any) -> Any:
-        return self._source(data, **kwargs).read()
-
 
 class PCAPArrow(_CaptureReader):
     """One row per IP packet as a pyarrow Table, hosts and protocol dictionary-encoded
@@ -95,9 +100,7 @@ class PCAPArrow(_CaptureReader):
     implements = {PCAP}
     output_instance = "pyarrow:Table"
     imports = {"intake_pcap", "pyarrow"}
-
-    def _read(self, data: PCAP, **kwargs: Any) -> Any:
-        return self._source(data, **kwargs).to_arrow()
+    method = "to_arrow"
 
 
 class PCAPPolars(_CaptureReader):
@@ -106,9 +109,7 @@ class PCAPPolars(_CaptureReader):
     implements = {PCAP}
     output_instance = "polars:DataFrame"
     imports = {"intake_pcap", "polars"}
-
-    def _read(self, data: PCAP, **kwargs: Any) -> Any:
-        return self._source(data, **kwargs).to_polars()
+    method = "to_polars"
 
 
 class PCAPDask(_CaptureReader):
@@ -118,9 +119,7 @@ class PCAPDask(_CaptureReader):
     implements = {PCAP}
     output_instance = "dask.dataframe:DataFrame"
     imports = {"intake_pcap", "dask"}
-
-    def _read(self, data: PCAP, **kwargs: Any) -> Any:
-        return self._source(data, **kwargs).to_dask()
+    method = "to_dask"
 
     def discover(self, data: PCAP | None = None, **kwargs: Any) -> Any:
         return self.read(data, **kwargs).head()
@@ -136,15 +135,10 @@ class PCAPFlows(_CaptureReader):
     other_funcs = {"intake:open_pcap_flows"}
     imports = {"intake_pcap", "pandas"}
 
-    def _source(self, data: PCAP, **kwargs: Any) -> Any:
+    def _source_class(self) -> Any:
         from .flows import PCAPFlowsSource
 
-        if data.storage_options:
-            kwargs.setdefault("storage_options", data.storage_options)
-        return PCAPFlowsSource(data.url, **kwargs)
-
-    def _read(self, data: PCAP, **kwargs: Any) -> Any:
-        return self._source(data, **kwargs).read()
+        return PCAPFlowsSource
 
     def discover(self, data: PCAP | None = None, **kwargs: Any) -> Any:
         return self.read(data, **kwargs).head(100)

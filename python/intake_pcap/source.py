@@ -452,8 +452,18 @@ class PCAPSource(DataSource):
         rows = self.chunksize or 65536
         files, _ = self._load_metadata()
         left = self.nrows  # None: every row
-        if self._with_flows:
-            reader = self._labeled_reader(files, rows)
+
+        def readers() -> Iterator[tuple[Any, str]]:
+            """Each reader with the name its warnings give, opened when its turn comes."""
+            if self._with_flows:
+                yield self._labeled_reader(files, rows), ", ".join(files)
+                return
+            for path in files:
+                # With nrows, batches no larger than the rows still wanted: the read stops there.
+                batch_rows = rows if left is None else min(rows, left)
+                yield open_reader(path, batch_rows=batch_rows, **self._file_options), path
+
+        for reader, name in readers():
             try:
                 for batch in reader:
                     batch = pa.record_batch(batch)
@@ -463,23 +473,7 @@ class PCAPSource(DataSource):
                     yield batch
                     if left == 0:
                         return
-                warn_incomplete(reader.stats(), ", ".join(files), self.errors)
-            finally:
-                reader.close()
-            return
-        for path in files:
-            # With nrows, batches no larger than the rows still wanted: the read stops there.
-            reader = open_reader(path, batch_rows=rows if left is None else min(rows, left), **self._file_options)
-            try:
-                for batch in reader:
-                    batch = pa.record_batch(batch)
-                    if left is not None:
-                        batch = batch.slice(0, left)
-                        left -= batch.num_rows
-                    yield batch
-                    if left == 0:
-                        return
-                warn_incomplete(reader.stats(), path, self.errors)
+                warn_incomplete(reader.stats(), name, self.errors)
             finally:
                 reader.close()
 
