@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine: the system packages the build needs (libpcap's development
-# files), then the Python package, then the `pcapframe` command (into cargo's bin directory,
-# ~/.cargo/bin, which rustup puts on PATH).
+# Set-up on a fresh machine: builds the wheel (scripts/build_wheel.sh: the Python package
+# with the `pcapframe` command inside) and installs it. Building needs Rust and nothing
+# else: libpcap is loaded at run time, by filters and live capture only.
 #   bash scripts/setup.sh          the package
 #   bash scripts/setup.sh --test   the package with its test extras, and the tools the tests
-#                                  compare against or drive: tcpdump, tshark, iproute2
+#                                  compare against or drive: tcpdump (and with it libpcap),
+#                                  tshark, iproute2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+extras=""
 missing=()
-ls /usr/lib/*/libpcap.so /usr/lib/libpcap.so /usr/lib64/libpcap.so >/dev/null 2>&1 || missing+=(libpcap-dev)
-target="."
 if [ "${1:-}" = "--test" ]; then
-    target=".[test]"
+    extras="[test]"
     command -v tcpdump >/dev/null 2>&1 || missing+=(tcpdump)
     command -v tshark >/dev/null 2>&1 || missing+=(tshark)
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
@@ -27,5 +27,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check "$target"
-cargo install --quiet --locked --force --path crates/pcapframe-cli --root "${CARGO_HOME:-$HOME/.cargo}" --target-dir target
+wheel=$(bash scripts/build_wheel.sh | tail -n 1)
+# The wheel replaces an installed copy of the same version; its dependencies come after.
+python3 -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$wheel"
+python3 -m pip install --quiet --disable-pip-version-check "$wheel$extras"
+# pyenv finds a new command only after a rehash (its pip shim would do this; `python3 -m pip` does not).
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi

@@ -1,4 +1,5 @@
 import os
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -7,6 +8,12 @@ import pytest
 # Indexes of large captures are saved for the next read that seeks (README: time ranges):
 # the tests keep theirs apart from the user's cache.
 os.environ.setdefault("INTAKE_PCAP_INDEX_DIR", tempfile.mkdtemp(prefix="intake-pcap-index-"))
+
+# The `pcapframe` the tests run is the installed package's command (issue 14: the wheel
+# carries it), found first on PATH for every subprocess and `shutil.which`.
+SCRIPTS = Path(sysconfig.get_path("scripts"))
+os.environ["PATH"] = f"{SCRIPTS}{os.pathsep}{os.environ.get('PATH', '')}"
+assert (SCRIPTS / "pcapframe").is_file(), f"the package's pcapframe command is not in {SCRIPTS}: install the package"
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("INTAKE_PCAP_CORPUS", REPO.parent / "shared" / "corpus"))

@@ -4,15 +4,50 @@
 >>> df = intake.open_pcap("capture.pcap", protocol="tcp").read()
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
-from .flows import PCAPFlowsSource
-from .packet import IPPacket, PacketBytes, packet_bytes, write_pcap
-from .scan import scan_pcap
-from .sql import register_duckdb
-from .source import PCAPSource
+# The public names load their modules on first use, so that `import intake_pcap` (and the
+# `pcapframe` command, which lives in this package) does not import pandas, dask and Intake
+# until something needs them.
+if TYPE_CHECKING:
+    from .errors import CaptureError, CaptureWarning, CorruptCaptureError, NotACaptureError, TruncatedCaptureError
+    from .flows import PCAPFlowsSource
+    from .packet import IPPacket, PacketBytes, packet_bytes, write_pcap
+    from .scan import scan_pcap
+    from .source import PCAPSource
+    from .sql import register_duckdb
+
+_LAZY = {
+    "PCAPSource": "source",
+    "PCAPFlowsSource": "flows",
+    "IPPacket": "packet",
+    "PacketBytes": "packet",
+    "packet_bytes": "packet",
+    "write_pcap": "packet",
+    "CaptureError": "errors",
+    "CaptureWarning": "errors",
+    "CorruptCaptureError": "errors",
+    "NotACaptureError": "errors",
+    "TruncatedCaptureError": "errors",
+    "scan_pcap": "scan",
+    "register_duckdb": "sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = version("intake-pcap")
@@ -63,8 +98,10 @@ class Plugin:
     name = "pcap"
     container = "dataframe"
 
-    def open(self, urlpath: Any, **kwargs: Any) -> PCAPSource:
+    def open(self, urlpath: Any, **kwargs: Any) -> "PCAPSource":
         """Open ``urlpath`` (a path or glob) as a :class:`PCAPSource`."""
+        from .source import PCAPSource
+
         base_kwargs, source_kwargs = self.separate_base_kwargs(kwargs)
         return PCAPSource(urlpath, **source_kwargs, **base_kwargs)
 

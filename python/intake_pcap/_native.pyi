@@ -24,6 +24,8 @@ __all__ = [
     "NotACaptureError",
     "TruncatedCaptureError",
     "CorruptCaptureError",
+    "pcapframe_main",
+    "libpcap_version",
     "ArrowBatch",
     "ArrowSchema",
     "CaptureReader",
@@ -454,6 +456,14 @@ def capture_schema(*, payload: bool = False, columns: Sequence[str] | None = Non
 def flow_table_schema(columns: Sequence[str] | None = None) -> ArrowSchema:
     """The flow table's Arrow schema, of ``columns`` (``None``: all but the application
     ones); an unknown name raises ``ValueError``."""
+
+def pcapframe_main(argv: Sequence[str]) -> int:
+    """Run the ``pcapframe`` command line with ``argv`` (the program's name first), in this
+    process with the GIL released; its exit status (101 after a bug's panic)."""
+
+def libpcap_version() -> str:
+    """libpcap's version line; ``ImportError`` naming the package to install when libpcap
+    cannot be loaded (filters and live capture need it, reading files does not)."""
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""

@@ -7,7 +7,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pcapframe::{Error, ErrorKind};
 use pyo3::create_exception;
 use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyKeyboardInterrupt, PyMemoryError, PyOSError,
+    PyException, PyFileNotFoundError, PyImportError, PyKeyboardInterrupt, PyMemoryError, PyOSError,
     PyPermissionError, PyValueError,
 };
 use pyo3::prelude::*;
@@ -56,6 +56,8 @@ pub(crate) fn to_py_err(e: Error) -> PyErr {
         }
         ErrorKind::Interrupted => PyKeyboardInterrupt::new_err(text),
         ErrorKind::OutOfMemory => PyMemoryError::new_err(text),
+        // As pandas reports a missing optional dependency.
+        ErrorKind::MissingLibrary => PyImportError::new_err(text),
     }
 }
 

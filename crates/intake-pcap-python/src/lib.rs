@@ -5,6 +5,7 @@
 //! describes this module for type checkers; `tests/test_typing.py` holds the two together.
 
 mod arrow;
+mod cli;
 mod errors;
 mod files;
 mod flows;
@@ -35,6 +36,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flows::shard_flows, m)?)?;
     m.add_function(wrap_pyfunction!(flows::flow_table_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_capture, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::pcapframe_main, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::libpcap_version, m)?)?;
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(read::capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::column_names, m)?)?;

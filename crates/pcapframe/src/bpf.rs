@@ -2,42 +2,17 @@
 //! each record's bytes with its wire length (so `greater`/`less` see the real size of a
 //! packet truncated by the snap length). libpcap is the reference for this language.
 
-use std::ffi::c_uint;
-
 use rustc_hash::FxHashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
+use crate::libpcap::{self, BpfInsn};
 use crate::link::linktype;
 
-/// `struct bpf_insn` of pcap/bpf.h.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-struct BpfInsn {
-    code: u16,
-    jt: u8,
-    jf: u8,
-    k: u32,
-}
-
-#[link(name = "pcap")]
-extern "C" {
-    /// libpcap's interpreter: non-zero when the program accepts the packet.
-    fn bpf_filter(pc: *const BpfInsn, packet: *const u8, wirelen: c_uint, buflen: c_uint)
-        -> c_uint;
-}
-
-/// An offline libpcap handle for `link_type`: a pcap file header with no packets, fed
-/// through a pipe.
-/// In the file's byte order: libpcap compiles some link-layer tests (the address family of
-/// BSD NULL headers) for the byte order of the host that wrote the file.
-fn offline_handle(
-    link_type: u32,
-    big_endian: bool,
-) -> std::result::Result<pcap::Capture<pcap::Offline>, String> {
-    use std::io::Write;
-    use std::os::fd::IntoRawFd;
-
+/// A pcap file header with no packets, for `link_type` in the given byte order: libpcap
+/// compiles some link-layer tests (the address family of BSD NULL headers) for the byte order
+/// of the host that wrote the file.
+fn empty_file_header(link_type: u32, big_endian: bool) -> Vec<u8> {
     let u16b = |v: u16| {
         if big_endian {
             v.to_be_bytes()
@@ -59,11 +34,7 @@ fn offline_handle(
     header.extend_from_slice(&[0; 8]);
     header.extend_from_slice(&u32b(262_144));
     header.extend_from_slice(&u32b(link_type));
-    let (reader, mut writer) = std::io::pipe().map_err(|e| e.to_string())?;
-    writer.write_all(&header).map_err(|e| e.to_string())?;
-    drop(writer);
-    // SAFETY: the descriptor is ours alone and handed over; libpcap closes it with the handle.
-    unsafe { pcap::Capture::from_raw_fd(reader.into_raw_fd()) }.map_err(|e| e.to_string())
+    header
 }
 
 /// A compiled program, owned as plain instructions so it can move between threads.
@@ -73,36 +44,23 @@ struct Program(Vec<BpfInsn>);
 impl Program {
     /// Compile as tcpdump does for a file: on an offline handle for the link type, so that
     /// libpcap maps LINKTYPE to DLT itself and refuses what it refuses on savefiles
-    /// (`inbound` on Ethernet, say) instead of compiling a kernel-only program.
+    /// (`inbound` on Ethernet, say) instead of compiling a kernel-only program. The outer
+    /// error is libpcap missing; the inner one, libpcap refusing the expression.
     fn compile(
         expression: &str,
         link_type: u32,
         big_endian: bool,
-    ) -> std::result::Result<Self, String> {
-        let offline = offline_handle(link_type, big_endian)?;
-        let program = offline
-            .compile(expression, true)
-            .map_err(|e| e.to_string())?;
-        let instructions = program.get_instructions();
-        // SAFETY: pcap::BpfInstruction is #[repr(transparent)] over libpcap's `struct bpf_insn`,
-        // whose layout BpfInsn repeats.
-        let copied = unsafe {
-            std::slice::from_raw_parts(instructions.as_ptr() as *const BpfInsn, instructions.len())
-        };
-        Ok(Program(copied.to_vec()))
+    ) -> Result<std::result::Result<Self, String>> {
+        let header = empty_file_header(link_type, big_endian);
+        Ok(libpcap::Handle::offline_for(&header)?
+            .and_then(|handle| handle.compile(expression))
+            .map(Program)
+            .map_err(|e| e.message))
     }
 
     #[inline]
-    fn matches(&self, data: &[u8], wire_len: u32) -> bool {
-        // libpcap's interpreter checks every load against `buflen`, so a short capture is safe.
-        unsafe {
-            bpf_filter(
-                self.0.as_ptr(),
-                data.as_ptr(),
-                wire_len.max(data.len() as u32),
-                data.len() as c_uint,
-            ) != 0
-        }
+    fn matches(&self, data: &[u8], wire_len: u32) -> Result<bool> {
+        libpcap::run_filter(&self.0, data, wire_len)
     }
 }
 
@@ -131,7 +89,7 @@ impl BpfFilter {
             linktype::IEEE802_11_RADIOTAP,
         ] {
             let key = (lt, cfg!(target_endian = "big"));
-            match Program::compile(expression, key.0, key.1) {
+            match Program::compile(expression, key.0, key.1)? {
                 Ok(p) => {
                     programs.insert(key, p);
                     break;
@@ -165,14 +123,14 @@ impl BpfFilter {
         let key = (record.link_type, record.big_endian);
         if let Some((last, program)) = &self.last {
             if *last == key {
-                return Ok(program.matches(record.data, record.wire_len));
+                return program.matches(record.data, record.wire_len);
             }
         }
         let program = match self.programs.get(&key) {
             Some(p) => p.clone(),
             None => {
                 let compiled =
-                    Program::compile(&self.expression, key.0, key.1).map_err(|message| {
+                    Program::compile(&self.expression, key.0, key.1)?.map_err(|message| {
                         Error::new(
                             ErrorKind::InvalidArgument,
                             format!(
@@ -185,7 +143,7 @@ impl BpfFilter {
                 compiled
             }
         };
-        let accepted = program.matches(record.data, record.wire_len);
+        let accepted = program.matches(record.data, record.wire_len)?;
         self.last = Some((key, program));
         Ok(accepted)
     }

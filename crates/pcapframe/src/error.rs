@@ -32,6 +32,9 @@ pub enum ErrorKind {
     /// Memory ran out (a limit such as `ulimit -v`): a large allocation was tried first and
     /// refused, rather than made and aborting the process.
     OutOfMemory,
+    /// A system library an option needs is not installed (libpcap, for filters and live
+    /// capture).
+    MissingLibrary,
 }
 
 #[derive(Debug)]

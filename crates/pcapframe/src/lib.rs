@@ -24,6 +24,8 @@ pub mod format;
 pub mod index;
 pub mod input;
 pub mod ip;
+#[cfg(any(feature = "filter", feature = "live"))]
+pub mod libpcap;
 pub mod link;
 #[cfg(feature = "live")]
 pub mod live;

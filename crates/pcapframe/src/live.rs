@@ -2,7 +2,6 @@
 //! them over a bounded queue, so packets that arrive while the caller works on the previous
 //! chunk are kept (until the queue is full; then the kernel drops and counts them).
 
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -14,6 +13,7 @@ use arrow_schema::SchemaRef;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
+use crate::libpcap::{self, Handle, NextError, PcapError};
 use crate::link::linktype;
 use crate::options::ReadOptions;
 use crate::reader::RowBuilder;
@@ -111,7 +111,7 @@ fn dlt_to_linktype(dlt: i32) -> u32 {
     }
 }
 
-fn open_error(interface: &str, e: pcap::Error) -> Error {
+fn open_error(interface: &str, e: PcapError) -> Error {
     let text = e.to_string();
     let lower = text.to_lowercase();
     if lower.contains("permission") || lower.contains("not permitted") {
@@ -130,11 +130,7 @@ fn open_error(interface: &str, e: pcap::Error) -> Error {
 }
 
 fn unknown_interface(interface: &str) -> Error {
-    let names: Vec<String> = pcap::Device::list()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let names = libpcap::device_names().unwrap_or_default();
     Error::invalid_argument(format!(
         "there is no network interface {interface:?}; the interfaces are: {}",
         if names.is_empty() {
@@ -148,9 +144,12 @@ fn unknown_interface(interface: &str) -> Error {
 impl LiveCapture {
     /// Open the interface (errors come back from here, not later), start the thread.
     pub fn open(options: &LiveOptions) -> Result<Self> {
-        let known = pcap::Device::list()
-            .map(|ds| ds.iter().any(|d| d.name == options.interface))
-            .unwrap_or(true);
+        // libpcap missing is said here, before a thread is started.
+        let known = match libpcap::device_names() {
+            Ok(names) => names.contains(&options.interface),
+            Err(e) if e.kind == ErrorKind::MissingLibrary => return Err(e),
+            Err(_) => true,
+        };
         if !known {
             return Err(unknown_interface(&options.interface));
         }
@@ -168,7 +167,7 @@ impl LiveCapture {
             .name(format!("capture {}", options.interface))
             .spawn(move || match open_handle(&thread_options) {
                 Ok(mut cap) => {
-                    let link_type = dlt_to_linktype(cap.get_datalink().0);
+                    let link_type = dlt_to_linktype(cap.datalink());
                     if ready_tx.send(Ok(link_type)).is_ok() {
                         capture_loop(&mut cap, &tx, &thread_shared, &thread_options.interface);
                     }
@@ -285,34 +284,26 @@ impl Drop for LiveCapture {
     }
 }
 
-fn open_handle(o: &LiveOptions) -> Result<pcap::Capture<pcap::Active>> {
-    let inactive = pcap::Capture::from_device(o.interface.as_str())
-        .map_err(|e| open_error(&o.interface, e))?;
-    let cap = inactive
-        .promisc(o.promiscuous)
-        .snaplen(o.snaplen.clamp(64, 262_144) as i32)
-        .timeout(o.timeout_ms.clamp(1, POLL_MS) as i32)
-        .buffer_size(o.buffer_bytes.min(i32::MAX as u32) as i32)
-        .precision(pcap::Precision::Nano)
-        .open()
-        .map_err(|e| open_error(&o.interface, e))?;
+fn open_handle(o: &LiveOptions) -> Result<Handle> {
     // Non-blocking, with our own poll(): on Linux (TPACKET_V3) a blocking read does not
     // return on its timeout when no packet comes, so a partly filled block would wait forever.
-    let mut cap = cap.setnonblock().map_err(|e| open_error(&o.interface, e))?;
+    let cap = Handle::live(
+        &o.interface,
+        o.snaplen.clamp(64, 262_144) as i32,
+        o.promiscuous,
+        o.timeout_ms.clamp(1, POLL_MS) as i32,
+        o.buffer_bytes.min(i32::MAX as u32) as i32,
+    )?
+    .map_err(|e| open_error(&o.interface, e))?;
     if let Some(expression) = &o.filter {
-        cap.filter(expression, true).map_err(|e| {
+        cap.set_filter(expression).map_err(|e| {
             Error::invalid_argument(format!("invalid filter expression {expression:?}: {e}"))
         })?;
     }
     Ok(cap)
 }
 
-fn capture_loop(
-    cap: &mut pcap::Capture<pcap::Active>,
-    tx: &SyncSender<Message>,
-    shared: &Shared,
-    interface: &str,
-) {
+fn capture_loop(cap: &mut Handle, tx: &SyncSender<Message>, shared: &Shared, interface: &str) {
     let mut block = Block::default();
     let mut first_at = Instant::now();
     let mut captured = 0u64;
@@ -321,21 +312,21 @@ fn capture_loop(
             break;
         }
         match cap.next_packet() {
-            Ok(packet) => {
+            Ok((header, data)) => {
                 if block.entries.is_empty() {
                     first_at = Instant::now();
                 }
-                let ts = packet.header.ts;
+                let ts = header.ts;
                 // time_t and suseconds_t are not i64 on every platform.
                 #[allow(clippy::unnecessary_cast)]
                 block.entries.push(Entry {
                     // With nanosecond precision, tv_usec holds nanoseconds.
                     timestamp_ns: ts.tv_sec as i64 * 1_000_000_000 + ts.tv_usec as i64,
                     start: block.data.len(),
-                    caplen: packet.data.len() as u32,
-                    wire_len: packet.header.len,
+                    caplen: data.len() as u32,
+                    wire_len: header.len,
                 });
-                block.data.extend_from_slice(packet.data);
+                block.data.extend_from_slice(data);
                 captured += 1;
                 if block.entries.len() >= BLOCK_PACKETS
                     || block.data.len() >= BLOCK_BYTES
@@ -348,14 +339,14 @@ fn capture_loop(
                 }
             }
             // Non-blocking mode: nothing to read right now.
-            Err(pcap::Error::TimeoutExpired) => {
+            Err(NextError::NothingYet) => {
                 if !block.entries.is_empty() && !hand_over(&mut block, tx) {
                     break;
                 }
                 update_stats(cap, shared, captured);
-                wait_readable(cap.as_raw_fd(), POLL_MS);
+                wait_readable(cap.selectable_fd(), POLL_MS);
             }
-            Err(e) => {
+            Err(NextError::Failed(e)) => {
                 let stopping = shared.stop.load(Ordering::Relaxed);
                 if hand_over(&mut block, tx) && !stopping {
                     let _ = tx.send(Message::Failed(Error::new(
@@ -394,12 +385,12 @@ fn hand_over(block: &mut Block, tx: &SyncSender<Message>) -> bool {
     tx.send(Message::Packets(std::mem::take(block))).is_ok()
 }
 
-fn update_stats(cap: &mut pcap::Capture<pcap::Active>, shared: &Shared, captured: u64) {
+fn update_stats(cap: &mut Handle, shared: &Shared, captured: u64) {
     let mut stats = shared.stats.lock().unwrap_or_else(|p| p.into_inner());
-    if let Ok(s) = cap.stats() {
-        stats.received = s.received as u64;
-        stats.dropped = s.dropped as u64;
-        stats.if_dropped = s.if_dropped as u64;
+    if let Some((received, dropped, if_dropped)) = cap.stats() {
+        stats.received = received;
+        stats.dropped = dropped;
+        stats.if_dropped = if_dropped;
     }
     stats.captured = captured;
 }
