@@ -30,3 +30,14 @@ def corpus() -> Path:
 def oracle_files(directory=CORPUS):
     """Every capture that has a tshark oracle beside it."""
     return sorted(p.name[: -len(".expected.csv")] for p in directory.glob("*.expected.csv"))
+
+
+def as_in_dask(df):
+    """``read()``'s frame with the dtypes ``to_dask()`` gives (README: ``to_dask``): its
+    categoricals as ``string[pyarrow]``, missing values as ``<NA>``."""
+    import pandas as pd
+
+    from intake_pcap._read import ADDRESS_STRING_DTYPE
+
+    text = {c: ADDRESS_STRING_DTYPE for c, t in df.dtypes.items() if isinstance(t, pd.CategoricalDtype)}
+    return df.astype(text) if text else df

@@ -17,7 +17,7 @@ import pytest
 
 import intake_pcap  # noqa: F401
 from intake_pcap.stream import OfflineStream
-from conftest import CORPUS
+from conftest import CORPUS, as_in_dask
 from test_extract import PCAPFRAME, captures
 
 COLUMNS = ["time", "frame", "src_host", "dst_host", "src_port", "dst_port", "protocol"]
@@ -35,11 +35,17 @@ def masked(df, start_ns, end_ns):
 
 def same(got, want):
     """Equal rows and dtypes; a categorical's unused categories do not matter (a read of a
-    range does not know the addresses of the packets outside it), nor whether many distinct
-    hosts came as text rather than categories (README: Columns, `src_host`)."""
-    plain = lambda df: df.reset_index(drop=True).astype(
-        {c: object for c, d in df.dtypes.items() if isinstance(d, (pd.CategoricalDtype, pd.StringDtype))})
-    kinds = lambda df: [("str" if str(d) == "category" else str(d)) for d in df.dtypes]
+    range does not know the addresses of the packets outside it), nor whether text came as
+    strings rather than categories (many distinct hosts, README: Columns, `src_host`; and
+    to_dask())."""
+    def plain(df):
+        df = df.reset_index(drop=True)
+        text = [c for c, d in df.dtypes.items() if isinstance(d, (pd.CategoricalDtype, pd.StringDtype))]
+        return df.astype({c: object for c in text}).assign(**{c: df[c].astype(object).where(df[c].notna(), None)
+                                                               for c in text})
+
+    # to_dask() gives text as strings (README: to_dask).
+    kinds = lambda df: [("str" if str(d) in ("category", "string") else str(d)) for d in df.dtypes]
     assert kinds(got) == kinds(want) or len(got) == 0
     pd.testing.assert_frame_equal(plain(got), plain(want))
 

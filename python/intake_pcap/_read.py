@@ -148,7 +148,7 @@ ADDRESS_STRING_DTYPE = pd.StringDtype("pyarrow")
 _POOL = pa.system_memory_pool()
 
 
-def to_pandas(table: pa.Table | list[pa.Table], text: Literal["category", "auto"] = "category") -> pd.DataFrame:
+def to_pandas(table: pa.Table | list[pa.Table], text: Literal["category", "auto", "string"] = "category") -> pd.DataFrame:
     """Convert a capture table (or a list of tables, which is emptied as it is converted, so
     that each Rust batch is freed once its rows are in pandas: the peak stays near the
     DataFrame's own size). Text columns become categoricals whose categories are the Rust
@@ -156,9 +156,10 @@ def to_pandas(table: pa.Table | list[pa.Table], text: Literal["category", "auto"
     per address, MAC, protocol number, ...); the dictionaries of several batches are
     unified on the way. ``text="auto"`` (what ``read()`` uses) turns the address columns
     into ``string[pyarrow]`` instead when they hold more than ``_MAX_CATEGORIES`` distinct
-    values, where categoricals would cost more than the read."""
-    if text not in ("category", "auto"):
-        raise ValueError(f"text={text!r} is not 'category' or 'auto'")
+    values, where categoricals would cost more than the read; ``text="string"`` (what
+    ``to_dask()`` uses) makes every text column ``string[pyarrow]``."""
+    if text not in ("category", "auto", "string"):
+        raise ValueError(f"text={text!r} is not 'category', 'auto' or 'string'")
     consume = isinstance(table, list)
     tables: list[pa.Table] = table if isinstance(table, list) else [table]
     schema = tables[0].schema
@@ -176,7 +177,11 @@ def to_pandas(table: pa.Table | list[pa.Table], text: Literal["category", "auto"
     grouped = [g for g in grouped if g]
     in_pairs = {n for g in grouped for n in g}
     groups = grouped + [[n] for n in names if is_text[n] and n not in in_pairs]
-    builders = [_TextGroup(g, batches, text == "auto" and g[0] in _ADDRESS_COLUMNS, consume) for g in groups]
+    builders = [
+        _TextGroup(g, batches, "always" if text == "string" else "if_rare" if text == "auto" and g[0] in _ADDRESS_COLUMNS
+                   else "never", consume)
+        for g in groups
+    ]
     rest_schema = pa.schema([schema.field(n) for n in rest])
     kept = []
     while batches:
@@ -210,12 +215,14 @@ def _is_text(name: str, type: pa.DataType) -> bool:
 class _TextGroup:
     """The dictionary columns of ``group`` (a shared-dictionary pair, or one column), built
     batch by batch: as categoricals sharing one categories Index, or as Arrow-backed strings
-    when ``strings_if_rare`` and they hold more than ``_MAX_CATEGORIES`` distinct values."""
+    (``strings``: ``"always"``, ``"never"``, or ``"if_rare"``: when they hold more than
+    ``_MAX_CATEGORIES`` distinct values)."""
 
-    def __init__(self, group: list[str], batches: list[pa.RecordBatch], strings_if_rare: bool, consume: bool) -> None:
+    def __init__(self, group: list[str], batches: list[pa.RecordBatch],
+                 strings: Literal["always", "never", "if_rare"], consume: bool) -> None:
         self.group = group
         self.consume = consume
-        self.strings = strings_if_rare and self._distinct_above(batches, _MAX_CATEGORIES)
+        self.strings = strings == "always" or (strings == "if_rare" and self._distinct_above(batches, _MAX_CATEGORIES))
         # Per column: its Arrow string arrays (strings), or (dictionary number, codes) pairs.
         self.parts: dict[str, list[Any]] = {n: [] for n in group}
         self.dictionaries: list[pa.Array] = []

@@ -241,9 +241,9 @@ class PCAPFlowsSource(DataSource):
         and workers; each partition is sorted by ``flow_id``, and
         ``to_dask().compute().sort_values("flow_id")`` is ``read()``'s table."""
         import dask.dataframe as dd
-        from dask.dataframe.utils import clear_known_categories
         from dask.delayed import delayed
 
+        from ._read import to_pandas
         from .source import _plan_partitions
 
         files = self._load_metadata()
@@ -261,7 +261,8 @@ class PCAPFlowsSource(DataSource):
             for _, byte_range, stamp, frames_before in partitions:
                 observed.append(delayed(_observe, pure=False)(path, i, byte_range, stamp, frames_before, options))
         shards = max(1, min(len(observed), 2 * (os.cpu_count() or 1)))
-        meta = clear_known_categories(self._empty())
+        # Text as strings, not categoricals whose categories differ by shard (PCAPSource.to_dask).
+        meta = to_pandas(self._schema_arrow.empty_table(), text="string")
         parts = [
             delayed(_shard, pure=False)(observed, k, shards, self.idle_timeout, self.active_timeout, self.columns)
             for k in range(shards)
@@ -293,13 +294,6 @@ class PCAPFlowsSource(DataSource):
             return dict(reader.stats())
         finally:
             reader.close()
-
-    def _empty(self) -> pd.DataFrame:
-        import pyarrow as pa
-
-        from ._read import to_pandas
-
-        return to_pandas(self._schema_arrow.empty_table())
 
     def _rebuild(self) -> dict[str, Any]:
         return dict(
@@ -397,4 +391,4 @@ def _shard(
     batch = pa.record_batch(
         shard_flows(observed, shard=shard, shards=shards, idle_timeout=idle, active_timeout=active, columns=columns)
     )
-    return to_pandas(pa.Table.from_batches([batch]))
+    return to_pandas(pa.Table.from_batches([batch]), text="string")

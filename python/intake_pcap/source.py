@@ -638,16 +638,20 @@ class PCAPSource(DataSource):
         return to_polars(self.to_arrow())
 
     def to_dask(self) -> dask.dataframe.DataFrame:
-        """A lazy dask DataFrame: one partition per file, read on the workers."""
+        """A lazy dask DataFrame: one partition per file (or byte range of a large file),
+        read on the workers. Its text columns (hosts, protocol, ...) are ``string[pyarrow]``
+        where ``read()`` has categoricals: each partition would have its own categories,
+        which dask's meta cannot know, and ``value_counts()``, ``groupby`` and ``merge`` then
+        answer wrongly (``__UNKNOWN_CATEGORIES__``). ``.categorize()`` makes them
+        categoricals again, with one pass over the data."""
         import dask.dataframe as dd
-        from dask.dataframe.utils import clear_known_categories
 
-        from ._read import empty_frame
+        from ._read import arrow_schema, to_pandas
 
         if self.is_live:
             raise ValueError("a live source has no files to distribute: use read() or read_chunked()")
         _, partitions = self._load_metadata()
-        meta = clear_known_categories(empty_frame(self.payload, self.columns))
+        meta = to_pandas(arrow_schema(self.payload, self.columns).empty_table(), text="string")
         if self._whole:
             # One traffic through one flow table, or the first nrows rows: one partition.
             whole: dask.dataframe.DataFrame = dd.from_map(
@@ -661,6 +665,7 @@ class PCAPSource(DataSource):
             list(ranges),
             list(stamps),
             list(frames_before),
+            text="string",
             **self._whole_file_options,
             meta=meta,
             enforce_metadata=False,
@@ -926,19 +931,24 @@ def _read_partition(
     byte_range: tuple[int, int] | None = None,
     stamp: tuple[int, int, int] | None = None,
     frames_before: int = 0,
+    text: Literal["category", "string"] = "category",
     **options: Unpack[_WholeFileOptions],
 ) -> pd.DataFrame:
-    """One partition (a file, or a byte range of one) as a DataFrame; module-level so
-    that dask can pickle it to workers."""
+    """One partition (a file, or a byte range of one) as a DataFrame, its text columns as
+    ``text`` (``to_dask()``'s are strings); module-level so that dask can pickle it to
+    workers."""
     from ._read import read_file, to_pandas
 
-    return to_pandas(read_file(path, byte_range=byte_range, stamp=stamp, frames_before=frames_before, **options))
+    table = read_file(path, byte_range=byte_range, stamp=stamp, frames_before=frames_before, **options)
+    return to_pandas(table, text=text)
 
 
 def _read_whole(options: dict[str, Any]) -> pd.DataFrame:
     """A source read as one partition (flow columns, nrows) on a dask worker; module-level
     so that dask can pickle it."""
-    return PCAPSource(**options).read()
+    from ._read import to_pandas
+
+    return to_pandas(PCAPSource(**options).to_arrow(), text="string")
 
 
 def _plan_partitions(
