@@ -226,7 +226,7 @@ def test_nrows_is_checked_and_refused_where_it_cannot_apply(tmp_path):
 
 def _scan_reads(monkeypatch):
     """What each read behind a scan was asked for, and the rows it gave before Polars'
-    filter: (protocol, start_ns, end_ns, nrows, columns, rows)."""
+    filter: (protocol, start_ns, end_ns, nrows, columns, rows, row_match's terms)."""
     import intake_pcap.source as source_module
 
     reads = []
@@ -234,7 +234,9 @@ def _scan_reads(monkeypatch):
 
     def counting(self):
         for batch in original(self):
-            reads.append((self.protocol, self._start_ns, self._end_ns, self.nrows, tuple(self.columns), batch.num_rows))
+            match = tuple((c, tuple(v)) for clause in self._row_match or () for c, v in clause) or None
+            reads.append((self.protocol, self._start_ns, self._end_ns, self.nrows, tuple(self.columns), batch.num_rows,
+                          match))
             yield batch
 
     monkeypatch.setattr(source_module.PCAPSource, "_arrow_batches", counting)
@@ -251,6 +253,11 @@ def _scan_reads(monkeypatch):
     lambda lf: lf.filter(pl.col("protocol") == "tcp").head(7),
     lambda lf: lf.head(11).select("dst_port"),
     lambda lf: lf.group_by("protocol").len().sort("protocol"),
+    lambda lf: lf.filter(pl.col("src_host") == "145.254.160.237", (pl.col("dst_port") == 80) | (pl.col("dst_port") == 3372)),
+    lambda lf: lf.filter(80 == pl.col("src_port")).select("dst_host", "time"),
+    lambda lf: lf.filter((pl.col("dst_host").cast(pl.String) == "65.208.228.223") | (pl.col("src_port") == 53)),
+    lambda lf: lf.filter((pl.col("dst_port") == 80) | (pl.col("protocol") == "icmp")),  # not pushed: an OR with another column
+    lambda lf: lf.filter(pl.col("dst_port") == 80, pl.col("time") >= pd.Timestamp("2004-05-13 10:17:10").to_pydatetime()),
 ])
 def test_scan_pcap_gives_what_filtering_the_whole_read_gives(query):
     want = query(intake.open_pcap(TESTS_GLOB).to_polars().lazy()).collect()
@@ -276,6 +283,41 @@ def test_scan_pcap_pushes_columns_protocol_time_and_limits_to_the_reader(monkeyp
     reads.clear()
     assert lf.head(3).collect().height == 3
     assert [(r[3], r[5]) for r in reads] == [(3, 3)]
+    reads.clear()
+    # Ports and addresses: only the packets that can pass are built into rows.
+    full = intake.open_pcap(HTTP).read()
+    web = int(((full.dst_port == 80) | (full.src_port == 80)).sum())
+    assert 0 < web < len(full)
+    assert lf.filter((pl.col("dst_port") == 80) | (pl.col("src_port") == 80)).collect().height == web
+    assert [r[6] for r in reads] == [(("dst_port", ("80",)), ("src_port", ("80",)))]
+    assert sum(r[5] for r in reads) == web
+    reads.clear()
+    # An address only in the column's own spelling: another one equals no row, as in Polars.
+    client = full.src_host.iloc[0]
+    assert lf.filter(pl.col("src_host") == client).collect().height == int((full.src_host == client).sum()) > 0
+    assert sum(r[5] for r in reads) == int((full.src_host == client).sum())
+    reads.clear()
+    assert lf.filter(pl.col("src_host") == " " + client).collect().height == 0
+    assert sum(r[5] for r in reads) == 0
+
+
+def test_scan_pcap_hands_nothing_down_when_flows_or_streams_are_read(monkeypatch):
+    # A time range starts flows and TCP streams inside it: handed down, it would change the
+    # flow ids and directions of the rows kept.
+    reads = _scan_reads(monkeypatch)
+    columns = ["time", "frame", "flow_id", "direction", "src_host", "dst_port"]
+    full = pl.from_arrow(intake.open_pcap(HTTP, columns=columns).to_arrow())
+    after = full["time"][20]
+    for query in (lambda lf: lf.filter(pl.col("time") >= after, pl.col("dst_port") == 80),
+                  lambda lf: lf.filter(pl.col("src_port") == 80).select("http_host", "time"),
+                  lambda lf: lf.head(5)):
+        want = query(pl.from_arrow(intake.open_pcap(HTTP, columns=intake_pcap.column_names()).to_arrow()).lazy())
+        got = query(intake_pcap.scan_pcap(HTTP, columns=intake_pcap.column_names())).collect()
+        assert got.height > 0
+        assert got.with_columns(pl.col(pl.Categorical).cast(pl.String)).equals(
+            want.collect().with_columns(pl.col(pl.Categorical).cast(pl.String)))
+        assert all(r[1] is None and r[2] is None and r[3] is None and r[6] is None for r in reads)
+        reads.clear()
 
 
 def test_read_pcap_in_duckdb_after_one_registration_call():

@@ -168,9 +168,16 @@ class CaptureReader:
         end_ns: int | None = None,
         batch_rows: int = 65536,
         name: _Path | None = None,
+        row_match: Sequence[Sequence[tuple[str, Sequence[str]]]] | None = None,
     ) -> Self:
         """Open ``source``: a local path (plain or gzip, recognised by content), or a binary
         file object (what ``fsspec.open`` gives). ``name`` names it in messages (a URL, say).
+
+        ``row_match``: rows kept by their ports and addresses, ``[[(column, [value, ...]),
+        ...], ...]``: every inner list must have a term whose column (``src_port``,
+        ``dst_port``, ``src_host``, ``dst_host``) equals one of its values, written as the
+        column writes them (a port's digits, an address's text); ``scan_pcap`` hands its
+        predicates down this way.
 
         ``protocol``: keep packets whose IP header chain holds it (a name of
         ``protocol_names()`` or a number 0-255 as text). ``payload``: add the payload column.

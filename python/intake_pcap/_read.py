@@ -36,6 +36,10 @@ Columns = str | Iterable[str] | None
 PathArg = str | os.PathLike[str]
 
 
+# Clauses of (column, values) terms: see ``_native.CaptureReader``'s ``row_match``.
+RowMatch = list[list[tuple[str, list[str]]]]
+
+
 class NativeReadOptions(TypedDict):
     """The read options ``_native.read_capture`` and ``_native.CaptureReader`` take, by
     keyword: one dict built from the caller's arguments, passed as ``**options``."""
@@ -408,10 +412,12 @@ def open_reader(
     decapsulate: bool = False,
     start_ns: int | None = None,
     end_ns: int | None = None,
+    row_match: RowMatch | None = None,
 ) -> _native.CaptureReader:
     """The native reader for one capture: local plain or gzip files are read by Rust
     directly; anything else (other codecs, remote URLs) streams through fsspec in large
-    blocks, never whole in memory. A named pipe or device is opened once and streamed."""
+    blocks, never whole in memory. A named pipe or device is opened once and streamed.
+    ``row_match``: see ``_native.CaptureReader``."""
     codec = codec_for(path, compression)
     options = NativeReadOptions(
         protocol=protocol,
@@ -426,14 +432,16 @@ def open_reader(
     if is_stream(path) and codec in (None, "gzip"):
         pipe = open(local_path(path), "rb")
         try:
-            return _native.CaptureReader(pipe, name=os.fspath(path), batch_rows=batch_rows, **options)
+            return _native.CaptureReader(pipe, name=os.fspath(path), batch_rows=batch_rows, row_match=row_match,
+                                         **options)
         except BaseException:
             pipe.close()
             raise
     if is_local(path) and codec in (None, "gzip"):  # Rust detects and inflates gzip itself
-        return _native.CaptureReader(local_path(path), batch_rows=batch_rows, **options)
+        return _native.CaptureReader(local_path(path), batch_rows=batch_rows, row_match=row_match, **options)
     return _native.CaptureReader(
-        _open_stream(path, codec, storage_options), name=str(path), batch_rows=batch_rows, **options
+        _open_stream(path, codec, storage_options), name=str(path), batch_rows=batch_rows, row_match=row_match,
+        **options
     )
 
 

@@ -12,10 +12,17 @@ are decoded and fewer rows built:
 
 Whatever is pushed, Polars' whole filter is then applied to every batch, so the rows are
 exactly those of ``pl.from_arrow(open_pcap(...).to_arrow()).filter(...)``: pushing down
-only ever narrows what is read, never what is kept. (Ports and hosts are filtered after
-decoding: libpcap's ``port 80`` does not follow IPv6 extension headers as the ``dst_port``
-column does, so it cannot stand in for it.) A row limit without a filter is ``nrows=``;
-with one, the scan stops once enough rows passed it.
+only ever narrows what is read, never what is kept.
+
+- ``src_port == 80``, ``dst_host == "10.0.0.1"`` (or the host cast to ``pl.String``) and
+  ``|`` of such terms become the reader's ``row_match``: packets whose ports and addresses
+  cannot pass are not built into rows. The comparison is the column's: an address is
+  equal only in the text the column writes (libpcap's ``port 80`` would not do: it does not
+  follow IPv6 extension headers as the ``dst_port`` column does).
+
+A row limit without a filter is ``nrows=``; with one, the scan stops once enough rows
+passed it. Nothing is handed down when the query reads flow or application columns: flows
+and TCP streams are built from the packets read, so reading fewer would change them.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import polars
 
+    from ._read import RowMatch
+
 
 def scan_pcap(urlpath: Any, **kwargs: Any) -> polars.LazyFrame:
     """A lazy Polars frame of one row per IP packet of ``urlpath`` (files, globs, lists, as
-    ``open_pcap`` takes them, with its keyword arguments). Projection, ``protocol`` and
-    ``time`` predicates and row limits reach the reader (see this module's docstring).
+    ``open_pcap`` takes them, with its keyword arguments). Projection, predicates on
+    ``protocol``, ``time``, ports and hosts, and row limits reach the reader (see this
+    module's docstring).
 
     >>> lf = intake_pcap.scan_pcap("day.pcap")
     >>> lf.filter(pl.col("protocol") == "udp").select("src_host", "dst_port").head(10).collect()
@@ -56,14 +66,20 @@ def scan_pcap(urlpath: Any, **kwargs: Any) -> polars.LazyFrame:
         options = {**kwargs, "columns": needed, "payload": False}
         if batch_size:
             options.setdefault("chunksize", batch_size)
-        if predicate is not None:
-            options.update(pushed_down(predicate, kwargs))
-        elif n_rows is not None:
-            options["nrows"] = max(n_rows, 1)
         left = n_rows
         if left == 0:
             return
         scan = PCAPSource(urlpath, **options)
+        if not (scan._with_flows or scan._with_streams):
+            # Flows and TCP streams are built from the packets read (a time range starts
+            # them inside it): a query on flow or application columns is applied after
+            # reading only, never handed down.
+            if predicate is not None:
+                pushed, row_match = pushed_down(predicate, kwargs)
+                scan = PCAPSource(urlpath, **{**options, **pushed})
+                scan._row_match = row_match
+            elif n_rows is not None:
+                scan = PCAPSource(urlpath, **{**options, "nrows": max(n_rows, 1)})
         for batch in scan._arrow_batches():
             frame = to_polars(batch)
             if predicate is not None:
@@ -79,16 +95,22 @@ def scan_pcap(urlpath: Any, **kwargs: Any) -> polars.LazyFrame:
     return register_io_source(source, schema=schema, explain_name="intake_pcap", explain_detail=str(urlpath))
 
 
-def pushed_down(predicate: Any, given: dict[str, Any]) -> dict[str, Any]:
+def pushed_down(predicate: Any, given: dict[str, Any]) -> tuple[dict[str, Any], RowMatch | None]:
     """``open_pcap`` options that keep every row ``predicate`` keeps (and maybe more), from
-    its conjuncts on ``protocol`` and ``time``; options the caller gave win. Nothing for a
+    its conjuncts on ``protocol`` and ``time`` (options the caller gave win), and the
+    reader's ``row_match`` from its conjuncts on ports and addresses. Nothing for a
     predicate this does not understand."""
     try:
         tree = json.loads(predicate.meta.serialize(format="json"))
     except Exception:  # a Polars that serializes otherwise: push nothing, filter after
-        return {}
+        return {}, None
     out: dict[str, Any] = {}
+    row_match: RowMatch = []
     for term in _conjuncts(tree):
+        clause = _match_clause(term)
+        if clause is not None:
+            row_match.append(clause)
+            continue
         found = _protocol(term) or _time_bound(term)
         if found is None:
             continue
@@ -102,7 +124,48 @@ def pushed_down(predicate: Any, given: dict[str, Any]) -> dict[str, Any]:
         out[name] = value
     if "start" in out or "end" in out:
         out = {k: (_timestamp(v) if k in ("start", "end") else v) for k, v in out.items()}
-    return out
+    return out, row_match or None
+
+
+_PORTS = ("src_port", "dst_port")
+_HOSTS = ("src_host", "dst_host")
+
+
+def _match_clause(term: Any) -> list[tuple[str, list[str]]] | None:
+    """The terms of a conjunct that is ``column == literal`` on a port or host column, or
+    an ``|`` of such (``(dst_port == 80) | (src_port == 80)``): ``[(column, [value])]``
+    with the value as the column writes it; ``None`` for anything else."""
+    binary = term.get("BinaryExpr") if isinstance(term, dict) else None
+    if binary is not None and binary.get("op") in ("Or", "LogicalOr"):
+        left, right = _match_clause(binary["left"]), _match_clause(binary["right"])
+        return None if left is None or right is None else left + right
+    found = _column_and_literal(term)
+    if found is None or found[1] != "Eq":
+        return None
+    column, _, literal = found
+    value = _literal(literal)
+    if column in _PORTS and isinstance(value, int) and not isinstance(value, bool):
+        return [(column, [str(value)])]
+    if column in _HOSTS and isinstance(value, str):
+        return [(column, [value])]
+    return None
+
+
+def _literal(literal: Any) -> Any:
+    """A literal's Python value: an int or a str, else ``None``."""
+    if not isinstance(literal, dict):
+        return None
+    dynamic = literal.get("Dyn")
+    if isinstance(dynamic, dict) and isinstance(dynamic.get("Int"), int):
+        return dynamic["Int"]
+    scalar = literal.get("Scalar")
+    if isinstance(scalar, dict) and len(scalar) == 1:
+        (kind, value), = scalar.items()
+        if kind == "String" and isinstance(value, str):
+            return value
+        if kind in ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64") and isinstance(value, int):
+            return value
+    return None
 
 
 def _conjuncts(tree: Any) -> Iterator[Any]:
@@ -121,10 +184,25 @@ def _column_and_literal(term: Any) -> tuple[str, str, Any] | None:
         return None
     left, op, right = binary.get("left"), binary.get("op"), binary.get("right")
     mirror = {"Lt": "Gt", "LtEq": "GtEq", "Gt": "Lt", "GtEq": "LtEq", "Eq": "Eq"}
-    if isinstance(left, dict) and "Column" in left and isinstance(right, dict) and "Literal" in right:
-        return left["Column"], op, right["Literal"]
-    if isinstance(right, dict) and "Column" in right and isinstance(left, dict) and "Literal" in left and op in mirror:
-        return right["Column"], mirror[op], left["Literal"]
+    if _column(left) is not None and isinstance(right, dict) and "Literal" in right:
+        return _column(left), op, right["Literal"]
+    if _column(right) is not None and isinstance(left, dict) and "Literal" in left and op in mirror:
+        return _column(right), mirror[op], left["Literal"]
+    return None
+
+
+def _column(node: Any) -> str | None:
+    """The column a node reads: ``pl.col(c)``, or a host column cast to text
+    (``pl.col("src_host").cast(pl.String)``: the same text as the categorical)."""
+    if not isinstance(node, dict):
+        return None
+    if isinstance(node.get("Column"), str):
+        return str(node["Column"])
+    cast = node.get("Cast")
+    if isinstance(cast, dict) and cast.get("dtype") in ({"Literal": "String"}, "String"):
+        inner = cast.get("expr")
+        if isinstance(inner, dict) and inner.get("Column") in _HOSTS:
+            return str(inner["Column"])
     return None
 
 

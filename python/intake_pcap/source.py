@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ._native import LiveReader
+    from ._read import RowMatch
 
 __all__ = ["PCAPSource"]
 
@@ -261,6 +262,9 @@ class PCAPSource(DataSource):
         self.active_timeout = _positive_number_or_none("active_timeout", active_timeout)
         self._with_flows = any(c in FLOW_COLUMNS for c in columns or ())
         self.nrows = _positive_int_or_none("nrows", nrows)
+        # Ports and addresses a scan_pcap query keeps (`_native.CaptureReader`'s row_match),
+        # set by the scan on its own source; _arrow_batches only.
+        self._row_match: RowMatch | None = None
         # Read as one partition, from the files' start: with the flow columns (one traffic
         # through one flow table) or nrows (the first rows of the whole source).
         self._whole = self._with_flows or self.nrows is not None
@@ -461,7 +465,7 @@ class PCAPSource(DataSource):
             for path in files:
                 # With nrows, batches no larger than the rows still wanted: the read stops there.
                 batch_rows = rows if left is None else min(rows, left)
-                yield open_reader(path, batch_rows=batch_rows, **self._file_options), path
+                yield open_reader(path, batch_rows=batch_rows, row_match=self._row_match, **self._file_options), path
 
         for reader, name in readers():
             try:

@@ -10,6 +10,7 @@ use arrow_schema::SchemaRef;
 use pcapframe::batch::HostEncoding;
 use pcapframe::index::{FileStamp, Partition};
 use pcapframe::input::ByteWindow;
+use pcapframe::options::{MatchTerm, RowMatch};
 use pcapframe::protocol;
 use pcapframe::reader::{Cancel, PacketReader, ReadOptions};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -176,12 +177,34 @@ pub(crate) struct CaptureReader {
     cancel: Cancel,
 }
 
+/// `[[(column, [value, ...]), ...], ...]`: clauses of terms, as `RowMatch` holds them.
+type RowMatchArg = Vec<Vec<(String, Vec<String>)>>;
+
+fn parse_row_match(clauses: RowMatchArg) -> PyResult<RowMatch> {
+    let clauses = clauses
+        .into_iter()
+        .map(|clause| {
+            clause
+                .into_iter()
+                .map(|(column, values)| {
+                    MatchTerm::parse(&column, &values).ok_or_else(|| {
+                        PyValueError::new_err(format!(
+                            "row_match cannot test {column:?}: only src_port, dst_port, src_host and dst_host"
+                        ))
+                    })
+                })
+                .collect()
+        })
+        .collect::<PyResult<_>>()?;
+    Ok(RowMatch { clauses })
+}
+
 #[pymethods]
 impl CaptureReader {
     /// `source` is a path, or a binary file object (anything with `read(n)`, such as what
     /// `fsspec.open` gives); `name` names it in messages (a URL, say).
     #[new]
-    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, name=None))]
+    #[pyo3(signature = (source, *, protocol=None, payload=false, errors="warn", filter=None, columns=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, name=None, row_match=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -196,9 +219,10 @@ impl CaptureReader {
         end_ns: Option<i64>,
         batch_rows: usize,
         name: Option<PathBuf>,
+        row_match: Option<RowMatchArg>,
     ) -> PyResult<Self> {
         guard("opening a capture", || {
-            let options = ReadArgs {
+            let mut options = ReadArgs {
                 protocol,
                 payload,
                 errors,
@@ -209,6 +233,7 @@ impl CaptureReader {
                 batch_rows: batch_rows.max(1),
             }
             .into_options()?;
+            options.row_match = row_match.map(parse_row_match).transpose()?;
             let cancel = options.cancel.clone();
             let (reader, path) = if let Ok(path) = source.extract::<PathBuf>() {
                 (

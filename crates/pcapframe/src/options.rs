@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::batch::{HostEncoding, DEFAULT_BATCH_ROWS};
 use crate::column::{self, Column};
 use crate::error::{Error, ErrorKind, Result};
+use crate::ip::{Addr, IpPacket};
 use crate::protocol;
 
 /// What to do when a capture ends inside a record (a capture killed while writing) or is
@@ -108,6 +109,81 @@ pub struct ReadOptions {
     /// range. Applied to each record before anything else, as if the capture held only
     /// those packets (`editcap -A -B`): TCP streams and flows begin inside the range.
     pub time_range: Option<TimeRange>,
+    /// Only rows whose ports and addresses match (`RowMatch`): a query's predicate handed
+    /// down (`scan_pcap`), so that the rows it cannot keep are not built.
+    pub row_match: Option<RowMatch>,
+}
+
+/// Rows kept by their ports and addresses: every clause must hold, and a clause holds when
+/// any of its terms does. A term holds when the row's field equals one of its values, as
+/// the column shows it: a missing port equals nothing, and an address given in another
+/// spelling than the column's text (`2001:DB8::1` for `2001:db8::1`) equals nothing, as
+/// a string comparison with the column would find.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowMatch {
+    pub clauses: Vec<Vec<MatchTerm>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchTerm {
+    SrcPort(Vec<u16>),
+    DstPort(Vec<u16>),
+    SrcHost(Vec<Addr>),
+    DstHost(Vec<Addr>),
+}
+
+impl MatchTerm {
+    /// The term for `column == one of values` (values as text: a port's decimal digits, an
+    /// address as the column writes it); `None` for a column that is not a port or a host.
+    pub fn parse<S: AsRef<str>>(column: &str, values: &[S]) -> Option<MatchTerm> {
+        let ports = || {
+            values
+                .iter()
+                .filter_map(|v| v.as_ref().parse().ok())
+                .collect()
+        };
+        let hosts = || {
+            values
+                .iter()
+                .filter_map(|v| {
+                    let text = v.as_ref();
+                    let addr = match text.parse::<std::net::IpAddr>().ok()? {
+                        std::net::IpAddr::V4(a) => Addr::V4(a.octets()),
+                        std::net::IpAddr::V6(a) => Addr::V6(a.octets()),
+                    };
+                    let mut written = Vec::with_capacity(text.len());
+                    addr.push_text(&mut written);
+                    (written == text.as_bytes()).then_some(addr)
+                })
+                .collect()
+        };
+        Some(match column {
+            "src_port" => MatchTerm::SrcPort(ports()),
+            "dst_port" => MatchTerm::DstPort(ports()),
+            "src_host" => MatchTerm::SrcHost(hosts()),
+            "dst_host" => MatchTerm::DstHost(hosts()),
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    fn holds(&self, ip: &IpPacket) -> bool {
+        match self {
+            MatchTerm::SrcPort(v) => ip.src_port.is_some_and(|p| v.contains(&p)),
+            MatchTerm::DstPort(v) => ip.dst_port.is_some_and(|p| v.contains(&p)),
+            MatchTerm::SrcHost(v) => v.contains(&ip.src),
+            MatchTerm::DstHost(v) => v.contains(&ip.dst),
+        }
+    }
+}
+
+impl RowMatch {
+    #[inline]
+    pub fn keeps(&self, ip: &IpPacket) -> bool {
+        self.clauses
+            .iter()
+            .all(|clause| clause.iter().any(|term| term.holds(ip)))
+    }
 }
 
 /// `start <= time < end`, each bound optional (`ReadOptions::time_range`).
@@ -154,6 +230,7 @@ impl Default for ReadOptions {
             verify_checksums: false,
             flow_app: false,
             time_range: None,
+            row_match: None,
         }
     }
 }
@@ -200,5 +277,50 @@ pub fn parse_protocol(name: Option<&str>) -> Result<Option<u8>> {
                 names.join(", ")
             ))
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(src: Addr, src_port: Option<u16>, dst_port: Option<u16>) -> IpPacket {
+        IpPacket {
+            src,
+            dst: Addr::V4([10, 0, 0, 2]),
+            src_port,
+            dst_port,
+            ..IpPacket::placeholder()
+        }
+    }
+
+    #[test]
+    fn row_match_keeps_what_the_columns_text_equals() {
+        let v6 = Addr::V6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        let by_host = |text: &str| RowMatch {
+            clauses: vec![vec![MatchTerm::parse("src_host", &[text]).unwrap()]],
+        };
+        assert!(by_host("2001:db8::1").keeps(&packet(v6, None, None)));
+        // Other spellings of the same address are other text: no row's column equals them.
+        assert!(!by_host("2001:DB8::1").keeps(&packet(v6, None, None)));
+        assert!(!by_host("2001:db8:0::1").keeps(&packet(v6, None, None)));
+        assert!(!by_host("::ffff:10.0.0.1").keeps(&packet(Addr::V4([10, 0, 0, 1]), None, None)));
+        assert!(by_host("10.0.0.1").keeps(&packet(Addr::V4([10, 0, 0, 1]), None, None)));
+        // (dst_port == 80 or src_port == 80) and dst_host == 10.0.0.2; a missing port equals nothing.
+        let web = RowMatch {
+            clauses: vec![
+                vec![
+                    MatchTerm::parse("dst_port", &["80"]).unwrap(),
+                    MatchTerm::parse("src_port", &["80", "70000", "-1"]).unwrap(),
+                ],
+                vec![MatchTerm::parse("dst_host", &["10.0.0.2"]).unwrap()],
+            ],
+        };
+        let a = Addr::V4([10, 0, 0, 1]);
+        assert!(web.keeps(&packet(a, Some(80), Some(5000))));
+        assert!(web.keeps(&packet(a, Some(5000), Some(80))));
+        assert!(!web.keeps(&packet(a, Some(5000), Some(5001))));
+        assert!(!web.keeps(&packet(a, None, None)));
+        assert_eq!(MatchTerm::parse("protocol", &["tcp"]), None);
     }
 }

@@ -1,5 +1,5 @@
 //! Which records become rows: the time range, the `filter=` expression, then the link layer, then IP, then
-//! `protocol=`; every record that does not is counted by reason. Shared by the table
+//! `protocol=`, then the ports and addresses of `row_match`; every record that does not is counted by reason. Shared by the table
 //! builder and by per-packet consumers (the command line's `show` and `stats`).
 
 #[cfg(feature = "filter")]
@@ -8,7 +8,7 @@ use crate::dissect::{self, Depth, Dissection, NoIp};
 
 use crate::error::Result;
 use crate::format::Record;
-use crate::options::{ReadOptions, TimeRange};
+use crate::options::{ReadOptions, RowMatch, TimeRange};
 use crate::stats::ReadStats;
 
 /// Without the `filter` feature there is no libpcap to compile an expression: a read that
@@ -38,6 +38,7 @@ impl BpfFilter {
 pub struct PacketSelector {
     time_range: Option<TimeRange>,
     protocol: Option<u8>,
+    row_match: Option<RowMatch>,
     filter: Option<BpfFilter>,
     depth: Depth,
     /// The slot each selected record is dissected into (see `dissect::dissect_into`).
@@ -51,6 +52,7 @@ impl PacketSelector {
         Ok(PacketSelector {
             time_range: options.time_range,
             protocol: options.protocol,
+            row_match: options.row_match.clone(),
             filter,
             depth: Depth {
                 transport: true,
@@ -136,6 +138,12 @@ impl PacketSelector {
         };
         if let Some(p) = self.protocol {
             if !self.dissection.ip().chain.contains(p) {
+                self.stats.filtered += 1;
+                return Ok(None);
+            }
+        }
+        if let Some(m) = &self.row_match {
+            if !m.keeps(self.dissection.ip()) {
                 self.stats.filtered += 1;
                 return Ok(None);
             }
