@@ -184,10 +184,11 @@ def _column_and_literal(term: Any) -> tuple[str, str, Any] | None:
         return None
     left, op, right = binary.get("left"), binary.get("op"), binary.get("right")
     mirror = {"Lt": "Gt", "LtEq": "GtEq", "Gt": "Lt", "GtEq": "LtEq", "Eq": "Eq"}
-    if _column(left) is not None and isinstance(right, dict) and "Literal" in right:
-        return _column(left), op, right["Literal"]
-    if _column(right) is not None and isinstance(left, dict) and "Literal" in left and op in mirror:
-        return _column(right), mirror[op], left["Literal"]
+    on_left, on_right = _column(left), _column(right)
+    if on_left is not None and isinstance(right, dict) and "Literal" in right:
+        return on_left, op, right["Literal"]
+    if on_right is not None and isinstance(left, dict) and "Literal" in left and op in mirror:
+        return on_right, mirror[op], left["Literal"]
     return None
 
 
