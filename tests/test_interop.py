@@ -3,6 +3,10 @@ sources and streams (pyarrow, polars, DuckDB read them without pandas), options 
 file source would ignore refused, mistyped names answered with a suggestion, and
 ``intake_pcap.column_names()``."""
 
+import subprocess
+import sys
+import tempfile
+
 import duckdb
 import intake
 import pandas as pd
@@ -125,6 +129,18 @@ def test_repr_is_one_short_line_and_html_shows_files_once_known():
     html = source._repr_html_()
     assert html.startswith("<table>") and "intake_pcap_tests_http.pcap" in html and "partitions" in html
     assert "src_host" in html
+
+
+def test_the_package_loads_its_names_and_modules_on_first_use():
+    # `import intake_pcap` imports no pandas (the pcapframe script relies on it), yet the
+    # public names and the modules it used to import are its attributes, as before.
+    code = ("import sys, intake_pcap; assert 'pandas' not in sys.modules; "
+            "assert intake_pcap.source.PCAPSource is intake_pcap.PCAPSource; "
+            "assert intake_pcap.flows.PCAPFlowsSource is intake_pcap.PCAPFlowsSource; "
+            "assert intake_pcap.stream.OfflineStream and intake_pcap.errors.CaptureWarning; "
+            "assert {'PCAPSource', 'source', 'scan_pcap'} <= set(dir(intake_pcap)); "
+            "import pytest; pytest.raises(AttributeError, getattr, intake_pcap, 'nothing')")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tempfile.gettempdir())
 
 
 def test_the_old_documented_signatures_work():

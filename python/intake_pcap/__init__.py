@@ -36,9 +36,16 @@ _LAZY = {
 }
 
 
+# The modules `import intake_pcap` used to import, and so made attributes of the package
+# (`intake_pcap.source.PCAPSource`); they still are, loaded on first use.
+_SUBMODULES = frozenset({"errors", "flows", "intake2", "packet", "scan", "source", "sql", "stream"})
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
+        if name in _SUBMODULES:
+            return importlib.import_module(f".{name}", __name__)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
@@ -46,7 +53,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
 
 
 try:
