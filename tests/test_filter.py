@@ -62,7 +62,7 @@ EXPRESSIONS = [
     "ip and (tcp port 80 or udp port 53)", "(host {a} or host {b}) and not tcp",
     "not (tcp or udp)", "icmp or icmp6 or (udp and greater 500)",
     # link level
-    "ether broadcast", "ether multicast", "inbound",
+    "ether broadcast", "ether multicast", "inbound", "ip broadcast", "ip multicast",
 ]
 
 

@@ -203,6 +203,15 @@ mod tests {
     }
 
     #[test]
+    fn broadcast_is_the_all_ones_address_as_tcpdump_compiles_it_for_a_file() {
+        let mut f = BpfFilter::new("ip broadcast").unwrap();
+        let mut frame = udp_frame(53);
+        assert!(!f.matches(&record(linktype::ETHERNET, &frame, 42)).unwrap());
+        frame[30..34].copy_from_slice(&[255; 4]); // the IPv4 destination
+        assert!(f.matches(&record(linktype::ETHERNET, &frame, 42)).unwrap());
+    }
+
+    #[test]
     fn savefile_restrictions_apply_as_in_tcpdump() {
         let mut f = BpfFilter::new("inbound").unwrap(); // valid on Linux cooked captures
         assert!(f

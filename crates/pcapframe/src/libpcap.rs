@@ -10,8 +10,9 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// `PCAP_ERRBUF_SIZE`.
 const ERRBUF_SIZE: usize = 256;
-/// `PCAP_NETMASK_UNKNOWN`: `broadcast` tests then fail to compile rather than guess.
-const NETMASK_UNKNOWN: u32 = 0xffff_ffff;
+/// The netmask `ip broadcast` is compiled for: 0, as `tcpdump -r` passes for a file (it has
+/// no interface to ask), so that broadcast means 255.255.255.255 (and 0.0.0.0).
+const NETMASK: u32 = 0;
 /// `PCAP_TSTAMP_PRECISION_NANO`.
 const TSTAMP_PRECISION_NANO: c_int = 1;
 /// The names libpcap's runtime package installs, most common first (Debian and Ubuntu keep
@@ -298,9 +299,8 @@ impl Handle {
             insns: std::ptr::null_mut(),
         };
         // SAFETY: a valid handle, program and C string.
-        let status = unsafe {
-            (self.api.compile)(self.raw, &mut program, text.as_ptr(), 1, NETMASK_UNKNOWN)
-        };
+        let status =
+            unsafe { (self.api.compile)(self.raw, &mut program, text.as_ptr(), 1, NETMASK) };
         if status < 0 {
             return Err(self.error());
         }
