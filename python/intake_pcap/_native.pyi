@@ -25,7 +25,6 @@ __all__ = [
     "TruncatedCaptureError",
     "CorruptCaptureError",
     "pcapframe_main",
-    "libpcap_version",
     "ArrowBatch",
     "ArrowSchema",
     "CaptureReader",
@@ -467,10 +466,6 @@ def flow_table_schema(columns: Sequence[str] | None = None) -> ArrowSchema:
 def pcapframe_main(argv: Sequence[str]) -> int:
     """Run the ``pcapframe`` command line with ``argv`` (the program's name first), in this
     process with the GIL released; its exit status (101 after a bug's panic)."""
-
-def libpcap_version() -> str:
-    """libpcap's version line; ``ImportError`` naming the package to install when libpcap
-    cannot be loaded (filters and live capture need it, reading files does not)."""
 
 def column_names() -> list[str]:
     """Every column a read can produce, in the documented order."""

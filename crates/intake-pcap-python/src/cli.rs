@@ -13,10 +13,3 @@ use pyo3::prelude::*;
 pub(crate) fn pcapframe_main(py: Python<'_>, argv: Vec<OsString>) -> u8 {
     py.detach(|| catch_unwind(AssertUnwindSafe(|| pcapframe_cli::run(argv))).unwrap_or(101))
 }
-
-/// libpcap's version line, or why it cannot be loaded (`pcapframe` and filters need it;
-/// reading files does not).
-#[pyfunction]
-pub(crate) fn libpcap_version() -> PyResult<String> {
-    pcapframe::libpcap::version().map_err(crate::errors::to_py_err)
-}

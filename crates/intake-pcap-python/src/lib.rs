@@ -37,7 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(flows::flow_table_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(cli::pcapframe_main, m)?)?;
-    m.add_function(wrap_pyfunction!(cli::libpcap_version, m)?)?;
     m.add_function(wrap_pyfunction!(read::plan_partitions, m)?)?;
     m.add_function(wrap_pyfunction!(read::capture_schema, m)?)?;
     m.add_function(wrap_pyfunction!(read::column_names, m)?)?;

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::Record;
-use crate::libpcap::{self, BpfInsn};
+use crate::libpcap::{self, Program};
 use crate::link::linktype;
 
 /// A pcap file header with no packets, for `link_type` in the given byte order: libpcap
@@ -37,31 +37,19 @@ fn empty_file_header(link_type: u32, big_endian: bool) -> Vec<u8> {
     header
 }
 
-/// A compiled program, owned as plain instructions so it can move between threads.
-#[derive(Debug, Clone)]
-struct Program(Vec<BpfInsn>);
-
-impl Program {
-    /// Compile as tcpdump does for a file: on an offline handle for the link type, so that
-    /// libpcap maps LINKTYPE to DLT itself and refuses what it refuses on savefiles
-    /// (`inbound` on Ethernet, say) instead of compiling a kernel-only program. The outer
-    /// error is libpcap missing; the inner one, libpcap refusing the expression.
-    fn compile(
-        expression: &str,
-        link_type: u32,
-        big_endian: bool,
-    ) -> Result<std::result::Result<Self, String>> {
-        let header = empty_file_header(link_type, big_endian);
-        Ok(libpcap::Handle::offline_for(&header)?
-            .and_then(|handle| handle.compile(expression))
-            .map(Program)
-            .map_err(|e| e.message))
-    }
-
-    #[inline]
-    fn matches(&self, data: &[u8], wire_len: u32) -> Result<bool> {
-        libpcap::run_filter(&self.0, data, wire_len)
-    }
+/// Compile as tcpdump does for a file: on an offline handle for the link type, so that
+/// libpcap maps LINKTYPE to DLT itself and refuses what it refuses on savefiles (`inbound` on
+/// Ethernet, say) instead of compiling a kernel-only program. The outer error is libpcap
+/// missing; the inner one, libpcap refusing the expression.
+fn compile(
+    expression: &str,
+    link_type: u32,
+    big_endian: bool,
+) -> Result<std::result::Result<Program, String>> {
+    let header = empty_file_header(link_type, big_endian);
+    Ok(libpcap::Handle::offline_for(&header)?
+        .and_then(|handle| handle.compile(expression))
+        .map_err(|e| e.message))
 }
 
 /// Programs are compiled per link type and byte order of the file.
@@ -89,7 +77,7 @@ impl BpfFilter {
             linktype::IEEE802_11_RADIOTAP,
         ] {
             let key = (lt, cfg!(target_endian = "big"));
-            match Program::compile(expression, key.0, key.1)? {
+            match compile(expression, key.0, key.1)? {
                 Ok(p) => {
                     programs.insert(key, p);
                     break;
@@ -123,27 +111,26 @@ impl BpfFilter {
         let key = (record.link_type, record.big_endian);
         if let Some((last, program)) = &self.last {
             if *last == key {
-                return program.matches(record.data, record.wire_len);
+                return Ok(program.matches(record.data, record.wire_len));
             }
         }
         let program = match self.programs.get(&key) {
             Some(p) => p.clone(),
             None => {
-                let compiled =
-                    Program::compile(&self.expression, key.0, key.1)?.map_err(|message| {
-                        Error::new(
-                            ErrorKind::InvalidArgument,
-                            format!(
+                let compiled = compile(&self.expression, key.0, key.1)?.map_err(|message| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!(
                             "filter {:?} cannot be used on link type {}: libpcap says: {message}",
                             self.expression, key.0
                         ),
-                        )
-                    })?;
+                    )
+                })?;
                 self.programs.insert(key, compiled.clone());
                 compiled
             }
         };
-        let accepted = program.matches(record.data, record.wire_len)?;
+        let accepted = program.matches(record.data, record.wire_len);
         self.last = Some((key, program));
         Ok(accepted)
     }
