@@ -427,8 +427,9 @@ impl RangeRows for Observations {
     }
 
     #[inline]
-    fn piece_is_full(&self, batch_rows: usize) -> bool {
-        self.items.len() >= batch_rows.min(OBSERVATION_PIECE)
+    fn piece_is_full(&self, batch_rows: usize, collected: bool) -> bool {
+        // A whole range's observations in one vector, not copied from pieces into it.
+        !collected && self.items.len() >= batch_rows.min(OBSERVATION_PIECE)
     }
 
     fn take_piece(&mut self) -> Vec<Observation> {

@@ -4,9 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use arrow_array::RecordBatch;
 
@@ -16,7 +14,7 @@ use super::table::{Flow, FlowTable, Timeouts, FRAME_BITS};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{Record, RecordReader};
 use crate::options::ReadOptions;
-use crate::parallel::{merge, stream_in_ranges, FileRead, RangeRows};
+use crate::parallel::{merge, OrderedRanges, RangeRows};
 use crate::reader::{located, pump, PumpEnd, RecordSink};
 
 use crate::stats::ReadStats;
@@ -231,7 +229,10 @@ pub struct FlowReader {
     producer: Option<Producer>,
     threaded_stats: ReadStats,
     /// The rest of the producer's last piece, not yet through the table.
-    pending: std::vec::IntoIter<Observation>,
+    pending: Vec<Observation>,
+    /// How many of `pending` went through the table (read in place: a move out of the
+    /// vector copied each 144-byte observation once more).
+    pending_done: usize,
 }
 
 impl FlowReader {
@@ -255,7 +256,8 @@ impl FlowReader {
             range_bytes: FLOW_RANGE,
             producer: None,
             threaded_stats: ReadStats::default(),
-            pending: Vec::new().into_iter(),
+            pending: Vec::new(),
+            pending_done: 0,
         })
     }
 
@@ -340,9 +342,16 @@ impl FlowReader {
     fn advance(&mut self) -> Result<()> {
         if self.producer.is_none() && self.threads > 1 {
             if let Some((file, path)) = self.inputs.take_next_path() {
-                let options = self.options.clone();
-                let (threads, range_bytes) = (self.threads, self.range_bytes);
-                self.producer = Some(Producer::start(file, path, options, threads, range_bytes));
+                let pieces =
+                    OrderedRanges::open(&path, &self.options, self.threads, self.range_bytes)
+                        .map_err(|e| e.in_file(&path));
+                match pieces {
+                    Ok(pieces) => self.producer = Some(Producer { file, path, pieces }),
+                    Err(e) => {
+                        self.finished = true;
+                        return Err(e);
+                    }
+                }
             }
         }
         if self.producer.is_some() {
@@ -400,16 +409,17 @@ impl FlowReader {
     fn add_piece(&mut self) -> Result<()> {
         let producer = self.producer.as_mut().expect("a file is being decoded");
         let (file, path) = (producer.file, producer.path.clone());
-        if self.pending.len() == 0 {
-            match producer.next() {
-                Message::Piece(mut piece) => {
+        if self.pending_done == self.pending.len() {
+            match producer.pieces.next() {
+                Some(Ok((mut piece, _))) => {
                     if let Some(truncated) = piece.stats.truncated.take() {
                         self.inputs.push_truncation(truncated);
                     }
                     merge(&mut self.threaded_stats, piece.stats);
-                    self.pending = piece.batches.into_iter();
+                    self.pending = piece.batches;
+                    self.pending_done = 0;
                 }
-                Message::End => {
+                None => {
                     self.producer = None;
                     if self.inputs.at_end() {
                         self.table.finish();
@@ -417,13 +427,14 @@ impl FlowReader {
                     }
                     return Ok(());
                 }
-                Message::Failed(e) => return Err(e.in_file(&path)),
+                Some(Err(e)) => return Err(e.in_file(&path)),
             }
         }
         while self.table.ended_len() < self.batch_rows {
-            let Some(mut obs) = self.pending.next() else {
+            let Some(obs) = self.pending.get_mut(self.pending_done) else {
                 break;
             };
+            self.pending_done += 1;
             if obs.frame.number >= 1 << FRAME_BITS {
                 return Err(Error::invalid_argument(format!(
                     "more than 2^{FRAME_BITS} packets in one file: flow ids cannot name them"
@@ -431,7 +442,7 @@ impl FlowReader {
                 .in_file(&path));
             }
             obs.frame.file = file;
-            add_observation(&mut self.table, self.late_turns.as_mut(), &obs);
+            add_observation(&mut self.table, self.late_turns.as_mut(), obs);
         }
         Ok(())
     }
@@ -452,95 +463,13 @@ fn add_observation(
     }
 }
 
-/// What a decoding thread hands the flow reader.
-enum Message {
-    /// The next packets of the file, in order, frames counted from the file's start.
-    Piece(FileRead<Observation>),
-    End,
-    Failed(Error),
-}
-
-/// A local file decoded into observations on several threads (`parallel::stream_in_ranges`),
-/// piece by piece in order, beside the flow table. At most two pieces wait.
+/// A local file decoded into observations on several threads, piece by piece in order
+/// (`parallel::OrderedRanges`: the reader's thread decodes too whenever the table has
+/// nothing to do).
 struct Producer {
     file: u32,
     path: PathBuf,
-    pieces: Option<Receiver<Message>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Producer {
-    fn start(
-        file: u32,
-        path: PathBuf,
-        options: ReadOptions,
-        threads: usize,
-        range_bytes: u64,
-    ) -> Self {
-        let (send, pieces) = sync_channel(2);
-        let at = path.clone();
-        let thread = std::thread::Builder::new()
-            .name("pcapframe-flow-decode".into())
-            .spawn(move || {
-                // The flow table has a thread of its own: the reader's.
-                let decoders = threads.saturating_sub(1).max(1);
-                let sent = stream_in_ranges::<Observations>(
-                    &at,
-                    &options,
-                    decoders,
-                    range_bytes,
-                    |piece, _| {
-                        send.send(Message::Piece(piece)).map_err(|_| {
-                            Error::new(ErrorKind::Interrupted, "the flow read was dropped")
-                        })
-                    },
-                );
-                let _ = send.send(match sent {
-                    Ok(_) => Message::End,
-                    Err(e) => Message::Failed(e),
-                });
-            });
-        match thread {
-            Ok(thread) => Producer {
-                file,
-                path,
-                pieces: Some(pieces),
-                thread: Some(thread),
-            },
-            // No thread to be had (a limit): the file is read here, sequentially.
-            Err(e) => {
-                let (send, pieces) = sync_channel(1);
-                let _ = send.send(Message::Failed(Error::io(e, None)));
-                Producer {
-                    file,
-                    path,
-                    pieces: Some(pieces),
-                    thread: None,
-                }
-            }
-        }
-    }
-
-    fn next(&mut self) -> Message {
-        match self.pieces.as_ref().map(|p| p.recv()) {
-            Some(Ok(message)) => message,
-            // The thread ended without a word: it panicked.
-            _ => Message::Failed(Error::new(
-                ErrorKind::Io,
-                "the thread decoding this file stopped unexpectedly",
-            )),
-        }
-    }
-}
-
-impl Drop for Producer {
-    fn drop(&mut self) {
-        // Its next send fails, and it stops within one group of ranges.
-        self.pieces = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+    pieces: OrderedRanges<Observations>,
 }
 
 impl Iterator for FlowReader {

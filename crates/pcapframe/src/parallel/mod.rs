@@ -35,6 +35,9 @@ use crate::reader::{pump, PacketReader, PumpEnd, RecordSink, RowBuilder};
 use crate::stats::ReadStats;
 use crate::stream::{Follow, Replay, SegmentAt, StreamCarry, StreamStart};
 
+mod ordered;
+pub use ordered::{OrderedRanges, Piece};
+
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
 const LOOKBACK: u64 = 4 * (crate::format::MAX_CAPLEN as u64 / 64);
@@ -186,8 +189,9 @@ pub trait RangeRows: Sized {
     fn push(&mut self, record: &Record<'_>) -> Result<()>;
     /// Count `packets` records a reader jumped over, outside the read's time range.
     fn skip_outside_time_range(&mut self, packets: u64);
-    /// Whether the piece so far should be handed on now.
-    fn piece_is_full(&self, batch_rows: usize) -> bool;
+    /// Whether the piece so far should be handed on now; `collected`: the pieces are put
+    /// together again (a whole byte range), so only rows cut into batches need them.
+    fn piece_is_full(&self, batch_rows: usize, collected: bool) -> bool;
     /// The piece so far (its counters are taken with `stats_mut`).
     fn take_piece(&mut self) -> Vec<Self::Item>;
     fn stats_mut(&mut self) -> &mut ReadStats;
@@ -242,7 +246,7 @@ impl RangeRows for RowBuilder {
         RowBuilder::skip_outside_time_range(self, packets)
     }
     #[inline]
-    fn piece_is_full(&self, batch_rows: usize) -> bool {
+    fn piece_is_full(&self, batch_rows: usize, _collected: bool) -> bool {
         self.len() >= batch_rows || self.is_full()
     }
     fn take_piece(&mut self) -> Vec<RecordBatch> {
@@ -352,6 +356,7 @@ pub fn observe_partition(
                 u64::MAX,
                 options,
                 StreamStart::FileStart,
+                true,
                 &mut |piece, _| {
                     out.batches.extend(piece.batches);
                     merge(&mut out.stats, piece.stats);
@@ -691,6 +696,17 @@ struct Range<T> {
 }
 
 impl<T> Range<T> {
+    /// A range no boundary was found for (or not yet read): its check against the truth
+    /// decodes it from where the range before it ended.
+    fn unread() -> Self {
+        Range {
+            start: u64::MAX,
+            next: u64::MAX,
+            outcome: Ok(FileRead::default()),
+            streams: None,
+        }
+    }
+
     /// Whether the records end in this range: an error, or damage the policy kept going past.
     fn ended(&self) -> bool {
         match &self.outcome {
@@ -763,12 +779,7 @@ fn decode_group<R: RangeRows>(
                 }
                 // No boundary found: leave it to the check below, which decodes the
                 // range from where the previous one ended.
-                Ok(None) | Err(_) => Range {
-                    start: u64::MAX,
-                    next: u64::MAX,
-                    outcome: Ok(FileRead::default()),
-                    streams: None,
-                },
+                Ok(None) | Err(_) => Range::unread(),
             }
         };
         *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(range);
@@ -797,10 +808,13 @@ fn decode_group<R: RangeRows>(
                 .expect("every range ran")
         })
         .collect();
-    // Check each guess against the truth, in order; decode again where it was wrong: a
-    // range that started at the wrong boundary, or whose rows could depend on the TCP
-    // streams the ranges before it left (`StreamCarry::follow`). The records end where a
-    // range met damage (or an error): the sequential read stops there.
+    // Check each guess against the truth, in order. The records end where a range met
+    // damage (or an error): the sequential read stops there.
+    let source = RangeSource {
+        path,
+        options,
+        framing,
+    };
     let mut carry = done.first_mut().and_then(|r| r.streams.take());
     for i in 1..done.len() {
         if done[i - 1].ended() {
@@ -808,55 +822,75 @@ fn decode_group<R: RangeRows>(
             break;
         }
         let truth = done[i - 1].next;
-        let redo = done[i].start != truth
-            || match (carry.as_mut(), done[i].streams.take()) {
-                (Some(before), Some(range)) => match before.check(&range) {
-                    Follow::Holds => {
-                        before.follow(range, None);
-                        false
-                    }
-                    Follow::Replay(mut replay) => {
-                        let source = RangeSource {
-                            path,
-                            options,
-                            framing,
-                        };
-                        let start = done[i].start;
-                        let replayed = match &mut done[i].outcome {
-                            Ok(read) => {
-                                R::replay_streams(&mut read.batches, &source, start, &mut replay)
-                            }
-                            Err(_) => None,
-                        };
-                        match replayed {
-                            Some(state) => {
-                                RANGES_REPLAYED.fetch_add(1, Ordering::Relaxed);
-                                before.follow(range, Some((replay, state)));
-                                false
-                            }
-                            None => true,
-                        }
-                    }
-                    Follow::Redo => true,
-                },
-                _ => false,
-            };
-        if redo {
-            if carry.is_some() {
-                RANGES_DECODED_AGAIN.fetch_add(1, Ordering::Relaxed);
-            }
-            let streams = carry
-                .take()
-                .map_or(StreamStart::FileStart, StreamStart::Resume);
-            done[i] = decode_range::<R>(path, options, framing, truth, bounds[i].1, streams);
-            carry = done[i].streams.take();
-        }
+        let range = std::mem::replace(&mut done[i], Range::unread());
+        done[i] = settle::<R>(range, truth, bounds[i].1, &mut carry, &source);
     }
     // The last range holds the state at its end (or, if it failed, at its start).
     if let Some(last) = done.last_mut() {
         last.streams = carry;
     }
     done
+}
+
+/// `range` (decoded from a guessed boundary, up to `end`) as the sequential read has it,
+/// the range before it having ended at `truth` with the TCP streams `carry`: decoded again
+/// from `truth` when its guess was wrong, or when its rows could depend on the streams the
+/// ranges before it left (`StreamCarry::follow`) and replaying its segments cannot place
+/// them. `carry` becomes the streams' state at its end.
+fn settle<R: RangeRows>(
+    mut range: Range<R::Item>,
+    truth: u64,
+    end: u64,
+    carry: &mut Option<StreamCarry>,
+    source: &RangeSource<'_>,
+) -> Range<R::Item> {
+    let redo = range.start != truth
+        || match (carry.as_mut(), range.streams.take()) {
+            (Some(before), Some(streams)) => match before.check(&streams) {
+                Follow::Holds => {
+                    before.follow(streams, None);
+                    false
+                }
+                Follow::Replay(mut replay) => {
+                    let start = range.start;
+                    let replayed = match &mut range.outcome {
+                        Ok(read) => {
+                            R::replay_streams(&mut read.batches, source, start, &mut replay)
+                        }
+                        Err(_) => None,
+                    };
+                    match replayed {
+                        Some(state) => {
+                            RANGES_REPLAYED.fetch_add(1, Ordering::Relaxed);
+                            before.follow(streams, Some((replay, state)));
+                            false
+                        }
+                        None => true,
+                    }
+                }
+                Follow::Redo => true,
+            },
+            _ => false,
+        };
+    if !redo {
+        return range;
+    }
+    if carry.is_some() {
+        RANGES_DECODED_AGAIN.fetch_add(1, Ordering::Relaxed);
+    }
+    let streams = carry
+        .take()
+        .map_or(StreamStart::FileStart, StreamStart::Resume);
+    let mut range = decode_range::<R>(
+        source.path,
+        source.options,
+        source.framing,
+        truth,
+        end,
+        streams,
+    );
+    *carry = range.streams.take();
+    range
 }
 
 /// Read `replay`'s segments of the range decoded from `start` again, from the state
@@ -1042,8 +1076,9 @@ pub fn read_file_streaming_in_ranges(
 }
 
 /// `read_file_streaming` of what `R` makes of the records: each piece's frames are the
-/// file's (counted from its first record).
-pub fn stream_in_ranges<R: RangeRows>(
+/// file's (counted from its first record). On one thread, or for a file that cannot be
+/// read in ranges, here in order; else through `OrderedRanges`, `each` on this thread.
+pub fn stream_in_ranges<R: RangeRows + 'static>(
     path: &Path,
     options: &ReadOptions,
     threads: usize,
@@ -1054,71 +1089,20 @@ pub fn stream_in_ranges<R: RangeRows>(
     let size = std::fs::metadata(path)
         .map_err(|e| Error::io(e, None).in_file(path))?
         .len();
-    let threaded = threads > 1 && size > 2 * range_bytes;
-    let framing = match Framing::of(path)? {
-        Some(f) if threaded && !seeks_alone(path, options, threads)? => f,
-        _ => {
-            let records = RecordReader::open_for(path, options)?;
-            let streams = StreamStart::FileStart;
-            return stream_records::<R>(records, 0, 0, options, streams, size, &mut each);
-        }
-    };
-    let first = framing.first_record();
-    let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(range_bytes))
-        .map(|i| {
-            (
-                first + i * range_bytes,
-                (first + (i + 1) * range_bytes).min(size),
-            )
-        })
-        .collect();
+    if threads <= 1
+        || size <= 2 * range_bytes
+        || Framing::of(path)?.is_none()
+        || seeks_alone(path, options, threads)?
+    {
+        let records = RecordReader::open_for(path, options)?;
+        let streams = StreamStart::FileStart;
+        return stream_records::<R>(records, 0, 0, options, streams, size, &mut each);
+    }
     let mut total = ReadStats::default();
-    let mut truth = first;
-    let mut carry: Option<StreamCarry> = None;
-    for group in bounds.chunks(threads) {
-        let streams = carry
-            .take()
-            .map_or(StreamStart::FileStart, StreamStart::Resume);
-        for mut range in decode_group::<R>(
-            path, options, &framing, size, group, truth, streams, threads,
-        ) {
-            if let Some(c) = range.streams.take() {
-                carry = Some(c);
-            }
-            let ended = range.ended();
-            match range.outcome {
-                Ok(mut part) => {
-                    R::shift_frames(&mut part.batches, total.packets);
-                    merge(&mut total, part.stats.clone());
-                    each(part, range.next.min(size))?;
-                    if ended {
-                        return Ok(total);
-                    }
-                    truth = range.next;
-                }
-                // A pcapng section or interface block in this range: everything before it
-                // was read with the right description, so go on sequentially from here.
-                Err(e) if e.kind == ErrorKind::NotSplittable => {
-                    let records = framing.resume_thawed(path, range.start)?;
-                    let before = total.packets;
-                    let streams = carry
-                        .take()
-                        .map_or(StreamStart::FileStart, StreamStart::Resume);
-                    let rest = stream_records::<R>(
-                        records,
-                        range.start,
-                        before,
-                        options,
-                        streams,
-                        size,
-                        &mut each,
-                    )?;
-                    merge(&mut total, rest);
-                    return Ok(total);
-                }
-                Err(e) => return Err(e),
-            }
-        }
+    for piece in OrderedRanges::<R>::open(path, options, threads, range_bytes)? {
+        let (piece, at) = piece?;
+        merge(&mut total, piece.stats.clone());
+        each(piece, at)?;
     }
     Ok(total)
 }
@@ -1141,6 +1125,7 @@ fn stream_records<R: RangeRows>(
         u64::MAX,
         options,
         streams,
+        false,
         &mut |mut piece, at| {
             R::shift_frames(&mut piece.batches, frames_before);
             merge(&mut total, piece.stats.clone());
@@ -1161,12 +1146,14 @@ fn decode_records<R: RangeRows>(
     end: u64,
     options: &ReadOptions,
     streams: StreamStart,
+    collected: bool,
     emit: &mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<(u64, Option<StreamCarry>)> {
     /// Rows cut into pieces of `batch_rows`, each emitted with the offset reached.
     struct Pieces<'a, R: RangeRows> {
         rows: R,
         batch_rows: usize,
+        collected: bool,
         start: u64,
         emit: &'a mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
     }
@@ -1187,7 +1174,7 @@ fn decode_records<R: RangeRows>(
         }
         #[inline]
         fn go_on(&mut self, offset: u64) -> Result<bool> {
-            if self.rows.piece_is_full(self.batch_rows) {
+            if self.rows.piece_is_full(self.batch_rows, self.collected) {
                 self.piece(self.start + offset)?;
             }
             Ok(true)
@@ -1199,6 +1186,7 @@ fn decode_records<R: RangeRows>(
     let mut pieces = Pieces {
         rows,
         batch_rows: options.batch_rows,
+        collected,
         start,
         emit,
     };
@@ -1251,11 +1239,23 @@ fn decode_range<R: RangeRows>(
 ) -> Range<R::Item> {
     let mut out = FileRead::default();
     let decoded = framing.resume(path, start).and_then(|records| {
-        decode_records::<R>(records, start, end, options, streams, &mut |piece, _| {
-            out.batches.extend(piece.batches);
-            merge(&mut out.stats, piece.stats);
-            Ok(())
-        })
+        decode_records::<R>(
+            records,
+            start,
+            end,
+            options,
+            streams,
+            true,
+            &mut |piece, _| {
+                if out.batches.is_empty() {
+                    out.batches = piece.batches;
+                } else {
+                    out.batches.extend(piece.batches);
+                }
+                merge(&mut out.stats, piece.stats);
+                Ok(())
+            },
+        )
     });
     match decoded {
         Ok((next, streams)) => Range {
