@@ -31,6 +31,18 @@ impl std::fmt::Display for Addr {
 }
 
 impl Addr {
+    /// The address as a number, with whether it is IPv6: ordered as the bytes are, every
+    /// IPv4 address before every IPv6 one (Community ID's order). Compared as integers,
+    /// not arrays: building 16-byte arrays to compare stalled each packet of a flow read
+    /// on memory (a store the load after it could not forward).
+    #[inline]
+    pub fn ordinal(&self) -> (bool, u128) {
+        match *self {
+            Addr::V4(b) => (false, u32::from_be_bytes(b) as u128),
+            Addr::V6(b) => (true, u128::from_be_bytes(b)),
+        }
+    }
+
     /// Append the address as text to `out`, byte for byte what `Display` writes (dotted
     /// decimal; RFC 5952 for IPv6, mapped addresses as `::ffff:a.b.c.d`), without
     /// `core::fmt`: when every address is new (scans, backbone traffic, privacy addresses)

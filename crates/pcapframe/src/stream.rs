@@ -658,9 +658,8 @@ impl StreamTracker {
 }
 
 /// The connection's key, and the direction index of the packet from `src`: the lower
-/// endpoint first, in `flow::table::addr_order`'s order (compared here without building
-/// its arrays: this runs for every TCP segment with data); `quic` for a QUIC client's
-/// Initials.
+/// endpoint first, in `Addr::ordinal`'s order (the flow table's); `quic` for a QUIC
+/// client's Initials.
 #[inline]
 fn key_of(
     src: Addr,
@@ -670,15 +669,7 @@ fn key_of(
     vlan: Option<u16>,
     quic: bool,
 ) -> (Key, usize) {
-    // Addresses as numbers: their order is the bytes' order, without a call to memcmp;
-    // every IPv4 address before every IPv6 one.
-    fn number(a: Addr) -> (bool, u128) {
-        match a {
-            Addr::V4(b) => (false, u32::from_be_bytes(b) as u128),
-            Addr::V6(b) => (true, u128::from_be_bytes(b)),
-        }
-    }
-    let (src_n, dst_n) = (number(src), number(dst));
+    let (src_n, dst_n) = (src.ordinal(), dst.ordinal());
     let dir = usize::from((src_n, sport) > (dst_n, dport));
     let ((a, a_port), (b, b_port)) = if dir == 0 {
         ((src_n, sport), (dst_n, dport))
