@@ -436,6 +436,13 @@ impl RangeRows for Observations {
         std::mem::take(&mut self.items)
     }
 
+    fn reuse(&mut self, mut spare: Vec<Observation>) {
+        if self.items.is_empty() {
+            spare.clear();
+            self.items = spare;
+        }
+    }
+
     fn stats_mut(&mut self) -> &mut ReadStats {
         self.selector.stats_mut()
     }

@@ -204,7 +204,7 @@ impl Inputs {
 }
 
 /// Bytes of each range a flow read decodes on a thread: small enough that the observations
-/// in flight (a few ranges' worth, 136 bytes a packet) stay within tens of megabytes even
+/// in flight (a few ranges' worth, 144 bytes a packet) stay within tens of megabytes even
 /// for minimum-size packets.
 const FLOW_RANGE: u64 = 8 << 20;
 
@@ -261,13 +261,12 @@ impl FlowReader {
         })
     }
 
-    /// This reader on `threads` threads: the flow table on this one, and each local file
-    /// decoded beside it on the others (in byte ranges of `range_bytes` when there are two
-    /// or more; tests cut small files into many). The packets reach the table in the same
-    /// order, so the flows are exactly the sequential read's. (On two cores, decoding on
-    /// one thread beside the table took 0.40 s for the 2M-packet benchmark capture where
-    /// the sequential read took 0.62 s; two decoding threads beside the table, 0.75 s:
-    /// three busy threads on two cores.)
+    /// This reader on `threads` threads: each local file decoded in byte ranges of
+    /// `range_bytes` (tests cut small files into many) by `threads - 1` helpers and by this
+    /// thread whenever the table has nothing to take (`parallel::OrderedRanges`). The
+    /// packets reach the table in the same order, so the flows are exactly the sequential
+    /// read's. (On two cores, for the 2M-packet benchmark capture: one decoding thread
+    /// beside the table, 0.44 s, the table waiting on it half the time; this, 0.35-0.40 s.)
     pub fn with_threads(mut self, threads: usize, range_bytes: Option<u64>) -> Self {
         self.threads = threads.max(1);
         self.range_bytes = range_bytes.unwrap_or(FLOW_RANGE).max(1);
@@ -410,6 +409,8 @@ impl FlowReader {
         let producer = self.producer.as_mut().expect("a file is being decoded");
         let (file, path) = (producer.file, producer.path.clone());
         if self.pending_done == self.pending.len() {
+            producer.pieces.recycle(std::mem::take(&mut self.pending));
+            self.pending_done = 0;
             match producer.pieces.next() {
                 Some(Ok((mut piece, _))) => {
                     if let Some(truncated) = piece.stats.truncated.take() {
@@ -417,7 +418,6 @@ impl FlowReader {
                     }
                     merge(&mut self.threaded_stats, piece.stats);
                     self.pending = piece.batches;
-                    self.pending_done = 0;
                 }
                 None => {
                     self.producer = None;

@@ -194,6 +194,8 @@ pub trait RangeRows: Sized {
     fn piece_is_full(&self, batch_rows: usize, collected: bool) -> bool;
     /// The piece so far (its counters are taken with `stats_mut`).
     fn take_piece(&mut self) -> Vec<Self::Item>;
+    /// Put the items in `spare`'s memory (emptied first), before any is pushed.
+    fn reuse(&mut self, _spare: Vec<Self::Item>) {}
     fn stats_mut(&mut self) -> &mut ReadStats;
     /// Frames counted from where a decode started, made the file's: `before` packet
     /// records come before that start.
@@ -356,7 +358,7 @@ pub fn observe_partition(
                 u64::MAX,
                 options,
                 StreamStart::FileStart,
-                true,
+                Some(Vec::new()),
                 &mut |piece, _| {
                     out.batches.extend(piece.batches);
                     merge(&mut out.stats, piece.stats);
@@ -392,8 +394,16 @@ fn decode_partition<R: RangeRows>(
     } else {
         StreamStart::Partial
     };
-    let mut read =
-        decode_range::<R>(path, options, framing, start, partition.end, streams).outcome?;
+    let mut read = decode_range::<R>(
+        path,
+        options,
+        framing,
+        start,
+        partition.end,
+        streams,
+        Vec::new(),
+    )
+    .outcome?;
     R::shift_frames(&mut read.batches, partition.frames_before);
     Ok(read)
 }
@@ -771,11 +781,20 @@ fn decode_group<R: RangeRows>(
                 .unwrap_or_else(|p| p.into_inner())
                 .take()
                 .unwrap_or(StreamStart::FileStart);
-            decode_range::<R>(path, options, framing, known_start, end, streams)
+            decode_range::<R>(
+                path,
+                options,
+                framing,
+                known_start,
+                end,
+                streams,
+                Vec::new(),
+            )
         } else {
             match boundary_at_or_after(path, framing, begin, size) {
                 Ok(Some(start)) => {
-                    decode_range::<R>(path, options, framing, start, end, StreamStart::Partial)
+                    let streams = StreamStart::Partial;
+                    decode_range::<R>(path, options, framing, start, end, streams, Vec::new())
                 }
                 // No boundary found: leave it to the check below, which decodes the
                 // range from where the previous one ended.
@@ -881,14 +900,9 @@ fn settle<R: RangeRows>(
     let streams = carry
         .take()
         .map_or(StreamStart::FileStart, StreamStart::Resume);
-    let mut range = decode_range::<R>(
-        source.path,
-        source.options,
-        source.framing,
-        truth,
-        end,
-        streams,
-    );
+    let spare = range.outcome.map(|read| read.batches).unwrap_or_default();
+    let (path, options, framing) = (source.path, source.options, source.framing);
+    let mut range = decode_range::<R>(path, options, framing, truth, end, streams, spare);
     *carry = range.streams.take();
     range
 }
@@ -1125,7 +1139,7 @@ fn stream_records<R: RangeRows>(
         u64::MAX,
         options,
         streams,
-        false,
+        None,
         &mut |mut piece, at| {
             R::shift_frames(&mut piece.batches, frames_before);
             merge(&mut total, piece.stats.clone());
@@ -1139,14 +1153,15 @@ fn stream_records<R: RangeRows>(
 /// (whose first byte is byte `start` of the file) that start before `end`, handing `emit`
 /// each batch of `batch_rows` rows, with the counters since the last piece and the offset
 /// reached, and a last piece with the rest. Returns the first record boundary at or after
-/// `end` (or where the file ended).
+/// `end` (or where the file ended). `collect_into`: the pieces are put together in that
+/// vector's memory (a whole range), so only rows cut into batches need them.
 fn decode_records<R: RangeRows>(
     mut records: RecordReader,
     start: u64,
     end: u64,
     options: &ReadOptions,
     streams: StreamStart,
-    collected: bool,
+    collect_into: Option<Vec<R::Item>>,
     emit: &mut dyn FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<(u64, Option<StreamCarry>)> {
     /// Rows cut into pieces of `batch_rows`, each emitted with the offset reached.
@@ -1181,6 +1196,10 @@ fn decode_records<R: RangeRows>(
         }
     }
     let mut rows = R::new(options)?;
+    let collected = collect_into.is_some();
+    if let Some(spare) = collect_into {
+        rows.reuse(spare);
+    }
     rows.start_streams(streams);
     rows.offsets_from(start);
     let mut pieces = Pieces {
@@ -1229,6 +1248,7 @@ fn window_at(path: &Path, offset: u64) -> Result<ByteWindow> {
 }
 
 /// Decode the records that start in [start, end); note the first boundary at or after `end`.
+/// The range's items go in `spare`'s memory (a vector let go by an earlier range).
 fn decode_range<R: RangeRows>(
     path: &Path,
     options: &ReadOptions,
@@ -1236,6 +1256,7 @@ fn decode_range<R: RangeRows>(
     start: u64,
     end: u64,
     streams: StreamStart,
+    spare: Vec<R::Item>,
 ) -> Range<R::Item> {
     let mut out = FileRead::default();
     let decoded = framing.resume(path, start).and_then(|records| {
@@ -1245,7 +1266,7 @@ fn decode_range<R: RangeRows>(
             end,
             options,
             streams,
-            true,
+            Some(spare),
             &mut |piece, _| {
                 if out.batches.is_empty() {
                     out.batches = piece.batches;
