@@ -196,7 +196,7 @@ struct State<T> {
     /// Vectors of items the caller is done with, for the next ranges to fill: a read then
     /// reuses the same few vectors, where fresh ones cost page faults and memory that each
     /// decoding thread's allocator kept (`read_chunked()` of the 2M-flow SYN scan of
-    /// `benches/bench_flows.py` peaked at 548 MiB without, 482 MiB with).
+    /// `benches/bench_flows.py` peaked at 515-580 MiB without, 471-473 MiB with).
     spares: Vec<Vec<T>>,
     /// The caller is gone (or done): helpers stop.
     stop: bool,
