@@ -1100,25 +1100,41 @@ pub fn stream_in_ranges<R: RangeRows + 'static>(
     mut each: impl FnMut(FileRead<R::Item>, u64) -> Result<()>,
 ) -> Result<ReadStats> {
     let range_bytes = range_bytes.max(1);
-    let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(e, None).in_file(path))?
-        .len();
-    if threads <= 1
-        || size <= 2 * range_bytes
-        || Framing::of(path)?.is_none()
-        || seeks_alone(path, options, threads)?
-    {
+    let (size, framing) = range_plan(path, options, threads, range_bytes)?;
+    let Some(framing) = framing else {
         let records = RecordReader::open_for(path, options)?;
         let streams = StreamStart::FileStart;
         return stream_records::<R>(records, 0, 0, options, streams, size, &mut each);
-    }
+    };
     let mut total = ReadStats::default();
-    for piece in OrderedRanges::<R>::open(path, options, threads, range_bytes)? {
+    for piece in OrderedRanges::<R>::in_ranges(path, options, threads, range_bytes, size, framing) {
         let (piece, at) = piece?;
         merge(&mut total, piece.stats.clone());
         each(piece, at)?;
     }
     Ok(total)
+}
+
+/// `path`'s size, and its framing when a streaming read on `threads` threads reads it in
+/// byte ranges of `range_bytes`: two ranges or more, a file that can be split, and no time
+/// range that one thread jumping over blocks reads sooner.
+fn range_plan(
+    path: &Path,
+    options: &ReadOptions,
+    threads: usize,
+    range_bytes: u64,
+) -> Result<(u64, Option<Framing>)> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(e, None).in_file(path))?
+        .len();
+    if threads <= 1 || size <= 2 * range_bytes {
+        return Ok((size, None));
+    }
+    let framing = match Framing::of(path)? {
+        Some(f) if !seeks_alone(path, options, threads)? => Some(f),
+        _ => None,
+    };
+    Ok((size, framing))
 }
 
 /// Rows of `records` (which start at byte `start` of the file, after `frames_before`

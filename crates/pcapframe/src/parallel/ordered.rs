@@ -19,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use super::{
-    boundary_at_or_after, decode_range, seeks_alone, settle, stream_records, FileRead, Framing,
+    boundary_at_or_after, decode_range, range_plan, settle, stream_records, FileRead, Framing,
     Range, RangeRows, RangeSource,
 };
 use crate::error::{Error, ErrorKind, Result};
@@ -53,21 +53,36 @@ impl<R: RangeRows + 'static> OrderedRanges<R> {
         range_bytes: u64,
     ) -> Result<Self> {
         let range_bytes = range_bytes.max(1);
-        let size = std::fs::metadata(path)
-            .map_err(|e| Error::io(e, None).in_file(path))?
-            .len();
-        let threaded = threads > 1 && size > 2 * range_bytes;
-        let framing = match Framing::of(path)? {
-            Some(f) if threaded && !seeks_alone(path, options, threads)? => f,
-            _ => {
+        match range_plan(path, options, threads, range_bytes)? {
+            (size, Some(framing)) => Ok(Self::in_ranges(
+                path,
+                options,
+                threads,
+                range_bytes,
+                size,
+                framing,
+            )),
+            (size, None) => {
                 let records = RecordReader::open_for(path, options)?;
-                let sequential =
-                    Sequential::start::<R>(records, 0, 0, options, StreamStart::FileStart, size);
-                return Ok(OrderedRanges {
-                    mode: Mode::Sequential(sequential),
-                });
+                let streams = StreamStart::FileStart;
+                Ok(OrderedRanges {
+                    mode: Mode::Sequential(Sequential::start::<R>(
+                        records, 0, 0, options, streams, size,
+                    )),
+                })
             }
-        };
+        }
+    }
+
+    /// The pieces of a read in byte ranges of `range_bytes` (`range_plan` said so).
+    pub(super) fn in_ranges(
+        path: &Path,
+        options: &ReadOptions,
+        threads: usize,
+        range_bytes: u64,
+        size: u64,
+        framing: Framing,
+    ) -> Self {
         let first = framing.first_record();
         let bounds: Vec<(u64, u64)> = (0..(size - first).div_ceil(range_bytes))
             .map(|i| {
@@ -108,7 +123,7 @@ impl<R: RangeRows + 'static> OrderedRanges<R> {
                     .ok()
             })
             .collect();
-        Ok(OrderedRanges {
+        OrderedRanges {
             mode: Mode::Ranges(Ranges {
                 shared,
                 helpers,
@@ -117,7 +132,7 @@ impl<R: RangeRows + 'static> OrderedRanges<R> {
                 carry: None,
                 packets: 0,
             }),
-        })
+        }
     }
 }
 
