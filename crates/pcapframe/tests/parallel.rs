@@ -675,13 +675,15 @@ fn a_chain_of_headers_read_four_bytes_late_is_not_believed() {
         real.push(at as u64);
         at += 16 + u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
     }
-    const LOOKBACK: u64 = 1 << 20; // the reader's look-back window
-    let mut cuts: Vec<u64> = real
+    // The reader's look-back windows: the short one tried first, then the long one.
+    const LOOKBACKS: [u64; 2] = [64 << 10, 1 << 20];
+    let mut cuts: Vec<u64> = LOOKBACKS
         .iter()
-        .step_by(97)
-        .map(|r| r + 4 + LOOKBACK)
+        .flat_map(|lookback| real.iter().step_by(97).map(move |r| r + 4 + lookback))
         .filter(|&c| c < bytes.len() as u64)
         .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
     cuts.insert(0, 0);
     cuts.push(bytes.len() as u64);
     let want = rows(&read_file(&path, &options(), 1).unwrap().batches);

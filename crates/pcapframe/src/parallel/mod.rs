@@ -41,6 +41,11 @@ pub use ordered::{OrderedRanges, Piece};
 /// How far before a byte range's start its reader resynchronises, so that a chain of fake
 /// headers inside one payload has run into the real chain before the range begins.
 const LOOKBACK: u64 = 4 * (crate::format::MAX_CAPLEN as u64 / 64);
+/// The look-back tried first: enough for a believable chain (`CHAIN` records) of records
+/// up to 8 KiB, which is every record of most captures. Reading the whole `LOOKBACK` at
+/// each 8 MiB range of a flow read was an eighth more bytes read, and 4% of its CPU. A
+/// guess is checked against the range before's true end either way (`settle`).
+const SHORT_LOOKBACK: u64 = 64 << 10;
 
 /// Smallest range worth a worker: below this, thread start-up costs more than it saves.
 const MIN_RANGE: u64 = 16 << 20;
@@ -448,15 +453,22 @@ pub fn guess_boundaries(path: &Path, targets: &[u64]) -> Result<Vec<Option<u64>>
 }
 
 /// The first record boundary at or after `target` (past the file header), looking back
-/// `LOOKBACK` bytes for a chain that reaches it; `None` if none does.
+/// `SHORT_LOOKBACK` bytes, then `LOOKBACK`, for a chain that reaches it; `None` if none
+/// does.
 fn boundary_at_or_after(
     path: &Path,
     framing: &Framing,
     target: u64,
     size: u64,
 ) -> Result<Option<u64>> {
-    let from = target.saturating_sub(LOOKBACK).max(framing.first_record());
-    boundary_near(path, framing, from, target, size)
+    let from = |lookback: u64| target.saturating_sub(lookback).max(framing.first_record());
+    let short = from(SHORT_LOOKBACK);
+    match boundary_near(path, framing, short, target, size)? {
+        None if from(LOOKBACK) < short => {
+            boundary_near(path, framing, from(LOOKBACK), target, size)
+        }
+        found => Ok(found),
+    }
 }
 
 /// The first record boundary at or after `target`, found from the bytes `[from, target +
