@@ -58,7 +58,7 @@ pub fn run(
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             let mut line = String::new();
-            let mut print = |flows: &[Flow]| -> Result<()> {
+            let mut print = |flows: &[&Flow]| -> Result<()> {
                 for flow in flows {
                     line.clear();
                     flow_line(&mut line, flow);

@@ -321,11 +321,11 @@ impl FlowReader {
 
     /// `next_batch`'s flows themselves.
     pub fn next_flows(&mut self) -> Result<Option<Vec<Flow>>> {
-        self.next_with(|flows| flows.to_vec())
+        self.next_with(|flows| flows.iter().map(|&f| f.clone()).collect())
     }
 
     /// `f` of the next flows (at most `batch_rows`), in the order they ended.
-    pub fn next_with<T>(&mut self, f: impl FnOnce(&[Flow]) -> T) -> Result<Option<T>> {
+    pub fn next_with<T>(&mut self, f: impl FnOnce(&[&Flow]) -> T) -> Result<Option<T>> {
         while self.table.ended_len() < self.batch_rows && !self.finished {
             self.advance()?;
         }

@@ -119,13 +119,17 @@ pub fn shard_flows<'a>(
             if shard_of(obs, shards) == shard {
                 let _ = table.add_at(obs, now);
                 if table.ended_len() > 0 {
-                    table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
+                    table.with_ended(usize::MAX, |ended| {
+                        flows.extend(ended.iter().map(|&f| f.clone()))
+                    });
                 }
             }
         }
     }
     table.finish_at(clock);
-    table.with_ended(usize::MAX, |ended| flows.extend_from_slice(ended));
+    table.with_ended(usize::MAX, |ended| {
+        flows.extend(ended.iter().map(|&f| f.clone()))
+    });
     flows.sort_by_key(|f| f.id);
     flows
 }

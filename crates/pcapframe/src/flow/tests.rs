@@ -87,7 +87,9 @@ fn run(packets: &[Observation], timeouts: Timeouts) -> Vec<Flow> {
         table.add(p);
     }
     table.finish();
-    let mut flows = table.with_ended(usize::MAX, |f| f.to_vec());
+    let mut flows = table.with_ended(usize::MAX, |f| {
+        f.iter().map(|&f| f.clone()).collect::<Vec<_>>()
+    });
     flows.sort_by_key(|f| f.id);
     flows
 }
@@ -530,7 +532,9 @@ fn a_datagram_split_by_a_late_turn_counts_on_its_senders_side() {
         [false, false, true, false]
     );
     table.finish();
-    let flows = table.with_ended(usize::MAX, |f| f.to_vec());
+    let flows = table.with_ended(usize::MAX, |f| {
+        f.iter().map(|&f| f.clone()).collect::<Vec<_>>()
+    });
     let f = &flows[0];
     // Turned: B is the originator, and every packet of A counts on the responder's side.
     assert_eq!(f.orig, (B, Some(40000)));
