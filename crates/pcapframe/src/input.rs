@@ -11,8 +11,12 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Default window: large enough that a refill is rare, small enough to stay in L2/L3.
-pub const DEFAULT_WINDOW: usize = 1 << 20;
+/// Default window: large enough that a refill is rare, small enough that the bytes a read
+/// copies in are still in the core's cache (1 MiB of L2 here) when the records are framed.
+/// With 1 MiB windows, framing stalled on each record's first byte; 256 KiB windows took
+/// the flow read of the 2M-packet benchmark capture from 0.74-0.79 s of CPU to 0.66-0.77
+/// (same runs, alternated), the packet read unchanged.
+pub const DEFAULT_WINDOW: usize = 1 << 18;
 
 pub struct ByteWindow {
     inner: Box<dyn Read + Send>,
