@@ -500,7 +500,7 @@ const DIRECTIONS: [&str; 2] = ["orig", "resp"];
 
 /// The Community ID v1 (seed 0) of the packet `p`: TCP's, UDP's or SCTP's ports, ICMP's
 /// type and code, nothing for other protocols or a later fragment.
-fn packet_community_id(d: &[u8], p: &IpPacket) -> String {
+fn packet_community_id(d: &[u8], p: &IpPacket) -> crate::community_id::CommunityId {
     use crate::wire::ip_protocol::{ICMP, ICMPV6};
     /// SCTP's protocol number: its common header starts with the two ports, as UDP's.
     const SCTP: u8 = 132;
@@ -515,7 +515,7 @@ fn packet_community_id(d: &[u8], p: &IpPacket) -> String {
         }
         _ => p.src_port.zip(p.dst_port),
     };
-    crate::community_id::community_id_v1(0, p.src, p.dst, p.protocol, ports)
+    crate::community_id::community_id_v1_text(0, p.src, p.dst, p.protocol, ports)
 }
 
 /// The columns beyond the documented six, each built only when asked for.
@@ -883,7 +883,7 @@ impl MoreColumns {
             b.append_option(place.offset);
         }
         if let Some(b) = &mut self.community_id {
-            b.append_value(self.community_ids.key(&packet_community_id(d, p)));
+            b.append_value(self.community_ids.key(packet_community_id(d, p).as_str()));
         }
         if self.flow_id.is_some() || self.direction.is_some() {
             // A read with flow columns has its rows placed (`flow::label`) before they come here.

@@ -427,7 +427,7 @@ impl HeadBuilders {
         self.protocol.push(self.protocols.key(f.key.protocol));
         self.vlan.append_option(f.key.vlan);
         self.tunnel_id.append_option(f.key.tunnel_id);
-        self.community_id.append_value(f.community_id());
+        self.community_id.append_value(f.community_id().as_str());
     }
 
     /// The head columns, and the Community ID column.

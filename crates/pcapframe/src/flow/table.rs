@@ -199,12 +199,18 @@ impl Flow {
         Some(self.end_ns? - self.start_ns?)
     }
 
-    pub fn community_id(&self) -> String {
+    pub fn community_id(&self) -> crate::community_id::CommunityId {
         let ports = self
             .key
             .has_ports
             .then(|| (self.orig.1.unwrap_or(0), self.resp.1.unwrap_or(0)));
-        crate::community_id::community_id_v1(0, self.orig.0, self.resp.0, self.key.protocol, ports)
+        crate::community_id::community_id_v1_text(
+            0,
+            self.orig.0,
+            self.resp.0,
+            self.key.protocol,
+            ports,
+        )
     }
 
     fn role_of(&self, ends: &Endpoints) -> Role {
