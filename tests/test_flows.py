@@ -44,6 +44,17 @@ def test_read_chunked_gives_the_same_flows_as_they_end():
     pd.testing.assert_frame_equal(together.astype(object), whole.astype(object))
 
 
+@pytest.mark.parametrize("held", [1 << 17, 1, 0])
+def test_read_is_in_flow_id_order_whether_rust_or_pyarrow_sorts(monkeypatch, held):
+    # Up to _HELD_IN_ID_ORDER flows, Rust hands them out sorted; past it, pyarrow sorts.
+    ended = pd.concat(intake.open_pcap_flows(SAMPLE, idle_timeout=1).read_chunked())
+    assert not ended.flow_id.is_monotonic_increasing  # the order is the sort's doing
+    monkeypatch.setattr(intake_pcap.flows, "_HELD_IN_ID_ORDER", held)
+    got = intake.open_pcap_flows(SAMPLE, idle_timeout=1, chunksize=5).read()
+    want = ended.sort_values("flow_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.astype(object), want.astype(object))
+
+
 def test_to_arrow_polars_dask_and_file_agree(tmp_path):
     src = intake.open_pcap_flows(SAMPLE)
     table = src.to_arrow()

@@ -239,6 +239,7 @@ class FlowTableReader:
         threads: int = 1,
         verify_checksums: bool = False,
         columns: Sequence[str] | None = None,
+        in_id_order: int = 0,
     ) -> Self:
         """``sources`` in time order: local paths, or callables that open a binary file object
         when the source's turn comes; ``names`` name them in messages. Timeouts in seconds of
@@ -246,7 +247,9 @@ class FlowTableReader:
         one, each local file decoded beside it on the others (the same flows whatever the
         count). ``verify_checksums``: as Zeek without ``-C``. ``columns``: the flow columns,
         in order (``None``: all but the application ones, which read each flow's messages).
-        The other options as ``CaptureReader``'s."""
+        ``in_id_order``: when the read has at most this many flows, they are held to the
+        end and come out ordered by ``flow_id``, not as they end. The other options as
+        ``CaptureReader``'s."""
 
     @property
     def schema(self) -> ArrowSchema:

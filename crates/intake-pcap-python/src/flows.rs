@@ -99,7 +99,7 @@ impl FlowTableReader {
     /// `sources`: paths, or callables that open a binary file object, in time order;
     /// `names` name them in messages.
     #[new]
-    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, threads=1, verify_checksums=false, columns=None))]
+    #[pyo3(signature = (sources, *, names=None, idle_timeout=Some(120.0), active_timeout=Some(1800.0), protocol=None, errors="warn", filter=None, decapsulate=false, start_ns=None, end_ns=None, batch_rows=65536, threads=1, verify_checksums=false, columns=None, in_id_order=0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         sources: Vec<Bound<'_, PyAny>>,
@@ -116,6 +116,7 @@ impl FlowTableReader {
         threads: usize,
         verify_checksums: bool,
         columns: Option<Vec<String>>,
+        in_id_order: usize,
     ) -> PyResult<Self> {
         guard("opening captures for flows", || {
             let options = ReadArgs {
@@ -140,7 +141,8 @@ impl FlowTableReader {
             let reader = FlowReader::new(inputs, options, timeouts)
                 .and_then(|r| r.with_columns(columns))
                 .map_err(to_py_err)?
-                .with_threads(threads, None);
+                .with_threads(threads, None)
+                .in_id_order(in_id_order);
             Ok(FlowTableReader {
                 reader: Mutex::new(Some(reader)),
                 cancel,

@@ -250,6 +250,70 @@ fn every_corpus_capture_reads_the_same_in_ranges() {
     );
 }
 
+/// A flow read in id order (`FlowReader::in_id_order`) gives the flows of the read as they
+/// end, sorted by id, sequentially and on threads; past its limit, the flows as they end.
+#[test]
+fn flows_in_id_order_are_the_flows_sorted() {
+    let flows_of = |path: &Path, threads: usize, limit: Option<usize>| {
+        let timeouts = Timeouts {
+            idle_ns: Some(1_000_000_000),
+            active_ns: Some(30_000_000_000),
+        };
+        let options = ReadOptions {
+            errors: TruncationPolicy::Ignore,
+            batch_rows: 7,
+            ..ReadOptions::default()
+        };
+        let mut reader = FlowReader::open(&[path.to_path_buf()], options, timeouts)
+            .unwrap()
+            .with_threads(threads, Some(4096));
+        if let Some(limit) = limit {
+            reader = reader.in_id_order(limit);
+        }
+        let mut flows = Vec::new();
+        while let Some(more) = reader.next_flows().unwrap() {
+            flows.extend(more);
+        }
+        flows
+    };
+    let (mut reordered, mut files) = (0, 0);
+    for entry in std::fs::read_dir(corpus_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if !matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("pcap" | "pcapng")
+        ) {
+            continue;
+        }
+        let as_they_end = flows_of(&path, 1, None);
+        let mut by_id = as_they_end.clone();
+        by_id.sort_by_key(|f| f.id);
+        reordered += (flows_batch(&by_id) != flows_batch(&as_they_end)) as usize;
+        for threads in [1, 3] {
+            let got = flows_of(&path, threads, Some(usize::MAX));
+            assert!(
+                flows_batch(&got) == flows_batch(&by_id),
+                "{} on {threads} threads",
+                path.display()
+            );
+        }
+        if as_they_end.len() > 1 {
+            let past_limit = flows_of(&path, 3, Some(as_they_end.len() - 1));
+            assert!(
+                flows_batch(&past_limit) == flows_batch(&as_they_end),
+                "{} past the limit",
+                path.display()
+            );
+        }
+        files += 1;
+    }
+    // Files whose flows end out of id order, where the order is the sort's doing.
+    assert!(
+        files >= 41 && reordered >= 8,
+        "{files} files, {reordered} reordered"
+    );
+}
+
 /// Offsets of section header and interface description blocks after a file's first packet
 /// block, by a plain walk of the block chain (independent of the reader under test).
 fn late_descriptions(path: &Path) -> Vec<u64> {

@@ -217,6 +217,12 @@ pub struct FlowReader {
     /// The columns of its batches.
     columns: FlowColumns,
     batch_rows: usize,
+    /// Ended flows to gather before handing any out: `batch_rows`, or while the flows are
+    /// to come out in id order (`in_id_order`), that order's limit.
+    want: usize,
+    /// The flows come out in id order if no more than this many are in the read
+    /// (`in_id_order`); 0 once they cannot.
+    order_limit: usize,
     finished: bool,
     flows_out: u64,
     /// When asked for (`with_late_turns`): the flows that turned after their first
@@ -247,6 +253,8 @@ impl FlowReader {
             observations: Observations::new(&options)?,
             table,
             batch_rows,
+            want: batch_rows,
+            order_limit: 0,
             columns: FlowColumns::default(),
             options,
             finished: false,
@@ -292,6 +300,18 @@ impl FlowReader {
         )
     }
 
+    /// This reader, its flows handed out in id order (the order of their first packets)
+    /// when the read has at most `limit` of them: they are held until the last packet, then
+    /// sorted, not handed out as they end. A caller that wants the whole table in that
+    /// order then need not sort it (sorting 66,699 flows in pyarrow took 15 ms, the read
+    /// 0.35 s); past `limit` (the memory of 616-byte flows held), flows come out as they
+    /// end. Call before the first batch.
+    pub fn in_id_order(mut self, limit: usize) -> Self {
+        self.order_limit = limit;
+        self.want = self.want.max(limit.saturating_add(1));
+        self
+    }
+
     /// This reader, noting the flows that turn late (see `take_late_turns`).
     pub(crate) fn with_late_turns(mut self) -> Self {
         self.late_turns = Some(HashMap::new());
@@ -326,8 +346,16 @@ impl FlowReader {
 
     /// `f` of the next flows (at most `batch_rows`), in the order they ended.
     pub fn next_with<T>(&mut self, f: impl FnOnce(&[&Flow]) -> T) -> Result<Option<T>> {
-        while self.table.ended_len() < self.batch_rows && !self.finished {
+        while self.table.ended_len() < self.want && !self.finished {
             self.advance()?;
+        }
+        if self.order_limit > 0 {
+            if self.finished && self.table.ended_len() <= self.order_limit {
+                self.table.sort_ended_by_id();
+            }
+            // Sorted, or too many to hold: from now on, batches as they come.
+            self.order_limit = 0;
+            self.want = self.batch_rows;
         }
         let n = self.table.ended_len().min(self.batch_rows);
         if n == 0 {
@@ -386,7 +414,7 @@ impl FlowReader {
         let result = self.inputs.pump(&mut Sink {
             observations: &mut self.observations,
             table: &mut self.table,
-            want: self.batch_rows,
+            want: self.want,
             late_turns: self.late_turns.as_mut(),
         });
         if let Err(e) = result {
@@ -430,7 +458,7 @@ impl FlowReader {
                 Some(Err(e)) => return Err(e.in_file(&path)),
             }
         }
-        while self.table.ended_len() < self.batch_rows {
+        while self.table.ended_len() < self.want {
             let Some(obs) = self.pending.get_mut(self.pending_done) else {
                 break;
             };

@@ -388,6 +388,15 @@ impl FlowTable {
         self.ended.reserve(n);
     }
 
+    /// Put the flows ended and not yet taken in id order.
+    pub fn sort_ended_by_id(&mut self) {
+        let slots = &self.slots;
+        let mut by_id: Vec<(u64, u32)> = self.ended.iter().map(|&s| (slots[s].id, s)).collect();
+        by_id.sort_unstable();
+        self.ended.clear();
+        self.ended.extend(by_id.into_iter().map(|(_, s)| s));
+    }
+
     pub fn ended_len(&self) -> usize {
         self.ended.len()
     }
