@@ -29,6 +29,7 @@ __all__ = ["PCAPFlowsSource"]
 # 66,699 flows of the benchmark capture a 15 ms sort of every column in pyarrow.
 _HELD_IN_ID_ORDER = 1 << 17
 
+
 class PCAPFlowsSource(DataSource):
     """Packet captures as a flow table: one row per flow.
 
@@ -209,7 +210,6 @@ class PCAPFlowsSource(DataSource):
         """Every flow as a pyarrow Table, ordered by ``flow_id`` (the order of their first
         packets)."""
         import pyarrow as pa
-
         import pyarrow.compute as pc
 
         batches = self._arrow_batches(with_flow_id=True, in_id_order=_HELD_IN_ID_ORDER)

@@ -515,7 +515,7 @@ fn packet_community_id(d: &[u8], p: &IpPacket) -> crate::community_id::Community
         }
         _ => p.src_port.zip(p.dst_port),
     };
-    crate::community_id::community_id_v1_text(0, p.src, p.dst, p.protocol, ports)
+    crate::community_id::community_id_v1(0, p.src, p.dst, p.protocol, ports)
 }
 
 /// The columns beyond the documented six, each built only when asked for.

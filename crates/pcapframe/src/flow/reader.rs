@@ -217,9 +217,6 @@ pub struct FlowReader {
     /// The columns of its batches.
     columns: FlowColumns,
     batch_rows: usize,
-    /// Ended flows to gather before handing any out: `batch_rows`, or while the flows are
-    /// to come out in id order (`in_id_order`), that order's limit.
-    want: usize,
     /// The flows come out in id order if no more than this many are in the read
     /// (`in_id_order`); 0 once they cannot.
     order_limit: usize,
@@ -244,16 +241,12 @@ pub struct FlowReader {
 impl FlowReader {
     pub fn new(inputs: Vec<OpenInput>, options: ReadOptions, timeouts: Timeouts) -> Result<Self> {
         let batch_rows = options.batch_rows.max(1);
-        let mut table = FlowTable::new(timeouts);
-        // Flows are taken a batch at a time; a packet ends at most a few more on its way
-        // (all the live ones on a jump of the clock, which then grows the queue).
-        table.reserve_ended(batch_rows.saturating_add(1024).min(1 << 20));
+        let table = FlowTable::new(timeouts);
         Ok(FlowReader {
             inputs: Inputs::new(inputs, &options)?,
             observations: Observations::new(&options)?,
             table,
             batch_rows,
-            want: batch_rows,
             order_limit: 0,
             columns: FlowColumns::default(),
             options,
@@ -308,8 +301,13 @@ impl FlowReader {
     /// end. Call before the first batch.
     pub fn in_id_order(mut self, limit: usize) -> Self {
         self.order_limit = limit;
-        self.want = self.want.max(limit.saturating_add(1));
         self
+    }
+
+    /// Ended flows to gather before handing any out: a batch, or while the flows may still
+    /// come out in id order, one more than that order's limit.
+    fn want(&self) -> usize {
+        self.batch_rows.max(self.order_limit.saturating_add(1))
     }
 
     /// This reader, noting the flows that turn late (see `take_late_turns`).
@@ -346,7 +344,7 @@ impl FlowReader {
 
     /// `f` of the next flows (at most `batch_rows`), in the order they ended.
     pub fn next_with<T>(&mut self, f: impl FnOnce(&[&Flow]) -> T) -> Result<Option<T>> {
-        while self.table.ended_len() < self.want && !self.finished {
+        while self.table.ended_len() < self.want() && !self.finished {
             self.advance()?;
         }
         if self.order_limit > 0 {
@@ -355,7 +353,6 @@ impl FlowReader {
             }
             // Sorted, or too many to hold: from now on, batches as they come.
             self.order_limit = 0;
-            self.want = self.batch_rows;
         }
         let n = self.table.ended_len().min(self.batch_rows);
         if n == 0 {
@@ -411,10 +408,11 @@ impl FlowReader {
                 self.observations.count_outside_time_range(packets)
             }
         }
+        let want = self.want();
         let result = self.inputs.pump(&mut Sink {
             observations: &mut self.observations,
             table: &mut self.table,
-            want: self.want,
+            want,
             late_turns: self.late_turns.as_mut(),
         });
         if let Err(e) = result {
@@ -458,7 +456,7 @@ impl FlowReader {
                 Some(Err(e)) => return Err(e.in_file(&path)),
             }
         }
-        while self.table.ended_len() < self.want {
+        while self.table.ended_len() < self.want() {
             let Some(obs) = self.pending.get_mut(self.pending_done) else {
                 break;
             };

@@ -204,13 +204,7 @@ impl Flow {
             .key
             .has_ports
             .then(|| (self.orig.1.unwrap_or(0), self.resp.1.unwrap_or(0)));
-        crate::community_id::community_id_v1_text(
-            0,
-            self.orig.0,
-            self.resp.0,
-            self.key.protocol,
-            ports,
-        )
+        crate::community_id::community_id_v1(0, self.orig.0, self.resp.0, self.key.protocol, ports)
     }
 
     fn role_of(&self, ends: &Endpoints) -> Role {
@@ -380,12 +374,6 @@ impl FlowTable {
         let out = f(&flows);
         self.free.extend(self.ended.drain(..n));
         out
-    }
-
-    /// Room for `n` ended flows, reserved now: a reader that takes them `n` at a time then
-    /// never doubles the queue (a copy of every flow in it, the old queue still held).
-    pub fn reserve_ended(&mut self, n: usize) {
-        self.ended.reserve(n);
     }
 
     /// Put the flows ended and not yet taken in id order.
