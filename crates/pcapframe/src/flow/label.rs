@@ -58,6 +58,7 @@ impl FlowPlacer {
             frame,
             self.decapsulate,
             false,
+            None,
         );
         let placed = self
             .table

@@ -236,6 +236,9 @@ pub struct FlowReader {
     /// How many of `pending` went through the table (read in place: a move out of the
     /// vector copied each 144-byte observation once more).
     pending_done: usize,
+    /// Packet records before `pending`'s range: its frames are counted from the range's
+    /// start (`OrderedRanges::next_unshifted`).
+    pending_frames_before: u64,
 }
 
 impl FlowReader {
@@ -259,6 +262,7 @@ impl FlowReader {
             threaded_stats: ReadStats::default(),
             pending: Vec::new(),
             pending_done: 0,
+            pending_frames_before: 0,
         })
     }
 
@@ -435,15 +439,25 @@ impl FlowReader {
         let producer = self.producer.as_mut().expect("a file is being decoded");
         let (file, path) = (producer.file, producer.path.clone());
         if self.pending_done == self.pending.len() {
-            producer.pieces.recycle(std::mem::take(&mut self.pending));
+            let mut done = std::mem::take(&mut self.pending);
+            if !self.options.flow_app {
+                // Without application columns no observation owns anything (`app` is
+                // None), so they need not be dropped one by one: that pass over each
+                // range's observations was 2.5% of the read's CPU, on the table's thread.
+                // SAFETY: 0 is within the capacity, and no element is exposed; an element
+                // that did own something would be leaked, never freed twice.
+                unsafe { done.set_len(0) };
+            }
+            producer.pieces.recycle(done);
             self.pending_done = 0;
-            match producer.pieces.next() {
-                Some(Ok((mut piece, _))) => {
+            match producer.pieces.next_unshifted() {
+                Some(Ok(((mut piece, _), frames_before))) => {
                     if let Some(truncated) = piece.stats.truncated.take() {
                         self.inputs.push_truncation(truncated);
                     }
                     merge(&mut self.threaded_stats, piece.stats);
                     self.pending = piece.batches;
+                    self.pending_frames_before = frames_before;
                 }
                 None => {
                     self.producer = None;
@@ -461,6 +475,7 @@ impl FlowReader {
                 break;
             };
             self.pending_done += 1;
+            obs.frame.number += self.pending_frames_before;
             if obs.frame.number >= 1 << FRAME_BITS {
                 return Err(Error::invalid_argument(format!(
                     "more than 2^{FRAME_BITS} packets in one file: flow ids cannot name them"
