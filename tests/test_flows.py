@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import intake
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -407,3 +408,46 @@ def test_verify_checksums_drops_what_tshark_finds_bad_and_records_c():
     lines = subprocess.run([shutil.which("pcapframe"), "flows", path, "--idle-timeout", "none", "--verify-checksums"],
                            capture_output=True, text=True, check=True).stdout
     assert len(lines.splitlines()) == len(verified)
+
+
+IAT_CAPTURES = [(d, n) for d in (CORPUS, CORPUS2) for n in oracle_files(d)]
+
+
+@pytest.mark.parametrize("directory,name", IAT_CAPTURES, ids=[n for _, n in IAT_CAPTURES])
+def test_inter_arrival_statistics_are_the_packets_gaps_in_pandas(directory, name):
+    # Each direction's gaps, worked out in pandas from the packet table's times, flow_id and
+    # direction: a packet's gap is its time less the latest time of its direction before it
+    # (0 for one stamped earlier); later pieces of a fragmented datagram are not packets of
+    # their flow, and packets without a time have no gap. (nfstream's own inter-arrival
+    # features are in whole milliseconds, so pandas is the oracle here.)
+    import warnings
+
+    path = str(directory / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # damaged captures: the good packets before the damage
+        packets = intake.open_pcap(path, columns=["time", "flow_id", "direction", "fragment_offset"],
+                                   errors="ignore").read()
+        flows = intake.open_pcap_flows(path, errors="ignore").read().set_index("flow_id")
+    packets = packets[packets.flow_id.notna() & (packets.fragment_offset == 0) & packets.time.notna()]
+    packets = packets.assign(ns=packets.time.astype("int64"), direction=packets.direction.astype(str))
+    compared = 0
+    for (flow_id, direction), group in packets.groupby(["flow_id", "direction"], sort=False):
+        side = "src" if direction == "orig" else "dst"
+        ns = group.ns.to_numpy(dtype="int64")  # exact: epoch nanoseconds do not fit a float
+        gaps = pd.Series(ns[1:] - np.maximum.accumulate(ns)[:-1]).clip(lower=0)
+        row = flows.loc[flow_id]
+        got = [row[f"{side}_iat_{s}"] for s in ("min", "mean", "std", "max")]
+        if len(gaps) == 0:
+            assert all(pd.isna(v) for v in got), (flow_id, direction)
+            continue
+        want = [gaps.min(), gaps.mean(), gaps.std(), gaps.max()]
+        assert got[0].value == want[0] and got[3].value == want[3], (flow_id, direction)
+        # Nanosecond durations: the mean and spread rounded to the nanosecond.
+        assert abs(got[1].value - want[1]) <= 1, (flow_id, direction)
+        if len(gaps) < 2:
+            assert pd.isna(got[2]), (flow_id, direction)
+        else:
+            assert abs(got[2].value - want[2]) <= max(1, want[2] * 1e-9), (flow_id, direction)
+        compared += 1
+    if len(packets) > 1:
+        assert compared > 0 or packets.groupby(["flow_id", "direction"]).size().max() < 2
