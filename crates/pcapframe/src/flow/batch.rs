@@ -15,7 +15,6 @@ use arrow_array::{ArrayRef, Int16Array, Int32Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::app::FlowApp;
-use super::stats::Moments;
 use super::table::Flow;
 use crate::batch::{dictionary16, dictionary32, protocol_name, ByteDictionary, HostDictionary};
 use crate::column::tcp_flag_letters;
@@ -543,22 +542,21 @@ impl DirectionBuilders {
         self.tcp_flags
             .push((f.key.protocol == TCP && d.packets > 0).then(|| letters.key(d.tcp_flags)));
         self.init_window.append_option(d.init_window);
-        let seen = |m: &Moments, v: u64| (m.count > 0).then_some(v);
         let (sizes, gaps) = (&d.sizes, &d.gaps);
-        // IP lengths are below 2^17; gaps are below 2^64 nanoseconds, and one past 2^63
-        // (times centuries apart) is held at the largest duration.
+        // Gaps are below 2^64 nanoseconds; one past 2^63 (times centuries apart) is held at
+        // the largest duration.
         let ns = |v: u64| v.min(i64::MAX as u64) as i64;
-        self.size_min
-            .append_option(seen(sizes, sizes.min).map(|v| v as u32));
+        let seen = sizes.count > 0;
+        self.size_min.append_option(seen.then_some(sizes.min));
         self.size_mean.append_option(sizes.mean());
         self.size_std.append_option(sizes.std());
-        self.size_max
-            .append_option(seen(sizes, sizes.max).map(|v| v as u32));
+        self.size_max.append_option(seen.then_some(sizes.max));
         let rounded = |v: Option<f64>| v.map(|v| v.round() as i64);
-        self.iat_min.append_option(seen(gaps, gaps.min).map(ns));
+        let seen = gaps.count > 0;
+        self.iat_min.append_option(seen.then_some(ns(gaps.min)));
         self.iat_mean.append_option(rounded(gaps.mean()));
         self.iat_std.append_option(rounded(gaps.std()));
-        self.iat_max.append_option(seen(gaps, gaps.max).map(ns));
+        self.iat_max.append_option(seen.then_some(ns(gaps.max)));
     }
 
     fn finish(mut self) -> [ArrayRef; 13] {
