@@ -114,7 +114,11 @@ pub(crate) fn ip(version: IpVersion, ip_offset: usize) -> Link {
     })
 }
 
-/// Decode the link layer of one record.
+/// Decode the link layer of one record. Inlined, with `ethernet`, into the caller: returned
+/// through memory, the `Link` was written in pieces and read back whole, a load that could
+/// not be forwarded from the stores (single-thread framing and dissection of the 2M-packet
+/// capture: 0.275 s -> 0.263 s; inlining `ethertype_chain` as well made it 0.278 s).
+#[inline]
 pub fn decode(link_type: u32, d: &[u8]) -> Link {
     use linktype::*;
     match link_type {
@@ -177,6 +181,7 @@ pub(crate) fn by_version_nibble(d: &[u8], at: usize) -> Link {
     }
 }
 
+#[inline]
 fn ethernet(d: &[u8], at: usize, depth: u8) -> Link {
     match EthernetFrame::new(rest(d, at)).ethertype() {
         Some(ethertype) => {
