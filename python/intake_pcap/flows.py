@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["PCAPFlowsSource"]
 
 # ``to_arrow()`` asks for flows in id order when a read has at most this many: they are
-# held to the end (about 80 MB at 616 bytes a flow) and sorted in Rust, which spared the
+# held to the end (about 85 MB at 640 bytes a flow) and sorted in Rust, which spared the
 # 66,699 flows of the benchmark capture a 15 ms sort of every column in pyarrow.
 _HELD_IN_ID_ORDER = 1 << 17
 

@@ -282,7 +282,7 @@ pub fn flows_batch<F: Borrow<Flow> + Sync>(flows: &[F]) -> RecordBatch {
 
 /// Every column of the flows, the application ones null unless `app`: each flow read
 /// once, its values appended to every column's builder (a pass per column read each
-/// 616-byte flow again: 66,699 flows took 0.06 s, each pass waiting on memory). A large
+/// flow again: 66,699 flows took 0.06 s, each pass waiting on memory). A large
 /// batch is built on two threads, each making half the columns (the last batch of a read
 /// is built after every packet is decoded, with the other core idle).
 fn all_columns_batch<F: Borrow<Flow> + Sync>(flows: &[F], app: bool) -> RecordBatch {

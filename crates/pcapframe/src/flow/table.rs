@@ -327,12 +327,12 @@ pub struct Placed {
 
 pub struct FlowTable {
     timeouts: Timeouts,
-    /// Live flows by key: their slots only, the keys read from the flows themselves (4
-    /// bytes an entry, where a map holding the 52-byte keys took 56: on a SYN scan of 200,000
-    /// live flows the index was the read's largest growth after the flows), with 32 bits
-    /// of the key's hash (`Indexed`): the index grows and sheds its tombstones, and a flow
-    /// leaves it, without reading each flow's key to hash it again (2.5% of the table's
-    /// time, a cache miss a flow).
+    /// Live flows by key: each entry a flow's slot and 32 bits of its key's hash
+    /// (`Indexed`, 8 bytes), the keys read from the flows themselves (a map holding the
+    /// 52-byte keys took 56 bytes an entry: on a SYN scan of 200,000 live flows the index was
+    /// the read's largest growth after the flows). With the hash at hand the index grows and
+    /// sheds its tombstones, and a flow leaves it, without reading each flow's key to hash
+    /// it again (2.5% of the table's time, a cache miss a flow).
     index: hashbrown::HashTable<Indexed>,
     hasher: ahash::RandomState,
     slots: Slab<Flow>,
@@ -348,7 +348,7 @@ pub struct FlowTable {
     clock: Option<i64>,
     /// The slots of the flows ended and not yet taken, in the order they ended: an ended
     /// flow stays where it lived until it is taken (moved to a queue of its own, each
-    /// 616-byte flow was copied once more, into memory that each read faulted in afresh:
+    /// flow (616 bytes then) was copied once more, into memory that each read faulted in afresh:
     /// 7% of the CPU of the benchmark capture's flow read).
     ended: VecDeque<u32>,
 }
