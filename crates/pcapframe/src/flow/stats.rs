@@ -105,8 +105,10 @@ impl Direction {
             return;
         };
         if let Some(last) = self.last_time {
-            // A packet stamped before the one before it counts a gap of 0.
-            self.gaps.add(time.abs_diff(last) * (time > last) as u64);
+            // A packet stamped before the one before it counts a gap of 0. (`last` is the
+            // latest time so far; the difference may pass i64::MAX, not u64::MAX.)
+            self.gaps
+                .add(if time > last { time.abs_diff(last) } else { 0 });
         }
         self.last_time = Some(self.last_time.map_or(time, |l| l.max(time)));
     }

@@ -305,7 +305,6 @@ impl DatagramKey {
 #[derive(Debug, Clone, Copy)]
 struct Datagram {
     flow_key: FlowKey,
-    flow_hash: u32,
     flow_id: u64,
     /// The first piece's role, when the flow had been flipped `flips` times.
     role: Role,
@@ -348,8 +347,8 @@ pub struct FlowTable {
     clock: Option<i64>,
     /// The slots of the flows ended and not yet taken, in the order they ended: an ended
     /// flow stays where it lived until it is taken (moved to a queue of its own, each
-    /// flow (616 bytes then) was copied once more, into memory that each read faulted in afresh:
-    /// 7% of the CPU of the benchmark capture's flow read).
+    /// flow (616 bytes then) was copied once more, into memory that each read faulted in
+    /// afresh: 7% of the CPU of the benchmark capture's flow read).
     ended: VecDeque<u32>,
 }
 
@@ -423,7 +422,8 @@ impl FlowTable {
         if let Some(f) = obs.fragment.filter(|f| f.offset > 0) {
             let dkey = DatagramKey::of(obs, f.ident);
             if let Some(dg) = self.datagrams.get_mut(&dkey) {
-                let live = live_slot(&self.index, &self.slots, &dg.flow_key, dg.flow_hash);
+                let hash = key_hash(&self.hasher, &dg.flow_key);
+                let live = live_slot(&self.index, &self.slots, &dg.flow_key, hash);
                 if let Some(slot) = live.filter(|&s| self.slots[s].id == dg.flow_id) {
                     let flow = &mut self.slots[slot];
                     let end = f.offset.saturating_add(f.data_len);
@@ -449,7 +449,7 @@ impl FlowTable {
 
         let ends = Endpoints::of(obs);
         let key = ends.key(obs);
-        let hash = self.key_hash(&key);
+        let hash = key_hash(&self.hasher, &key);
         // One lookup for a packet of a live flow (the common case); a new flow is inserted.
         let slot = match live_slot(&self.index, &self.slots, &key, hash) {
             Some(slot) => match self.ended_by(slot, obs, now) {
@@ -492,7 +492,6 @@ impl FlowTable {
                 dkey,
                 Datagram {
                     flow_key: key,
-                    flow_hash: hash,
                     flow_id: placed.flow_id,
                     role,
                     flips: self.slots[slot].flips,
@@ -566,12 +565,6 @@ impl FlowTable {
             .insert_unique(spread(hash), Indexed { slot, hash }, |e| spread(e.hash));
         self.push_back(slot, self.slots[slot].last_clock);
         slot
-    }
-
-    /// The 32 bits of `key`'s keyed hash that place it in the index.
-    #[inline]
-    fn key_hash(&self, key: &FlowKey) -> u32 {
-        self.hasher.hash_one(key) as u32
     }
 
     /// `finish` for a table that saw only some flows' packets: first end, as idle, those
@@ -683,7 +676,14 @@ impl FlowTable {
     }
 }
 
-/// `FlowTable::live_slot` of the table's parts (for a caller holding another part).
+/// The 32 bits of `key`'s keyed hash that place it in the index.
+#[inline]
+fn key_hash(hasher: &ahash::RandomState, key: &FlowKey) -> u32 {
+    hasher.hash_one(key) as u32
+}
+
+/// The slot of the live flow with `key`, whose `key_hash` is `hash`, from the table's parts
+/// (for a caller holding another part).
 #[inline]
 fn live_slot(
     index: &hashbrown::HashTable<Indexed>,
@@ -705,7 +705,7 @@ struct Indexed {
     hash: u32,
 }
 
-/// The index's 64-bit hash of a key's 32 (`FlowTable::key_hash`): multiplying by an odd
+/// The index's 64-bit hash of a key's 32 (`key_hash`): multiplying by an odd
 /// constant keeps the low bits, which place an entry, uniform, and mixes every bit into
 /// the top seven, which tag it.
 #[inline]
